@@ -13,7 +13,6 @@ static inline struct MHD_Daemon *tributary_mhd_start(
     const struct sockaddr_in *address,
     MHD_AccessHandlerCallback handler, void *handler_context,
     MHD_RequestCompletedCallback completed, void *completed_context,
-    unsigned int thread_pool_size,
     size_t connection_memory_limit_bytes,
     unsigned int connection_timeout_s,
     unsigned int connection_limit)
@@ -22,7 +21,6 @@ static inline struct MHD_Daemon *tributary_mhd_start(
         handler, handler_context,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)address,
         MHD_OPTION_NOTIFY_COMPLETED, completed, completed_context,
-        MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit_bytes,
         MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit,

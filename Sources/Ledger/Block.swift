@@ -1,0 +1,190 @@
+import Crypto
+
+/// What a block commits to. The block hash is the BLAKE2b-256 of the header's canonical bytes.
+public struct BlockHeader: Hashable, Sendable, CanonicalCodable {
+    public var chainID: String
+    public var height: UInt64
+    /// Proposer's clock, unix milliseconds; strictly increasing from block to block.
+    public var timeMs: UInt64
+    /// The previous block's hash; for height 1, the genesis hash.
+    public var previousHash: Digest
+    /// Merkle root of the transaction hashes (`MerkleRoot.of`).
+    public var transactionsRoot: Digest
+    /// State tree root after executing this block.
+    public var appHash: Digest
+    public var proposer: Address
+
+    public init(chainID: String, height: UInt64, timeMs: UInt64, previousHash: Digest,
+                transactionsRoot: Digest, appHash: Digest, proposer: Address) {
+        self.chainID = chainID
+        self.height = height
+        self.timeMs = timeMs
+        self.previousHash = previousHash
+        self.transactionsRoot = transactionsRoot
+        self.appHash = appHash
+        self.proposer = proposer
+    }
+
+    public var hash: Digest { Digest.blake2b(canonicalBytes) }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(string: chainID, max: SigningDomain.chainIDMaxBytes)
+        writer.write(height)
+        writer.write(timeMs)
+        writer.write(previousHash)
+        writer.write(transactionsRoot)
+        writer.write(appHash)
+        writer.write(proposer)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        chainID = try reader.readString(max: SigningDomain.chainIDMaxBytes, field: "chain id")
+        height = try reader.readUInt64()
+        timeMs = try reader.readUInt64()
+        previousHash = try reader.read()
+        transactionsRoot = try reader.read()
+        appHash = try reader.read()
+        proposer = try reader.read()
+    }
+}
+
+/// A committed block: header, transactions, and the certificate that finalised it.
+public struct Block: Hashable, Sendable, CanonicalCodable {
+    public static let maxTransactions = 10_000
+    public static let maxBytes = 16 << 20
+
+    public var header: BlockHeader
+    public var transactions: [SignedTransaction]
+    public var certificate: CommitCertificate
+
+    public init(header: BlockHeader, transactions: [SignedTransaction], certificate: CommitCertificate) {
+        self.header = header
+        self.transactions = transactions
+        self.certificate = certificate
+    }
+
+    public var hash: Digest { header.hash }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(header)
+        writer.write(array: transactions, max: Self.maxTransactions)
+        writer.write(certificate)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        header = try reader.read()
+        transactions = try reader.readArray(max: Self.maxTransactions, field: "block transactions")
+        certificate = try reader.read()
+    }
+}
+
+/// A consensus vote. Precommits for a block, signed by more than 2/3 of the voting power,
+/// form its commit certificate.
+public struct Vote: Hashable, Sendable, CanonicalCodable {
+    public enum Kind: UInt8, Sendable {
+        case prevote = 1, precommit = 2
+    }
+
+    public var kind: Kind
+    public var height: UInt64
+    public var round: UInt32
+    /// The block voted for; nil votes for no block in this round.
+    public var blockHash: Digest?
+
+    public init(kind: Kind, height: UInt64, round: UInt32, blockHash: Digest?) {
+        self.kind = kind
+        self.height = height
+        self.round = round
+        self.blockHash = blockHash
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(kind.rawValue)
+        writer.write(height)
+        writer.write(round)
+        writer.write(optional: blockHash)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        let tag = try reader.readUInt8()
+        guard let kind = Kind(rawValue: tag) else { throw .unknownTag(type: "vote kind", tag: tag) }
+        self.kind = kind
+        height = try reader.readUInt64()
+        round = try reader.readUInt32()
+        blockHash = try reader.readOptional()
+    }
+}
+
+/// One validator's precommit signature inside a certificate.
+public struct CommitSignature: Hashable, Sendable, CanonicalCodable {
+    public var validator: Address
+    public var signature: Signature
+
+    public init(validator: Address, signature: Signature) {
+        self.validator = validator
+        self.signature = signature
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(validator)
+        writer.write(signature)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        validator = try reader.read()
+        signature = try reader.read()
+    }
+}
+
+/// Proof that a block is final: precommits for it from more than 2/3 of the voting power, in
+/// ascending validator order, each signed in the vote domain.
+public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
+    public static let maxSignatures = 1_000
+
+    public var round: UInt32
+    public var signatures: [CommitSignature]
+
+    public init(round: UInt32, signatures: [CommitSignature]) {
+        self.round = round
+        self.signatures = signatures
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(round)
+        writer.write(array: signatures, max: Self.maxSignatures)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        round = try reader.readUInt32()
+        signatures = try reader.readArray(max: Self.maxSignatures, field: "certificate signatures")
+        for index in signatures.indices.dropFirst() where !(signatures[index - 1].validator < signatures[index].validator) {
+            throw .nonCanonical("certificate signatures not in ascending validator order")
+        }
+    }
+
+    /// The precommit each signature must cover.
+    public func vote(for header: BlockHeader) -> Vote {
+        Vote(kind: .precommit, height: header.height, round: round, blockHash: header.hash)
+    }
+}
+
+/// Binary Merkle roots over lists of digests (leaves and inner nodes domain-separated).
+public enum MerkleRoot {
+    public static func of(_ leaves: [Digest]) -> Digest {
+        guard !leaves.isEmpty else { return .zero }
+        var level = leaves.map { Digest.blake2b([UInt8(0)] + $0.bytes) }
+        while level.count > 1 {
+            var next: [Digest] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            for index in stride(from: 0, to: level.count, by: 2) {
+                if index + 1 < level.count {
+                    next.append(Digest.blake2b([UInt8(1)] + level[index].bytes + level[index + 1].bytes))
+                } else {
+                    next.append(level[index])
+                }
+            }
+            level = next
+        }
+        return level[0]
+    }
+}

@@ -1,0 +1,115 @@
+import Crypto
+
+/// A block's transactions executed on the committed state, ready to certify and commit.
+public struct ExecutedBlock: Sendable {
+    public let header: BlockHeader
+    public let transactions: [SignedTransaction]
+    public let stateWrites: [StateKey: [UInt8]?]
+    public let tree: StateTree.Update
+    /// Candidates left out while proposing, with the reason.
+    public let rejected: [(hash: Digest, reason: TransactionRejection)]
+}
+
+/// Why a block cannot be committed.
+public enum BlockError: Error, Sendable, CustomStringConvertible {
+    case wrongChain(String)
+    case wrongHeight(expected: UInt64, got: UInt64)
+    case wrongPrevious
+    case timeNotIncreasing(lastMs: UInt64, gotMs: UInt64)
+    case wrongTransactionsRoot
+    case invalidTransaction(index: Int, TransactionRejection)
+    case wrongAppHash(expected: Digest, got: Digest)
+    case invalidCertificate(CertificateError)
+    case store(StoreError)
+
+    public var description: String {
+        switch self {
+        case let .wrongChain(chain): "block is for chain '\(chain)'"
+        case let .wrongHeight(expected, got): "block height \(got), expected \(expected)"
+        case .wrongPrevious: "block does not extend the last committed block"
+        case let .timeNotIncreasing(lastMs, gotMs): "block time \(gotMs) ms is not after the last block's \(lastMs) ms"
+        case .wrongTransactionsRoot: "transactions root does not match the transactions"
+        case let .invalidTransaction(index, reason): "transaction \(index) is invalid: \(reason)"
+        case let .wrongAppHash(expected, got): "app hash \(got.hex) but execution gives \(expected.hex)"
+        case let .invalidCertificate(error): "commit certificate invalid: \(error)"
+        case let .store(error): "store: \(error)"
+        }
+    }
+}
+
+/// Builds new blocks from candidate transactions and checks blocks made elsewhere, both by
+/// executing them on the committed state of a `ChainStore`.
+public struct BlockExecution: Sendable {
+    public let store: ChainStore
+    public let executor: Executor
+
+    public init(store: ChainStore) {
+        self.store = store
+        self.executor = Executor(chainID: store.status!.chainID)
+    }
+
+    /// Executes `candidates` (signatures already checked) in order on the committed state,
+    /// leaving out any that fail, and returns the resulting block contents and header.
+    public func propose(_ candidates: [SignedTransaction], timeMs: UInt64, proposer: Address) -> ExecutedBlock {
+        let status = store.status!
+        let context = BlockContext(
+            height: status.height + 1, timeMs: max(timeMs, status.lastBlockTimeMs + 1), proposer: proposer,
+            parameters: store.parameters)
+        var state = StateOverlay(base: store)
+        var included: [SignedTransaction] = []
+        var rejected: [(hash: Digest, reason: TransactionRejection)] = []
+        for candidate in candidates {
+            do {
+                try executor.apply(candidate, to: &state, context: context)
+                included.append(candidate)
+            } catch {
+                rejected.append((candidate.hash, error))
+            }
+        }
+        let tree = store.prepareStateUpdate(state.writes)
+        let header = BlockHeader(
+            chainID: status.chainID, height: context.height, timeMs: context.timeMs, previousHash: status.lastBlockHash,
+            transactionsRoot: MerkleRoot.of(included.map(\.hash)), appHash: tree.rootHash, proposer: proposer)
+        return ExecutedBlock(header: header, transactions: included, stateWrites: state.writes, tree: tree, rejected: rejected)
+    }
+
+    /// Checks every rule of `block` against the committed state — chain, height, link, time,
+    /// transactions root, each signature and transaction, app hash and commit certificate —
+    /// and returns its execution, ready to commit.
+    public func verify(_ block: Block) throws(BlockError) -> ExecutedBlock {
+        let status = store.status!
+        let header = block.header
+        guard header.chainID == status.chainID else { throw .wrongChain(header.chainID) }
+        guard header.height == status.height + 1 else { throw .wrongHeight(expected: status.height + 1, got: header.height) }
+        guard header.previousHash == status.lastBlockHash else { throw .wrongPrevious }
+        guard header.timeMs > status.lastBlockTimeMs else {
+            throw .timeNotIncreasing(lastMs: status.lastBlockTimeMs, gotMs: header.timeMs)
+        }
+        guard header.transactionsRoot == MerkleRoot.of(block.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
+        let validators: ValidatorSet
+        do { validators = try ValidatorSet(records: store.records(of: .validator)) } catch {
+            throw .store(StoreError("corrupt validator record: \(error)"))
+        }
+        do { try validators.verify(block.certificate, for: header) } catch { throw .invalidCertificate(error) }
+
+        let context = BlockContext(height: header.height, timeMs: header.timeMs, proposer: header.proposer, parameters: store.parameters)
+        var state = StateOverlay(base: store)
+        for (index, transaction) in block.transactions.enumerated() {
+            do {
+                try executor.checkSignature(transaction)
+                try executor.apply(transaction, to: &state, context: context)
+            } catch {
+                throw .invalidTransaction(index: index, error)
+            }
+        }
+        let tree = store.prepareStateUpdate(state.writes)
+        guard tree.rootHash == header.appHash else { throw .wrongAppHash(expected: tree.rootHash, got: header.appHash) }
+        return ExecutedBlock(header: header, transactions: block.transactions, stateWrites: state.writes, tree: tree, rejected: [])
+    }
+
+    /// Verifies and commits `block`.
+    public func apply(_ block: Block) throws(BlockError) {
+        let executed = try verify(block)
+        do { try store.commit(block, stateWrites: executed.stateWrites, tree: executed.tree) } catch { throw .store(error) }
+    }
+}

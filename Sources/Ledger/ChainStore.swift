@@ -1,0 +1,208 @@
+import Crypto
+import Foundation
+import Synchronization
+
+/// Where the chain stands: the last committed block and the state it produced.
+public struct ChainStatus: Sendable, Equatable {
+    public var chainID: String
+    public var genesisHash: Digest
+    public var height: UInt64
+    public var appHash: Digest
+    /// The last block's hash; the genesis hash at height 0.
+    public var lastBlockHash: Digest
+    /// The last block's time (unix ms); genesis time at height 0.
+    public var lastBlockTimeMs: UInt64
+}
+
+/// The node's persistent chain: blocks, state, state tree, transaction index and metadata in
+/// one RocksDB database with a column family each.
+///
+/// A block is committed as one atomic, synced write batch (block, index, state, tree nodes and
+/// the new height together), so a process killed at any moment reopens at the last committed
+/// block, never a torn one. `open` checks that the stored height, block, app hash and tree
+/// root agree before anything else runs.
+public final class ChainStore: StateReader, @unchecked Sendable {
+    private enum Family {
+        static let blocks = "blocks"
+        static let state = "state"
+        static let tree = "tree"
+        static let transactions = "tx_index"
+        static let meta = "meta"
+        static let all = [blocks, state, tree, transactions, meta]
+    }
+
+    private enum MetaKey {
+        static let genesis = Array("genesis".utf8)
+        static let height = Array("height".utf8)
+        static let appHash = Array("app_hash".utf8)
+    }
+
+    private let database: RocksDatabase
+    private let current: Mutex<ChainStatus?>
+
+    /// Opens (or creates) the store in directory `path` and reconciles it.
+    public init(path: String) throws(StoreError) {
+        database = try RocksDatabase(path: path, columnFamilies: Family.all)
+        current = Mutex(nil)
+        if let status = try reconcile() { current.withLock { $0 = status } }
+    }
+
+    /// The committed status; nil until `initialize(genesis:)`.
+    public var status: ChainStatus? { current.withLock { $0 } }
+
+    /// The genesis this store was initialised with.
+    public func genesis() throws(StoreError) -> Genesis? {
+        guard let bytes = try database.get(Family.meta, MetaKey.genesis) else { return nil }
+        return try decode(Genesis.self, bytes, what: "genesis")
+    }
+
+    /// Writes the genesis state on first start; on later starts checks `genesis` is the one stored.
+    @discardableResult
+    public func initialize(genesis: Genesis) throws(StoreError) -> ChainStatus {
+        if let stored = try self.genesis() {
+            guard stored.hash == genesis.hash else {
+                throw StoreError("the store was initialised with genesis \(stored.hash.hex), not \(genesis.hash.hex)")
+            }
+            return status!
+        }
+        let state: [StateKey: [UInt8]?]
+        do { state = try genesis.initialState() } catch { throw StoreError("invalid genesis: \(error)") }
+        let update = prepareStateUpdate(state)
+        let batch = RocksDatabase.WriteBatch(for: database)
+        write(state: state, tree: update, into: batch)
+        batch.put(Family.meta, MetaKey.genesis, genesis.canonicalBytes)
+        batch.put(Family.meta, MetaKey.height, UInt64(0).bigEndianBytes)
+        batch.put(Family.meta, MetaKey.appHash, update.rootHash.bytes)
+        try database.write(batch)
+        let status = ChainStatus(
+            chainID: genesis.chainID, genesisHash: genesis.hash, height: 0, appHash: update.rootHash,
+            lastBlockHash: genesis.hash, lastBlockTimeMs: genesis.genesisTime * 1000)
+        current.withLock { $0 = status }
+        return status
+    }
+
+    // MARK: State
+
+    public func value(for key: StateKey) -> [UInt8]? {
+        mustRead { () throws(StoreError) in try database.get(Family.state, key.bytes) }
+    }
+
+    public func treeNode(at position: TreePosition) -> TreeNode? {
+        guard let bytes = mustRead({ () throws(StoreError) in try database.get(Family.tree, position.key) }) else { return nil }
+        do { return try TreeNode(encoded: bytes) } catch { fatalError("corrupt tree node at depth \(position.depth): \(error)") }
+    }
+
+    /// The new app hash and tree writes if `writes` were applied to the committed state.
+    public func prepareStateUpdate(_ writes: [StateKey: [UInt8]?]) -> StateTree.Update {
+        StateTree.update(writes.map { StateTree.Change(key: $0.key.bytes, value: $0.value) }) { treeNode(at: $0) }
+    }
+
+    /// Every record of one kind, in key order.
+    public func records(of kind: StateKey.Kind) -> [(key: StateKey, value: [UInt8])] {
+        var result: [(key: StateKey, value: [UInt8])] = []
+        database.scan(Family.state, prefix: [kind.rawValue]) { key, value in
+            guard let stateKey = StateKey(bytes: key) else { fatalError("corrupt state key \(Hex.encode(key))") }
+            result.append((stateKey, value))
+            return true
+        }
+        return result
+    }
+
+    // MARK: Blocks
+
+    /// Commits `block` with the state writes its execution produced, atomically and synced.
+    public func commit(_ block: Block, stateWrites: [StateKey: [UInt8]?], tree: StateTree.Update) throws(StoreError) {
+        guard let status else { throw StoreError("store has no genesis") }
+        guard block.header.height == status.height + 1, block.header.previousHash == status.lastBlockHash else {
+            throw StoreError("block \(block.header.height) does not extend height \(status.height)")
+        }
+        guard block.header.appHash == tree.rootHash else {
+            throw StoreError("block \(block.header.height) app hash differs from its state update")
+        }
+        let batch = RocksDatabase.WriteBatch(for: database)
+        write(state: stateWrites, tree: tree, into: batch)
+        let heightKey = block.header.height.bigEndianBytes
+        batch.put(Family.blocks, heightKey, block.canonicalBytes)
+        for (index, transaction) in block.transactions.enumerated() {
+            batch.put(Family.transactions, transaction.hash.bytes, heightKey + UInt32(index).bigEndianBytes)
+        }
+        batch.put(Family.meta, MetaKey.height, heightKey)
+        batch.put(Family.meta, MetaKey.appHash, tree.rootHash.bytes)
+        try database.write(batch)
+        current.withLock {
+            $0 = ChainStatus(
+                chainID: status.chainID, genesisHash: status.genesisHash, height: block.header.height,
+                appHash: tree.rootHash, lastBlockHash: block.hash, lastBlockTimeMs: block.header.timeMs)
+        }
+    }
+
+    public func block(at height: UInt64) throws(StoreError) -> Block? {
+        guard let bytes = try database.get(Family.blocks, height.bigEndianBytes) else { return nil }
+        return try decode(Block.self, bytes, what: "block \(height)")
+    }
+
+    /// The height and position in its block of a committed transaction.
+    public func transactionLocation(_ hash: Digest) throws(StoreError) -> (height: UInt64, index: Int)? {
+        guard let bytes = try database.get(Family.transactions, hash.bytes) else { return nil }
+        guard bytes.count == 12 else { throw StoreError("corrupt transaction index entry for \(hash.hex)") }
+        let height = bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let index = bytes.suffix(4).reduce(0) { $0 << 8 | Int($1) }
+        return (height, index)
+    }
+
+    // MARK: Private
+
+    private func write(state: [StateKey: [UInt8]?], tree: StateTree.Update, into batch: RocksDatabase.WriteBatch) {
+        for (key, value) in state {
+            if let value { batch.put(Family.state, key.bytes, value) } else { batch.delete(Family.state, key.bytes) }
+        }
+        for (position, node) in tree.writes {
+            if let node { batch.put(Family.tree, position.key, node.encoded) } else { batch.delete(Family.tree, position.key) }
+        }
+    }
+
+    /// Checks that metadata, last block and state tree agree, and returns the status.
+    private func reconcile() throws(StoreError) -> ChainStatus? {
+        guard let genesis = try genesis() else { return nil }
+        guard let heightBytes = try database.get(Family.meta, MetaKey.height), heightBytes.count == 8,
+              let appHashBytes = try database.get(Family.meta, MetaKey.appHash), let appHash = Bytes32(appHashBytes)
+        else { throw StoreError("store metadata is incomplete: height or app hash missing") }
+        let height = heightBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let treeRoot = StateTree.rootHash { treeNode(at: $0) }
+        guard treeRoot == Digest(appHash) else {
+            throw StoreError("state tree root \(treeRoot.hex) differs from the committed app hash \(Digest(appHash).hex) at height \(height)")
+        }
+        guard try database.get(Family.blocks, (height + 1).bigEndianBytes) == nil else {
+            throw StoreError("store holds a block above its committed height \(height)")
+        }
+        var status = ChainStatus(
+            chainID: genesis.chainID, genesisHash: genesis.hash, height: height, appHash: treeRoot,
+            lastBlockHash: genesis.hash, lastBlockTimeMs: genesis.genesisTime * 1000)
+        if height > 0 {
+            guard let last = try block(at: height) else { throw StoreError("committed block \(height) is missing") }
+            guard last.header.appHash == treeRoot else {
+                throw StoreError("block \(height) app hash differs from the state tree root")
+            }
+            status.lastBlockHash = last.hash
+            status.lastBlockTimeMs = last.header.timeMs
+        }
+        return status
+    }
+
+    private func decode<T: CanonicalCodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(StoreError) -> T {
+        do { return try T(canonicalBytes: bytes, maxBytes: Block.maxBytes) } catch {
+            throw StoreError("corrupt \(what): \(error)")
+        }
+    }
+
+    /// State reads that fail mean the disk or store is broken; executing on a partial view
+    /// would fork the node from the network, so the process stops with the reason.
+    private func mustRead(_ read: () throws(StoreError) -> [UInt8]?) -> [UInt8]? {
+        do { return try read() } catch { fatalError("store read failed: \(error)") }
+    }
+}
+
+extension FixedWidthInteger {
+    /// The integer's bytes, most significant first.
+    var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
+}

@@ -1,0 +1,176 @@
+import Crypto
+
+/// Where and when a block's transactions execute.
+public struct BlockContext: Sendable {
+    public var height: UInt64
+    /// The block's time, unix milliseconds.
+    public var timeMs: UInt64
+    /// Receives the fees.
+    public var proposer: Address
+    public var parameters: ChainParameters
+
+    public init(height: UInt64, timeMs: UInt64, proposer: Address, parameters: ChainParameters) {
+        self.height = height
+        self.timeMs = timeMs
+        self.proposer = proposer
+        self.parameters = parameters
+    }
+
+    /// The block's time in whole unix seconds (vesting schedules count seconds).
+    public var timeSeconds: UInt64 { timeMs / 1000 }
+}
+
+/// The transaction rules. Deterministic: the same transactions on the same state in the same
+/// context give the same writes on every node.
+///
+/// Every rule is checked before anything is written, so a rejected transaction leaves the
+/// state untouched. Fees move from the sender to the block proposer; no rule here creates or
+/// destroys tokens, so balances plus stakes always add up to `Supply.total`.
+public struct Executor: Sendable {
+    public let chainID: String
+
+    public init(chainID: String) { self.chainID = chainID }
+
+    /// Checks the signature: the sender signed this transaction for this chain.
+    public func checkSignature(_ transaction: SignedTransaction) throws(TransactionRejection) {
+        guard transaction.hasValidSignature(chainID: chainID) else { throw .invalidSignature }
+    }
+
+    /// Applies one transaction whose signature has already been checked.
+    public func apply(_ signed: SignedTransaction, to state: inout StateOverlay, context: BlockContext) throws(TransactionRejection) {
+        let transaction = signed.transaction
+        let senderAddress = transaction.sender
+        var sender = state.account(senderAddress)
+        guard transaction.nonce == sender.nonce else {
+            throw .wrongNonce(expected: sender.nonce, got: transaction.nonce)
+        }
+        guard transaction.fee >= context.parameters.minFee else {
+            throw .feeTooLow(minimum: context.parameters.minFee, got: transaction.fee)
+        }
+
+        switch transaction.body {
+        case let .transfer(to, amount):
+            guard amount > 0 else { throw .zeroAmount }
+            let debit = try sum(transaction.fee, amount)
+            try requireSpendable(debit, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(debit)
+            state.setRecord(.account(senderAddress), sender)
+            credit(amount, to: to, in: &state)
+
+        case let .registerDatanet(name, description):
+            try requireValidName(name, what: "datanet name")
+            guard description.utf8.count <= TransactionBody.descriptionMaxBytes else {
+                throw .invalidName("datanet description is longer than \(TransactionBody.descriptionMaxBytes) bytes")
+            }
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            let id = DatanetID.derive(creator: senderAddress, nonce: transaction.nonce)
+            sender.debit(transaction.fee)
+            state.setRecord(.account(senderAddress), sender)
+            state.setRecord(.datanet(id), Datanet(owner: senderAddress, name: name, description: description, createdHeight: context.height))
+
+        case let .contribute(datanetID, contentHash, sizeBytes):
+            guard sizeBytes > 0 else { throw .zeroAmount }
+            guard var datanet: Datanet = state.record(.datanet(datanetID)) else { throw .unknownDatanet(datanetID) }
+            let key = StateKey.contribution(datanet: datanetID, contentHash: contentHash)
+            guard state.value(for: key) == nil else { throw .duplicateContribution(contentHash) }
+            let count = try sum(datanet.contributionCount, 1)
+            let bytes = try sum(datanet.contributedBytes, sizeBytes)
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            state.setRecord(.account(senderAddress), sender)
+            datanet.contributionCount = count
+            datanet.contributedBytes = bytes
+            state.setRecord(.datanet(datanetID), datanet)
+            state.setRecord(key, Contribution(contributor: senderAddress, sizeBytes: sizeBytes, height: context.height))
+
+        case let .registerAdapter(adapterHash, baseModelHash, datanets, name, pricePerToken):
+            try requireValidName(name, what: "adapter name")
+            guard state.value(for: .adapter(adapterHash)) == nil else { throw .adapterAlreadyRegistered(adapterHash) }
+            for index in datanets.indices.dropFirst() where !(datanets[index - 1] < datanets[index]) {
+                throw .invalidLineage("datanet lineage must be in ascending order without repeats")
+            }
+            for datanet in datanets where state.value(for: .datanet(datanet)) == nil {
+                throw .unknownDatanet(datanet)
+            }
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            state.setRecord(.account(senderAddress), sender)
+            state.setRecord(.adapter(adapterHash), AdapterRecord(
+                owner: senderAddress, baseModelHash: baseModelHash, datanets: datanets, name: name,
+                pricePerToken: pricePerToken, registeredHeight: context.height))
+
+        case let .stake(amount):
+            guard amount > 0 else { throw .zeroAmount }
+            let debit = try sum(transaction.fee, amount)
+            try requireSpendable(debit, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            let staked = state.record(.validator(senderAddress), as: ValidatorRecord.self)?.stake ?? 0
+            let newStake = try sum(staked, amount)
+            guard newStake >= context.parameters.minStake else {
+                throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: newStake)
+            }
+            sender.debit(debit)
+            state.setRecord(.account(senderAddress), sender)
+            state.setRecord(.validator(senderAddress), ValidatorRecord(stake: newStake))
+
+        case let .unstake(amount):
+            guard amount > 0 else { throw .zeroAmount }
+            let staked = state.record(.validator(senderAddress), as: ValidatorRecord.self)?.stake ?? 0
+            guard amount <= staked else { throw .insufficientStake(staked: staked, requested: amount) }
+            let remaining = staked - amount
+            guard remaining == 0 || remaining >= context.parameters.minStake else {
+                throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: remaining)
+            }
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            sender.balance += amount  // cannot overflow: balances plus stakes are bounded by the supply
+            state.setRecord(.account(senderAddress), sender)
+            state.setRecord(.validator(senderAddress), remaining == 0 ? nil : ValidatorRecord(stake: remaining))
+        }
+
+        credit(transaction.fee, to: context.proposer, in: &state)
+    }
+
+    private func sum(_ a: UInt64, _ b: UInt64) throws(TransactionRejection) -> UInt64 {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw .amountOverflow }
+        return total
+    }
+
+    private func requireValidName(_ name: String, what: String) throws(TransactionRejection) {
+        guard !name.isEmpty, name.utf8.count <= TransactionBody.nameMaxBytes else {
+            throw .invalidName("\(what) must be 1 to \(TransactionBody.nameMaxBytes) bytes")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalidName("\(what) must not contain control characters")
+        }
+    }
+
+    /// Fails unless `account` can spend `amount` now: its balance minus what vesting still locks.
+    private func requireSpendable(_ amount: UInt64, of account: Account, at address: Address, in state: StateOverlay, time: UInt64) throws(TransactionRejection) {
+        guard account.balance >= amount else { throw .insufficientFunds(needed: amount, balance: account.balance) }
+        guard let vesting: VestingSchedule = state.record(.vesting(address)) else { return }
+        let locked = vesting.lockedAmount(at: time)
+        let spendable = account.balance > locked ? account.balance - locked : 0
+        guard spendable >= amount else { throw .lockedFunds(needed: amount, spendable: spendable, locked: locked) }
+    }
+
+    /// Adds `amount` to an account. Balances plus stakes equal the supply, a `UInt64`, so a
+    /// credit of tokens taken from another account cannot overflow.
+    private func credit(_ amount: UInt64, to address: Address, in state: inout StateOverlay) {
+        guard amount > 0 else { return }
+        var account = state.account(address)
+        let (balance, overflow) = account.balance.addingReportingOverflow(amount)
+        precondition(!overflow, "supply invariant broken: balance overflow")
+        account.balance = balance
+        state.setRecord(.account(address), account)
+    }
+}
+
+extension Account {
+    /// Removes `amount` (already checked spendable) and advances the nonce.
+    mutating func debit(_ amount: UInt64) {
+        precondition(balance >= amount, "debit beyond balance")
+        balance -= amount
+        nonce += 1
+    }
+}

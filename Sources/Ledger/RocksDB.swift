@@ -1,0 +1,146 @@
+import CRocksDB
+import Foundation
+
+/// A failure reported by RocksDB.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A RocksDB database with named column families (thin, typed wrapper over RocksDB's C API).
+/// RocksDB's handles are thread-safe, and so is this class.
+public final class RocksDatabase: @unchecked Sendable {
+    private let database: OpaquePointer
+    private let options: OpaquePointer
+    private let readOptions: OpaquePointer
+    private let syncWriteOptions: OpaquePointer
+    private var families: [String: OpaquePointer] = [:]
+
+    /// Opens (creating if missing) the database at `path` with `columnFamilies` (besides
+    /// RocksDB's own `default`).
+    public init(path: String, columnFamilies: [String]) throws(StoreError) {
+        let options = rocksdb_options_create()!
+        self.options = options
+        rocksdb_options_set_create_if_missing(options, 1)
+        rocksdb_options_set_create_missing_column_families(options, 1)
+        rocksdb_options_set_paranoid_checks(options, 1)
+        // Point-in-time WAL recovery: after a crash, replay up to the first torn record.
+        rocksdb_options_set_wal_recovery_mode(options, 2)
+        rocksdb_options_increase_parallelism(options, 2)
+
+        let names = ["default"] + columnFamilies
+        var handles = [OpaquePointer?](repeating: nil, count: names.count)
+        var error: UnsafeMutablePointer<CChar>?
+        let cNames = names.map { strdup($0) }
+        defer { cNames.forEach { free($0) } }
+        let familyOptions = [OpaquePointer?](repeating: options, count: names.count)
+        let opened = cNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { namePointers in
+            rocksdb_open_column_families(
+                options, path, Int32(names.count), namePointers.baseAddress, familyOptions, &handles, &error)
+        }
+        if let error {
+            defer { rocksdb_free(error) }
+            rocksdb_options_destroy(options)
+            throw StoreError("cannot open store at \(path): \(String(cString: error))")
+        }
+        database = opened!
+        for (name, handle) in zip(names, handles) { families[name] = handle! }
+        readOptions = rocksdb_readoptions_create()
+        rocksdb_readoptions_set_verify_checksums(readOptions, 1)
+        syncWriteOptions = rocksdb_writeoptions_create()
+        rocksdb_writeoptions_set_sync(syncWriteOptions, 1)
+    }
+
+    deinit {
+        for handle in families.values { rocksdb_column_family_handle_destroy(handle) }
+        rocksdb_close(database)
+        rocksdb_writeoptions_destroy(syncWriteOptions)
+        rocksdb_readoptions_destroy(readOptions)
+        rocksdb_options_destroy(options)
+    }
+
+    private func family(_ name: String) -> OpaquePointer {
+        guard let handle = families[name] else { preconditionFailure("unknown column family \(name)") }
+        return handle
+    }
+
+    /// The value under `key` in `family`, or nil.
+    public func get(_ family: String, _ key: [UInt8]) throws(StoreError) -> [UInt8]? {
+        var length = 0
+        var error: UnsafeMutablePointer<CChar>?
+        let value = key.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) {
+                rocksdb_get_cf(database, readOptions, self.family(family), $0.baseAddress, $0.count, &length, &error)
+            }
+        }
+        if let error {
+            defer { rocksdb_free(error) }
+            throw StoreError("read failed: \(String(cString: error))")
+        }
+        guard let value else { return nil }
+        defer { rocksdb_free(value) }
+        return Array(UnsafeRawBufferPointer(start: value, count: length))
+    }
+
+    /// Applies `batch` atomically, synced to disk before returning.
+    public func write(_ batch: WriteBatch) throws(StoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_write(database, syncWriteOptions, batch.handle, &error)
+        if let error {
+            defer { rocksdb_free(error) }
+            throw StoreError("write failed: \(String(cString: error))")
+        }
+    }
+
+    /// Visits the entries of `family` whose keys start with `prefix`, in key order, until
+    /// `body` returns false.
+    public func scan(_ family: String, prefix: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Bool) rethrows {
+        let iterator = rocksdb_create_iterator_cf(database, readOptions, self.family(family))!
+        defer { rocksdb_iter_destroy(iterator) }
+        prefix.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek(iterator, $0.baseAddress, $0.count) }
+        }
+        while rocksdb_iter_valid(iterator) != 0 {
+            var keyLength = 0
+            var valueLength = 0
+            let key = Array(UnsafeRawBufferPointer(start: rocksdb_iter_key(iterator, &keyLength), count: keyLength))
+            guard key.starts(with: prefix) else { return }
+            let value = Array(UnsafeRawBufferPointer(start: rocksdb_iter_value(iterator, &valueLength), count: valueLength))
+            guard try body(key, value) else { return }
+            rocksdb_iter_next(iterator)
+        }
+    }
+
+    /// A batch of writes to apply atomically with `write(_:)`.
+    public final class WriteBatch {
+        fileprivate let handle: OpaquePointer
+        private let database: RocksDatabase
+
+        public init(for database: RocksDatabase) {
+            self.database = database
+            handle = rocksdb_writebatch_create()
+        }
+
+        deinit { rocksdb_writebatch_destroy(handle) }
+
+        public func put(_ family: String, _ key: [UInt8], _ value: [UInt8]) {
+            key.withUnsafeBufferPointer { k in
+                value.withUnsafeBufferPointer { v in
+                    k.withMemoryRebound(to: CChar.self) { kc in
+                        v.withMemoryRebound(to: CChar.self) { vc in
+                            rocksdb_writebatch_put_cf(handle, database.family(family), kc.baseAddress, kc.count, vc.baseAddress, vc.count)
+                        }
+                    }
+                }
+            }
+        }
+
+        public func delete(_ family: String, _ key: [UInt8]) {
+            key.withUnsafeBufferPointer { k in
+                k.withMemoryRebound(to: CChar.self) {
+                    rocksdb_writebatch_delete_cf(handle, database.family(family), $0.baseAddress, $0.count)
+                }
+            }
+        }
+    }
+}

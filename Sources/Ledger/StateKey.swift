@@ -1,0 +1,74 @@
+import Crypto
+
+/// Where a record lives in the state. The encoded key (one prefix byte, then the record's id)
+/// orders records by kind, so a prefix scan lists one kind.
+public enum StateKey: Hashable, Sendable {
+    case account(Address)
+    case vesting(Address)
+    case datanet(Digest)
+    case contribution(datanet: Digest, contentHash: Digest)
+    case adapter(Digest)
+    case validator(Address)
+    case parameters
+    case supply
+
+    /// The prefix byte of each kind.
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .account: .account
+        case .vesting: .vesting
+        case .datanet: .datanet
+        case .contribution: .contribution
+        case .adapter: .adapter
+        case .validator: .validator
+        case .parameters: .parameters
+        case .supply: .supply
+        }
+    }
+
+    public var bytes: [UInt8] {
+        var writer = CanonicalWriter(reservingCapacity: 65)
+        writer.write(kind.rawValue)
+        switch self {
+        case let .account(address), let .vesting(address), let .validator(address):
+            writer.write(address)
+        case let .datanet(id), let .adapter(id):
+            writer.write(id)
+        case let .contribution(datanet, contentHash):
+            writer.write(datanet)
+            writer.write(contentHash)
+        case .parameters, .supply:
+            break
+        }
+        return writer.bytes
+    }
+
+    /// Parses an encoded key; nil for anything `bytes` cannot produce.
+    public init?(bytes: [UInt8]) {
+        guard let first = bytes.first, let kind = Kind(rawValue: first) else { return nil }
+        let body = bytes.dropFirst()
+        func id(_ slice: ArraySlice<UInt8>) -> Bytes32? { Bytes32(slice) }
+        switch kind {
+        case .account, .vesting, .validator:
+            guard let raw = id(body) else { return nil }
+            let address = PublicKey(raw)
+            self = kind == .account ? .account(address) : kind == .vesting ? .vesting(address) : .validator(address)
+        case .datanet, .adapter:
+            guard let raw = id(body) else { return nil }
+            self = kind == .datanet ? .datanet(Digest(raw)) : .adapter(Digest(raw))
+        case .contribution:
+            guard body.count == 64, let datanet = id(body.prefix(32)), let content = id(body.suffix(32)) else { return nil }
+            self = .contribution(datanet: Digest(datanet), contentHash: Digest(content))
+        case .parameters:
+            guard body.isEmpty else { return nil }
+            self = .parameters
+        case .supply:
+            guard body.isEmpty else { return nil }
+            self = .supply
+        }
+    }
+}

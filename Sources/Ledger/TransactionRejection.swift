@@ -1,0 +1,59 @@
+import Crypto
+
+/// Why a transaction cannot be applied. `code` is stable (HTTP API errors use it); the
+/// description is for people.
+public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvertible {
+    case invalidSignature
+    case wrongNonce(expected: UInt64, got: UInt64)
+    case feeTooLow(minimum: UInt64, got: UInt64)
+    case insufficientFunds(needed: UInt64, balance: UInt64)
+    case lockedFunds(needed: UInt64, spendable: UInt64, locked: UInt64)
+    case amountOverflow
+    case zeroAmount
+    case invalidName(String)
+    case unknownDatanet(Digest)
+    case duplicateContribution(Digest)
+    case adapterAlreadyRegistered(Digest)
+    case invalidLineage(String)
+    case stakeBelowMinimum(minimum: UInt64, resulting: UInt64)
+    case insufficientStake(staked: UInt64, requested: UInt64)
+
+    public var code: String {
+        switch self {
+        case .invalidSignature: "invalid_signature"
+        case .wrongNonce: "wrong_nonce"
+        case .feeTooLow: "fee_too_low"
+        case .insufficientFunds: "insufficient_funds"
+        case .lockedFunds: "locked_funds"
+        case .amountOverflow: "amount_overflow"
+        case .zeroAmount: "zero_amount"
+        case .invalidName: "invalid_name"
+        case .unknownDatanet: "unknown_datanet"
+        case .duplicateContribution: "duplicate_contribution"
+        case .adapterAlreadyRegistered: "adapter_already_registered"
+        case .invalidLineage: "invalid_lineage"
+        case .stakeBelowMinimum: "stake_below_minimum"
+        case .insufficientStake: "insufficient_stake"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidSignature: "signature does not verify for the sender on this chain"
+        case let .wrongNonce(expected, got): "nonce \(got) but the account's next nonce is \(expected)"
+        case let .feeTooLow(minimum, got): "fee \(got) is below the minimum \(minimum) atomic units"
+        case let .insufficientFunds(needed, balance): "needs \(needed) atomic units but the balance is \(balance)"
+        case let .lockedFunds(needed, spendable, locked):
+            "needs \(needed) atomic units but only \(spendable) are spendable; \(locked) are locked by vesting"
+        case .amountOverflow: "amounts overflow 64 bits"
+        case .zeroAmount: "amount must be greater than zero"
+        case let .invalidName(reason): reason
+        case let .unknownDatanet(id): "no datanet \(id.hex)"
+        case let .duplicateContribution(hash): "content \(hash.hex) was already contributed to this datanet"
+        case let .adapterAlreadyRegistered(hash): "adapter \(hash.hex) is already registered"
+        case let .invalidLineage(reason): reason
+        case let .stakeBelowMinimum(minimum, resulting): "resulting stake \(resulting) is below the minimum \(minimum)"
+        case let .insufficientStake(staked, requested): "unstaking \(requested) but only \(staked) is staked"
+        }
+    }
+}

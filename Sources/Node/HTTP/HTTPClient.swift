@@ -1,0 +1,67 @@
+import CCurl
+import Foundation
+
+/// Blocking HTTP requests through libcurl, for the CLI talking to a node.
+enum HTTPClient {
+    struct Response {
+        let status: Int
+        let body: [UInt8]
+
+        /// The body as a JSON object, or nil.
+        var json: [String: Any]? {
+            try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        }
+    }
+
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    /// Sends one request. Network failures (refused, timeout, bad URL) throw `CommandError`.
+    static func send(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [String] = [],
+                     timeoutSeconds: Int = 30) throws -> Response {
+        precondition(globalInit, "curl_global_init failed")
+        guard let curl = curl_easy_init() else { throw CommandError("libcurl could not start a request") }
+        defer { curl_easy_cleanup(curl) }
+        let sink = ResponseSink()
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        for header in headers { headerList = curl_slist_append(headerList, header) }
+
+        let status: CURLcode = url.withCString { urlPointer in
+            method.withCString { methodPointer in
+                (body ?? []).withUnsafeBytes { bodyBytes in
+                    tributary_curl_setopt_pointer(curl, CURLOPT_URL, urlPointer)
+                    tributary_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, methodPointer)
+                    tributary_curl_setopt_long(curl, CURLOPT_TIMEOUT, timeoutSeconds)
+                    tributary_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+                    if body != nil {
+                        tributary_curl_setopt_pointer(curl, CURLOPT_POSTFIELDS, bodyBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                        tributary_curl_setopt_long(curl, CURLOPT_POSTFIELDSIZE, bodyBytes.count)
+                    }
+                    if let headerList { tributary_curl_setopt_pointer(curl, CURLOPT_HTTPHEADER, headerList) }
+                    tributary_curl_setopt_write_function(curl) { data, size, count, context in
+                        let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
+                        let length = size * count
+                        if let data {
+                            data.withMemoryRebound(to: UInt8.self, capacity: length) {
+                                sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+                            }
+                        }
+                        return length
+                    }
+                    tributary_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+                    return curl_easy_perform(curl)
+                }
+            }
+        }
+        guard status == CURLE_OK else {
+            throw CommandError("\(method) \(url) failed: \(String(cString: curl_easy_strerror(status)))")
+        }
+        var code = 0
+        tributary_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &code)
+        return withExtendedLifetime(sink) { Response(status: code, body: sink.bytes) }
+    }
+
+    private final class ResponseSink {
+        var bytes: [UInt8] = []
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// An HTTP request as handlers see it: the whole body already read (within the size cap).
+struct HTTPRequest: Sendable {
+    let method: String
+    /// The path without the query string, e.g. `/v1/accounts/ab12…`.
+    let path: String
+    let query: [String: String]
+    /// Header names lowercased.
+    let headers: [String: String]
+    let body: [UInt8]
+
+    /// Path components after splitting on `/`, without empty ones.
+    var pathComponents: [Substring] { path.split(separator: "/") }
+}
+
+/// An HTTP response.
+struct HTTPResponse: Sendable {
+    var status: Int
+    var headers: [(name: String, value: String)] = []
+    var body: [UInt8]
+
+    init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON body (sorted keys) with `Content-Type: application/json`.
+    static func json(_ object: Any, status: Int = 200) -> HTTPResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: Array(data) + [0x0a])
+    }
+
+    /// The API's error shape: `{"error": code, "message": text}`.
+    static func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {
+        json(["error": code, "message": message], status: status)
+    }
+
+    static func text(_ text: String, contentType: String = "text/plain; charset=utf-8", status: Int = 200) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
+    }
+}
+
+/// Answers requests; called concurrently from the server's connection threads.
+typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse

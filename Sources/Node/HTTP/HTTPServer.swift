@@ -1,0 +1,128 @@
+import CMicroHTTPD
+import Foundation
+
+/// An HTTP/1.1 server on libmicrohttpd, one thread per connection, that hands complete
+/// requests to an `HTTPHandler`. Request bodies over `bodyMaxBytes` are answered with 413
+/// without being buffered.
+final class HTTPServer: @unchecked Sendable {
+    struct Limits: Sendable {
+        var bodyMaxBytes = 1 << 20
+        var connectionsMax: UInt32 = 256
+        var connectionTimeoutSeconds: UInt32 = 60
+        var connectionMemoryMaxBytes = 256 << 10
+    }
+
+    let address: SocketAddress
+    fileprivate let handler: HTTPHandler
+    fileprivate let limits: Limits
+    private var daemon: OpaquePointer?
+
+    /// Starts listening on `address` (`host:port`).
+    init(address: SocketAddress, limits: Limits = Limits(), handler: @escaping HTTPHandler) throws {
+        self.address = address
+        self.handler = handler
+        self.limits = limits
+        var socketAddress = address.sockaddr
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_THREAD_PER_CONNECTION.rawValue
+            | MHD_USE_POLL.rawValue | MHD_USE_ERROR_LOG.rawValue)
+        daemon = tributary_mhd_start(
+            flags, &socketAddress, accessHandler, context, completedHandler, nil,
+            limits.connectionMemoryMaxBytes, limits.connectionTimeoutSeconds, limits.connectionsMax)
+        guard daemon != nil else {
+            throw CommandError("cannot listen on \(address): \(String(cString: strerror(errno))) (is another node using the port?)")
+        }
+    }
+
+    /// Stops accepting and waits for connection threads to finish.
+    func stop() {
+        if let daemon { MHD_stop_daemon(daemon) }
+        daemon = nil
+    }
+
+    deinit { stop() }
+}
+
+/// Per-request state kept by libmicrohttpd between calls of the access handler.
+private final class RequestState {
+    var body: [UInt8] = []
+    var tooLarge = false
+}
+
+private let accessHandler: MHD_AccessHandlerCallback = { context, connection, url, method, _, uploadData, uploadSize, requestContext in
+    let server = Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue()
+    guard let requestContext, let connection, let uploadSize else { return MHD_Result.NO }
+    // First call for a request: only set up state; the body arrives in later calls.
+    guard let raw = requestContext.pointee else {
+        requestContext.pointee = Unmanaged.passRetained(RequestState()).toOpaque()
+        return MHD_Result.YES
+    }
+    let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
+    if uploadSize.pointee > 0 {
+        if !state.tooLarge {
+            if state.body.count + uploadSize.pointee > server.limits.bodyMaxBytes {
+                state.tooLarge = true
+                state.body = []
+            } else if let uploadData {
+                uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
+                    state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
+                }
+            }
+        }
+        uploadSize.pointee = 0
+        return MHD_Result.YES
+    }
+    let response: HTTPResponse
+    if state.tooLarge {
+        response = .error(413, "body_too_large", "request body exceeds \(server.limits.bodyMaxBytes) bytes")
+    } else {
+        let target = url.map { String(cString: $0) } ?? "/"
+        let request = HTTPRequest(
+            method: method.map { String(cString: $0) } ?? "GET",
+            path: target,
+            query: connectionValues(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND, lowercased: false),
+            headers: connectionValues(connection, kind: MHD_ValueKind.HEADER_KIND, lowercased: true),
+            body: state.body)
+        response = server.handler(request)
+    }
+    return send(response, on: connection)
+}
+
+private let completedHandler: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+    guard let requestContext, let raw = requestContext.pointee else { return }
+    Unmanaged<RequestState>.fromOpaque(raw).release()
+    requestContext.pointee = nil
+}
+
+private func send(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+    let handle = response.body.withUnsafeBytes { body in
+        MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(mutating: body.baseAddress), MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
+    }
+    guard let handle else { return MHD_Result.NO }
+    defer { MHD_destroy_response(handle) }
+    for header in response.headers {
+        _ = MHD_add_response_header(handle, header.name, header.value)
+    }
+    return MHD_queue_response(connection, UInt32(response.status), handle)
+}
+
+private final class ValueCollector {
+    var values: [String: String] = [:]
+    let lowercased: Bool
+    init(lowercased: Bool) { self.lowercased = lowercased }
+}
+
+private func connectionValues(_ connection: OpaquePointer, kind: MHD_ValueKind, lowercased: Bool) -> [String: String] {
+    let collector = ValueCollector(lowercased: lowercased)
+    withExtendedLifetime(collector) {
+        _ = MHD_get_connection_values(connection, kind, { context, _, key, value in
+            let collector = Unmanaged<ValueCollector>.fromOpaque(context!).takeUnretainedValue()
+            if let key {
+                let name = String(cString: key)
+                collector.values[collector.lowercased ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
+            }
+            return MHD_Result.YES
+        }, Unmanaged.passUnretained(collector).toOpaque())
+    }
+    return collector.values
+}
