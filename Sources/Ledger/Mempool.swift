@@ -50,7 +50,20 @@ public final class Mempool: Sendable {
     public var count: Int { pool.withLock { $0.byHash.count } }
     public var bytes: Int { pool.withLock { $0.bytes } }
 
-    public func contains(_ hash: Digest) -> Bool { pool.withLock { $0.byHash[hash] != nil } }
+    /// The nonce a new transaction of `sender` should carry: the committed nonce advanced past
+    /// the sender's consecutive pending transactions.
+    public func nextNonce(for sender: Address, committedNonce: UInt64) -> UInt64 {
+        pool.withLock { pool in
+            var nonce = committedNonce
+            while pool.byAccount[sender]?[nonce] != nil { nonce += 1 }
+            return nonce
+        }
+    }
+
+    /// The pending transaction with `hash`, if any.
+    public func transaction(_ hash: Digest) -> SignedTransaction? {
+        pool.withLock { $0.byHash[hash]?.transaction }
+    }
 
     /// Admits a signature-checked transaction given its sender's committed nonce.
     public func add(_ transaction: SignedTransaction, committedNonce: UInt64) throws(MempoolRejection) {

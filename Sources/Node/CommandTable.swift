@@ -1,8 +1,10 @@
 /// Every `tributary` subcommand. Each command lives in its own file under `Commands/` and
-/// exposes a `static let spec`; add new ones here.
+/// exposes a `static let spec` (or a list); add new ones here.
 enum CommandTable {
     static let all: [CommandSpec] = [
         KeysCommands.new,
         KeysCommands.show,
-    ]
+        InitCommand.spec,
+        StartCommand.spec,
+    ] + TxCommands.all + QueryCommands.all
 }

@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// The chain's HTTP API:
+///
+/// | route | answer |
+/// | --- | --- |
+/// | `POST /v1/txs` | body `{"tx": "<hex of the signed transaction's canonical bytes>"}` or the raw bytes (`application/octet-stream`); `202 {"hash", "status": "pending"}` |
+/// | `GET /v1/txs/{hash}` | `{"hash", "status": "committed" | "pending" | "dropped", …}` |
+/// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, nonce, pending nonce |
+/// | `GET /v1/blocks/{height | latest}` | the block with its certificate |
+/// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
+/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator |
+/// | `GET /metrics` | Prometheus text |
+///
+/// Errors are `{"error": code, "message": text}` with a 4xx status for client mistakes.
+struct ChainAPI: Sendable {
+    let node: ChainNode
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let parts = request.pathComponents
+        do {
+            switch (request.method, parts.count, parts.first) {
+            case ("POST", 2, "v1") where parts[1] == "txs": return submit(request)
+            case ("GET", 3, "v1") where parts[1] == "txs": return try transaction(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "accounts": return try account(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "blocks": return try block(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
+            case ("GET", 2, "v1") where parts[1] == "status": return status()
+            case ("GET", 1, "metrics"):
+                let status = node.status
+                return .text(node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count,
+                                                 mempoolBytes: node.mempool.bytes),
+                             contentType: "text/plain; version=0.0.4")
+            default:
+                return Self.unknownRoute(request)
+            }
+        } catch let error as APIError {
+            return .error(error.status, error.code, error.message)
+        } catch {
+            node.log.error("request failed", ["path": request.path, "error": "\(error)"])
+            return .error(500, "internal", "the node could not answer: \(error)")
+        }
+    }
+
+    static let routes: [(method: String, prefix: String)] = [
+        ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
+        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/metrics"),
+    ]
+
+    /// 405 when the path exists under another method, else 404.
+    static func unknownRoute(_ request: HTTPRequest) -> HTTPResponse {
+        let samePath = routes.filter { request.path == $0.prefix || (request.path.hasPrefix($0.prefix) && $0.prefix.hasSuffix("/")) }
+        if let allowed = samePath.first, allowed.method != request.method {
+            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
+            response.headers.append(("Allow", allowed.method))
+            return response
+        }
+        return .error(404, "not_found", "no route \(request.method) \(request.path)")
+    }
+
+    // MARK: Routes
+
+    private func submit(_ request: HTTPRequest) -> HTTPResponse {
+        let bytes: [UInt8]
+        if request.headers["content-type"]?.hasPrefix("application/octet-stream") == true {
+            bytes = request.body
+        } else {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+                  let hex = object["tx"] as? String
+            else { return .error(400, "malformed_request", "body must be JSON {\"tx\": \"<hex>\"} or application/octet-stream bytes") }
+            guard let decoded = Hex.decode(hex) else { return .error(400, "malformed_request", "tx is not hex") }
+            bytes = decoded
+        }
+        let transaction: SignedTransaction
+        do {
+            transaction = try SignedTransaction(canonicalBytes: bytes, maxBytes: SignedTransaction.maxBytes)
+        } catch {
+            return .error(400, "malformed_transaction", "\(error)")
+        }
+        do {
+            try node.submit(transaction)
+        } catch {
+            switch error {
+            case let .rejected(reason):
+                if case .wrongNonce = reason { return .error(409, reason.code, reason.description) }
+                return .error(422, reason.code, reason.description)
+            case let .mempool(reason):
+                switch reason {
+                case .full: return .error(503, reason.code, reason.description)
+                case .alreadyKnown, .nonceTaken, .staleNonce, .nonceTooFarAhead: return .error(409, reason.code, reason.description)
+                }
+            }
+        }
+        return .json(["hash": transaction.hash.hex, "status": "pending"], status: 202)
+    }
+
+    private func transaction(_ text: String) throws -> HTTPResponse {
+        guard let hash = Digest(hex: text) else { throw APIError(400, "malformed_hash", "'\(text)' is not 64 hex characters") }
+        switch try node.transactionStatus(hash) {
+        case let .committed(height, index, transaction):
+            var object = JSONView.transaction(transaction)
+            object["status"] = "committed"
+            object["height"] = height
+            object["index"] = index
+            return .json(object)
+        case let .pending(transaction):
+            var object = JSONView.transaction(transaction)
+            object["status"] = "pending"
+            return .json(object)
+        case let .dropped(reason):
+            return .json(["hash": hash.hex, "status": "dropped", "error": reason.code, "message": reason.description])
+        case .unknown:
+            throw APIError(404, "not_found", "no transaction \(hash.hex) is committed, pending or recently dropped")
+        }
+    }
+
+    private func account(_ text: String) throws -> HTTPResponse {
+        guard let address = Address(hex: text) else { throw APIError(400, "malformed_address", "'\(text)' is not 64 hex characters") }
+        let store = node.store
+        let account = store.account(address)
+        let nowSeconds = ChainNode.nowMs() / 1000
+        let locked = min(account.balance, store.record(.vesting(address), as: VestingSchedule.self)?.lockedAmount(at: nowSeconds) ?? 0)
+        let stake = store.record(.validator(address), as: ValidatorRecord.self)?.stake ?? 0
+        return .json([
+            "address": address.hex,
+            "balance": String(account.balance),
+            "balance_open": OPEN.decimal(fromAtomicUnits: account.balance),
+            "locked": String(locked),
+            "spendable": String(account.balance - locked),
+            "stake": String(stake),
+            "nonce": account.nonce,
+            "pending_nonce": node.mempool.nextNonce(for: address, committedNonce: account.nonce),
+        ])
+    }
+
+    private func block(_ text: String) throws -> HTTPResponse {
+        let height: UInt64
+        if text == "latest" {
+            height = node.status.height
+        } else {
+            guard let parsed = UInt64(text) else { throw APIError(400, "malformed_height", "'\(text)' is not a height or 'latest'") }
+            height = parsed
+        }
+        guard let block = try node.store.block(at: height) else {
+            throw APIError(404, "not_found", "no block at height \(height); the chain is at \(node.status.height)")
+        }
+        return .json(JSONView.block(block))
+    }
+
+    private func datanet(_ text: String) throws -> HTTPResponse {
+        guard let id = Digest(hex: text) else { throw APIError(400, "malformed_id", "'\(text)' is not 64 hex characters") }
+        guard let datanet: Datanet = node.store.record(.datanet(id)) else { throw APIError(404, "not_found", "no datanet \(text)") }
+        return .json(JSONView.datanet(id, datanet))
+    }
+
+    private func adapter(_ text: String) throws -> HTTPResponse {
+        guard let hash = Digest(hex: text) else { throw APIError(400, "malformed_hash", "'\(text)' is not 64 hex characters") }
+        guard let adapter: AdapterRecord = node.store.record(.adapter(hash)) else { throw APIError(404, "not_found", "no adapter \(text)") }
+        return .json(JSONView.adapter(hash, adapter))
+    }
+
+    private func status() -> HTTPResponse {
+        var object = JSONView.status(node.status)
+        object["mempool_transactions"] = node.mempool.count
+        object["validator"] = node.validatorKey.publicKey.hex
+        object["min_fee"] = String(node.store.parameters.minFee)
+        return .json(object)
+    }
+}
+
+/// A client mistake found while answering: becomes `{"error": code, "message": …}`.
+struct APIError: Error {
+    let status: Int
+    let code: String
+    let message: String
+
+    init(_ status: Int, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+}

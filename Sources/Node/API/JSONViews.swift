@@ -1,0 +1,91 @@
+import Crypto
+import Ledger
+
+/// JSON shapes of ledger values in the HTTP API and `--json` CLI output. Amounts are decimal
+/// strings of atomic units (1 OPEN = 10^9), hashes and addresses lowercase hex.
+enum JSONView {
+    static func transaction(_ signed: SignedTransaction) -> [String: Any] {
+        let transaction = signed.transaction
+        var object: [String: Any] = [
+            "hash": signed.hash.hex,
+            "type": transaction.body.kind,
+            "sender": transaction.sender.hex,
+            "nonce": transaction.nonce,
+            "fee": String(transaction.fee),
+            "signature": signed.signature.hex,
+        ]
+        switch transaction.body {
+        case let .transfer(to, amount):
+            object["to"] = to.hex
+            object["amount"] = String(amount)
+        case let .registerDatanet(name, description):
+            object["name"] = name
+            object["description"] = description
+            object["datanet"] = DatanetID.derive(creator: transaction.sender, nonce: transaction.nonce).hex
+        case let .contribute(datanet, contentHash, sizeBytes):
+            object["datanet"] = datanet.hex
+            object["content_hash"] = contentHash.hex
+            object["size_bytes"] = sizeBytes
+        case let .registerAdapter(adapterHash, baseModelHash, datanets, name, pricePerToken):
+            object["adapter_hash"] = adapterHash.hex
+            object["base_model_hash"] = baseModelHash.hex
+            object["datanets"] = datanets.map(\.hex)
+            object["name"] = name
+            object["price_per_token"] = String(pricePerToken)
+        case let .stake(amount), let .unstake(amount):
+            object["amount"] = String(amount)
+        }
+        return object
+    }
+
+    static func header(_ header: BlockHeader) -> [String: Any] {
+        [
+            "chain_id": header.chainID,
+            "height": header.height,
+            "time_ms": header.timeMs,
+            "previous_hash": header.previousHash.hex,
+            "transactions_root": header.transactionsRoot.hex,
+            "app_hash": header.appHash.hex,
+            "proposer": header.proposer.hex,
+        ]
+    }
+
+    static func block(_ block: Block) -> [String: Any] {
+        [
+            "hash": block.hash.hex,
+            "header": header(block.header),
+            "transactions": block.transactions.map(transaction),
+            "certificate": [
+                "round": block.certificate.round,
+                "signatures": block.certificate.signatures.map { ["validator": $0.validator.hex, "signature": $0.signature.hex] },
+            ] as [String: Any],
+        ]
+    }
+
+    static func status(_ status: ChainStatus) -> [String: Any] {
+        [
+            "chain_id": status.chainID,
+            "genesis_hash": status.genesisHash.hex,
+            "height": status.height,
+            "app_hash": status.appHash.hex,
+            "last_block_hash": status.lastBlockHash.hex,
+            "last_block_time_ms": status.lastBlockTimeMs,
+        ]
+    }
+
+    static func datanet(_ id: Digest, _ datanet: Datanet) -> [String: Any] {
+        [
+            "id": id.hex, "owner": datanet.owner.hex, "name": datanet.name, "description": datanet.description,
+            "created_height": datanet.createdHeight, "contribution_count": datanet.contributionCount,
+            "contributed_bytes": datanet.contributedBytes,
+        ]
+    }
+
+    static func adapter(_ hash: Digest, _ adapter: AdapterRecord) -> [String: Any] {
+        [
+            "adapter_hash": hash.hex, "owner": adapter.owner.hex, "base_model_hash": adapter.baseModelHash.hex,
+            "datanets": adapter.datanets.map(\.hex), "name": adapter.name,
+            "price_per_token": String(adapter.pricePerToken), "registered_height": adapter.registeredHeight,
+        ]
+    }
+}

@@ -1,0 +1,138 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// `tributary init`: a node home with a genesis, a config and the validator key.
+enum InitCommand {
+    static let spec = CommandSpec(
+        path: ["init"],
+        summary: "Create a node home: genesis.json, config.json and the validator key.",
+        discussion: """
+        The validator key file is created when missing, then copied into the home as validator.key.
+        Amounts are in OPEN (decimals allowed); durations in seconds or with a unit: 90d, 36mo, 4y.
+        Example: tributary init --home ./n0 --chain-id devnet --validator-key n0.key --fund <addr>=1000000
+        """,
+        options: [
+            .init(name: "home", value: "DIR", help: "Node home to create (default $TRIBUTARY_HOME or ~/.tributary)."),
+            .init(name: "chain-id", value: "ID", help: "Chain id (default devnet)."),
+            .init(name: "validator-key", value: "FILE", help: "This node's validator key; created if missing (required)."),
+            .init(name: "power", value: "N", help: "This validator's voting power = stake in whole OPEN (default 10000)."),
+            .init(name: "validator", value: "ADDR=POWER", help: "Another genesis validator.", isRepeatable: true),
+            .init(name: "fund", value: "ADDR=OPEN", help: "Credit an account at genesis.", isRepeatable: true),
+            .init(name: "vest", value: "ADDR=OPEN,start=UNIX,cliff=DUR,duration=DUR",
+                  help: "Credit tokens that unlock linearly after a cliff.", isRepeatable: true),
+            .init(name: "min-fee", value: "OPEN", help: "Smallest transaction fee (default 0.000001)."),
+            .init(name: "min-stake", value: "OPEN", help: "Smallest validator stake (default 1000)."),
+            .init(name: "genesis-time", value: "UNIX", help: "Genesis time in unix seconds (default now)."),
+            .init(name: "http-address", value: "HOST:PORT", help: "HTTP API address written to config.json (default 127.0.0.1:26657)."),
+            .init(name: "block-interval-ms", value: "MS", help: "Block interval written to config.json (default 500)."),
+        ]
+    ) { arguments in
+        let home = NodeHome(arguments: arguments)
+        guard !FileManager.default.fileExists(atPath: home.genesisPath) else {
+            throw CommandError("\(home.genesisPath) already exists; refusing to overwrite a chain")
+        }
+        let keyPath = try arguments.required("validator-key")
+        let key: SigningKey
+        if FileManager.default.fileExists(atPath: keyPath) {
+            key = try KeyFile.read(from: keyPath)
+        } else {
+            key = SigningKey()
+            try KeyFile.write(key, to: keyPath)
+            Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
+        }
+
+        var validators = [Genesis.Validator(
+            address: key.publicKey, power: try arguments.integer("power", default: 10_000, in: 1...1_000_000_000))]
+        for entry in arguments.allValues("validator") {
+            let (address, value) = try splitAssignment(entry, option: "validator")
+            guard let power = UInt64(value), power > 0 else { throw UsageError("--validator \(entry): power must be a positive whole number") }
+            validators.append(.init(address: address, power: power))
+        }
+        var allocations: [Genesis.Allocation] = []
+        for entry in arguments.allValues("fund") {
+            let (address, value) = try splitAssignment(entry, option: "fund")
+            allocations.append(.init(address: address, amount: try openAmount(value, option: "fund")))
+        }
+        let now = UInt64(Date().timeIntervalSince1970)
+        var vesting: [Genesis.Vesting] = []
+        for entry in arguments.allValues("vest") {
+            vesting.append(try parseVesting(entry, defaultStart: now))
+        }
+        let parameters = ChainParameters(
+            minFee: try openAmount(arguments.value("min-fee") ?? "0.000001", option: "min-fee"),
+            minStake: try openAmount(arguments.value("min-stake") ?? "1000", option: "min-stake"))
+        let genesis = Genesis(
+            chainID: arguments.value("chain-id") ?? "devnet",
+            genesisTime: try arguments.integer("genesis-time", default: now, in: 0...UInt64(UInt32.max) * 1000),
+            parameters: parameters, validators: validators, allocations: allocations, vesting: vesting)
+        let supply: UInt64
+        do { supply = try genesis.validated() } catch { throw UsageError("\(error)") }
+
+        var config = NodeConfig()
+        if let address = arguments.value("http-address") { config.http_address = address }
+        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
+        _ = try config.validated()
+
+        try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
+        let homeKeyPath = home.file(config.validator_key)
+        if (keyPath as NSString).standardizingPath != (homeKeyPath as NSString).standardizingPath {
+            try KeyFile.write(key, to: homeKeyPath)
+        }
+        try config.write(home: home.path)
+        try genesis.json.write(to: URL(fileURLWithPath: home.genesisPath))
+        print("initialised \(home.path): chain \(genesis.chainID), validator \(key.publicKey.hex), supply \(OPEN.decimal(fromAtomicUnits: supply)) OPEN, genesis \(genesis.hash.hex)")
+    }
+
+    private static func splitAssignment(_ entry: String, option: String) throws(UsageError) -> (Address, String) {
+        let parts = entry.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, let address = Address(hex: String(parts[0])) else {
+            throw UsageError("--\(option) \(entry): expected <64-hex address>=<value>")
+        }
+        return (address, String(parts[1]))
+    }
+
+    static func openAmount(_ text: String, option: String) throws(UsageError) -> UInt64 {
+        guard let amount = OPEN.atomicUnits(fromDecimal: text) else {
+            throw UsageError("--\(option): '\(text)' is not an amount of OPEN (digits, at most 9 decimals)")
+        }
+        return amount
+    }
+
+    /// `ADDR=OPEN,start=UNIX,cliff=DUR,duration=DUR`.
+    private static func parseVesting(_ entry: String, defaultStart: UInt64) throws(UsageError) -> Genesis.Vesting {
+        let fields = entry.split(separator: ",").map(String.init)
+        guard let first = fields.first else { throw UsageError("--vest needs ADDR=OPEN,start=UNIX,cliff=DUR,duration=DUR") }
+        let (address, amountText) = try splitAssignment(first, option: "vest")
+        var start = defaultStart
+        var cliff: UInt64 = 0
+        var duration: UInt64?
+        for field in fields.dropFirst() {
+            let pair = field.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2 else { throw UsageError("--vest: '\(field)' must be key=value") }
+            switch pair[0] {
+            case "start":
+                guard let value = UInt64(pair[1]) else { throw UsageError("--vest: start must be unix seconds") }
+                start = value
+            case "cliff": cliff = try seconds(pair[1])
+            case "duration": duration = try seconds(pair[1])
+            default: throw UsageError("--vest: unknown field '\(pair[0])' (start, cliff, duration)")
+            }
+        }
+        guard let duration else { throw UsageError("--vest \(entry): duration is required") }
+        return Genesis.Vesting(address: address, schedule: VestingSchedule(
+            amount: try openAmount(amountText, option: "vest"), startTime: start, cliffSeconds: cliff, durationSeconds: duration))
+    }
+
+    /// Seconds from `90`, `90s`, `30d`, `36mo` (average Gregorian months) or `4y`.
+    private static func seconds(_ text: String) throws(UsageError) -> UInt64 {
+        let units: [(suffix: String, seconds: UInt64)] = [("mo", 2_629_746), ("y", 31_556_952), ("d", 86_400), ("s", 1), ("", 1)]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            if let value = UInt64(text.dropLast(unit.suffix.count)) {
+                let (total, overflow) = value.multipliedReportingOverflow(by: unit.seconds)
+                if !overflow { return total }
+            }
+        }
+        throw UsageError("'\(text)' is not a duration (seconds, or with unit s, d, mo, y)")
+    }
+}

@@ -1,0 +1,39 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// The CLI's view of a node's HTTP API (`--node URL`, default `$TRIBUTARY_NODE` or
+/// `http://127.0.0.1:26657`).
+struct NodeClient {
+    let baseURL: String
+
+    static let nodeOption = CommandSpec.Option(
+        name: "node", value: "URL", help: "Node HTTP API (default $TRIBUTARY_NODE or http://127.0.0.1:26657).")
+
+    init(arguments: ParsedArguments) {
+        var url = arguments.value("node") ?? ProcessInfo.processInfo.environment["TRIBUTARY_NODE"] ?? "http://127.0.0.1:26657"
+        while url.hasSuffix("/") { url.removeLast() }
+        baseURL = url
+    }
+
+    /// GETs `path` and returns the JSON object; API errors become `CommandError`s with the
+    /// node's message.
+    func get(_ path: String) throws -> [String: Any] {
+        try decode(HTTPClient.send("GET", baseURL + path))
+    }
+
+    func post(_ path: String, json object: [String: Any]) throws -> [String: Any] {
+        let body = try JSONSerialization.data(withJSONObject: object)
+        return try decode(HTTPClient.send("POST", baseURL + path, body: Array(body), headers: ["Content-Type: application/json"]))
+    }
+
+    private func decode(_ response: HTTPClient.Response) throws -> [String: Any] {
+        guard let object = response.json else {
+            throw CommandError("node answered HTTP \(response.status) without a JSON object")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw CommandError("\(object["error"] as? String ?? "HTTP \(response.status)"): \(object["message"] as? String ?? "")")
+        }
+        return object
+    }
+}

@@ -1,0 +1,68 @@
+import Dispatch
+import Foundation
+import Ledger
+
+/// `tributary start`: runs a node until SIGINT or SIGTERM.
+enum StartCommand {
+    static let spec = CommandSpec(
+        path: ["start"],
+        summary: "Run a node: the block producer and the HTTP API. Ctrl-C stops it cleanly.",
+        discussion: """
+        Settings come from <home>/config.json, overridden by TRIBUTARY_HTTP_ADDRESS,
+        TRIBUTARY_BLOCK_INTERVAL_MS, TRIBUTARY_LOG_FORMAT, TRIBUTARY_LOG_LEVEL, overridden by flags.
+        """,
+        options: [
+            .init(name: "home", value: "DIR", help: "Node home (default $TRIBUTARY_HOME or ~/.tributary)."),
+            .init(name: "http-address", value: "HOST:PORT", help: "Where the HTTP API listens."),
+            .init(name: "block-interval-ms", value: "MS", help: "How often a block is produced when transactions wait."),
+            .init(name: "log-format", value: "human|json", help: "Log line format on stderr."),
+            .init(name: "log-level", value: "LEVEL", help: "debug, info, warning or error."),
+        ]
+    ) { arguments in
+        let home = NodeHome(arguments: arguments)
+        var config = try NodeConfig.load(home: home.path)
+        if let value = arguments.value("http-address") { config.http_address = value }
+        if let value = arguments.value("log-format") { config.log_format = value }
+        if let value = arguments.value("log-level") { config.log_level = value }
+        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
+        let (address, log, mempoolLimits) = try config.validated()
+
+        let store = try home.openStore()
+        let node = try ChainNode(
+            store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
+            blockTransactionsMax: config.block_transactions_max, log: log)
+        let api = ChainAPI(node: node)
+        let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
+            let response = api.handle(request)
+            node.metrics.countResponse(status: response.status)
+            return response
+        }
+        let status = node.status
+        log.info("node started", [
+            "chain_id": status.chainID, "height": status.height, "app_hash": status.appHash.hex.prefix(16),
+            "validator": node.validatorKey.publicKey.hex, "http": "http://\(address)",
+        ])
+        print("HTTP API listening on http://\(address)")
+        fflush(nil)
+
+        let stop = StopSignal()
+        let signalSources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.fire() }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
+
+        do {
+            try node.runProducer(intervalMs: config.block_interval_ms, stop: stop)
+        } catch {
+            server.stop()
+            log.error("stopping: store failure", ["error": "\(error)"])
+            throw CommandError("store failure: \(error)")
+        }
+        server.stop()
+        log.info("node stopped", ["height": node.status.height])
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Ledger
+
+/// A node's settings: `<home>/config.json`, overridden by `TRIBUTARY_*` environment variables,
+/// overridden by command-line flags.
+struct NodeConfig: Codable, Sendable, Equatable {
+    var http_address = "127.0.0.1:26657"
+    var block_interval_ms = 500
+    var block_transactions_max = 5_000
+    /// Relative to the home directory unless absolute.
+    var validator_key = "validator.key"
+    var log_format = "human"
+    var log_level = "info"
+    var http_body_max_bytes = 1 << 20
+    var mempool_transactions_max = 50_000
+    var mempool_bytes_max = 64 << 20
+    var mempool_per_account_max = 1_000
+
+    static let fileName = "config.json"
+
+    /// Settings that environment variables may override, with their variable names.
+    static let environment: [(variable: String, key: String)] = [
+        ("TRIBUTARY_HTTP_ADDRESS", "http_address"),
+        ("TRIBUTARY_BLOCK_INTERVAL_MS", "block_interval_ms"),
+        ("TRIBUTARY_LOG_FORMAT", "log_format"),
+        ("TRIBUTARY_LOG_LEVEL", "log_level"),
+    ]
+
+    /// Reads `<home>/config.json` (missing keys take defaults, unknown keys are an error),
+    /// then applies environment overrides.
+    static func load(home: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NodeConfig {
+        let path = (home as NSString).appendingPathComponent(fileName)
+        var object: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: path) {
+            guard let parsed = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw CommandError("\(path) is not a JSON object")
+            }
+            object = parsed
+        }
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(NodeConfig())) as! [String: Any]
+        if let unknown = object.keys.first(where: { merged[$0] == nil }) {
+            throw CommandError("\(path): unknown setting '\(unknown)'")
+        }
+        for (variable, key) in Self.environment {
+            guard let value = environment[variable] else { continue }
+            object[key] = key.hasSuffix("_ms") ? (Int(value) as Any? ?? value) : value
+        }
+        merged.merge(object) { _, new in new }
+        do {
+            return try JSONDecoder().decode(NodeConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch {
+            throw CommandError("\(path): a setting has the wrong type (\(error))")
+        }
+    }
+
+    func write(home: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let path = (home as NSString).appendingPathComponent(Self.fileName)
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Checks ranges; returns the parsed pieces the node needs.
+    func validated() throws(UsageError) -> (address: SocketAddress, logger: Logger, mempool: Mempool.Limits) {
+        let address = try SocketAddress(parsing: http_address)
+        guard let format = Logger.Format(rawValue: log_format) else {
+            throw UsageError("log_format must be 'human' or 'json', got '\(log_format)'")
+        }
+        guard let level = Logger.Level(name: log_level) else {
+            throw UsageError("log_level must be debug, info, warning or error, got '\(log_level)'")
+        }
+        guard (1...3_600_000).contains(block_interval_ms) else { throw UsageError("block_interval_ms must be 1...3600000") }
+        guard (1...Block.maxTransactions).contains(block_transactions_max) else {
+            throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
+        }
+        guard (1_024...(64 << 20)).contains(http_body_max_bytes) else { throw UsageError("http_body_max_bytes must be 1024...67108864") }
+        guard mempool_transactions_max > 0, mempool_bytes_max > 0, mempool_per_account_max > 0 else {
+            throw UsageError("mempool limits must be positive")
+        }
+        return (address, Logger(format: format, level: level),
+                Mempool.Limits(transactionsMax: mempool_transactions_max, bytesMax: mempool_bytes_max,
+                               perAccountMax: mempool_per_account_max))
+    }
+}

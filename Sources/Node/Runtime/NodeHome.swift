@@ -1,0 +1,45 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// A node's home directory: `config.json`, `genesis.json`, `validator.key` and `data/` (the
+/// RocksDB store).
+struct NodeHome {
+    let path: String
+
+    init(_ path: String) {
+        self.path = (path as NSString).expandingTildeInPath
+    }
+
+    /// `--home`, else `$TRIBUTARY_HOME`, else `~/.tributary`.
+    init(arguments: ParsedArguments) {
+        self.init(arguments.value("home") ?? ProcessInfo.processInfo.environment["TRIBUTARY_HOME"] ?? "~/.tributary")
+    }
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    var genesisPath: String { file("genesis.json") }
+    var dataPath: String { file("data") }
+
+    func genesis() throws -> Genesis {
+        guard let data = FileManager.default.contents(atPath: genesisPath) else {
+            throw CommandError("no genesis at \(genesisPath); run 'tributary init --home \(path) …' first")
+        }
+        return try Genesis(json: data)
+    }
+
+    /// The validator key named by the config, relative to the home unless absolute.
+    func validatorKey(_ config: NodeConfig) throws -> SigningKey {
+        let keyPath = config.validator_key.hasPrefix("/") ? config.validator_key : file(config.validator_key)
+        return try KeyFile.read(from: keyPath)
+    }
+
+    /// Opens the store and writes the genesis state on first start.
+    func openStore() throws -> ChainStore {
+        let genesis = try genesis()
+        try FileManager.default.createDirectory(atPath: dataPath, withIntermediateDirectories: true)
+        let store = try ChainStore(path: dataPath)
+        try store.initialize(genesis: genesis)
+        return store
+    }
+}
