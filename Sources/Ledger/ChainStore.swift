@@ -39,11 +39,18 @@ public final class ChainStore: StateReader, @unchecked Sendable {
 
     private let database: RocksDatabase
     private let current: Mutex<ChainStatus?>
+    private let stateCache: ReadCache<StateKey, [UInt8]>
+    private let treeCache: ReadCache<TreePosition, TreeNode>
+    private let cachedParameters = Mutex<ChainParameters?>(nil)
 
-    /// Opens (or creates) the store in directory `path` and reconciles it.
-    public init(path: String) throws(StoreError) {
-        database = try RocksDatabase(path: path, columnFamilies: Family.all)
+    /// Opens the store in directory `path` (creating it unless `create` is false) and
+    /// reconciles it. State records and tree nodes read or written are cached in memory, up
+    /// to `cacheEntries` of each.
+    public init(path: String, create: Bool = true, cacheEntries: Int = 1 << 18) throws(StoreError) {
+        database = try RocksDatabase(path: path, columnFamilies: Family.all, create: create)
         current = Mutex(nil)
+        stateCache = ReadCache(capacity: cacheEntries)
+        treeCache = ReadCache(capacity: cacheEntries)
         if let status = try reconcile() { current.withLock { $0 = status } }
     }
 
@@ -74,6 +81,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         batch.put(Family.meta, MetaKey.height, UInt64(0).bigEndianBytes)
         batch.put(Family.meta, MetaKey.appHash, update.rootHash.bytes)
         try database.write(batch)
+        remember(state: state, tree: update)
         let status = ChainStatus(
             chainID: genesis.chainID, genesisHash: genesis.hash, height: 0, appHash: update.rootHash,
             lastBlockHash: genesis.hash, lastBlockTimeMs: genesis.genesisTime * 1000)
@@ -84,12 +92,32 @@ public final class ChainStore: StateReader, @unchecked Sendable {
     // MARK: State
 
     public func value(for key: StateKey) -> [UInt8]? {
-        mustRead { () throws(StoreError) in try database.get(Family.state, key.bytes) }
+        let (hit, generation) = stateCache.lookup(key)
+        if let hit { return hit }
+        let value = mustRead { () throws(StoreError) in try database.get(Family.state, key.bytes) }
+        stateCache.fill(key, value, readAt: generation)
+        return value
     }
 
     public func treeNode(at position: TreePosition) -> TreeNode? {
-        guard let bytes = mustRead({ () throws(StoreError) in try database.get(Family.tree, position.key) }) else { return nil }
-        do { return try TreeNode(encoded: bytes) } catch { fatalError("corrupt tree node at depth \(position.depth): \(error)") }
+        let (hit, generation) = treeCache.lookup(position)
+        if let hit { return hit }
+        var node: TreeNode?
+        if let bytes = mustRead({ () throws(StoreError) in try database.get(Family.tree, position.key) }) {
+            do { node = try TreeNode(encoded: bytes) } catch { fatalError("corrupt tree node at depth \(position.depth): \(error)") }
+        }
+        treeCache.fill(position, node, readAt: generation)
+        return node
+    }
+
+    /// The chain parameters, fixed at genesis (read once).
+    public var parameters: ChainParameters {
+        cachedParameters.withLock { cached in
+            if let cached { return cached }
+            guard let parameters: ChainParameters = record(.parameters) else { fatalError("state has no chain parameters") }
+            cached = parameters
+            return parameters
+        }
     }
 
     /// The new app hash and tree writes if `writes` were applied to the committed state.
@@ -129,6 +157,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         batch.put(Family.meta, MetaKey.height, heightKey)
         batch.put(Family.meta, MetaKey.appHash, tree.rootHash.bytes)
         try database.write(batch)
+        remember(state: stateWrites, tree: tree)
         current.withLock {
             $0 = ChainStatus(
                 chainID: status.chainID, genesisHash: status.genesisHash, height: block.header.height,
@@ -159,6 +188,11 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         for (position, node) in tree.writes {
             if let node { batch.put(Family.tree, position.key, node.encoded) } else { batch.delete(Family.tree, position.key) }
         }
+    }
+
+    private func remember(state: [StateKey: [UInt8]?], tree: StateTree.Update) {
+        stateCache.commit(state.lazy.map { (key: $0.key, value: $0.value) })
+        treeCache.commit(tree.writes.lazy.map { (key: $0.key, value: $0.value) })
     }
 
     /// Checks that metadata, last block and state tree agree, and returns the status.

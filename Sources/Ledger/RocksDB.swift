@@ -16,12 +16,12 @@ public final class RocksDatabase: @unchecked Sendable {
     private let syncWriteOptions: OpaquePointer
     private var families: [String: OpaquePointer] = [:]
 
-    /// Opens (creating if missing) the database at `path` with `columnFamilies` (besides
-    /// RocksDB's own `default`).
-    public init(path: String, columnFamilies: [String]) throws(StoreError) {
+    /// Opens the database at `path` with `columnFamilies` (besides RocksDB's own `default`),
+    /// creating it when missing if `create` is set.
+    public init(path: String, columnFamilies: [String], create: Bool = true) throws(StoreError) {
         let options = rocksdb_options_create()!
         self.options = options
-        rocksdb_options_set_create_if_missing(options, 1)
+        rocksdb_options_set_create_if_missing(options, create ? 1 : 0)
         rocksdb_options_set_create_missing_column_families(options, 1)
         rocksdb_options_set_paranoid_checks(options, 1)
         // Point-in-time WAL recovery: after a crash, replay up to the first torn record.

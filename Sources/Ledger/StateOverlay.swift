@@ -45,9 +45,4 @@ extension StateReader {
     public func account(_ address: Address) -> Account {
         record(.account(address)) ?? Account()
     }
-
-    public var parameters: ChainParameters {
-        guard let parameters: ChainParameters = record(.parameters) else { fatalError("state has no chain parameters") }
-        return parameters
-    }
 }

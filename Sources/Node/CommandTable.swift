@@ -6,5 +6,7 @@ enum CommandTable {
         KeysCommands.show,
         InitCommand.spec,
         StartCommand.spec,
+        ReplayCommand.spec,
+        BenchLedgerCommand.spec,
     ] + TxCommands.all + QueryCommands.all
 }
