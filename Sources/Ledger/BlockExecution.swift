@@ -87,9 +87,7 @@ public struct BlockExecution: Sendable {
         }
         guard header.transactionsRoot == MerkleRoot.of(block.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
         let validators: ValidatorSet
-        do { validators = try ValidatorSet(records: store.records(of: .validator)) } catch {
-            throw .store(StoreError("corrupt validator record: \(error)"))
-        }
+        do { validators = try store.validatorSet(forHeight: header.height) } catch { throw .store(error) }
         do { try validators.verify(block.certificate, for: header) } catch { throw .invalidCertificate(error) }
 
         let context = BlockContext(height: header.height, timeMs: header.timeMs, proposer: header.proposer, parameters: store.parameters)

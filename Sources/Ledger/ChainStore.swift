@@ -28,7 +28,9 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         static let tree = "tree"
         static let transactions = "tx_index"
         static let meta = "meta"
-        static let all = [blocks, state, tree, transactions, meta]
+        /// Height → the validator set effective from that height on (written when it changes).
+        static let validatorSets = "validator_sets"
+        static let all = [blocks, state, tree, transactions, meta, validatorSets]
     }
 
     private enum MetaKey {
@@ -78,6 +80,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         let batch = RocksDatabase.WriteBatch(for: database)
         write(state: state, tree: update, into: batch)
         batch.put(Family.meta, MetaKey.genesis, genesis.canonicalBytes)
+        batch.put(Family.validatorSets, UInt64(1).bigEndianBytes, validatorSet(after: state).canonicalBytes)
         batch.put(Family.meta, MetaKey.height, UInt64(0).bigEndianBytes)
         batch.put(Family.meta, MetaKey.appHash, update.rootHash.bytes)
         try database.write(batch)
@@ -136,6 +139,33 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         return result
     }
 
+    // MARK: Validators
+
+    /// The validators that certify the block at `height` (stake changes committed in block H
+    /// take effect at H + 2).
+    public func validatorSet(forHeight height: UInt64) throws(StoreError) -> ValidatorSet {
+        guard let entry = database.lastEntry(Family.validatorSets, atOrBefore: height.bigEndianBytes) else {
+            throw StoreError("no validator set recorded at or below height \(height)")
+        }
+        return try decode(ValidatorSet.self, entry.value, what: "validator set")
+    }
+
+    /// The set the validator records would give after `writes` on the committed state.
+    private func validatorSet(after writes: [StateKey: [UInt8]?]) -> ValidatorSet {
+        var stakes: [Address: UInt64] = [:]
+        for (key, value) in records(of: .validator) {
+            if case let .validator(address) = key { stakes[address] = decodeStake(value) }
+        }
+        for (key, value) in writes {
+            if case let .validator(address) = key { stakes[address] = value.map(decodeStake) }
+        }
+        return ValidatorSet(stakes.map { ValidatorSet.Member(address: $0.key, power: ValidatorRecord(stake: $0.value).power) })
+    }
+
+    private func decodeStake(_ bytes: [UInt8]) -> UInt64 {
+        do { return try ValidatorRecord(canonicalBytes: bytes).stake } catch { fatalError("corrupt validator record: \(error)") }
+    }
+
     // MARK: Blocks
 
     /// Commits `block` with the state writes its execution produced, atomically and synced.
@@ -151,6 +181,12 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         write(state: stateWrites, tree: tree, into: batch)
         let heightKey = block.header.height.bigEndianBytes
         batch.put(Family.blocks, heightKey, block.canonicalBytes)
+        if stateWrites.keys.contains(where: { $0.kind == .validator }) {
+            let next = validatorSet(after: stateWrites)
+            if try validatorSet(forHeight: block.header.height + 1) != next {
+                batch.put(Family.validatorSets, (block.header.height + 2).bigEndianBytes, next.canonicalBytes)
+            }
+        }
         for (index, transaction) in block.transactions.enumerated() {
             batch.put(Family.transactions, transaction.hash.bytes, heightKey + UInt32(index).bigEndianBytes)
         }

@@ -111,6 +111,21 @@ public final class RocksDatabase: @unchecked Sendable {
         }
     }
 
+    /// The entry of `family` with the greatest key not above `key`, or nil.
+    public func lastEntry(_ family: String, atOrBefore key: [UInt8]) -> (key: [UInt8], value: [UInt8])? {
+        let iterator = rocksdb_create_iterator_cf(database, readOptions, self.family(family))!
+        defer { rocksdb_iter_destroy(iterator) }
+        key.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek_for_prev(iterator, $0.baseAddress, $0.count) }
+        }
+        guard rocksdb_iter_valid(iterator) != 0 else { return nil }
+        var keyLength = 0
+        var valueLength = 0
+        let foundKey = Array(UnsafeRawBufferPointer(start: rocksdb_iter_key(iterator, &keyLength), count: keyLength))
+        let value = Array(UnsafeRawBufferPointer(start: rocksdb_iter_value(iterator, &valueLength), count: valueLength))
+        return (foundKey, value)
+    }
+
     /// A batch of writes to apply atomically with `write(_:)`.
     public final class WriteBatch {
         fileprivate let handle: OpaquePointer

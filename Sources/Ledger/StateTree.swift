@@ -139,6 +139,11 @@ private struct Updater {
         /// The stored node at this position is untouched; only its hash is known.
         case unchanged(Digest)
 
+        /// An untouched child of an internal node, known by the hash the node records.
+        init(untouched hash: Digest) {
+            self = hash == .zero ? .empty : .unchanged(hash)
+        }
+
         var hash: Digest {
             switch self {
             case .empty: .zero
@@ -173,10 +178,10 @@ private struct Updater {
             let leftPosition = position.child(false)
             let rightPosition = position.child(true)
             let left = changes[..<split].isEmpty
-                ? Summary.unchanged(leftHash)
+                ? Summary(untouched: leftHash)
                 : update(leftPosition, current: read(leftPosition), changes: changes[..<split])
             let right = changes[split...].isEmpty
-                ? Summary.unchanged(rightHash)
+                ? Summary(untouched: rightHash)
                 : update(rightPosition, current: read(rightPosition), changes: changes[split...])
             return combine(position, left: left, right: right)
         }

@@ -1,7 +1,11 @@
 import Crypto
 
 /// The validators of a height with their voting power, in ascending address order.
-public struct ValidatorSet: Hashable, Sendable {
+///
+/// Stake changes take effect two heights later: the set that certifies block H is the one
+/// the state held after block H-2 (the genesis set for heights 1 and 2), so every node knows
+/// who votes on a height before that height starts.
+public struct ValidatorSet: Hashable, Sendable, CanonicalCodable {
     public struct Member: Hashable, Sendable {
         public let address: Address
         public let power: UInt64
@@ -22,12 +26,27 @@ public struct ValidatorSet: Hashable, Sendable {
         totalPower = self.members.reduce(0) { $0 + $1.power }
     }
 
-    /// The validators recorded in a state (stake in whole OPEN is power).
-    public init(records: [(key: StateKey, value: [UInt8])]) throws(CanonicalDecodingError) {
+    public static let maxMembers = 1_000
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(UInt32(members.count))
+        for member in members {
+            writer.write(member.address)
+            writer.write(member.power)
+        }
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        let count = Int(try reader.readUInt32())
+        guard count <= Self.maxMembers else { throw .oversize(field: "validator set", length: count, max: Self.maxMembers) }
         var members: [Member] = []
-        for (key, value) in records {
-            guard case let .validator(address) = key else { continue }
-            members.append(Member(address: address, power: try ValidatorRecord(canonicalBytes: value).power))
+        for _ in 0..<count {
+            let address: Address = try reader.read()
+            let power = try reader.readUInt64()
+            guard power > 0, members.last.map({ $0.address < address }) ?? true else {
+                throw .nonCanonical("validator set must list positive powers in ascending address order")
+            }
+            members.append(Member(address: address, power: power))
         }
         self.init(members)
     }

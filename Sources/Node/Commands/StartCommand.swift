@@ -59,8 +59,8 @@ enum StartCommand {
             try node.runProducer(intervalMs: config.block_interval_ms, stop: stop)
         } catch {
             server.stop()
-            log.error("stopping: store failure", ["error": "\(error)"])
-            throw CommandError("store failure: \(error)")
+            log.error("stopping", ["error": "\(error)"])
+            throw error
         }
         server.stop()
         log.info("node stopped", ["height": node.status.height])

@@ -40,10 +40,17 @@ final class ChainNode: Sendable {
         self.validatorKey = validatorKey
         self.blockTransactionsMax = blockTransactionsMax
         self.log = log
-        let validators = try ValidatorSet(records: store.records(of: .validator))
+        try requireQuorum()
+    }
+
+    /// Fails unless this node's key alone holds more than 2/3 of the power that certifies the
+    /// next block — the condition for producing blocks without other validators.
+    private func requireQuorum() throws {
+        let height = status.height + 1
+        let validators = try store.validatorSet(forHeight: height)
         let power = validators.power(of: validatorKey.publicKey)
         guard validators.isQuorum(power) else {
-            throw CommandError("validator key \(validatorKey.publicKey) holds power \(power) of \(validators.totalPower); "
+            throw CommandError("at height \(height) validator key \(validatorKey.publicKey) holds power \(power) of \(validators.totalPower); "
                 + "a single-validator node needs more than 2/3 of the voting power")
         }
     }
@@ -91,7 +98,8 @@ final class ChainNode: Sendable {
     /// Builds, certifies and commits one block from the mempool. Returns nil when nothing
     /// was ready to commit.
     @discardableResult
-    func produceBlock() throws(StoreError) -> Block? {
+    func produceBlock() throws -> Block? {
+        try requireQuorum()
         let started = DispatchTime.now().uptimeNanoseconds
         let candidates = mempool.reap(countMax: blockTransactionsMax, bytesMax: Block.maxBytes / 2) { store.account($0).nonce }
         guard !candidates.isEmpty else { return nil }
@@ -124,9 +132,9 @@ final class ChainNode: Sendable {
         return block
     }
 
-    /// Produces a block every `intervalMs` until `stop` fires. A store failure stops the node:
-    /// it cannot keep running with an unknown commit state.
-    func runProducer(intervalMs: Int, stop: StopSignal) throws(StoreError) {
+    /// Produces a block every `intervalMs` until `stop` fires. A store failure stops the node
+    /// (it cannot keep running with an unknown commit state), and so does losing the quorum.
+    func runProducer(intervalMs: Int, stop: StopSignal) throws {
         while !stop.wait(milliseconds: intervalMs) {
             try produceBlock()
         }

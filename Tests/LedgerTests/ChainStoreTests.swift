@@ -1,0 +1,131 @@
+import Crypto
+import Foundation
+import Ledger
+import Testing
+
+@Suite struct ChainStoreTests {
+    let accounts = (0..<8).map { _ in SigningKey() }
+
+    /// Random but valid traffic: transfers, a datanet with contributions, stakes.
+    func traffic(_ chain: TestChain, blocks: Int, seed: UInt64) throws -> [Block] {
+        var random = Generator(seed: seed)
+        var committed: [Block] = []
+        try chain.commit([chain.sign(.registerDatanet(name: "d", description: ""), by: accounts[0])])
+        let datanet = DatanetID.derive(creator: accounts[0].publicKey, nonce: 0)
+        for _ in 0..<blocks {
+            var nonces: [Int: UInt64] = [:]
+            var transactions: [SignedTransaction] = []
+            for _ in 0..<Int(random.next() % 20) {
+                let sender = Int(random.next() % UInt64(accounts.count))
+                let nonce = nonces[sender] ?? chain.store.account(accounts[sender].publicKey).nonce
+                nonces[sender] = nonce + 1
+                let body: TransactionBody = switch random.next() % 6 {
+                case 0: .contribute(datanet: datanet, contentHash: Digest.blake2b(Array("\(random.next())".utf8)), sizeBytes: 1 + random.next() % 1000)
+                case 1: .stake(amount: TestChain.minStake)
+                default: .transfer(to: accounts[Int(random.next() % UInt64(accounts.count))].publicKey, amount: 1 + random.next() % OPEN.atomicUnitsPerOPEN)
+                }
+                transactions.append(chain.sign(body, by: accounts[sender], nonce: nonce))
+            }
+            committed.append(try chain.commit(transactions).block)
+            #expect(chain.circulating() == chain.supply)
+        }
+        return committed
+    }
+
+    @Test func twoIndependentExecutionsGiveEqualAppHashes() throws {
+        let validator = SigningKey()
+        let first = try TestChain(funded: accounts, validator: validator)
+        let blocks = try traffic(first, blocks: 25, seed: 7)
+        #expect(blocks.contains { $0.transactions.count > 5 })
+
+        // A second store executes the same blocks from the same genesis, verifying each.
+        let second = try ChainStore(path: first.directory + "-replica")
+        defer { try? FileManager.default.removeItem(atPath: first.directory + "-replica") }
+        try second.initialize(genesis: first.genesis)
+        let execution = BlockExecution(store: second)
+        let genesisBlockHashes = try (1...first.store.status!.height).map { try first.store.block(at: $0)! }
+        for block in genesisBlockHashes {
+            try execution.apply(block)
+            #expect(second.status!.appHash == block.header.appHash)
+        }
+        #expect(second.status == first.store.status)
+    }
+
+    @Test func replayChecksEveryRecord() throws {
+        let chain = try TestChain(funded: accounts)
+        _ = try traffic(chain, blocks: 10, seed: 11)
+        let target = try ChainStore(path: chain.directory + "-replay")
+        defer { try? FileManager.default.removeItem(atPath: chain.directory + "-replay") }
+        #expect(try ChainReplay.replay(chain.store, into: target) == chain.store.status!.height)
+    }
+
+    @Test func reopeningRestoresTheLastCommittedBlock() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reopen-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let status: ChainStatus
+        do {
+            let chain = try TestChain(funded: accounts)
+            _ = try traffic(chain, blocks: 5, seed: 3)
+            status = chain.store.status!
+            try FileManager.default.copyItem(atPath: chain.directory, toPath: directory)
+        }
+        let reopened = try ChainStore(path: directory)
+        #expect(reopened.status == status)
+        #expect(try reopened.block(at: status.height)?.hash == status.lastBlockHash)
+        #expect(try reopened.block(at: status.height + 1) == nil)
+    }
+
+    @Test func invalidBlocksAreRefused() throws {
+        let chain = try TestChain(funded: accounts)
+        let transfer = chain.sign(.transfer(to: accounts[1].publicKey, amount: 10), by: accounts[0])
+        let executed = chain.execution.propose([transfer], timeMs: TestChain.genesisTime * 1000 + 5_000, proposer: chain.validator.publicKey)
+        let good = Block(header: executed.header, transactions: executed.transactions,
+                         certificate: .signing(executed.header, round: 0, keys: [chain.validator]))
+        _ = try chain.execution.verify(good)
+
+        var wrongApp = good
+        wrongApp.header.appHash = Digest.blake2b([0])
+        wrongApp.certificate = .signing(wrongApp.header, round: 0, keys: [chain.validator])
+        #expect(throws: BlockError.self) { try chain.execution.verify(wrongApp) }
+
+        var unsigned = good
+        unsigned.certificate = .signing(good.header, round: 0, keys: [SigningKey()])
+        #expect(throws: BlockError.self) { try chain.execution.verify(unsigned) }
+
+        var staleTime = good
+        staleTime.header.timeMs = TestChain.genesisTime * 1000
+        staleTime.certificate = .signing(staleTime.header, round: 0, keys: [chain.validator])
+        #expect(throws: BlockError.self) { try chain.execution.verify(staleTime) }
+
+        var tampered = good
+        tampered.transactions = [chain.sign(.transfer(to: accounts[1].publicKey, amount: 11), by: accounts[0])]
+        #expect(throws: BlockError.self) { try chain.execution.verify(tampered) }
+
+        var wrongHeight = good
+        wrongHeight.header.height = 2
+        wrongHeight.certificate = .signing(wrongHeight.header, round: 0, keys: [chain.validator])
+        #expect(throws: BlockError.self) { try chain.execution.verify(wrongHeight) }
+        #expect(chain.store.status!.height == 0)
+    }
+
+    @Test func storeRefusesADifferentGenesis() throws {
+        let chain = try TestChain(funded: accounts)
+        var other = chain.genesis
+        other.genesisTime += 1
+        #expect(throws: StoreError.self) { try chain.store.initialize(genesis: other) }
+        try chain.store.initialize(genesis: chain.genesis)
+    }
+}
+
+/// SplitMix64, for reproducible traffic.
+struct Generator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
