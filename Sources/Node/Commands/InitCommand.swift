@@ -33,17 +33,8 @@ enum InitCommand {
             throw CommandError("\(home.genesisPath) already exists; refusing to overwrite a chain")
         }
         let keyPath = try arguments.required("validator-key")
-        let key: SigningKey
-        if FileManager.default.fileExists(atPath: keyPath) {
-            key = try KeyFile.read(from: keyPath)
-        } else {
-            key = SigningKey()
-            try KeyFile.write(key, to: keyPath)
-            Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
-        }
-
-        var validators = [Genesis.Validator(
-            address: key.publicKey, power: try arguments.integer("power", default: 10_000, in: 1...1_000_000_000))]
+        let power: UInt64 = try arguments.integer("power", default: 10_000, in: 1...1_000_000_000)
+        var validators: [Genesis.Validator] = []
         for entry in arguments.allValues("validator") {
             let (address, value) = try splitAssignment(entry, option: "validator")
             guard let power = UInt64(value), power > 0 else { throw UsageError("--validator \(entry): power must be a positive whole number") }
@@ -59,6 +50,14 @@ enum InitCommand {
         for entry in arguments.allValues("vest") {
             vesting.append(try parseVesting(entry, defaultStart: now))
         }
+        var config = NodeConfig()
+        if let address = arguments.value("http-address") { config.http_address = address }
+        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
+        _ = try config.validated()
+
+        let keyExists = FileManager.default.fileExists(atPath: keyPath)
+        let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
+        validators.insert(Genesis.Validator(address: key.publicKey, power: power), at: 0)
         let parameters = ChainParameters(
             minFee: try openAmount(arguments.value("min-fee") ?? "0.000001", option: "min-fee"),
             minStake: try openAmount(arguments.value("min-stake") ?? "1000", option: "min-stake"))
@@ -69,10 +68,11 @@ enum InitCommand {
         let supply: UInt64
         do { supply = try genesis.validated() } catch { throw UsageError("\(error)") }
 
-        var config = NodeConfig()
-        if let address = arguments.value("http-address") { config.http_address = address }
-        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
-        _ = try config.validated()
+        // Everything is checked: only now touch the disk.
+        if !keyExists {
+            try KeyFile.write(key, to: keyPath)
+            Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
+        }
 
         try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
         let homeKeyPath = home.file(config.validator_key)

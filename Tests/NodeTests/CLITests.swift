@@ -1,0 +1,148 @@
+import Crypto
+import Foundation
+import Ledger
+import Testing
+
+/// The `tributary` command line and HTTP API, against a real node process.
+@Suite(.serialized) struct CLITests {
+    @Test func everyCommandHasHelp() throws {
+        let listing = try Tributary.run(["--help"])
+        #expect(listing.status == 0)
+        let commands = listing.stdout.split(separator: "\n")
+            .filter { $0.hasPrefix("  ") }
+            .map { $0.trimmingCharacters(in: .whitespaces).components(separatedBy: "  ")[0] }
+        #expect(commands.contains("tx transfer") && commands.contains("query account") && commands.contains("bench ledger"))
+        for command in commands {
+            let help = try Tributary.run(command.split(separator: " ").map(String.init) + ["--help"])
+            #expect(help.status == 0 && help.stdout.contains("Usage: tributary \(command)"), "\(command) --help")
+        }
+    }
+
+    @Test func mistakesAreOneLineOnStderrWithNonZeroExit() throws {
+        let directory = Tributary.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (arguments, status) in [
+            (["nonsense"], Int32(2)),
+            (["keys", "new"], 2),
+            (["keys", "new", "--out", directory + "/k", "--bogus"], 2),
+            (["tx", "transfer", "--key", directory + "/missing.key", "--to", "xyz", "--amount", "1"], 2),
+            (["query", "account", "ab", "--node", "http://127.0.0.1:1"], 1),
+            (["init", "--home", directory + "/h", "--validator-key", directory + "/v.key", "--fund", "zz=1"], 2),
+            (["start", "--home", directory + "/nothing-here"], 1),
+        ] {
+            let result = try Tributary.run(arguments)
+            #expect(result.status == status, "\(arguments): \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("error: "), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test func keysInitStartTransferQuery() throws {
+        let directory = Tributary.temporaryDirectory("tour")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let alice = try Tributary.run(["keys", "new", "--out", directory + "/alice.key"])
+        let bob = try Tributary.run(["keys", "new", "--out", directory + "/bob.key"])
+        let aliceAddress = alice.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let bobAddress = bob.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(aliceAddress.count == 64 && PublicKey(hex: aliceAddress) != nil)
+        let mode = try FileManager.default.attributesOfItem(atPath: directory + "/alice.key")[.posixPermissions] as! Int
+        #expect(mode == 0o600)
+
+        let home = directory + "/n0"
+        let initialized = try Tributary.run(["init", "--home", home, "--chain-id", "devnet", "--validator-key", directory + "/n0.key",
+                                             "--fund", "\(aliceAddress)=1000000", "--block-interval-ms", "50"])
+        #expect(initialized.status == 0, "\(initialized.stderr)")
+        let again = try Tributary.run(["init", "--home", home, "--validator-key", directory + "/n0.key"])
+        #expect(again.status == 1)
+
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--log-format", "json"])
+        let transfer = try Tributary.run(["tx", "transfer", "--key", directory + "/alice.key", "--to", bobAddress,
+                                          "--amount", "1.5", "--node", node.url, "--json"])
+        #expect(transfer.status == 0, "\(transfer.stderr)")
+        let receipt = try JSONSerialization.jsonObject(with: Data(transfer.stdout.utf8)) as! [String: Any]
+        #expect(receipt["status"] as? String == "committed")
+
+        let account = try Tributary.run(["query", "account", bobAddress, "--node", node.url, "--json"])
+        let fields = try JSONSerialization.jsonObject(with: Data(account.stdout.utf8)) as! [String: Any]
+        #expect(fields["balance"] as? String == "1500000000")
+        let human = try Tributary.run(["query", "account", aliceAddress, "--node", node.url])
+        #expect(human.stdout.contains("nonce: 1"))
+        let tx = try Tributary.run(["query", "tx", receipt["hash"] as! String, "--node", node.url, "--json"])
+        #expect(tx.stdout.contains("\"committed\""))
+        let block = try Tributary.run(["query", "block", "latest", "--node", node.url, "--json"])
+        #expect(block.status == 0 && block.stdout.contains("certificate"))
+        let status = try Tributary.run(["query", "status", "--node", node.url])
+        #expect(status.stdout.contains("chain_id: devnet"))
+
+        // Bob's account is empty: a clear refusal, nothing lost.
+        let overdraw = try Tributary.run(["tx", "transfer", "--key", directory + "/bob.key", "--to", aliceAddress,
+                                          "--amount", "2", "--node", node.url])
+        #expect(overdraw.status == 1 && overdraw.stderr.hasPrefix("error: insufficient_funds"))
+
+        #expect(node.stop(signal: SIGINT) == 0)
+        // JSON log lines parse as JSON objects.
+        let logLines = node.log.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(logLines.count >= 2)
+        for line in logLines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["msg"] != nil && object?["level"] != nil)
+        }
+    }
+}
+
+@Suite(.serialized) struct HTTPAPITests {
+    @Test func errorsAreJSONWithTheRightStatus() throws {
+        let directory = Tributary.temporaryDirectory("api")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let alice = SigningKey()
+        let home = directory + "/home"
+        #expect(try Tributary.run(["init", "--home", home, "--chain-id", "apinet", "--validator-key", directory + "/v.key",
+                                   "--fund", "\(alice.publicKey.hex)=10", "--block-interval-ms", "20"]).status == 0)
+        let node = try NodeProcess(home: home, port: Tributary.freePort())
+        let url = node.url
+
+        func expectError(_ response: HTTP.Response, _ status: Int, _ code: String) {
+            #expect(response.status == status, "\(response.json)")
+            #expect(response.json["error"] as? String == code, "\(response.json)")
+            #expect(response.json["message"] is String)
+        }
+        expectError(try HTTP.get("\(url)/v1/nowhere"), 404, "not_found")
+        expectError(try HTTP.send("DELETE", "\(url)/v1/status"), 405, "method_not_allowed")
+        expectError(try HTTP.get("\(url)/v1/accounts/not-hex"), 400, "malformed_address")
+        expectError(try HTTP.get("\(url)/v1/blocks/99"), 404, "not_found")
+        expectError(try HTTP.get("\(url)/v1/txs/\(String(repeating: "0", count: 64))"), 404, "not_found")
+        expectError(try HTTP.send("POST", "\(url)/v1/txs", body: Data("{".utf8), contentType: "application/json"), 400, "malformed_request")
+        expectError(try HTTP.post("\(url)/v1/txs", json: ["tx": "00ff"]), 400, "malformed_transaction")
+        expectError(try HTTP.send("POST", "\(url)/v1/txs", body: Data(count: 2 << 20), contentType: "application/octet-stream"),
+                    413, "body_too_large")
+
+        func transfer(_ amount: UInt64, nonce: UInt64, chain: String = "apinet") -> SignedTransaction {
+            Transaction(sender: alice.publicKey, nonce: nonce, fee: 1_000, body: .transfer(to: SigningKey().publicKey, amount: amount))
+                .signed(by: alice, chainID: chain)
+        }
+        expectError(try HTTP.post("\(url)/v1/txs", json: transfer(1, nonce: 0, chain: "other").submission), 422, "invalid_signature")
+        expectError(try HTTP.post("\(url)/v1/txs", json: transfer(11 * OPEN.atomicUnitsPerOPEN, nonce: 0).submission), 422, "insufficient_funds")
+
+        let good = transfer(OPEN.atomicUnitsPerOPEN, nonce: 0)
+        let accepted = try HTTP.post("\(url)/v1/txs", json: good.submission)
+        #expect(accepted.status == 202 && accepted.json["hash"] as? String == good.hash.hex)
+        expectError(try HTTP.post("\(url)/v1/txs", json: good.submission), 409, "already_known")
+        // Raw bytes are accepted too.
+        let raw = transfer(1, nonce: 1)
+        let rawAnswer = try HTTP.send("POST", "\(url)/v1/txs", body: Data(raw.canonicalBytes), contentType: "application/octet-stream")
+        #expect(rawAnswer.status == 202)
+
+        var committed = false
+        for _ in 0..<200 where !committed {
+            committed = try HTTP.get("\(url)/v1/txs/\(raw.hash.hex)").json["status"] as? String == "committed"
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(committed)
+        expectError(try HTTP.post("\(url)/v1/txs", json: good.submission), 409, "wrong_nonce")
+
+        let metrics = try HTTP.get("\(url)/metrics")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200 && text.contains("tributary_block_height ") && text.contains("tributary_transactions_committed_total 2"))
+        #expect(node.stop() == 0)
+    }
+}
