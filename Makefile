@@ -1,13 +1,14 @@
 # The README's two commands: `make devnet` (set up and run a local network) and
-# `make test` (set up and run the test suite). Both install what they need.
+# `make test` (set up and run the test suite). Both install what they need first.
 SHELL := /bin/bash
-APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev pkg-config python3-pip unzip
-BIN_DIR := .build/release
-TRIBUTARY := $(BIN_DIR)/tributary
+APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicrohttpd-dev \
+	libcurl4-openssl-dev pkg-config python3-pip unzip
+TRIBUTARY := .build/release/tributary
 
-.PHONY: deps build test devnet clean
+.PHONY: deps build test devnet bench-ledger clean
 
 deps:
+	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -22,6 +23,9 @@ test: build
 
 devnet: build
 	scripts/devnet.sh
+
+bench-ledger: build
+	$(TRIBUTARY) bench ledger
 
 clean:
 	rm -rf .build devnet
