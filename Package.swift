@@ -6,6 +6,14 @@ import PackageDescription
 // Inference ← Attribution ← Node; Ledger ← Payments ← Node.
 // Release builds (`swift build -c release`, what the Makefile uses) compile with -O.
 
+// The inference kernels are written with 8-lane SIMD types; on x86-64 they need AVX2, FMA
+// and F16C (any x86-64 from 2013 on) to compile to single instructions.
+#if arch(x86_64)
+let inferenceSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let inferenceSwiftSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Tributary",
     products: [
@@ -16,16 +24,19 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
+        .target(name: "Inference", dependencies: ["COpenBLAS"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "CMicroHTTPD", "CCurl"]
+            dependencies: ["Crypto", "Ledger", "Inference", "CMicroHTTPD", "CCurl"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Crypto"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto"]),
     ]
 )

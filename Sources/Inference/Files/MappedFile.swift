@@ -1,0 +1,48 @@
+import Foundation
+
+/// A read-only memory map of a whole file. Weights are used in place from the map, so a
+/// model is never copied into the heap; the map lives as long as anything references it.
+public final class MappedFile: @unchecked Sendable {
+    /// First byte of the map (never written: the map is `PROT_READ`).
+    public let base: UnsafeRawPointer
+    /// Size of the file in bytes.
+    public let size: Int
+    /// The path the file was opened from.
+    public let path: String
+
+    /// Maps `path` read-only. Empty files are rejected because `mmap` cannot map zero bytes.
+    public init(path: String) throws(ModelFileError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw .unreadable(path: path, reason: "not a regular file")
+        }
+        let size = Int(status.st_size)
+        guard size > 0 else { throw .truncated(what: "file header", offset: 0, length: 1, size: 0) }
+        guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), map != MAP_FAILED else {
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        self.base = UnsafeRawPointer(map)
+        self.size = size
+        self.path = path
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), size)
+    }
+
+    /// A checked view of `length` bytes at `offset`.
+    public func bytes(at offset: Int, length: Int, what: String) throws(ModelFileError) -> UnsafeRawBufferPointer {
+        guard offset >= 0, length >= 0, offset <= size, length <= size - offset else {
+            throw .truncated(what: what, offset: offset, length: length, size: size)
+        }
+        return UnsafeRawBufferPointer(start: base + offset, count: length)
+    }
+}

@@ -1,0 +1,123 @@
+/// Dot products of encoded weight rows with float32 activation vectors, decoding each
+/// 32-weight block once into registers and using it for up to four activation vectors.
+/// Sums are kept in several 8-lane accumulators so the FMA chains overlap.
+enum RowKernels {
+    /// `y[v * yStride + r] = Σ_c W[r, c] · x[v * xStride + c]` for `r` in `rows`, `v` in `0..<vectors`.
+    @inline(__always)
+    static func multiply<D: BlockDecoder>(
+        _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Int, rows: Range<Int>,
+        x: UnsafePointer<Float>, xStride: Int, vectors: Int, y: UnsafeMutablePointer<Float>, yStride: Int
+    ) {
+        for row in rows {
+            let w = weights + row * rowBytes
+            var vector = 0
+            while vector < vectors {
+                let xv = x + vector * xStride
+                let yv = y + vector * yStride + row
+                switch vectors - vector {
+                case 4...:
+                    dot4(D.self, w, blocks, xv, xStride, yv, yStride)
+                    vector += 4
+                case 2, 3:
+                    dot2(D.self, w, blocks, xv, xStride, yv, yStride)
+                    vector += 2
+                default:
+                    yv.pointee = dot1(D.self, w, blocks, xv)
+                    vector += 1
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func dot1<D: BlockDecoder>(_: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>) -> Float {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        for block in 0..<blocks {
+            let v = D.decode(w + block * D.blockBytes)
+            let p = UnsafeRawPointer(x + block * 32)
+            a0.addProduct(v.w0, p.loadUnaligned(as: SIMD8<Float>.self))
+            a1.addProduct(v.w1, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            a2.addProduct(v.w2, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            a3.addProduct(v.w3, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+        }
+        return ((a0 + a1) + (a2 + a3)).sum()
+    }
+
+    @inline(__always)
+    static func dot2<D: BlockDecoder>(
+        _: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>, _ xStride: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int
+    ) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        let x1 = x + xStride
+        for block in 0..<blocks {
+            let v = D.decode(w + block * D.blockBytes)
+            let p = UnsafeRawPointer(x + block * 32), q = UnsafeRawPointer(x1 + block * 32)
+            a0.addProduct(v.w0, p.loadUnaligned(as: SIMD8<Float>.self))
+            b0.addProduct(v.w0, q.loadUnaligned(as: SIMD8<Float>.self))
+            a1.addProduct(v.w1, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            b1.addProduct(v.w1, q.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            a0.addProduct(v.w2, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            b0.addProduct(v.w2, q.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            a1.addProduct(v.w3, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            b1.addProduct(v.w3, q.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+        }
+        y.pointee = (a0 + a1).sum()
+        y[yStride] = (b0 + b1).sum()
+    }
+
+    @inline(__always)
+    static func dot4<D: BlockDecoder>(
+        _: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>, _ xStride: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int
+    ) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
+        let xb = x + xStride, xc = x + 2 * xStride, xd = x + 3 * xStride
+        for block in 0..<blocks {
+            let v = D.decode(w + block * D.blockBytes)
+            let offset = block * 32
+            let p = UnsafeRawPointer(x + offset), q = UnsafeRawPointer(xb + offset)
+            let r = UnsafeRawPointer(xc + offset), s = UnsafeRawPointer(xd + offset)
+            a0.addProduct(v.w0, p.loadUnaligned(as: SIMD8<Float>.self))
+            b0.addProduct(v.w0, q.loadUnaligned(as: SIMD8<Float>.self))
+            c0.addProduct(v.w0, r.loadUnaligned(as: SIMD8<Float>.self))
+            d0.addProduct(v.w0, s.loadUnaligned(as: SIMD8<Float>.self))
+            a1.addProduct(v.w1, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            b1.addProduct(v.w1, q.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            c1.addProduct(v.w1, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            d1.addProduct(v.w1, s.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            a0.addProduct(v.w2, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            b0.addProduct(v.w2, q.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            c0.addProduct(v.w2, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            d0.addProduct(v.w2, s.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            a1.addProduct(v.w3, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            b1.addProduct(v.w3, q.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            c1.addProduct(v.w3, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            d1.addProduct(v.w3, s.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+        }
+        y.pointee = (a0 + a1).sum()
+        y[yStride] = (b0 + b1).sum()
+        y[2 * yStride] = (c0 + c1).sum()
+        y[3 * yStride] = (d0 + d1).sum()
+    }
+
+    /// Writes rows `rows` of the matrix as float32, `columns` values per row, into `target`.
+    @inline(__always)
+    static func dequantize<D: BlockDecoder>(
+        _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Int, rows: Range<Int>, into target: UnsafeMutablePointer<Float>
+    ) {
+        var out = UnsafeMutableRawPointer(target)
+        for row in rows {
+            let w = weights + row * rowBytes
+            for block in 0..<blocks {
+                let v = D.decode(w + block * D.blockBytes)
+                out.storeBytes(of: v.w0, as: SIMD8<Float>.self)
+                out.storeBytes(of: v.w1, toByteOffset: 32, as: SIMD8<Float>.self)
+                out.storeBytes(of: v.w2, toByteOffset: 64, as: SIMD8<Float>.self)
+                out.storeBytes(of: v.w3, toByteOffset: 96, as: SIMD8<Float>.self)
+                out += 128
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// A weight matrix `[rows, columns]` (PyTorch's `[out_features, in_features]`) used in
+/// place in its stored encoding: rows are decoded block by block inside the kernels, so
+/// quantized weights stay quantized in memory.
+public struct WeightMatrix: @unchecked Sendable {
+    public let rows: Int
+    public let columns: Int
+    public let type: TensorType
+    let base: UnsafeRawPointer
+    let rowBytes: Int
+    /// Keeps the storage behind `base` alive.
+    let owner: AnyObject
+
+    /// Views a 2-D tensor as a matrix. Rows must be whole 32-value blocks.
+    public init(_ tensor: TensorData) throws(ModelFileError) {
+        guard tensor.shape.count == 2 else { throw .malformed("tensor \(tensor.name) has shape \(tensor.shape), expected 2-D") }
+        let (rows, columns) = (tensor.shape[0], tensor.shape[1])
+        guard columns % 32 == 0 else {
+            throw .unsupported("tensor \(tensor.name) rows of \(columns) values (must be a multiple of 32)")
+        }
+        self.rows = rows
+        self.columns = columns
+        self.type = tensor.type
+        self.base = tensor.bytes.baseAddress!
+        self.rowBytes = tensor.type.byteCount(elements: columns)!
+        self.owner = tensor.owner
+    }
+
+    /// Bytes the matrix occupies.
+    public var byteCount: Int { rows * rowBytes }
+
+    /// `y[v * yStride + r] = Σ_c W[r, c] · x[v * xStride + c]` for `r` in `rowRange` and
+    /// `v` in `0..<vectors`, straight from the encoded rows.
+    func multiply(
+        rows rowRange: Range<Int>, x: UnsafePointer<Float>, xStride: Int, vectors: Int,
+        y: UnsafeMutablePointer<Float>, yStride: Int
+    ) {
+        let blocks = columns / 32
+        switch type {
+        case .f32: RowKernels.multiply(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .f16: RowKernels.multiply(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .bf16: RowKernels.multiply(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q4_0: RowKernels.multiply(Q4_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q4_1: RowKernels.multiply(Q4_1Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q8_0: RowKernels.multiply(Q8_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        }
+    }
+
+    /// Writes rows `rowRange` as float32 into `target` (`columns` values per row).
+    func dequantize(rows rowRange: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+        let blocks = columns / 32
+        switch type {
+        case .f32: RowKernels.dequantize(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .f16: RowKernels.dequantize(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .bf16: RowKernels.dequantize(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q4_0: RowKernels.dequantize(Q4_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q4_1: RowKernels.dequantize(Q4_1Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q8_0: RowKernels.dequantize(Q8_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        }
+    }
+
+    /// Row `row` as float32 (an embedding lookup).
+    public func row(_ row: Int) -> [Float] {
+        precondition((0..<rows).contains(row), "row \(row) outside 0..<\(rows)")
+        return [Float](unsafeUninitializedCapacity: columns) { buffer, count in
+            dequantize(rows: row..<(row + 1), into: buffer.baseAddress!)
+            count = columns
+        }
+    }
+}
