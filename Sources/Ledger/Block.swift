@@ -48,6 +48,29 @@ public struct BlockHeader: Hashable, Sendable, CanonicalCodable {
     }
 }
 
+/// A proposed block: header and transactions, not yet finalised. Its hash is the header's.
+public struct BlockCandidate: Hashable, Sendable, CanonicalCodable {
+    public var header: BlockHeader
+    public var transactions: [SignedTransaction]
+
+    public init(header: BlockHeader, transactions: [SignedTransaction]) {
+        self.header = header
+        self.transactions = transactions
+    }
+
+    public var hash: Digest { header.hash }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(header)
+        writer.write(array: transactions, max: Block.maxTransactions)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        header = try reader.read()
+        transactions = try reader.readArray(max: Block.maxTransactions, field: "block transactions")
+    }
+}
+
 /// A committed block: header, transactions, and the certificate that finalised it.
 public struct Block: Hashable, Sendable, CanonicalCodable {
     public static let maxTransactions = 10_000
@@ -63,7 +86,12 @@ public struct Block: Hashable, Sendable, CanonicalCodable {
         self.certificate = certificate
     }
 
+    public init(_ candidate: BlockCandidate, certificate: CommitCertificate) {
+        self.init(header: candidate.header, transactions: candidate.transactions, certificate: certificate)
+    }
+
     public var hash: Digest { header.hash }
+    public var candidate: BlockCandidate { BlockCandidate(header: header, transactions: transactions) }
 
     public func encode(to writer: inout CanonicalWriter) {
         writer.write(header)
@@ -75,43 +103,6 @@ public struct Block: Hashable, Sendable, CanonicalCodable {
         header = try reader.read()
         transactions = try reader.readArray(max: Self.maxTransactions, field: "block transactions")
         certificate = try reader.read()
-    }
-}
-
-/// A consensus vote. Precommits for a block, signed by more than 2/3 of the voting power,
-/// form its commit certificate.
-public struct Vote: Hashable, Sendable, CanonicalCodable {
-    public enum Kind: UInt8, Sendable {
-        case prevote = 1, precommit = 2
-    }
-
-    public var kind: Kind
-    public var height: UInt64
-    public var round: UInt32
-    /// The block voted for; nil votes for no block in this round.
-    public var blockHash: Digest?
-
-    public init(kind: Kind, height: UInt64, round: UInt32, blockHash: Digest?) {
-        self.kind = kind
-        self.height = height
-        self.round = round
-        self.blockHash = blockHash
-    }
-
-    public func encode(to writer: inout CanonicalWriter) {
-        writer.write(kind.rawValue)
-        writer.write(height)
-        writer.write(round)
-        writer.write(optional: blockHash)
-    }
-
-    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
-        let tag = try reader.readUInt8()
-        guard let kind = Kind(rawValue: tag) else { throw .unknownTag(type: "vote kind", tag: tag) }
-        self.kind = kind
-        height = try reader.readUInt64()
-        round = try reader.readUInt32()
-        blockHash = try reader.readOptional()
     }
 }
 

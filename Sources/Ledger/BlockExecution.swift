@@ -4,6 +4,7 @@ import Crypto
 public struct ExecutedBlock: Sendable {
     public let header: BlockHeader
     public let transactions: [SignedTransaction]
+    public var candidate: BlockCandidate { BlockCandidate(header: header, transactions: transactions) }
     public let stateWrites: [StateKey: [UInt8]?]
     public let tree: StateTree.Update
     /// Candidates left out while proposing, with the reason.
@@ -52,9 +53,7 @@ public struct BlockExecution: Sendable {
     /// leaving out any that fail, and returns the resulting block contents and header.
     public func propose(_ candidates: [SignedTransaction], timeMs: UInt64, proposer: Address) -> ExecutedBlock {
         let status = store.status!
-        let context = BlockContext(
-            height: status.height + 1, timeMs: max(timeMs, status.lastBlockTimeMs + 1), proposer: proposer,
-            parameters: store.parameters)
+        let context = BlockContext(following: store, timeMs: max(timeMs, status.lastBlockTimeMs + 1), proposer: proposer)
         var state = StateOverlay(base: store)
         var included: [SignedTransaction] = []
         var rejected: [(hash: Digest, reason: TransactionRejection)] = []
@@ -73,26 +72,22 @@ public struct BlockExecution: Sendable {
         return ExecutedBlock(header: header, transactions: included, stateWrites: state.writes, tree: tree, rejected: rejected)
     }
 
-    /// Checks every rule of `block` against the committed state — chain, height, link, time,
-    /// transactions root, each signature and transaction, app hash and commit certificate —
-    /// and returns its execution, ready to commit.
-    public func verify(_ block: Block) throws(BlockError) -> ExecutedBlock {
+    /// Checks every rule of a proposed block against the committed state — chain, height,
+    /// link, time, transactions root, each signature and transaction, app hash — and returns
+    /// its execution. Finality (the certificate) is checked by `verify`.
+    public func verify(_ candidate: BlockCandidate) throws(BlockError) -> ExecutedBlock {
         let status = store.status!
-        let header = block.header
+        let header = candidate.header
         guard header.chainID == status.chainID else { throw .wrongChain(header.chainID) }
         guard header.height == status.height + 1 else { throw .wrongHeight(expected: status.height + 1, got: header.height) }
         guard header.previousHash == status.lastBlockHash else { throw .wrongPrevious }
         guard header.timeMs > status.lastBlockTimeMs else {
             throw .timeNotIncreasing(lastMs: status.lastBlockTimeMs, gotMs: header.timeMs)
         }
-        guard header.transactionsRoot == MerkleRoot.of(block.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
-        let validators: ValidatorSet
-        do { validators = try store.validatorSet(forHeight: header.height) } catch { throw .store(error) }
-        do { try validators.verify(block.certificate, for: header) } catch { throw .invalidCertificate(error) }
-
-        let context = BlockContext(height: header.height, timeMs: header.timeMs, proposer: header.proposer, parameters: store.parameters)
+        guard header.transactionsRoot == MerkleRoot.of(candidate.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
+        let context = BlockContext(following: store, timeMs: header.timeMs, proposer: header.proposer)
         var state = StateOverlay(base: store)
-        for (index, transaction) in block.transactions.enumerated() {
+        for (index, transaction) in candidate.transactions.enumerated() {
             do {
                 try executor.checkSignature(transaction)
                 try executor.apply(transaction, to: &state, context: context)
@@ -102,7 +97,16 @@ public struct BlockExecution: Sendable {
         }
         let tree = store.prepareStateUpdate(state.writes)
         guard tree.rootHash == header.appHash else { throw .wrongAppHash(expected: tree.rootHash, got: header.appHash) }
-        return ExecutedBlock(header: header, transactions: block.transactions, stateWrites: state.writes, tree: tree, rejected: [])
+        return ExecutedBlock(header: header, transactions: candidate.transactions, stateWrites: state.writes, tree: tree, rejected: [])
+    }
+
+    /// Checks a committed block: its certificate against the validators of its height, then
+    /// everything `verify(_: BlockCandidate)` checks.
+    public func verify(_ block: Block) throws(BlockError) -> ExecutedBlock {
+        let validators: ValidatorSet
+        do { validators = try store.validatorSet(forHeight: block.header.height) } catch { throw .store(error) }
+        do { try validators.verify(block.certificate, for: block.header) } catch { throw .invalidCertificate(error) }
+        return try verify(block.candidate)
     }
 
     /// Verifies and commits `block`.

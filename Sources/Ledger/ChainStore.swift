@@ -37,10 +37,12 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         static let genesis = Array("genesis".utf8)
         static let height = Array("height".utf8)
         static let appHash = Array("app_hash".utf8)
+        /// The proposer schedule of the next height.
+        static let proposerSchedule = Array("proposer_schedule".utf8)
     }
 
     private let database: RocksDatabase
-    private let current: Mutex<ChainStatus?>
+    private let current: Mutex<(status: ChainStatus, schedule: ProposerSchedule)?>
     private let stateCache: ReadCache<StateKey, [UInt8]>
     private let treeCache: ReadCache<TreePosition, TreeNode>
     private let cachedParameters = Mutex<ChainParameters?>(nil)
@@ -53,11 +55,14 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         current = Mutex(nil)
         stateCache = ReadCache(capacity: cacheEntries)
         treeCache = ReadCache(capacity: cacheEntries)
-        if let status = try reconcile() { current.withLock { $0 = status } }
+        if let reconciled = try reconcile() { current.withLock { $0 = reconciled } }
     }
 
     /// The committed status; nil until `initialize(genesis:)`.
-    public var status: ChainStatus? { current.withLock { $0 } }
+    public var status: ChainStatus? { current.withLock { $0?.status } }
+
+    /// Who proposes in each round of the next height (`status.height + 1`).
+    public var proposerSchedule: ProposerSchedule? { current.withLock { $0?.schedule } }
 
     /// The genesis this store was initialised with.
     public func genesis() throws(StoreError) -> Genesis? {
@@ -79,8 +84,11 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         let update = prepareStateUpdate(state)
         let batch = RocksDatabase.WriteBatch(for: database)
         write(state: state, tree: update, into: batch)
+        let validators = validatorSet(after: state)
+        let schedule = ProposerSchedule(starting: validators)
         batch.put(Family.meta, MetaKey.genesis, genesis.canonicalBytes)
-        batch.put(Family.validatorSets, UInt64(1).bigEndianBytes, validatorSet(after: state).canonicalBytes)
+        batch.put(Family.validatorSets, UInt64(1).bigEndianBytes, validators.canonicalBytes)
+        batch.put(Family.meta, MetaKey.proposerSchedule, schedule.canonicalBytes)
         batch.put(Family.meta, MetaKey.height, UInt64(0).bigEndianBytes)
         batch.put(Family.meta, MetaKey.appHash, update.rootHash.bytes)
         try database.write(batch)
@@ -88,7 +96,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         let status = ChainStatus(
             chainID: genesis.chainID, genesisHash: genesis.hash, height: 0, appHash: update.rootHash,
             lastBlockHash: genesis.hash, lastBlockTimeMs: genesis.genesisTime * 1000)
-        current.withLock { $0 = status }
+        current.withLock { $0 = (status, schedule) }
         return status
     }
 
@@ -170,7 +178,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
 
     /// Commits `block` with the state writes its execution produced, atomically and synced.
     public func commit(_ block: Block, stateWrites: [StateKey: [UInt8]?], tree: StateTree.Update) throws(StoreError) {
-        guard let status else { throw StoreError("store has no genesis") }
+        guard let (status, schedule) = current.withLock({ $0 }) else { throw StoreError("store has no genesis") }
         guard block.header.height == status.height + 1, block.header.previousHash == status.lastBlockHash else {
             throw StoreError("block \(block.header.height) does not extend height \(status.height)")
         }
@@ -190,15 +198,16 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         for (index, transaction) in block.transactions.enumerated() {
             batch.put(Family.transactions, transaction.hash.bytes, heightKey + UInt32(index).bigEndianBytes)
         }
+        let nextSchedule = schedule.nextHeight(validators: try validatorSet(forHeight: block.header.height + 1))
         batch.put(Family.meta, MetaKey.height, heightKey)
         batch.put(Family.meta, MetaKey.appHash, tree.rootHash.bytes)
+        batch.put(Family.meta, MetaKey.proposerSchedule, nextSchedule.canonicalBytes)
         try database.write(batch)
         remember(state: stateWrites, tree: tree)
-        current.withLock {
-            $0 = ChainStatus(
-                chainID: status.chainID, genesisHash: status.genesisHash, height: block.header.height,
-                appHash: tree.rootHash, lastBlockHash: block.hash, lastBlockTimeMs: block.header.timeMs)
-        }
+        let nextStatus = ChainStatus(
+            chainID: status.chainID, genesisHash: status.genesisHash, height: block.header.height,
+            appHash: tree.rootHash, lastBlockHash: block.hash, lastBlockTimeMs: block.header.timeMs)
+        current.withLock { $0 = (nextStatus, nextSchedule) }
     }
 
     public func block(at height: UInt64) throws(StoreError) -> Block? {
@@ -231,8 +240,9 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         treeCache.commit(tree.writes.lazy.map { (key: $0.key, value: $0.value) })
     }
 
-    /// Checks that metadata, last block and state tree agree, and returns the status.
-    private func reconcile() throws(StoreError) -> ChainStatus? {
+    /// Checks that metadata, last block and state tree agree, and returns the status and the
+    /// next height's proposer schedule.
+    private func reconcile() throws(StoreError) -> (ChainStatus, ProposerSchedule)? {
         guard let genesis = try genesis() else { return nil }
         guard let heightBytes = try database.get(Family.meta, MetaKey.height), heightBytes.count == 8,
               let appHashBytes = try database.get(Family.meta, MetaKey.appHash), let appHash = Bytes32(appHashBytes)
@@ -256,7 +266,10 @@ public final class ChainStore: StateReader, @unchecked Sendable {
             status.lastBlockHash = last.hash
             status.lastBlockTimeMs = last.header.timeMs
         }
-        return status
+        guard let scheduleBytes = try database.get(Family.meta, MetaKey.proposerSchedule) else {
+            throw StoreError("store metadata is incomplete: proposer schedule missing")
+        }
+        return (status, try decode(ProposerSchedule.self, scheduleBytes, what: "proposer schedule"))
     }
 
     private func decode<T: CanonicalCodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(StoreError) -> T {

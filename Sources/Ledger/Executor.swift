@@ -8,12 +8,22 @@ public struct BlockContext: Sendable {
     /// Receives the fees.
     public var proposer: Address
     public var parameters: ChainParameters
+    /// The validator set that certified a past height, for checking evidence.
+    public var validatorSet: @Sendable (_ height: UInt64) -> ValidatorSet?
 
-    public init(height: UInt64, timeMs: UInt64, proposer: Address, parameters: ChainParameters) {
+    public init(height: UInt64, timeMs: UInt64, proposer: Address, parameters: ChainParameters,
+                validatorSet: @escaping @Sendable (_ height: UInt64) -> ValidatorSet?) {
         self.height = height
         self.timeMs = timeMs
         self.proposer = proposer
         self.parameters = parameters
+        self.validatorSet = validatorSet
+    }
+
+    /// The context of the block after `store`'s last one, at `timeMs`.
+    public init(following store: ChainStore, timeMs: UInt64, proposer: Address) {
+        self.init(height: store.status!.height + 1, timeMs: timeMs, proposer: proposer, parameters: store.parameters,
+                  validatorSet: { try? store.validatorSet(forHeight: $0) })
     }
 
     /// The block's time in whole unix seconds (vesting schedules count seconds).
@@ -24,8 +34,9 @@ public struct BlockContext: Sendable {
 /// context give the same writes on every node.
 ///
 /// Every rule is checked before anything is written, so a rejected transaction leaves the
-/// state untouched. Fees move from the sender to the block proposer; no rule here creates or
-/// destroys tokens, so balances plus stakes always add up to `Supply.total`.
+/// state untouched. Fees move from the sender to the block proposer; only slashing destroys
+/// tokens (and lowers `Supply.total` by as much), so balances plus stakes always add up to
+/// `Supply.total`.
 public struct Executor: Sendable {
     public let chainID: String
 
@@ -103,20 +114,20 @@ public struct Executor: Sendable {
             guard amount > 0 else { throw .zeroAmount }
             let debit = try sum(transaction.fee, amount)
             try requireSpendable(debit, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
-            let staked = state.record(.validator(senderAddress), as: ValidatorRecord.self)?.stake ?? 0
-            let newStake = try sum(staked, amount)
+            let record = state.record(.validator(senderAddress), as: ValidatorRecord.self) ?? ValidatorRecord(stake: 0)
+            let newStake = try sum(record.stake, amount)
             guard newStake >= context.parameters.minStake else {
                 throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: newStake)
             }
             sender.debit(debit)
             state.setRecord(.account(senderAddress), sender)
-            state.setRecord(.validator(senderAddress), ValidatorRecord(stake: newStake))
+            state.setRecord(.validator(senderAddress), ValidatorRecord(stake: newStake, jailed: record.jailed))
 
         case let .unstake(amount):
             guard amount > 0 else { throw .zeroAmount }
-            let staked = state.record(.validator(senderAddress), as: ValidatorRecord.self)?.stake ?? 0
-            guard amount <= staked else { throw .insufficientStake(staked: staked, requested: amount) }
-            let remaining = staked - amount
+            let record = state.record(.validator(senderAddress), as: ValidatorRecord.self) ?? ValidatorRecord(stake: 0)
+            guard amount <= record.stake else { throw .insufficientStake(staked: record.stake, requested: amount) }
+            let remaining = record.stake - amount
             guard remaining == 0 || remaining >= context.parameters.minStake else {
                 throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: remaining)
             }
@@ -124,10 +135,51 @@ public struct Executor: Sendable {
             sender.debit(transaction.fee)
             sender.balance += amount  // cannot overflow: balances plus stakes are bounded by the supply
             state.setRecord(.account(senderAddress), sender)
-            state.setRecord(.validator(senderAddress), remaining == 0 ? nil : ValidatorRecord(stake: remaining))
+            state.setRecord(.validator(senderAddress), remaining == 0 ? nil : ValidatorRecord(stake: remaining, jailed: record.jailed))
+
+        case let .evidence(evidence):
+            try checkEvidence(evidence, in: state, context: context)
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            state.setRecord(.account(senderAddress), sender)
+            punish(evidence, in: &state, context: context)
         }
 
         credit(transaction.fee, to: context.proposer, in: &state)
+    }
+
+    /// Evidence is accepted once per validator and height, from the previous height back
+    /// `evidenceMaxAgeHeights`, against a validator that held power at that height.
+    private func checkEvidence(_ evidence: DuplicateVoteEvidence, in state: StateOverlay, context: BlockContext) throws(TransactionRejection) {
+        if let defect = evidence.defect(chainID: chainID) { throw .invalidEvidence(defect) }
+        let height = evidence.height
+        guard height < context.height else { throw .invalidEvidence("votes at height \(height) are not before this block") }
+        let maxAge = context.parameters.evidenceMaxAgeHeights
+        let oldest = context.height > maxAge ? context.height - maxAge : 1
+        guard height >= oldest else { throw .staleEvidence(height: height, oldestAccepted: oldest) }
+        guard let validators = context.validatorSet(height), validators.power(of: evidence.validator) > 0 else {
+            throw .invalidEvidence("\(evidence.validator) was not a validator at height \(height)")
+        }
+        guard state.value(for: .slash(validator: evidence.validator, height: height)) == nil else { throw .duplicateEvidence }
+    }
+
+    /// Burns `slashFractionBasisPoints` of the validator's stake (the supply shrinks by as
+    /// much) and jails it; its power drops to zero in the set two heights later.
+    private func punish(_ evidence: DuplicateVoteEvidence, in state: inout StateOverlay, context: BlockContext) {
+        var amount: UInt64 = 0
+        if var record: ValidatorRecord = state.record(.validator(evidence.validator)) {
+            let product = record.stake.multipliedFullWidth(by: context.parameters.slashFractionBasisPoints)
+            amount = UInt64(10_000).dividingFullWidth(product).quotient
+            record.stake -= amount
+            record.jailed = true
+            state.setRecord(.validator(evidence.validator), record)
+            guard var supply: Supply = state.record(.supply) else { fatalError("state has no supply record") }
+            precondition(supply.total >= amount, "supply invariant broken: slash beyond supply")
+            supply.total -= amount
+            state.setRecord(.supply, supply)
+        }
+        state.setRecord(.slash(validator: evidence.validator, height: evidence.height),
+                        SlashRecord(amount: amount, reportedHeight: context.height))
     }
 
     private func sum(_ a: UInt64, _ b: UInt64) throws(TransactionRejection) -> UInt64 {

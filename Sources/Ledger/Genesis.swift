@@ -5,7 +5,8 @@ import Foundation
 ///
 /// ```json
 /// {"chain_id": "devnet", "genesis_time": 1795000000,
-///  "parameters": {"min_fee": "1000", "min_stake": "1000000000000"},
+///  "parameters": {"min_fee": "1000", "min_stake": "1000000000000",
+///                 "slash_fraction_basis_points": 500, "evidence_max_age_heights": 100000},
 ///  "validators": [{"address": "<64 hex>", "power": 10000}],
 ///  "allocations": [{"address": "<64 hex>", "amount": "1000000000000000"}],
 ///  "vesting": [{"address": "<64 hex>", "amount": "…", "start_time": 1795000000,
@@ -91,6 +92,9 @@ public struct Genesis: Hashable, Sendable, CanonicalCodable {
             throw GenesisError("chain_id must be 1 to 64 characters of a-z, 0-9, '-', '_' or '.', got '\(chainID)'")
         }
         guard !validators.isEmpty else { throw GenesisError("at least one validator is required") }
+        guard parameters.slashFractionBasisPoints <= 10_000 else {
+            throw GenesisError("slash_fraction_basis_points must be at most 10000")
+        }
         var seen = Set<Address>()
         var supply: UInt64 = 0
         func add(_ amount: UInt64) throws(GenesisError) {

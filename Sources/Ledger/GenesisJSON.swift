@@ -44,7 +44,9 @@ extension Genesis {
             chainID: document.chain_id, genesisTime: document.genesis_time,
             parameters: ChainParameters(
                 minFee: try amount(document.parameters.min_fee, "parameters.min_fee"),
-                minStake: try amount(document.parameters.min_stake, "parameters.min_stake")),
+                minStake: try amount(document.parameters.min_stake, "parameters.min_stake"),
+                slashFractionBasisPoints: document.parameters.slash_fraction_basis_points ?? 500,
+                evidenceMaxAgeHeights: document.parameters.evidence_max_age_heights ?? 100_000),
             validators: validators, allocations: allocations, vesting: vesting)
         _ = try validated()
     }
@@ -53,7 +55,10 @@ extension Genesis {
     public var json: Data {
         let document = GenesisDocument(
             chain_id: chainID, genesis_time: genesisTime,
-            parameters: .init(min_fee: String(parameters.minFee), min_stake: String(parameters.minStake)),
+            parameters: .init(
+                min_fee: String(parameters.minFee), min_stake: String(parameters.minStake),
+                slash_fraction_basis_points: parameters.slashFractionBasisPoints,
+                evidence_max_age_heights: parameters.evidenceMaxAgeHeights),
             validators: validators.map { .init(address: $0.address.hex, power: $0.power) },
             allocations: allocations.map { .init(address: $0.address.hex, amount: String($0.amount)) },
             vesting: vesting.map {
@@ -89,6 +94,8 @@ private struct GenesisDocument: Codable {
     struct Parameters: Codable {
         var min_fee: String
         var min_stake: String
+        var slash_fraction_basis_points: UInt64?
+        var evidence_max_age_heights: UInt64?
     }
 
     struct Validator: Codable {

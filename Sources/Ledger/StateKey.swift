@@ -11,10 +11,11 @@ public enum StateKey: Hashable, Sendable {
     case validator(Address)
     case parameters
     case supply
+    case slash(validator: Address, height: UInt64)
 
     /// The prefix byte of each kind.
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply
+        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash
     }
 
     public var kind: Kind {
@@ -27,6 +28,7 @@ public enum StateKey: Hashable, Sendable {
         case .validator: .validator
         case .parameters: .parameters
         case .supply: .supply
+        case .slash: .slash
         }
     }
 
@@ -43,6 +45,9 @@ public enum StateKey: Hashable, Sendable {
             writer.write(contentHash)
         case .parameters, .supply:
             break
+        case let .slash(validator, height):
+            writer.write(validator)
+            writer.write(height)
         }
         return writer.bytes
     }
@@ -69,6 +74,9 @@ public enum StateKey: Hashable, Sendable {
         case .supply:
             guard body.isEmpty else { return nil }
             self = .supply
+        case .slash:
+            guard body.count == 40, let validator = id(body.prefix(32)) else { return nil }
+            self = .slash(validator: PublicKey(validator), height: body.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
         }
     }
 }

@@ -165,16 +165,51 @@ public struct AdapterRecord: Hashable, Sendable, CanonicalCodable {
     }
 }
 
-/// A validator's bonded stake. Voting power is the stake in whole OPEN.
+/// A validator's bonded stake. Voting power is the stake in whole OPEN, or zero while jailed
+/// (a validator caught double-signing is jailed: it keeps its remaining stake, which it may
+/// unstake, but no longer votes).
 public struct ValidatorRecord: Hashable, Sendable, CanonicalCodable {
     public var stake: UInt64
+    public var jailed: Bool
 
-    public init(stake: UInt64) { self.stake = stake }
+    public init(stake: UInt64, jailed: Bool = false) {
+        self.stake = stake
+        self.jailed = jailed
+    }
 
-    public var power: UInt64 { stake / OPEN.atomicUnitsPerOPEN }
+    public var power: UInt64 { jailed ? 0 : stake / OPEN.atomicUnitsPerOPEN }
 
-    public func encode(to writer: inout CanonicalWriter) { writer.write(stake) }
-    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) { stake = try reader.readUInt64() }
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(stake)
+        writer.write(jailed)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        stake = try reader.readUInt64()
+        jailed = try reader.readBool()
+    }
+}
+
+/// The punishment recorded for one validator's double-signing at one height: it can only
+/// happen once.
+public struct SlashRecord: Hashable, Sendable, CanonicalCodable {
+    public var amount: UInt64
+    public var reportedHeight: UInt64
+
+    public init(amount: UInt64, reportedHeight: UInt64) {
+        self.amount = amount
+        self.reportedHeight = reportedHeight
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(amount)
+        writer.write(reportedHeight)
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        amount = try reader.readUInt64()
+        reportedHeight = try reader.readUInt64()
+    }
 }
 
 /// Chain-wide parameters fixed at genesis.
@@ -183,20 +218,31 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable {
     public var minFee: UInt64
     /// The smallest stake a validator may hold, in atomic units.
     public var minStake: UInt64
+    /// The part of a double-signing validator's stake that is burned, in basis points.
+    public var slashFractionBasisPoints: UInt64
+    /// How many heights back double-signing evidence is still accepted.
+    public var evidenceMaxAgeHeights: UInt64
 
-    public init(minFee: UInt64, minStake: UInt64) {
+    public init(minFee: UInt64, minStake: UInt64, slashFractionBasisPoints: UInt64 = 500, evidenceMaxAgeHeights: UInt64 = 100_000) {
         self.minFee = minFee
         self.minStake = minStake
+        self.slashFractionBasisPoints = slashFractionBasisPoints
+        self.evidenceMaxAgeHeights = evidenceMaxAgeHeights
     }
 
     public func encode(to writer: inout CanonicalWriter) {
         writer.write(minFee)
         writer.write(minStake)
+        writer.write(slashFractionBasisPoints)
+        writer.write(evidenceMaxAgeHeights)
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         minFee = try reader.readUInt64()
         minStake = try reader.readUInt64()
+        slashFractionBasisPoints = try reader.readUInt64()
+        evidenceMaxAgeHeights = try reader.readUInt64()
+        guard slashFractionBasisPoints <= 10_000 else { throw .invalidValue("slash fraction above 10000 basis points") }
     }
 }
 

@@ -93,6 +93,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     case stake(amount: UInt64)
     /// Returns `amount` of the sender's stake to its balance.
     case unstake(amount: UInt64)
+    /// Reports a validator that signed two conflicting votes: part of its stake is burned and
+    /// it is jailed (out of the validator set two heights later).
+    case evidence(DuplicateVoteEvidence)
 
     public static let nameMaxBytes = 64
     public static let descriptionMaxBytes = 512
@@ -107,6 +110,7 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case .registerAdapter: "register_adapter"
         case .stake: "stake"
         case .unstake: "unstake"
+        case .evidence: "evidence"
         }
     }
 
@@ -129,6 +133,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             writer.write(UInt8(5)); writer.write(amount)
         case let .unstake(amount):
             writer.write(UInt8(6)); writer.write(amount)
+        case let .evidence(evidence):
+            writer.write(UInt8(7)); writer.write(evidence)
         }
     }
 
@@ -154,6 +160,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             self = .stake(amount: try reader.readUInt64())
         case 6:
             self = .unstake(amount: try reader.readUInt64())
+        case 7:
+            self = .evidence(try reader.read())
         case let tag:
             throw .unknownTag(type: "transaction body", tag: tag)
         }

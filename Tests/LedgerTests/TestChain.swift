@@ -49,8 +49,7 @@ final class TestChain {
         let executor = Executor(chainID: Self.chainID)
         try executor.checkSignature(transaction)
         var state = StateOverlay(base: store)
-        let context = BlockContext(height: store.status!.height + 1, timeMs: timeMs ?? nextTimeMs,
-                                   proposer: validator.publicKey, parameters: store.parameters)
+        let context = BlockContext(following: store, timeMs: timeMs ?? nextTimeMs, proposer: validator.publicKey)
         try executor.apply(transaction, to: &state, context: context)
     }
 

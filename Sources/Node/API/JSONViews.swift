@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import Ledger
 
 /// JSON shapes of ledger values in the HTTP API and `--json` CLI output. Amounts are decimal
@@ -34,8 +35,22 @@ enum JSONView {
             object["price_per_token"] = String(pricePerToken)
         case let .stake(amount), let .unstake(amount):
             object["amount"] = String(amount)
+        case let .evidence(evidence):
+            object["validator"] = evidence.validator.hex
+            object["votes"] = [evidence.first, evidence.second].map(vote)
         }
         return object
+    }
+
+    static func vote(_ signed: SignedVote) -> [String: Any] {
+        [
+            "kind": signed.vote.kind == .prevote ? "prevote" : "precommit",
+            "height": signed.vote.height,
+            "round": signed.vote.round,
+            "block_hash": signed.vote.blockHash?.hex ?? NSNull(),
+            "validator": signed.validator.hex,
+            "signature": signed.signature.hex,
+        ]
     }
 
     static func header(_ header: BlockHeader) -> [String: Any] {

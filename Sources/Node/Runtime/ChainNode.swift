@@ -73,10 +73,8 @@ final class ChainNode: Sendable {
         do { try execution.executor.checkSignature(transaction) } catch { throw .rejected(error) }
         let committed = store.account(transaction.transaction.sender).nonce
         if transaction.transaction.nonce == committed {
-            let status = self.status
             let context = BlockContext(
-                height: status.height + 1, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1),
-                proposer: validatorKey.publicKey, parameters: store.parameters)
+                following: store, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1), proposer: validatorKey.publicKey)
             var trial = StateOverlay(base: store)
             do { try execution.executor.apply(transaction, to: &trial, context: context) } catch { throw .rejected(error) }
         }

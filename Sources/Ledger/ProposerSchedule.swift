@@ -1,0 +1,87 @@
+import Crypto
+
+/// Weighted round-robin proposer selection (the priority algorithm of Tendermint/CometBFT).
+///
+/// Every validator carries a priority. One step adds each validator's power to its priority,
+/// picks the highest (ties: lowest address) as proposer and subtracts the total power from
+/// it. Over any window, a validator proposes in proportion to its power, and never twice in
+/// a row unless it holds most of the power.
+///
+/// The schedule of height H+1 is H's advanced by one step, with validator-set changes
+/// applied (a newcomer starts at -1.125 × total power so it does not propose at once).
+/// Round r of a height uses the height's schedule advanced by r steps.
+public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
+    public private(set) var validators: ValidatorSet
+    /// Priorities in the order of `validators.members`.
+    public private(set) var priorities: [Int64]
+
+    /// The schedule of a set's first height: every priority zero.
+    public init(starting validators: ValidatorSet) {
+        self.validators = validators
+        self.priorities = Array(repeating: 0, count: validators.members.count)
+    }
+
+    /// The proposer of `round` at this schedule's height.
+    public func proposer(round: UInt32) -> Address {
+        var copy = self
+        for _ in 0..<round { copy.step() }
+        return copy.validators.members[copy.highestIndex()].address
+    }
+
+    /// The schedule of the next height, whose validators are `next`.
+    public func nextHeight(validators next: ValidatorSet) -> ProposerSchedule {
+        var schedule = self
+        schedule.step()
+        if next != validators { schedule.replaceValidators(with: next) }
+        return schedule
+    }
+
+    private func highestIndex() -> Int {
+        var best = 0
+        for index in priorities.indices.dropFirst() where priorities[index] > priorities[best] { best = index }
+        return best  // members are in ascending address order, so ties go to the lowest address
+    }
+
+    private mutating func step() {
+        for index in priorities.indices { priorities[index] += Int64(validators.members[index].power) }
+        priorities[highestIndex()] -= Int64(validators.totalPower)
+        rescale()
+    }
+
+    private mutating func replaceValidators(with next: ValidatorSet) {
+        var old: [Address: Int64] = [:]
+        for (member, priority) in zip(validators.members, priorities) { old[member.address] = priority }
+        let newcomer = -(Int64(next.totalPower) + Int64(next.totalPower) / 8)
+        validators = next
+        priorities = next.members.map { old[$0.address] ?? newcomer }
+        rescale()
+    }
+
+    /// Keeps priorities bounded: spread at most 2 × total power, average zero.
+    private mutating func rescale() {
+        guard let high = priorities.max(), let low = priorities.min(), !priorities.isEmpty else { return }
+        let total = Int64(validators.totalPower)
+        let spread = high - low
+        if spread > 2 * total, total > 0 {
+            let divisor = (spread + 2 * total - 1) / (2 * total)
+            priorities = priorities.map { $0 / divisor }
+        }
+        // Floor division so the centring is the same on every platform for negative sums.
+        let sum = priorities.reduce(0, +)
+        let count = Int64(priorities.count)
+        let average = sum >= 0 ? sum / count : -((-sum + count - 1) / count)
+        priorities = priorities.map { $0 - average }
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        writer.write(validators)
+        for priority in priorities { writer.write(UInt64(bitPattern: priority)) }
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        validators = try reader.read()
+        var priorities: [Int64] = []
+        for _ in validators.members { priorities.append(Int64(bitPattern: try reader.readUInt64())) }
+        self.priorities = priorities
+    }
+}
