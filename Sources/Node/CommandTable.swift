@@ -8,5 +8,9 @@ enum CommandTable {
         StartCommand.spec,
         ReplayCommand.spec,
         BenchLedgerCommand.spec,
+        ModelCommands.fetch,
+        GenerateCommand.spec,
+        ChatCommand.spec,
+        BenchInferenceCommand.spec,
     ] + TxCommands.all + QueryCommands.all
 }

@@ -57,4 +57,10 @@ public final class KVCache {
 
     /// Bytes held.
     public var byteCount: Int { storage == nil ? 0 : configuration.layerCount * layerFloats(capacity) * 4 }
+
+    /// Forgets every position from `length` on, so the sequence can continue differently.
+    public func truncate(to length: Int) {
+        precondition((0...self.length).contains(length), "truncate(to: \(length)) outside 0...\(self.length)")
+        self.length = length
+    }
 }

@@ -1,0 +1,104 @@
+import Foundation
+
+/// How the next token is chosen from the logits.
+public struct SamplingParameters: Sendable, Equatable {
+    /// Softmax temperature; 0 picks the most likely token (greedy).
+    public var temperature: Float
+    /// Keep only the `topK` most likely tokens; 0 keeps all.
+    public var topK: Int
+    /// Keep the smallest set of most likely tokens whose probability reaches `topP`; 1 keeps all.
+    public var topP: Float
+    /// Seed of the random choice, so a sampled generation can be repeated.
+    public var seed: UInt64
+
+    public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.seed = seed
+    }
+
+    /// Always the most likely token.
+    public static let greedy = SamplingParameters(temperature: 0, topK: 0, topP: 1)
+}
+
+/// Picks tokens from logits according to `SamplingParameters`, deterministically for a seed.
+public struct Sampler: Sendable {
+    public let parameters: SamplingParameters
+    private var random: SplitMix64
+
+    public init(_ parameters: SamplingParameters) {
+        precondition(parameters.temperature >= 0 && parameters.temperature.isFinite, "temperature must be finite and non-negative")
+        precondition(parameters.topK >= 0, "top-k must be non-negative")
+        precondition(parameters.topP > 0 && parameters.topP <= 1, "top-p must be in (0, 1]")
+        self.parameters = parameters
+        self.random = SplitMix64(seed: parameters.seed)
+    }
+
+    /// The next token for `logits`.
+    public mutating func sample(_ logits: [Float]) -> Int32 {
+        precondition(!logits.isEmpty, "no logits to sample from")
+        if parameters.temperature == 0 || parameters.topK == 1 { return Self.argmax(logits) }
+        let keep = parameters.topK == 0 ? logits.count : min(parameters.topK, logits.count)
+        let candidates = keep < logits.count
+            ? Self.largest(keep, of: logits)
+            : logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        let top = Double(logits[candidates[0]])
+        var weights = candidates.map { exp((Double(logits[$0]) - top) / Double(parameters.temperature)) }
+        let total = weights.reduce(0, +)
+        if parameters.topP < 1 {
+            var cumulative = 0.0
+            var cut = weights.count
+            for (index, weight) in weights.enumerated() {
+                cumulative += weight / total
+                if cumulative >= Double(parameters.topP) { cut = index + 1; break }
+            }
+            weights.removeSubrange(cut...)
+        }
+        let target = Double.random(in: 0..<1, using: &random) * weights.reduce(0, +)
+        var cumulative = 0.0
+        for (index, weight) in weights.enumerated() {
+            cumulative += weight
+            if target < cumulative { return Int32(candidates[index]) }
+        }
+        return Int32(candidates[weights.count - 1])
+    }
+
+    /// Indices of the `count` largest values, largest first (lower index first among equals),
+    /// kept in a sorted buffer that only rare large values enter.
+    static func largest(_ count: Int, of values: [Float]) -> [Int] {
+        var best: [Int] = []
+        best.reserveCapacity(count + 1)
+        for index in values.indices {
+            let value = values[index]
+            if best.count == count, value <= values[best[count - 1]] { continue }
+            var position = best.count
+            while position > 0, values[best[position - 1]] < value { position -= 1 }
+            best.insert(index, at: position)
+            if best.count > count { best.removeLast() }
+        }
+        return best
+    }
+
+    /// Index of the largest value, the lowest index among equals.
+    public static func argmax(_ values: [Float]) -> Int32 {
+        var best = 0
+        for index in values.indices where values[index] > values[best] { best = index }
+        return Int32(best)
+    }
+}
+
+/// SplitMix64, a small seedable generator (the same sequence on every platform).
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// What to generate for one prompt.
+public struct GenerationRequest: Sendable {
+    public var promptTokens: [Int32]
+    /// Most tokens to generate; 0 only evaluates the prompt.
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Generation stops when the text contains one of these; the text ends before it.
+    public var stopStrings: [String]
+
+    public init(promptTokens: [Int32], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = []) {
+        self.promptTokens = promptTokens
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings.filter { !$0.isEmpty }
+    }
+}
+
+/// The outcome of one request.
+public struct Generation: Sendable {
+    public enum FinishReason: String, Sendable {
+        /// `maxTokens` reached, or the context is full.
+        case length
+        /// The model produced an end-of-sequence token (not included in `tokens`).
+        case endOfSequence = "eos"
+        /// A stop string appeared (its tokens are in `tokens`, its text is not in `text`).
+        case stopString = "stop"
+    }
+
+    public var promptTokens: [Int32]
+    /// Generated token ids.
+    public var tokens: [Int32]
+    public var text: String
+    public var finishReason: FinishReason
+    /// Logits after the last prompt token (`vocabularySize` floats).
+    public var promptLogits: [Float]
+    /// Seconds from the start of `generate` until this request's first token was chosen
+    /// (until its prompt was evaluated, when no token was asked for).
+    public var firstTokenSeconds: Double
+}
+
+/// Generates text for one or many prompts at once: all prompts are prefilled in one batched
+/// pass, then every unfinished sequence advances by one token per batched decode step.
+public final class TextGenerator {
+    public let engine: InferenceEngine
+    private let stopTokenIds: Set<Int32>
+
+    public init(engine: InferenceEngine) {
+        self.engine = engine
+        self.stopTokenIds = engine.model.stopTokenIds
+    }
+
+    /// Runs `requests` together, each in a fresh sequence or, when `caches` are given,
+    /// continuing those sequences (the prompt tokens are appended to them). `onText(index,
+    /// text)` receives each request's text as it grows, in whole UTF-8 characters, holding
+    /// back anything that may begin a stop string.
+    public func generate(
+        _ requests: [GenerationRequest], caches given: [KVCache]? = nil, onText: ((Int, String) -> Void)? = nil
+    ) throws(InferenceError) -> [Generation] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        let tokenizer = engine.model.tokenizer
+        precondition(given == nil || given!.count == requests.count, "one cache per request")
+        let caches = given ?? requests.map { _ in engine.makeCache() }
+        let promptLogits = try engine.evaluate(zip(caches, requests.map(\.promptTokens)).map { ($0, $1) })
+        var streams = requests.indices.map { index in
+            Stream(request: requests[index], sampler: Sampler(requests[index].sampling))
+        }
+        var results = requests.indices.map { index in
+            Generation(promptTokens: requests[index].promptTokens, tokens: [], text: "", finishReason: .length, promptLogits: promptLogits[index], firstTokenSeconds: elapsed())
+        }
+        var logits = promptLogits
+        var active = requests.indices.filter { requests[$0].maxTokens > 0 }
+        while !active.isEmpty {
+            var next: [(cache: KVCache, tokens: [Int32])] = []
+            var stillActive: [Int] = []
+            for (slot, index) in active.enumerated() {
+                let token = streams[index].sampler.sample(logits[slot])
+                if streams[index].tokens.isEmpty { results[index].firstTokenSeconds = elapsed() }
+                if let reason = streams[index].accept(token, stopTokenIds: stopTokenIds, tokenizer: tokenizer, contextLeft: engine.configuration.contextLength - caches[index].length) {
+                    results[index].finishReason = reason
+                } else {
+                    next.append((caches[index], [token]))
+                    stillActive.append(index)
+                }
+                if let text = streams[index].newText(final: !stillActive.contains(index)) { onText?(index, text) }
+            }
+            active = stillActive
+            if !next.isEmpty { logits = try engine.evaluate(next) }
+        }
+        for index in requests.indices {
+            results[index].tokens = streams[index].tokens
+            results[index].text = String(decoding: streams[index].visibleBytes, as: UTF8.self)
+        }
+        return results
+    }
+
+    /// The decoding state of one request.
+    private struct Stream {
+        let request: GenerationRequest
+        var sampler: Sampler
+        var tokens: [Int32] = []
+        var bytes: [UInt8] = []
+        /// Length of `bytes` that is part of the answer (shorter once a stop string is found).
+        var visibleCount = 0
+        var emittedCount = 0
+        var stopped = false
+
+        init(request: GenerationRequest, sampler: Sampler) {
+            self.request = request
+            self.sampler = sampler
+        }
+
+        var visibleBytes: ArraySlice<UInt8> { bytes[0..<(stopped ? visibleCount : bytes.count)] }
+
+        /// Takes `token`; returns why the stream ends, or nil to continue.
+        mutating func accept(_ token: Int32, stopTokenIds: Set<Int32>, tokenizer: BPETokenizer, contextLeft: Int) -> Generation.FinishReason? {
+            if stopTokenIds.contains(token) { return .endOfSequence }
+            tokens.append(token)
+            let searchFrom = max(0, bytes.count - (request.stopStrings.map(\.utf8.count).max() ?? 0))
+            bytes += tokenizer.decode([token])
+            for stop in request.stopStrings {
+                if let found = Self.firstIndex(of: Array(stop.utf8), in: bytes, from: searchFrom), !stopped || found < visibleCount {
+                    visibleCount = found
+                    stopped = true
+                }
+            }
+            if stopped { return .stopString }
+            if tokens.count >= request.maxTokens || contextLeft <= 0 { return .length }
+            return nil
+        }
+
+        /// Text not yet handed out that is safe to show: whole characters, and not a
+        /// possible beginning of a stop string unless the stream has ended.
+        mutating func newText(final: Bool) -> String? {
+            var end = stopped ? visibleCount : bytes.count
+            if !final {
+                end = Self.completeCharactersEnd(bytes, end)
+                for stop in request.stopStrings.map({ Array($0.utf8) }) {
+                    for length in stride(from: min(stop.count - 1, end), to: 0, by: -1) where bytes[(end - length)..<end].elementsEqual(stop[0..<length]) {
+                        end = min(end, end - length)
+                        break
+                    }
+                }
+            }
+            guard end > emittedCount else { return nil }
+            defer { emittedCount = end }
+            return String(decoding: bytes[emittedCount..<end], as: UTF8.self)
+        }
+
+        static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+            guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+            return (start...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        }
+
+        /// `end`, moved back so `bytes[..<end]` does not stop inside a UTF-8 sequence.
+        static func completeCharactersEnd(_ bytes: [UInt8], _ end: Int) -> Int {
+            var lead = end - 1
+            while lead >= 0, lead > end - 4, bytes[lead] & 0xC0 == 0x80 { lead -= 1 }
+            guard lead >= 0 else { return end }
+            let byte = bytes[lead]
+            let length = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1
+            return lead + length <= end ? end : lead
+        }
+    }
+}
