@@ -28,10 +28,11 @@ let package = Package(
 
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
+        .target(name: "Consensus", dependencies: ["Crypto", "Ledger"]),
         .target(name: "Inference", dependencies: ["COpenBLAS"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "Inference", "CMicroHTTPD", "CCurl"]
+            dependencies: ["Crypto", "Ledger", "Consensus", "Inference", "CMicroHTTPD", "CCurl"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),

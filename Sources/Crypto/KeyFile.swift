@@ -38,19 +38,23 @@ public enum KeyFile {
         }
     }
 
-    /// Reads the key at `path`, refusing files readable by group or others.
+    /// Reads the key at `path`, refusing anything but a small regular file that only its owner
+    /// can read. The checks are made on the opened file, so it cannot be swapped in between.
     public static func read(from path: String) throws(Error) -> SigningKey {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
+        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, reason: "not a regular file") }
         guard info.st_mode & 0o077 == 0 else { throw .tooOpen(path: path, mode: info.st_mode) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(path: path, reason: "permission denied or not a file")
+        guard info.st_size <= 4096 else { throw .malformed(path: path, reason: "larger than 4096 bytes") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        let count = bytes.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
+        guard count == bytes.count else { throw .unreadable(path: path, reason: "short read") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw .malformed(path: path, reason: "not a JSON object")
         }
-        guard data.count < 4096,
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw .malformed(path: path, reason: "not a JSON object") }
         guard object["type"] as? String == "ed25519" else {
             throw .malformed(path: path, reason: "type must be \"ed25519\"")
         }

@@ -20,7 +20,8 @@ public enum OPEN {
                 return nil
             }
             let padded = fractionText + String(repeating: "0", count: decimals - fractionText.count)
-            fraction = UInt64(padded)!
+            guard let value = UInt64(padded) else { return nil }
+            fraction = value
         }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: atomicUnitsPerOPEN)
         guard !overflow else { return nil }
@@ -41,5 +42,6 @@ public enum OPEN {
 }
 
 extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    /// Exactly one of the ASCII characters 0-9 (no combining marks, no other scripts' digits).
+    var isASCIIDigit: Bool { asciiValue.map { (0x30...0x39).contains($0) } ?? false }
 }

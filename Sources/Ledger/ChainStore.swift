@@ -46,6 +46,8 @@ public final class ChainStore: StateReader, @unchecked Sendable {
     private let stateCache: ReadCache<StateKey, [UInt8]>
     private let treeCache: ReadCache<TreePosition, TreeNode>
     private let cachedParameters = Mutex<ChainParameters?>(nil)
+    /// Serialises commits: each checks the height it extends, then writes.
+    private let commitLock = Mutex(())
 
     /// Opens the store in directory `path` (creating it unless `create` is false) and
     /// reconciles it. State records and tree nodes read or written are cached in memory, up
@@ -160,24 +162,30 @@ public final class ChainStore: StateReader, @unchecked Sendable {
 
     /// The set the validator records would give after `writes` on the committed state.
     private func validatorSet(after writes: [StateKey: [UInt8]?]) -> ValidatorSet {
-        var stakes: [Address: UInt64] = [:]
+        var validators: [Address: ValidatorRecord] = [:]
         for (key, value) in records(of: .validator) {
-            if case let .validator(address) = key { stakes[address] = decodeStake(value) }
+            if case let .validator(address) = key { validators[address] = decodeValidator(value) }
         }
         for (key, value) in writes {
-            if case let .validator(address) = key { stakes[address] = value.map(decodeStake) }
+            if case let .validator(address) = key { validators[address] = value.map(decodeValidator) }
         }
-        return ValidatorSet(stakes.map { ValidatorSet.Member(address: $0.key, power: ValidatorRecord(stake: $0.value).power) })
+        return ValidatorSet(largest: validators.map { ValidatorSet.Member(address: $0.key, power: $0.value.power) })
     }
 
-    private func decodeStake(_ bytes: [UInt8]) -> UInt64 {
-        do { return try ValidatorRecord(canonicalBytes: bytes).stake } catch { fatalError("corrupt validator record: \(error)") }
+    private func decodeValidator(_ bytes: [UInt8]) -> ValidatorRecord {
+        do { return try ValidatorRecord(canonicalBytes: bytes) } catch { fatalError("corrupt validator record: \(error)") }
     }
 
     // MARK: Blocks
 
     /// Commits `block` with the state writes its execution produced, atomically and synced.
     public func commit(_ block: Block, stateWrites: [StateKey: [UInt8]?], tree: StateTree.Update) throws(StoreError) {
+        try commitLock.withLock { (_: inout Void) throws(StoreError) in
+            try commitLocked(block, stateWrites: stateWrites, tree: tree)
+        }
+    }
+
+    private func commitLocked(_ block: Block, stateWrites: [StateKey: [UInt8]?], tree: StateTree.Update) throws(StoreError) {
         guard let (status, schedule) = current.withLock({ $0 }) else { throw StoreError("store has no genesis") }
         guard block.header.height == status.height + 1, block.header.previousHash == status.lastBlockHash else {
             throw StoreError("block \(block.header.height) does not extend height \(status.height)")

@@ -81,16 +81,18 @@ public struct Executor: Sendable {
 
         case let .contribute(datanetID, contentHash, sizeBytes):
             guard sizeBytes > 0 else { throw .zeroAmount }
+            guard sizeBytes <= TransactionBody.contributionMaxBytes else {
+                throw .contributionTooLarge(max: TransactionBody.contributionMaxBytes)
+            }
             guard var datanet: Datanet = state.record(.datanet(datanetID)) else { throw .unknownDatanet(datanetID) }
             let key = StateKey.contribution(datanet: datanetID, contentHash: contentHash)
             guard state.value(for: key) == nil else { throw .duplicateContribution(contentHash) }
-            let count = try sum(datanet.contributionCount, 1)
-            let bytes = try sum(datanet.contributedBytes, sizeBytes)
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
             state.setRecord(.account(senderAddress), sender)
-            datanet.contributionCount = count
-            datanet.contributedBytes = bytes
+            // Statistics only: they saturate rather than block later contributions.
+            datanet.contributionCount = datanet.contributionCount.saturatingAdding(1)
+            datanet.contributedBytes = datanet.contributedBytes.saturatingAdding(sizeBytes)
             state.setRecord(.datanet(datanetID), datanet)
             state.setRecord(key, Contribution(contributor: senderAddress, sizeBytes: sizeBytes, height: context.height))
 
@@ -215,6 +217,13 @@ public struct Executor: Sendable {
         precondition(!overflow, "supply invariant broken: balance overflow")
         account.balance = balance
         state.setRecord(.account(address), account)
+    }
+}
+
+extension UInt64 {
+    func saturatingAdding(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
 

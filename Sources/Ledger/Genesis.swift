@@ -64,6 +64,8 @@ public struct Genesis: Hashable, Sendable, CanonicalCodable {
     }
 
     public static let maxEntries = 100_000
+    /// 9999-12-31T23:59:59Z: block times are unix milliseconds in 64 bits, far beyond this.
+    public static let genesisTimeMax: UInt64 = 253_402_300_799
 
     public var chainID: String
     /// Unix seconds; every block's time is later.
@@ -92,6 +94,10 @@ public struct Genesis: Hashable, Sendable, CanonicalCodable {
             throw GenesisError("chain_id must be 1 to 64 characters of a-z, 0-9, '-', '_' or '.', got '\(chainID)'")
         }
         guard !validators.isEmpty else { throw GenesisError("at least one validator is required") }
+        guard validators.count <= ValidatorSet.maxMembers else {
+            throw GenesisError("at most \(ValidatorSet.maxMembers) genesis validators, got \(validators.count)")
+        }
+        guard genesisTime <= Self.genesisTimeMax else { throw GenesisError("genesis_time \(genesisTime) is beyond the year 9999") }
         guard parameters.slashFractionBasisPoints <= 10_000 else {
             throw GenesisError("slash_fraction_basis_points must be at most 10000")
         }

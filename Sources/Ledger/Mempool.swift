@@ -5,19 +5,25 @@ import Synchronization
 ///
 /// Only transactions whose signature was checked enter (the node checks on submission, once).
 /// Each account's transactions are kept by nonce; a block takes, per account, the run of
-/// consecutive nonces starting at the account's committed nonce. Limits bound memory: a
-/// total count and bytes, and a window of nonces per account.
+/// consecutive nonces starting at the account's committed nonce. Limits bound memory and
+/// abuse: a total count and bytes; a window of nonces per account; at most `gapsMax`
+/// transactions per account waiting behind a missing nonce; and the sender's balance must
+/// cover the fees of everything it has pending. When full, a transaction that could run next
+/// evicts one waiting behind a gap.
 public final class Mempool: Sendable {
     public struct Limits: Sendable {
         public var transactionsMax: Int
         public var bytesMax: Int
         /// How far past its committed nonce an account may queue transactions.
         public var perAccountMax: Int
+        /// How many transactions of one account may wait behind a missing nonce.
+        public var gapsMax: Int
 
-        public init(transactionsMax: Int = 50_000, bytesMax: Int = 64 << 20, perAccountMax: Int = 1_000) {
+        public init(transactionsMax: Int = 50_000, bytesMax: Int = 64 << 20, perAccountMax: Int = 1_000, gapsMax: Int = 16) {
             self.transactionsMax = transactionsMax
             self.bytesMax = bytesMax
             self.perAccountMax = perAccountMax
+            self.gapsMax = gapsMax
         }
     }
 
@@ -30,15 +36,54 @@ public final class Mempool: Sendable {
     private struct Pool {
         var byHash: [Digest: Entry] = [:]
         var byAccount: [Address: [UInt64: Digest]] = [:]
+        var fees: [Address: UInt64] = [:]
         var bytes = 0
         var arrivals: UInt64 = 0
 
+        mutating func insert(_ entry: Entry) {
+            let transaction = entry.transaction.transaction
+            byHash[entry.transaction.hash] = entry
+            byAccount[transaction.sender, default: [:]][transaction.nonce] = entry.transaction.hash
+            fees[transaction.sender, default: 0] += transaction.fee
+            bytes += entry.bytes
+        }
+
         mutating func drop(_ entry: Entry) {
-            let sender = entry.transaction.transaction.sender
+            let transaction = entry.transaction.transaction
             byHash[entry.transaction.hash] = nil
-            byAccount[sender]?[entry.transaction.transaction.nonce] = nil
-            if byAccount[sender]?.isEmpty == true { byAccount[sender] = nil }
+            byAccount[transaction.sender]?[transaction.nonce] = nil
+            fees[transaction.sender, default: 0] -= transaction.fee
+            if byAccount[transaction.sender]?.isEmpty == true {
+                byAccount[transaction.sender] = nil
+                fees[transaction.sender] = nil
+            }
             bytes -= entry.bytes
+        }
+
+        /// The first nonce after `committed` that `sender` has no pending transaction for.
+        func nextNonce(_ sender: Address, committed: UInt64) -> UInt64 {
+            var nonce = committed
+            while byAccount[sender]?[nonce] != nil { nonce += 1 }
+            return nonce
+        }
+
+        /// Drops `sender`'s transactions with nonces below `committed`.
+        mutating func dropStale(_ sender: Address, committed: UInt64) {
+            for (nonce, hash) in byAccount[sender] ?? [:] where nonce < committed {
+                if let entry = byHash[hash] { drop(entry) }
+            }
+        }
+
+        /// The latest arrival among transactions waiting behind a missing nonce.
+        func newestGapped(committedNonce: (Address) -> UInt64) -> Entry? {
+            var newest: Entry?
+            for (sender, byNonce) in byAccount {
+                let next = nextNonce(sender, committed: committedNonce(sender))
+                for (nonce, hash) in byNonce where nonce > next {
+                    if let entry = byHash[hash], entry.arrival > newest?.arrival ?? 0 { newest = entry }
+                }
+            }
+            return newest
         }
     }
 
@@ -53,11 +98,7 @@ public final class Mempool: Sendable {
     /// The nonce a new transaction of `sender` should carry: the committed nonce advanced past
     /// the sender's consecutive pending transactions.
     public func nextNonce(for sender: Address, committedNonce: UInt64) -> UInt64 {
-        pool.withLock { pool in
-            var nonce = committedNonce
-            while pool.byAccount[sender]?[nonce] != nil { nonce += 1 }
-            return nonce
-        }
+        pool.withLock { $0.nextNonce(sender, committed: committedNonce) }
     }
 
     /// The pending transaction with `hash`, if any.
@@ -65,36 +106,49 @@ public final class Mempool: Sendable {
         pool.withLock { $0.byHash[hash]?.transaction }
     }
 
-    /// Admits a signature-checked transaction given its sender's committed nonce.
-    public func add(_ transaction: SignedTransaction, committedNonce: UInt64) throws(MempoolRejection) {
+    /// Admits a signature-checked transaction whose sender's committed account is `account`.
+    /// `committedNonce` gives other senders' committed nonces, for eviction when full.
+    public func add(_ transaction: SignedTransaction, account: Account,
+                    committedNonce: (Address) -> UInt64) throws(MempoolRejection) {
         let size = transaction.canonicalBytes.count
         let nonce = transaction.transaction.nonce
         let sender = transaction.transaction.sender
         try pool.withLock { (pool: inout Pool) throws(MempoolRejection) in
             guard pool.byHash[transaction.hash] == nil else { throw .alreadyKnown }
-            guard nonce >= committedNonce else { throw .staleNonce(committed: committedNonce, got: nonce) }
-            guard nonce - committedNonce < UInt64(limits.perAccountMax) else {
-                throw .nonceTooFarAhead(committed: committedNonce, got: nonce, window: limits.perAccountMax)
+            guard nonce >= account.nonce else { throw .staleNonce(committed: account.nonce, got: nonce) }
+            guard nonce - account.nonce < UInt64(limits.perAccountMax) else {
+                throw .nonceTooFarAhead(committed: account.nonce, got: nonce, window: limits.perAccountMax)
             }
             guard pool.byAccount[sender]?[nonce] == nil else { throw .nonceTaken(nonce) }
-            guard pool.byHash.count < limits.transactionsMax, pool.bytes + size <= limits.bytesMax else { throw .full }
+            let next = pool.nextNonce(sender, committed: account.nonce)
+            if nonce > next {
+                let gapped = pool.byAccount[sender]?.keys.filter { $0 > next }.count ?? 0
+                guard gapped < limits.gapsMax else { throw .tooManyGaps(next: next, max: limits.gapsMax) }
+            }
+            let (fees, overflow) = (pool.fees[sender] ?? 0).addingReportingOverflow(transaction.transaction.fee)
+            guard !overflow, fees <= account.balance else { throw .feesExceedBalance(balance: account.balance) }
+            while pool.byHash.count >= limits.transactionsMax || pool.bytes + size > limits.bytesMax {
+                guard nonce == next, let victim = pool.newestGapped(committedNonce: committedNonce) else { throw .full }
+                pool.drop(victim)
+            }
             pool.arrivals += 1
-            pool.byHash[transaction.hash] = Entry(transaction: transaction, bytes: size, arrival: pool.arrivals)
-            pool.byAccount[sender, default: [:]][nonce] = transaction.hash
-            pool.bytes += size
+            pool.insert(Entry(transaction: transaction, bytes: size, arrival: pool.arrivals))
         }
     }
 
     /// Up to `countMax` transactions (and `bytesMax` bytes) ready to execute: for each account,
     /// consecutive nonces from its committed nonce. Accounts take turns in arrival order of
     /// their first ready transaction, one transaction per turn, so no sender crowds out others.
+    /// Transactions whose nonce is already committed are dropped on the way.
     public func reap(countMax: Int, bytesMax: Int, committedNonce: (Address) -> UInt64) -> [SignedTransaction] {
         pool.withLock { pool in
             var queues: [(arrival: UInt64, entries: [Entry])] = []
-            for (sender, byNonce) in pool.byAccount {
-                var nonce = committedNonce(sender)
+            for sender in Array(pool.byAccount.keys) {
+                let committed = committedNonce(sender)
+                pool.dropStale(sender, committed: committed)
+                var nonce = committed
                 var run: [Entry] = []
-                while let hash = byNonce[nonce], let entry = pool.byHash[hash] {
+                while let hash = pool.byAccount[sender]?[nonce], let entry = pool.byHash[hash] {
                     run.append(entry)
                     nonce += 1
                 }
@@ -130,12 +184,7 @@ public final class Mempool: Sendable {
                 senders.insert(entry.transaction.transaction.sender)
                 pool.drop(entry)
             }
-            for sender in senders {
-                let committed = committedNonce(sender)
-                for (nonce, hash) in pool.byAccount[sender] ?? [:] where nonce < committed {
-                    if let entry = pool.byHash[hash] { pool.drop(entry) }
-                }
-            }
+            for sender in senders { pool.dropStale(sender, committed: committedNonce(sender)) }
         }
     }
 }
@@ -146,6 +195,8 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
     case staleNonce(committed: UInt64, got: UInt64)
     case nonceTooFarAhead(committed: UInt64, got: UInt64, window: Int)
     case nonceTaken(UInt64)
+    case tooManyGaps(next: UInt64, max: Int)
+    case feesExceedBalance(balance: UInt64)
     case full
 
     public var code: String {
@@ -154,6 +205,8 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
         case .staleNonce: "wrong_nonce"
         case .nonceTooFarAhead: "nonce_too_far_ahead"
         case .nonceTaken: "nonce_taken"
+        case .tooManyGaps: "too_many_gaps"
+        case .feesExceedBalance: "insufficient_funds"
         case .full: "mempool_full"
         }
     }
@@ -164,6 +217,8 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
         case let .staleNonce(committed, got): "nonce \(got) is already used; the account's next nonce is \(committed)"
         case let .nonceTooFarAhead(committed, got, window): "nonce \(got) is more than \(window) ahead of the next nonce \(committed)"
         case let .nonceTaken(nonce): "another pending transaction of this sender has nonce \(nonce)"
+        case let .tooManyGaps(next, max): "\(max) transactions already wait for the missing nonce \(next)"
+        case let .feesExceedBalance(balance): "the fees of this sender's pending transactions exceed its balance \(balance)"
         case .full: "mempool is full; retry later"
         }
     }

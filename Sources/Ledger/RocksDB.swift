@@ -14,7 +14,7 @@ public final class RocksDatabase: @unchecked Sendable {
     private let options: OpaquePointer
     private let readOptions: OpaquePointer
     private let syncWriteOptions: OpaquePointer
-    private var families: [String: OpaquePointer] = [:]
+    private let families: [String: OpaquePointer]
 
     /// Opens the database at `path` with `columnFamilies` (besides RocksDB's own `default`),
     /// creating it when missing if `create` is set.
@@ -44,7 +44,7 @@ public final class RocksDatabase: @unchecked Sendable {
             throw StoreError("cannot open store at \(path): \(String(cString: error))")
         }
         database = opened!
-        for (name, handle) in zip(names, handles) { families[name] = handle! }
+        families = Dictionary(uniqueKeysWithValues: zip(names, handles.map { $0! }))
         readOptions = rocksdb_readoptions_create()
         rocksdb_readoptions_set_verify_checksums(readOptions, 1)
         syncWriteOptions = rocksdb_writeoptions_create()
@@ -109,6 +109,15 @@ public final class RocksDatabase: @unchecked Sendable {
             guard try body(key, value) else { return }
             rocksdb_iter_next(iterator)
         }
+        Self.checkIterator(iterator)
+    }
+
+    /// An iterator that stopped on an I/O or checksum error would look like the end of the
+    /// data; a partial scan must never pass for a whole one, so the process stops instead.
+    private static func checkIterator(_ iterator: OpaquePointer) {
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_iter_get_error(iterator, &error)
+        if let error { fatalError("store iteration failed: \(String(cString: error))") }
     }
 
     /// The entry of `family` with the greatest key not above `key`, or nil.
@@ -118,7 +127,10 @@ public final class RocksDatabase: @unchecked Sendable {
         key.withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek_for_prev(iterator, $0.baseAddress, $0.count) }
         }
-        guard rocksdb_iter_valid(iterator) != 0 else { return nil }
+        guard rocksdb_iter_valid(iterator) != 0 else {
+            Self.checkIterator(iterator)
+            return nil
+        }
         var keyLength = 0
         var valueLength = 0
         let foundKey = Array(UnsafeRawBufferPointer(start: rocksdb_iter_key(iterator, &keyLength), count: keyLength))

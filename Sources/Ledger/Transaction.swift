@@ -100,6 +100,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     public static let nameMaxBytes = 64
     public static let descriptionMaxBytes = 512
     public static let lineageMaxDatanets = 16
+    /// The largest single contribution, 1 TiB.
+    public static let contributionMaxBytes: UInt64 = 1 << 40
 
     /// A short name of the kind, as used in JSON and logs.
     public var kind: String {

@@ -13,6 +13,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
     case invalidName(String)
     case unknownDatanet(Digest)
     case duplicateContribution(Digest)
+    case contributionTooLarge(max: UInt64)
     case adapterAlreadyRegistered(Digest)
     case invalidLineage(String)
     case stakeBelowMinimum(minimum: UInt64, resulting: UInt64)
@@ -33,6 +34,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case .invalidName: "invalid_name"
         case .unknownDatanet: "unknown_datanet"
         case .duplicateContribution: "duplicate_contribution"
+        case .contributionTooLarge: "contribution_too_large"
         case .adapterAlreadyRegistered: "adapter_already_registered"
         case .invalidLineage: "invalid_lineage"
         case .stakeBelowMinimum: "stake_below_minimum"
@@ -56,6 +58,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case let .invalidName(reason): reason
         case let .unknownDatanet(id): "no datanet \(id.hex)"
         case let .duplicateContribution(hash): "content \(hash.hex) was already contributed to this datanet"
+        case let .contributionTooLarge(max): "a contribution may be at most \(max) bytes"
         case let .adapterAlreadyRegistered(hash): "adapter \(hash.hex) is already registered"
         case let .invalidLineage(reason): reason
         case let .stakeBelowMinimum(minimum, resulting): "resulting stake \(resulting) is below the minimum \(minimum)"

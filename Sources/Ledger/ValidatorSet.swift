@@ -28,6 +28,12 @@ public struct ValidatorSet: Hashable, Sendable, CanonicalCodable {
 
     public static let maxMembers = 1_000
 
+    /// The `maxMembers` members with the most power (ties: lower address first).
+    public init(largest candidates: [Member]) {
+        let ranked = candidates.filter { $0.power > 0 }.sorted { ($0.power, $1.address) > ($1.power, $0.address) }
+        self.init(Array(ranked.prefix(Self.maxMembers)))
+    }
+
     public func encode(to writer: inout CanonicalWriter) {
         writer.write(UInt32(members.count))
         for member in members {

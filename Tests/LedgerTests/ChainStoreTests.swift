@@ -83,28 +83,43 @@ import Testing
                          certificate: .signing(executed.header, round: 0, keys: [chain.validator]))
         _ = try chain.execution.verify(good)
 
+        func refusal(_ block: Block) -> BlockError? {
+            #expect(throws: BlockError.self) { try chain.execution.verify(block) }
+        }
+        func certified(_ header: BlockHeader) -> CommitCertificate { .signing(header, round: 0, keys: [chain.validator]) }
+
         var wrongApp = good
         wrongApp.header.appHash = Digest.blake2b([0])
-        wrongApp.certificate = .signing(wrongApp.header, round: 0, keys: [chain.validator])
-        #expect(throws: BlockError.self) { try chain.execution.verify(wrongApp) }
+        wrongApp.certificate = certified(wrongApp.header)
+        guard case .wrongAppHash = refusal(wrongApp) else { Issue.record("wrong app hash accepted"); return }
 
         var unsigned = good
         unsigned.certificate = .signing(good.header, round: 0, keys: [SigningKey()])
-        #expect(throws: BlockError.self) { try chain.execution.verify(unsigned) }
+        guard case .invalidCertificate(.notAValidator) = refusal(unsigned) else { Issue.record("foreign certificate accepted"); return }
 
         var staleTime = good
         staleTime.header.timeMs = TestChain.genesisTime * 1000
-        staleTime.certificate = .signing(staleTime.header, round: 0, keys: [chain.validator])
-        #expect(throws: BlockError.self) { try chain.execution.verify(staleTime) }
+        staleTime.certificate = certified(staleTime.header)
+        guard case .timeNotIncreasing = refusal(staleTime) else { Issue.record("stale time accepted"); return }
 
         var tampered = good
         tampered.transactions = [chain.sign(.transfer(to: accounts[1].publicKey, amount: 11), by: accounts[0])]
-        #expect(throws: BlockError.self) { try chain.execution.verify(tampered) }
+        guard case .wrongTransactionsRoot = refusal(tampered) else { Issue.record("tampered transactions accepted"); return }
 
         var wrongHeight = good
         wrongHeight.header.height = 2
-        wrongHeight.certificate = .signing(wrongHeight.header, round: 0, keys: [chain.validator])
-        #expect(throws: BlockError.self) { try chain.execution.verify(wrongHeight) }
+        wrongHeight.certificate = certified(wrongHeight.header)
+        guard case .wrongHeight = refusal(wrongHeight) else { Issue.record("wrong height accepted"); return }
+
+        var forged = good
+        let impersonation = Transaction(sender: accounts[0].publicKey, nonce: 0, fee: TestChain.minFee,
+                                        body: .transfer(to: accounts[1].publicKey, amount: 10))
+        forged.transactions = [SignedTransaction(
+            transaction: impersonation,
+            signature: accounts[2].sign(impersonation.canonicalBytes, domain: .transaction, chainID: TestChain.chainID))]
+        forged.header.transactionsRoot = MerkleRoot.of(forged.transactions.map(\.hash))
+        forged.certificate = certified(forged.header)
+        guard case .invalidTransaction(0, .invalidSignature) = refusal(forged) else { Issue.record("forged transaction accepted"); return }
         #expect(chain.store.status!.height == 0)
     }
 

@@ -40,8 +40,9 @@ import Testing
         #expect(nodes.count == 1)
     }
 
-    @Test func randomUpdatesMatchTheDefinitionAndStoreNoStaleNodes() {
-        var random = SystemRandomNumberGenerator()
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func randomUpdatesMatchTheDefinitionAndStoreNoStaleNodes(seed: UInt64) {
+        var random = Generator(seed: seed)
         var nodes: [TreePosition: TreeNode] = [:]
         var entries: [[UInt8]: [UInt8]] = [:]
         let keySpace = (0..<300).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }

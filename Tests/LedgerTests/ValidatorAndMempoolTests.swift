@@ -47,16 +47,24 @@ import Testing
 
 @Suite struct MempoolTests {
     let chainID = "testnet"
+    let rich = Account(balance: 1_000_000, nonce: 0)
 
-    func transfer(_ key: SigningKey, nonce: UInt64) -> SignedTransaction {
-        Transaction(sender: key.publicKey, nonce: nonce, fee: 1, body: .transfer(to: key.publicKey, amount: 1)).signed(by: key, chainID: chainID)
+    func transfer(_ key: SigningKey, nonce: UInt64, fee: UInt64 = 1) -> SignedTransaction {
+        Transaction(sender: key.publicKey, nonce: nonce, fee: fee, body: .transfer(to: key.publicKey, amount: 1)).signed(by: key, chainID: chainID)
+    }
+
+    /// Adds with `account` as the sender's committed state; other senders' committed nonces
+    /// come from `nonces` (default 0).
+    func add(_ pool: Mempool, _ transaction: SignedTransaction, account: Account? = nil,
+             nonces: [Address: UInt64] = [:]) throws(MempoolRejection) {
+        try pool.add(transaction, account: account ?? rich) { nonces[$0] ?? 0 }
     }
 
     @Test func reapsConsecutiveNoncesAndTakesTurnsAcrossSenders() throws {
         let pool = Mempool()
         let (a, b) = (SigningKey(), SigningKey())
-        for nonce in [0, 1, 2, 4] as [UInt64] { try pool.add(transfer(a, nonce: nonce), committedNonce: 0) }
-        for nonce in [0, 1] as [UInt64] { try pool.add(transfer(b, nonce: nonce), committedNonce: 0) }
+        for nonce in [0, 1, 2, 4] as [UInt64] { try add(pool, transfer(a, nonce: nonce)) }
+        for nonce in [0, 1] as [UInt64] { try add(pool, transfer(b, nonce: nonce)) }
         let reaped = pool.reap(countMax: 100, bytesMax: 1 << 20) { _ in 0 }
         // Nonce 4 of a waits for 3; senders alternate.
         #expect(reaped.map(\.transaction.nonce) == [0, 0, 1, 1, 2])
@@ -68,31 +76,64 @@ import Testing
     @Test func refusesDuplicatesStaleAndFarNonces() throws {
         let pool = Mempool(limits: .init(transactionsMax: 3, bytesMax: 1 << 20, perAccountMax: 2))
         let key = SigningKey()
+        let account = Account(balance: 100, nonce: 5)
         let first = transfer(key, nonce: 5)
-        try pool.add(first, committedNonce: 5)
-        #expect(throws: MempoolRejection.alreadyKnown) { try pool.add(first, committedNonce: 5) }
-        #expect(throws: MempoolRejection.staleNonce(committed: 5, got: 4)) { try pool.add(transfer(key, nonce: 4), committedNonce: 5) }
+        try add(pool, first, account: account)
+        #expect(throws: MempoolRejection.alreadyKnown) { try add(pool, first, account: account) }
+        #expect(throws: MempoolRejection.staleNonce(committed: 5, got: 4)) { try add(pool, transfer(key, nonce: 4), account: account) }
         #expect(throws: MempoolRejection.nonceTooFarAhead(committed: 5, got: 7, window: 2)) {
-            try pool.add(transfer(key, nonce: 7), committedNonce: 5)
+            try add(pool, transfer(key, nonce: 7), account: account)
         }
         let sameNonce = Transaction(sender: key.publicKey, nonce: 5, fee: 2, body: .stake(amount: 1)).signed(by: key, chainID: chainID)
-        #expect(throws: MempoolRejection.nonceTaken(5)) { try pool.add(sameNonce, committedNonce: 5) }
-        try pool.add(transfer(SigningKey(), nonce: 0), committedNonce: 0)
-        try pool.add(transfer(SigningKey(), nonce: 0), committedNonce: 0)
-        #expect(throws: MempoolRejection.full) { try pool.add(transfer(SigningKey(), nonce: 0), committedNonce: 0) }
+        #expect(throws: MempoolRejection.nonceTaken(5)) { try add(pool, sameNonce, account: account) }
+        let committed = [key.publicKey: UInt64(5)]
+        try add(pool, transfer(SigningKey(), nonce: 0), nonces: committed)
+        try add(pool, transfer(SigningKey(), nonce: 0), nonces: committed)
+        #expect(throws: MempoolRejection.full) { try add(pool, transfer(SigningKey(), nonce: 0), nonces: committed) }
         #expect(pool.count == 3)
     }
 
-    @Test func removalDropsIncludedAndStaleTransactions() throws {
+    @Test func pendingFeesMustBeCoveredByTheBalance() throws {
+        let pool = Mempool()
+        let key = SigningKey()
+        let account = Account(balance: 25, nonce: 0)
+        try add(pool, transfer(key, nonce: 0, fee: 10), account: account)
+        try add(pool, transfer(key, nonce: 1, fee: 10), account: account)
+        #expect(throws: MempoolRejection.feesExceedBalance(balance: 25)) { try add(pool, transfer(key, nonce: 2, fee: 10), account: account) }
+        #expect(throws: MempoolRejection.feesExceedBalance(balance: 0)) {
+            try add(pool, transfer(SigningKey(), nonce: 3, fee: 1), account: Account())
+        }
+    }
+
+    @Test func gapsAreBoundedAndEvictedForReadyTransactions() throws {
+        let pool = Mempool(limits: .init(transactionsMax: 4, bytesMax: 1 << 20, perAccountMax: 100, gapsMax: 2))
+        let spammer = SigningKey()
+        try add(pool, transfer(spammer, nonce: 5))
+        try add(pool, transfer(spammer, nonce: 6))
+        #expect(throws: MempoolRejection.tooManyGaps(next: 0, max: 2)) { try add(pool, transfer(spammer, nonce: 7)) }
+        let honest = SigningKey()
+        try add(pool, transfer(honest, nonce: 0))
+        try add(pool, transfer(honest, nonce: 1))
+        // Full: a ready transaction evicts the newest one stuck behind a gap; a gapped one cannot.
+        try add(pool, transfer(honest, nonce: 2))
+        #expect(pool.count == 4)
+        #expect(pool.transaction(transfer(spammer, nonce: 6).hash) == nil)
+        #expect(throws: MempoolRejection.full) { try add(pool, transfer(honest, nonce: 9)) }
+    }
+
+    @Test func removalAndReapingDropStaleTransactions() throws {
         let pool = Mempool()
         let key = SigningKey()
         let transactions = (0..<4).map { transfer(key, nonce: UInt64($0)) }
-        for transaction in transactions { try pool.add(transaction, committedNonce: 0) }
+        for transaction in transactions { try add(pool, transaction) }
         let bytesBefore = pool.bytes
-        // Block included nonces 0 and 1; nonce 2 was replaced on chain by another transaction.
+        // A block included nonces 0 and 1; nonce 2 was replaced on chain by another transaction.
         pool.remove([transactions[0].hash, transactions[1].hash]) { _ in 3 }
         #expect(pool.count == 1)
         #expect(pool.transaction(transactions[3].hash) != nil)
         #expect(pool.bytes == bytesBefore / 4)
+        // Reaping after the account moved past nonce 3 elsewhere drops it too.
+        #expect(pool.reap(countMax: 10, bytesMax: 1 << 20) { _ in 4 }.isEmpty)
+        #expect(pool.count == 0)
     }
 }

@@ -90,7 +90,9 @@ struct ChainAPI: Sendable {
             case let .mempool(reason):
                 switch reason {
                 case .full: return .error(503, reason.code, reason.description)
-                case .alreadyKnown, .nonceTaken, .staleNonce, .nonceTooFarAhead: return .error(409, reason.code, reason.description)
+                case .alreadyKnown, .nonceTaken, .staleNonce, .nonceTooFarAhead, .tooManyGaps:
+                    return .error(409, reason.code, reason.description)
+                case .feesExceedBalance: return .error(422, reason.code, reason.description)
                 }
             }
         }

@@ -6,7 +6,7 @@ import Ledger
 enum StartCommand {
     static let spec = CommandSpec(
         path: ["start"],
-        summary: "Run a node: the block producer and the HTTP API. Ctrl-C stops it cleanly.",
+        summary: "Run a node: consensus and the HTTP API. Ctrl-C stops it cleanly.",
         discussion: """
         Settings come from <home>/config.json, overridden by TRIBUTARY_HTTP_ADDRESS,
         TRIBUTARY_BLOCK_INTERVAL_MS, TRIBUTARY_LOG_FORMAT, TRIBUTARY_LOG_LEVEL, overridden by flags.
@@ -25,12 +25,12 @@ enum StartCommand {
         if let value = arguments.value("log-format") { config.log_format = value }
         if let value = arguments.value("log-level") { config.log_level = value }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
-        let (address, log, mempoolLimits) = try config.validated()
+        let (address, log, mempoolLimits, consensus) = try config.validated()
 
         let store = try home.openStore()
         let node = try ChainNode(
             store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
-            blockTransactionsMax: config.block_transactions_max, log: log)
+            blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath, log: log)
         let api = ChainAPI(node: node)
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
             let response = api.handle(request)
@@ -45,24 +45,17 @@ enum StartCommand {
         print("HTTP API listening on http://\(address)")
         fflush(nil)
 
-        let stop = StopSignal()
         let signalSources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.fire() }
+            source.setEventHandler { node.shutdown() }
             source.resume()
             return source
         }
         defer { signalSources.forEach { $0.cancel() } }
 
-        do {
-            try node.runProducer(intervalMs: config.block_interval_ms, stop: stop)
-        } catch {
-            server.stop()
-            log.error("stopping", ["error": "\(error)"])
-            throw error
-        }
-        server.stop()
+        defer { server.stop() }
+        try node.run()
         log.info("node stopped", ["height": node.status.height])
     }
 }

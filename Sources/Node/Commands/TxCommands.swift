@@ -119,6 +119,7 @@ enum TxCommands {
         guard let chainID = status["chain_id"] as? String, let minFee = (status["min_fee"] as? String).flatMap(UInt64.init) else {
             throw CommandError("node status lacks chain_id or min_fee")
         }
+        guard chainID.utf8.count <= SigningDomain.chainIDMaxBytes else { throw CommandError("node reports an invalid chain id") }
         let fee = try arguments.value("fee").map { text throws(UsageError) in try InitCommand.openAmount(text, option: "fee") } ?? minFee
         let nonce: UInt64
         if let text = arguments.value("nonce") {

@@ -13,6 +13,9 @@ enum HTTPClient {
         }
     }
 
+    /// Answers larger than this are refused.
+    static let responseMaxBytes = 64 << 20
+
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     /// Sends one request. Network failures (refused, timeout, bad URL) throw `CommandError`.
@@ -33,6 +36,7 @@ enum HTTPClient {
                     tributary_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, methodPointer)
                     tributary_curl_setopt_long(curl, CURLOPT_TIMEOUT, timeoutSeconds)
                     tributary_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+                    tributary_curl_setopt_long(curl, CURLOPT_MAXFILESIZE, responseMaxBytes)
                     if body != nil {
                         tributary_curl_setopt_pointer(curl, CURLOPT_POSTFIELDS, bodyBytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
                         tributary_curl_setopt_long(curl, CURLOPT_POSTFIELDSIZE, bodyBytes.count)
@@ -41,6 +45,7 @@ enum HTTPClient {
                     tributary_curl_setopt_write_function(curl) { data, size, count, context in
                         let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
                         let length = size * count
+                        guard sink.bytes.count + length <= HTTPClient.responseMaxBytes else { return 0 }  // aborts the transfer
                         if let data {
                             data.withMemoryRebound(to: UInt8.self, capacity: length) {
                                 sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))

@@ -2,9 +2,9 @@ import CMicroHTTPD
 import Foundation
 
 /// An HTTP/1.1 server on libmicrohttpd, one thread per connection, that hands complete
-/// requests to an `HTTPHandler`. Request bodies over `bodyMaxBytes` are answered with 413
-/// without being buffered.
-final class HTTPServer: @unchecked Sendable {
+/// requests to an `HTTPHandler`. A request declaring a body over `bodyMaxBytes` is answered
+/// 413 before its body is read; a body streamed past the cap closes the connection.
+final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
     struct Limits: Sendable {
         var bodyMaxBytes = 1 << 20
         var connectionsMax: UInt32 = 256
@@ -15,6 +15,7 @@ final class HTTPServer: @unchecked Sendable {
     let address: SocketAddress
     fileprivate let handler: HTTPHandler
     fileprivate let limits: Limits
+    private let lock = NSLock()
     private var daemon: OpaquePointer?
 
     /// Starts listening on `address` (`host:port`).
@@ -36,8 +37,11 @@ final class HTTPServer: @unchecked Sendable {
 
     /// Stops accepting and waits for connection threads to finish.
     func stop() {
-        if let daemon { MHD_stop_daemon(daemon) }
-        daemon = nil
+        let running = lock.withLock {
+            defer { daemon = nil }
+            return daemon
+        }
+        if let running { MHD_stop_daemon(running) }
     }
 
     deinit { stop() }
@@ -46,46 +50,40 @@ final class HTTPServer: @unchecked Sendable {
 /// Per-request state kept by libmicrohttpd between calls of the access handler.
 private final class RequestState {
     var body: [UInt8] = []
-    var tooLarge = false
 }
 
 private let accessHandler: MHD_AccessHandlerCallback = { context, connection, url, method, _, uploadData, uploadSize, requestContext in
     let server = Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue()
     guard let requestContext, let connection, let uploadSize else { return MHD_Result.NO }
-    // First call for a request: only set up state; the body arrives in later calls.
+    // First call for a request: refuse a declared oversize body at once, else set up state;
+    // the body arrives in later calls.
     guard let raw = requestContext.pointee else {
+        if let declared = MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Content-Length"),
+           let length = UInt64(String(cString: declared)), length > UInt64(server.limits.bodyMaxBytes) {
+            return send(.error(413, "body_too_large", "request body exceeds \(server.limits.bodyMaxBytes) bytes"), on: connection)
+        }
         requestContext.pointee = Unmanaged.passRetained(RequestState()).toOpaque()
         return MHD_Result.YES
     }
     let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
     if uploadSize.pointee > 0 {
-        if !state.tooLarge {
-            if state.body.count + uploadSize.pointee > server.limits.bodyMaxBytes {
-                state.tooLarge = true
-                state.body = []
-            } else if let uploadData {
-                uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
-                    state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
-                }
+        // A body streamed past the cap without a declared length: drop the connection.
+        guard state.body.count + uploadSize.pointee <= server.limits.bodyMaxBytes else { return MHD_Result.NO }
+        if let uploadData {
+            uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
+                state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
             }
         }
         uploadSize.pointee = 0
         return MHD_Result.YES
     }
-    let response: HTTPResponse
-    if state.tooLarge {
-        response = .error(413, "body_too_large", "request body exceeds \(server.limits.bodyMaxBytes) bytes")
-    } else {
-        let target = url.map { String(cString: $0) } ?? "/"
-        let request = HTTPRequest(
-            method: method.map { String(cString: $0) } ?? "GET",
-            path: target,
-            query: connectionValues(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND, lowercased: false),
-            headers: connectionValues(connection, kind: MHD_ValueKind.HEADER_KIND, lowercased: true),
-            body: state.body)
-        response = server.handler(request)
-    }
-    return send(response, on: connection)
+    let request = HTTPRequest(
+        method: method.map { String(cString: $0) } ?? "GET",
+        path: url.map { String(cString: $0) } ?? "/",
+        query: connectionValues(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND, lowercased: false),
+        headers: connectionValues(connection, kind: MHD_ValueKind.HEADER_KIND, lowercased: true),
+        body: state.body)
+    return send(server.handler(request), on: connection)
 }
 
 private let completedHandler: MHD_RequestCompletedCallback = { _, _, requestContext, _ in

@@ -1,23 +1,26 @@
+import Consensus
 import Crypto
 import Foundation
 import Ledger
 import Synchronization
 
-/// A running chain node: the store, the mempool and the block producer, shared by the HTTP
-/// API threads and the producer thread.
+/// A running chain node: the store, the mempool and the consensus engine, shared by the HTTP
+/// API threads and the consensus queue.
 ///
-/// Until BFT consensus lands, blocks are produced by a single validator whose key must hold
-/// more than 2/3 of the voting power; each block carries that validator's precommit as its
-/// commit certificate.
+/// Validators agree on blocks through `ConsensusEngine`; until nodes talk to each other over
+/// the network, a node commits blocks when its own key holds more than 2/3 of the power (a
+/// single-validator network), and otherwise waits.
 final class ChainNode: Sendable {
     let store: ChainStore
-    let execution: BlockExecution
     let mempool: Mempool
     let validatorKey: SigningKey
     let log: Logger
     let metrics = NodeMetrics()
-    let blockTransactionsMax: Int
+    private let executor: Executor
     private let dropped = Mutex(RecentRejections(capacity: 10_000))
+    private let failure = Mutex<(any Error)?>(nil)
+    private let driver = Mutex<ConsensusDriver?>(nil)
+    private let stop = StopSignal()
 
     /// Why a submitted transaction was refused.
     enum SubmitError: Error {
@@ -33,29 +36,43 @@ final class ChainNode: Sendable {
         case unknown
     }
 
-    init(store: ChainStore, validatorKey: SigningKey, mempoolLimits: Mempool.Limits, blockTransactionsMax: Int, log: Logger) throws {
+    /// A node over `store`; `walPath` is its consensus WAL. Consensus starts with `start()`.
+    init(store: ChainStore, validatorKey: SigningKey, mempoolLimits: Mempool.Limits, blockTransactionsMax: Int,
+         consensus config: ConsensusConfig, walPath: String, log: Logger) throws {
         self.store = store
-        self.execution = BlockExecution(store: store)
         self.mempool = Mempool(limits: mempoolLimits)
         self.validatorKey = validatorKey
-        self.blockTransactionsMax = blockTransactionsMax
         self.log = log
-        try requireQuorum()
-    }
-
-    /// Fails unless this node's key alone holds more than 2/3 of the power that certifies the
-    /// next block — the condition for producing blocks without other validators.
-    private func requireQuorum() throws {
-        let height = status.height + 1
-        let validators = try store.validatorSet(forHeight: height)
-        let power = validators.power(of: validatorKey.publicKey)
-        guard validators.isQuorum(power) else {
-            throw CommandError("at height \(height) validator key \(validatorKey.publicKey) holds power \(power) of \(validators.totalPower); "
-                + "a single-validator node needs more than 2/3 of the voting power")
+        self.executor = Executor(chainID: store.status!.chainID)
+        let wal = try ConsensusWAL(path: walPath)
+        if wal.repairedTail > 0 {
+            log.warning("consensus WAL had a torn final record; cut it off", ["bytes": wal.repairedTail, "path": walPath])
         }
+        let application = LedgerApplication(
+            store: store, mempool: mempool, blockTransactionsMax: blockTransactionsMax, clockMs: Self.nowMs
+        ) { [weak self] rejected in self?.recordDropped(rejected) }
+        let engine = ConsensusEngine(key: validatorKey, chainID: store.status!.chainID, application: application,
+                                     config: config, recovered: wal.records)
+        let driver = ConsensusDriver(
+            engine: engine, wal: wal, application: application,
+            onCommit: { [weak self] block, busy in self?.committed(block, busyMicroseconds: busy) },
+            onEvidence: { [weak self] evidence in self?.report(evidence) },
+            onFailure: { [weak self] error in self?.fail(error) })
+        self.driver.withLock { $0 = driver }
     }
 
     var status: ChainStatus { store.status! }
+
+    /// Starts consensus and blocks until `shutdown()` or a failure; rethrows the failure.
+    func run() throws {
+        guard let driver = driver.withLock({ $0 }) else { return }
+        driver.start()
+        while !stop.wait(milliseconds: 1_000) {}
+        driver.stop()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    func shutdown() { stop.fire() }
 
     /// Checks the signature (once: the mempool trusts it afterwards), runs the transaction
     /// against the committed state when it is the sender's next one, and queues it.
@@ -67,75 +84,74 @@ final class ChainNode: Sendable {
             throw error
         }
         metrics.add(metrics.transactionsReceived)
+        driver.withLock { $0 }?.deliver(.transactionsAvailable)
     }
 
     private func admit(_ transaction: SignedTransaction) throws(SubmitError) {
-        do { try execution.executor.checkSignature(transaction) } catch { throw .rejected(error) }
-        let committed = store.account(transaction.transaction.sender).nonce
-        if transaction.transaction.nonce == committed {
-            let context = BlockContext(
-                following: store, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1), proposer: validatorKey.publicKey)
+        do { try executor.checkSignature(transaction) } catch { throw .rejected(error) }
+        let account = store.account(transaction.transaction.sender)
+        if transaction.transaction.nonce == account.nonce {
+            let context = BlockContext(following: store, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1),
+                                       proposer: validatorKey.publicKey)
             var trial = StateOverlay(base: store)
-            do { try execution.executor.apply(transaction, to: &trial, context: context) } catch { throw .rejected(error) }
+            do { try executor.apply(transaction, to: &trial, context: context) } catch { throw .rejected(error) }
         }
-        do { try mempool.add(transaction, committedNonce: committed) } catch { throw .mempool(error) }
+        do {
+            try mempool.add(transaction, account: account) { store.account($0).nonce }
+        } catch {
+            throw .mempool(error)
+        }
     }
 
     func transactionStatus(_ hash: Digest) throws -> TransactionStatus {
-        if let location = try store.transactionLocation(hash) {
-            guard let block = try store.block(at: location.height), location.index < block.transactions.count else {
-                throw StoreError("transaction index points at a missing block \(location.height)")
-            }
-            return .committed(height: location.height, index: location.index, block.transactions[location.index])
-        }
+        if let committed = try committedTransaction(hash) { return committed }
         if let pending = mempool.transaction(hash) { return .pending(pending) }
         if let reason = dropped.withLock({ $0.reason(for: hash) }) { return .dropped(reason) }
-        return .unknown
+        // It may have committed while we looked elsewhere.
+        return try committedTransaction(hash) ?? .unknown
     }
 
-    /// Builds, certifies and commits one block from the mempool. Returns nil when nothing
-    /// was ready to commit.
-    @discardableResult
-    func produceBlock() throws -> Block? {
-        try requireQuorum()
-        let started = DispatchTime.now().uptimeNanoseconds
-        let candidates = mempool.reap(countMax: blockTransactionsMax, bytesMax: Block.maxBytes / 2) { store.account($0).nonce }
-        guard !candidates.isEmpty else { return nil }
-        let executed = execution.propose(candidates, timeMs: Self.nowMs(), proposer: validatorKey.publicKey)
-        var block: Block?
-        if !executed.transactions.isEmpty {
-            let certificate = CommitCertificate.signing(executed.header, round: 0, keys: [validatorKey])
-            let committed = Block(header: executed.header, transactions: executed.transactions, certificate: certificate)
-            try store.commit(committed, stateWrites: executed.stateWrites, tree: executed.tree)
-            block = committed
+    private func committedTransaction(_ hash: Digest) throws -> TransactionStatus? {
+        guard let location = try store.transactionLocation(hash) else { return nil }
+        guard let block = try store.block(at: location.height), location.index < block.transactions.count else {
+            throw StoreError("transaction index points at a missing block \(location.height)")
         }
-        mempool.remove(executed.transactions.map(\.hash) + executed.rejected.map(\.hash)) { store.account($0).nonce }
-        if !executed.rejected.isEmpty {
-            dropped.withLock { recent in
-                for (hash, reason) in executed.rejected { recent.record(hash, reason) }
-            }
-            metrics.add(metrics.transactionsDropped, UInt64(executed.rejected.count))
-            log.debug("dropped transactions", ["count": executed.rejected.count, "first_reason": executed.rejected[0].reason.code])
-        }
-        let elapsedMicroseconds = (DispatchTime.now().uptimeNanoseconds - started) / 1_000
-        metrics.add(metrics.blockCommitMicroseconds, elapsedMicroseconds)
-        if let block {
-            metrics.add(metrics.blocksCommitted)
-            metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
-            log.info("committed block", [
-                "height": block.header.height, "txs": block.transactions.count,
-                "app_hash": block.header.appHash.hex.prefix(16), "ms": Double(elapsedMicroseconds) / 1000,
-            ])
-        }
-        return block
+        return .committed(height: location.height, index: location.index, block.transactions[location.index])
     }
 
-    /// Produces a block every `intervalMs` until `stop` fires. A store failure stops the node
-    /// (it cannot keep running with an unknown commit state), and so does losing the quorum.
-    func runProducer(intervalMs: Int, stop: StopSignal) throws {
-        while !stop.wait(milliseconds: intervalMs) {
-            try produceBlock()
+    private func recordDropped(_ rejected: [(hash: Digest, reason: TransactionRejection)]) {
+        dropped.withLock { recent in for (hash, reason) in rejected { recent.record(hash, reason) } }
+        metrics.add(metrics.transactionsDropped, UInt64(rejected.count))
+        log.debug("dropped transactions", ["count": rejected.count, "first_reason": rejected[0].reason.code])
+    }
+
+    private func committed(_ block: Block, busyMicroseconds: UInt64) {
+        metrics.add(metrics.consensusBusyMicroseconds, busyMicroseconds)
+        metrics.add(metrics.blocksCommitted)
+        metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
+        log.info("committed block", [
+            "height": block.header.height, "txs": block.transactions.count, "round": block.certificate.round,
+            "app_hash": block.header.appHash.hex.prefix(16),
+        ])
+    }
+
+    /// Submits evidence of a validator's double-signing, signed by this node's key.
+    private func report(_ evidence: DuplicateVoteEvidence) {
+        log.warning("validator signed conflicting votes", ["validator": evidence.validator.hex, "height": evidence.height])
+        let account = store.account(validatorKey.publicKey)
+        let transaction = Transaction(
+            sender: validatorKey.publicKey, nonce: mempool.nextNonce(for: validatorKey.publicKey, committedNonce: account.nonce),
+            fee: store.parameters.minFee, body: .evidence(evidence)
+        ).signed(by: validatorKey, chainID: status.chainID)
+        do { try submit(transaction) } catch {
+            log.warning("could not submit evidence", ["error": "\(error)"])
         }
+    }
+
+    private func fail(_ error: any Error) {
+        log.error("consensus stopped", ["error": "\(error)"])
+        failure.withLock { $0 = error }
+        stop.fire()
     }
 
     static func nowMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }

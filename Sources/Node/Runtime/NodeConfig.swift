@@ -1,3 +1,4 @@
+import Consensus
 import Foundation
 import Ledger
 
@@ -5,7 +6,13 @@ import Ledger
 /// overridden by command-line flags.
 struct NodeConfig: Codable, Sendable, Equatable {
     var http_address = "127.0.0.1:26657"
+    /// The pause after each commit before the next height starts.
     var block_interval_ms = 500
+    var timeout_propose_ms = 3_000
+    var timeout_prevote_ms = 1_000
+    var timeout_precommit_ms = 1_000
+    /// Start heights without waiting for transactions.
+    var create_empty_blocks = false
     var block_transactions_max = 5_000
     /// Relative to the home directory unless absolute.
     var validator_key = "validator.key"
@@ -61,7 +68,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     /// Checks ranges; returns the parsed pieces the node needs.
-    func validated() throws(UsageError) -> (address: SocketAddress, logger: Logger, mempool: Mempool.Limits) {
+    func validated() throws(UsageError) -> (address: SocketAddress, logger: Logger, mempool: Mempool.Limits, consensus: ConsensusConfig) {
         let address = try SocketAddress(parsing: http_address)
         guard let format = Logger.Format(rawValue: log_format) else {
             throw UsageError("log_format must be 'human' or 'json', got '\(log_format)'")
@@ -77,8 +84,19 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard mempool_transactions_max > 0, mempool_bytes_max > 0, mempool_per_account_max > 0 else {
             throw UsageError("mempool limits must be positive")
         }
+        for (name, value) in [("timeout_propose_ms", timeout_propose_ms), ("timeout_prevote_ms", timeout_prevote_ms),
+                              ("timeout_precommit_ms", timeout_precommit_ms)] where !(1...600_000).contains(value) {
+            throw UsageError("\(name) must be 1...600000")
+        }
+        var consensus = ConsensusConfig()
+        consensus.commitDelayMs = UInt64(block_interval_ms)
+        consensus.proposeTimeoutMs = UInt64(timeout_propose_ms)
+        consensus.prevoteTimeoutMs = UInt64(timeout_prevote_ms)
+        consensus.precommitTimeoutMs = UInt64(timeout_precommit_ms)
+        consensus.createEmptyBlocks = create_empty_blocks
         return (address, Logger(format: format, level: level),
                 Mempool.Limits(transactionsMax: mempool_transactions_max, bytesMax: mempool_bytes_max,
-                               perAccountMax: mempool_per_account_max))
+                               perAccountMax: mempool_per_account_max),
+                consensus)
     }
 }

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import Ledger
 
-/// A node's home directory: `config.json`, `genesis.json`, `validator.key` and `data/` (the
-/// RocksDB store).
+/// A node's home directory: `config.json`, `genesis.json`, `validator.key`, `data/` (the
+/// RocksDB store) and `consensus.wal`.
 struct NodeHome {
     let path: String
 
@@ -20,6 +20,7 @@ struct NodeHome {
 
     var genesisPath: String { file("genesis.json") }
     var dataPath: String { file("data") }
+    var walPath: String { file("consensus.wal") }
 
     func genesis() throws -> Genesis {
         guard let data = FileManager.default.contents(atPath: genesisPath) else {

@@ -7,7 +7,7 @@ final class NodeMetrics: Sendable {
     let transactionsReceived = Atomic<UInt64>(0)
     let transactionsRefused = Atomic<UInt64>(0)
     let transactionsDropped = Atomic<UInt64>(0)
-    let blockCommitMicroseconds = Atomic<UInt64>(0)
+    let consensusBusyMicroseconds = Atomic<UInt64>(0)
     let httpResponses2xx = Atomic<UInt64>(0)
     let httpResponses4xx = Atomic<UInt64>(0)
     let httpResponses5xx = Atomic<UInt64>(0)
@@ -42,7 +42,8 @@ final class NodeMetrics: Sendable {
             counter("tributary_transactions_received_total", "Transactions admitted to the mempool.", load(transactionsReceived)),
             counter("tributary_transactions_refused_total", "Transactions refused at submission.", load(transactionsRefused)),
             counter("tributary_transactions_dropped_total", "Admitted transactions that failed when proposed.", load(transactionsDropped)),
-            counter("tributary_block_commit_microseconds_total", "Time spent building and committing blocks.", load(blockCommitMicroseconds)),
+            counter("tributary_consensus_busy_microseconds_total", "Time the consensus thread spent proposing, executing and committing.",
+                    load(consensusBusyMicroseconds)),
             "# HELP tributary_http_responses_total HTTP responses by status class.\n# TYPE tributary_http_responses_total counter\n"
                 + "tributary_http_responses_total{class=\"2xx\"} \(load(httpResponses2xx))\n"
                 + "tributary_http_responses_total{class=\"4xx\"} \(load(httpResponses4xx))\n"

@@ -1,0 +1,141 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// A record of the consensus write-ahead log: what this node signed during the current height.
+public enum WALRecord: Hashable, Sendable, CanonicalCodable {
+    /// The height the log covers; the log is rewritten with only this record at each new height.
+    case height(UInt64)
+    /// A vote this node signed. A precommit for a block carries the block, so the lock it
+    /// implies survives a restart.
+    case vote(SignedVote, lockedBlock: BlockCandidate?)
+    /// A proposal this node signed.
+    case proposal(SignedProposal)
+
+    public func encode(to writer: inout CanonicalWriter) {
+        switch self {
+        case let .height(height): writer.write(UInt8(1)); writer.write(height)
+        case let .vote(vote, block): writer.write(UInt8(2)); writer.write(vote); writer.write(optional: block)
+        case let .proposal(proposal): writer.write(UInt8(3)); writer.write(proposal)
+        }
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        switch try reader.readUInt8() {
+        case 1: self = .height(try reader.readUInt64())
+        case 2: self = .vote(try reader.read(), lockedBlock: try reader.readOptional())
+        case 3: self = .proposal(try reader.read())
+        case let tag: throw .unknownTag(type: "WAL record", tag: tag)
+        }
+    }
+}
+
+/// Why the consensus WAL cannot be used.
+public struct WALError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The consensus write-ahead log: an append-only file of framed records, each fsynced before
+/// the message it describes is sent. Frame: `u32` big-endian payload length, the first 8 bytes
+/// of the payload's BLAKE2b-256, the payload (a canonical `WALRecord`).
+///
+/// A crash can tear only the last frame (appends are sequential and synced one by one): such
+/// a tail is cut off on open and reported in `repairedTail`. A damaged frame followed by more
+/// data means the file was corrupted, and opening fails with the offset.
+public final class ConsensusWAL {
+    public static let recordMaxBytes = Block.maxBytes + (1 << 20)
+    static let headerBytes = 12
+
+    public let path: String
+    public private(set) var records: [WALRecord] = []
+    /// Bytes cut from a torn final frame when the log was opened (0 if none).
+    public private(set) var repairedTail = 0
+    private var descriptor: Int32
+
+    /// Opens (creating if missing) the log at `path` and reads its records.
+    public init(path: String) throws(WALError) {
+        self.path = path
+        descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw WALError("cannot open consensus WAL \(path): \(String(cString: strerror(errno)))") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw WALError("cannot read consensus WAL \(path)") }
+        let bytes = [UInt8](data)
+        let (records, validBytes) = try Self.parse(bytes, path: path)
+        self.records = records
+        if validBytes < bytes.count {
+            repairedTail = bytes.count - validBytes
+            guard ftruncate(descriptor, off_t(validBytes)) == 0, fsync(descriptor) == 0 else {
+                throw WALError("cannot cut the torn tail of \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends `record` and syncs it to disk before returning.
+    public func append(_ record: WALRecord) throws(WALError) {
+        let frame = Self.frame(record)
+        let written = frame.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == frame.count, fsync(descriptor) == 0 else {
+            throw WALError("cannot append to consensus WAL \(path): \(String(cString: strerror(errno)))")
+        }
+        records.append(record)
+    }
+
+    /// Replaces the log, atomically, with one `.height(height)` record.
+    public func startHeight(_ height: UInt64) throws(WALError) {
+        let temporary = path + ".new"
+        let frame = Self.frame(.height(height))
+        let file = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard file >= 0 else { throw WALError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let written = frame.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+        let synced = fsync(file)
+        close(file)
+        guard written == frame.count, synced == 0, rename(temporary, path) == 0 else {
+            throw WALError("cannot replace consensus WAL \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY)
+        if directory >= 0 { fsync(directory); close(directory) }
+        close(descriptor)
+        descriptor = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw WALError("cannot reopen consensus WAL \(path): \(String(cString: strerror(errno)))") }
+        records = [.height(height)]
+    }
+
+    static func frame(_ record: WALRecord) -> [UInt8] {
+        let payload = record.canonicalBytes
+        precondition(payload.count <= recordMaxBytes, "WAL record over its maximum size")
+        var writer = CanonicalWriter(reservingCapacity: payload.count + headerBytes)
+        writer.write(UInt32(payload.count))
+        writer.write(raw: Digest.blake2b(payload).bytes.prefix(8))
+        writer.write(raw: payload)
+        return writer.bytes
+    }
+
+    /// The records of a log file and how many leading bytes hold whole, intact frames.
+    static func parse(_ bytes: [UInt8], path: String) throws(WALError) -> ([WALRecord], Int) {
+        var records: [WALRecord] = []
+        var offset = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= headerBytes else { break }  // torn header at the end
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            let end = offset + headerBytes + length
+            guard length <= recordMaxBytes, end <= bytes.count else {
+                if end > bytes.count { break }  // torn frame at the end
+                throw WALError("consensus WAL \(path) is corrupt at byte \(offset): frame length \(length) over the maximum")
+            }
+            let payload = bytes[offset + headerBytes..<end]
+            guard Digest.blake2b(Array(payload)).bytes.prefix(8).elementsEqual(bytes[offset + 4..<offset + headerBytes]) else {
+                if end == bytes.count { break }  // the last frame was torn while written
+                throw WALError("consensus WAL \(path) is corrupt at byte \(offset): checksum mismatch with \(bytes.count - end) bytes after it; refusing to start (move the file away only if you are sure this validator did not sign at this height)")
+            }
+            do {
+                records.append(try WALRecord(canonicalBytes: payload, maxBytes: recordMaxBytes))
+            } catch {
+                throw WALError("consensus WAL \(path) is corrupt at byte \(offset): \(error)")
+            }
+            offset = end
+        }
+        return (records, offset)
+    }
+}
