@@ -32,3 +32,27 @@ struct ForwardBuffers {
 
     func release() { storage.forEach { $0.deallocate() } }
 }
+
+/// Per-thread buffers for attention scores, one float per attended position.
+final class AttentionScores: @unchecked Sendable {
+    private var buffers: [UnsafeMutablePointer<Float>]
+    private var capacity = 0
+
+    init(members: Int) {
+        buffers = (0..<members).map { _ in .allocate(capacity: 0) }
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+
+    /// Makes every buffer hold at least `positions` floats. Called between parallel regions.
+    func reserve(positions: Int) {
+        guard positions > capacity else { return }
+        capacity = max(positions, 2 * capacity)
+        buffers = buffers.map { old in
+            old.deallocate()
+            return .allocate(capacity: capacity)
+        }
+    }
+
+    func buffer(member: Int) -> UnsafeMutablePointer<Float> { buffers[member] }
+}

@@ -66,23 +66,21 @@ extension InferenceEngine {
     }
 
     /// Attention of every row's query heads over its own sequence, one (row, key/value
-    /// head) pair per work item, items dealt round-robin to the threads.
+    /// head) pair per work item, items handed to whichever thread is free.
     private func attend(_ rows: [ForwardRow], layer: Int) {
         let c = configuration, b = buffers
         let d = c.headDimension, group = c.groupSize, attentionWidth = c.headCount * d
-        let items = rows.count * c.kvHeadCount
-        let longest = rows.map(\.position).max()! + 1
-        pool.run { member in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
-            defer { scores.deallocate() }
-            for item in stride(from: member, to: items, by: pool.threadCount) {
+        attentionScores.reserve(positions: rows.map(\.position).max()! + 1)
+        let scoresBuffers = attentionScores
+        pool.forEachChunk(rows.count * c.kvHeadCount, chunk: 1) { member, items in
+            for item in items {
                 let (r, kvHead) = item.quotientAndRemainder(dividingBy: c.kvHeadCount)
                 let row = rows[r]
                 let offset = r * attentionWidth + kvHead * group * d
                 Layers.attention(
                     queries: b.queries + offset, heads: group, headDimension: d,
                     keys: row.cache.keys(layer: layer, kvHead: kvHead), values: row.cache.values(layer: layer, kvHead: kvHead),
-                    length: row.position + 1, scores: scores, into: b.attention + offset)
+                    length: row.position + 1, scores: scoresBuffers.buffer(member: member), into: b.attention + offset)
             }
         }
     }

@@ -12,6 +12,7 @@ public final class InferenceEngine {
     let pool: WorkerPool
     let scratch: ScratchSpace
     var buffers = ForwardBuffers()
+    let attentionScores: AttentionScores
 
     /// Most token rows in one forward pass; longer inputs are split into passes.
     public static let batchRowsMax = 512
@@ -24,6 +25,7 @@ public final class InferenceEngine {
         openblas_set_num_threads(1)
         self.model = model
         self.pool = WorkerPool(threadCount: threads)
+        self.attentionScores = AttentionScores(members: threads)
         self.scratch = ScratchSpace(members: threads, floatsPerMember: max(Self.tileFloatsPerThread, 16 * max(model.configuration.hiddenSize, model.configuration.intermediateSize)))
     }
 

@@ -49,45 +49,46 @@ enum BF16Decoder: BlockDecoder {
     }
 }
 
-enum Q4_0Decoder: BlockDecoder {
+/// Q4_0 in the lane layout of `LaneLayout`: weight = (q − 8)·d.
+enum Q4_0LaneDecoder: BlockDecoder {
     static var blockBytes: Int { 18 }
     @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
         let d = SIMD8<Float>(repeating: blockHeader(block)[0])
-        let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        let low = SIMD16<Int8>(truncatingIfNeeded: q & 0x0F) &- 8
-        let high = SIMD16<Int8>(truncatingIfNeeded: q &>> 4) &- 8
+        let lanes = SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt16>.self))
         return Block32(
-            w0: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: low.lowHalf)) * d,
-            w1: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: low.highHalf)) * d,
-            w2: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: high.lowHalf)) * d,
-            w3: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: high.highHalf)) * d)
+            w0: SIMD8<Float>((lanes & 0xF) &- 8) * d,
+            w1: SIMD8<Float>(((lanes &>> 4) & 0xF) &- 8) * d,
+            w2: SIMD8<Float>(((lanes &>> 8) & 0xF) &- 8) * d,
+            w3: SIMD8<Float>((lanes &>> 12) &- 8) * d)
     }
 }
 
-enum Q4_1Decoder: BlockDecoder {
+/// Q4_1 in the lane layout of `LaneLayout`: weight = q·d + m.
+enum Q4_1LaneDecoder: BlockDecoder {
     static var blockBytes: Int { 20 }
     @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
         let header = blockHeader(block)
         let d = SIMD8<Float>(repeating: header[0])
         let m = SIMD8<Float>(repeating: header[1])
-        let q = block.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-        let low = q & 0x0F
-        let high = q &>> 4
+        let lanes = SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self))
         return Block32(
-            w0: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: low.lowHalf)) * d + m,
-            w1: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: low.highHalf)) * d + m,
-            w2: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: high.lowHalf)) * d + m,
-            w3: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: high.highHalf)) * d + m)
+            w0: SIMD8<Float>(lanes & 0xF) * d + m,
+            w1: SIMD8<Float>((lanes &>> 4) & 0xF) * d + m,
+            w2: SIMD8<Float>((lanes &>> 8) & 0xF) * d + m,
+            w3: SIMD8<Float>(lanes &>> 12) * d + m)
     }
 }
 
-enum Q8_0Decoder: BlockDecoder {
+/// Q8_0 in the lane layout of `LaneLayout`: weight = q·d.
+enum Q8_0LaneDecoder: BlockDecoder {
     static var blockBytes: Int { 34 }
     @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
         let d = SIMD8<Float>(repeating: blockHeader(block)[0])
-        @inline(__always) func widen(_ offset: Int) -> SIMD8<Float> {
-            SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 2 + offset, as: SIMD8<Int8>.self))) * d
-        }
-        return Block32(w0: widen(0), w1: widen(8), w2: widen(16), w3: widen(24))
+        let lanes = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
+        return Block32(
+            w0: SIMD8<Float>((lanes &<< 24) &>> 24) * d,
+            w1: SIMD8<Float>((lanes &<< 16) &>> 24) * d,
+            w2: SIMD8<Float>((lanes &<< 8) &>> 24) * d,
+            w3: SIMD8<Float>(lanes &>> 24) * d)
     }
 }

@@ -1,6 +1,7 @@
-/// A weight matrix `[rows, columns]` (PyTorch's `[out_features, in_features]`) used in
-/// place in its stored encoding: rows are decoded block by block inside the kernels, so
-/// quantized weights stay quantized in memory.
+/// A weight matrix `[rows, columns]` (PyTorch's `[out_features, in_features]`) kept in its
+/// stored encoding: rows are decoded block by block inside the kernels, so quantized
+/// weights stay quantized in memory. Float matrices are used in place from their file;
+/// quantized ones are copied once into the engine's `LaneLayout` (same size).
 public struct WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
@@ -10,7 +11,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Keeps the storage behind `base` alive.
     let owner: AnyObject
 
-    /// Views a 2-D tensor as a matrix. Rows must be whole 32-value blocks.
+    /// Makes a matrix of a 2-D tensor. Rows must be whole 32-value blocks.
     public init(_ tensor: TensorData) throws(ModelFileError) {
         guard tensor.shape.count == 2 else { throw .malformed("tensor \(tensor.name) has shape \(tensor.shape), expected 2-D") }
         let (rows, columns) = (tensor.shape[0], tensor.shape[1])
@@ -20,9 +21,16 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.columns = columns
         self.type = tensor.type
-        self.base = tensor.bytes.baseAddress!
         self.rowBytes = tensor.type.byteCount(elements: columns)!
-        self.owner = tensor.owner
+        if LaneLayout.applies(to: tensor.type) {
+            let storage = WeightStorage(byteCount: tensor.bytes.count)
+            LaneLayout.repack(tensor.type, blocks: rows * columns / 32, from: tensor.bytes.baseAddress!, to: storage.base)
+            self.base = UnsafeRawPointer(storage.base)
+            self.owner = storage
+        } else {
+            self.base = tensor.bytes.baseAddress!
+            self.owner = tensor.owner
+        }
     }
 
     /// Bytes the matrix occupies.
@@ -39,9 +47,9 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f32: RowKernels.multiply(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
         case .f16: RowKernels.multiply(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
         case .bf16: RowKernels.multiply(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q4_0: RowKernels.multiply(Q4_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q4_1: RowKernels.multiply(Q4_1Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q8_0: RowKernels.multiply(Q8_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q4_0: RowKernels.multiply(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q4_1: RowKernels.multiply(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .q8_0: RowKernels.multiply(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
         }
     }
 
@@ -52,9 +60,9 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f32: RowKernels.dequantize(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
         case .f16: RowKernels.dequantize(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
         case .bf16: RowKernels.dequantize(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q4_0: RowKernels.dequantize(Q4_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q4_1: RowKernels.dequantize(Q4_1Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q8_0: RowKernels.dequantize(Q8_0Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q4_0: RowKernels.dequantize(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q4_1: RowKernels.dequantize(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .q8_0: RowKernels.dequantize(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
         }
     }
 
@@ -66,4 +74,16 @@ public struct WeightMatrix: @unchecked Sendable {
             count = columns
         }
     }
+}
+
+/// Heap memory for repacked weights, 64-byte aligned, with slack so the 8-byte block-header
+/// loads of the last block stay inside the allocation.
+final class WeightStorage: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+
+    init(byteCount: Int) {
+        base = .allocate(byteCount: byteCount + 64, alignment: 64)
+    }
+
+    deinit { base.deallocate() }
 }

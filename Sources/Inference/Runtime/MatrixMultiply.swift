@@ -20,12 +20,13 @@ enum MatrixMultiply {
     static let rowGranularity = 16
 
     /// Computes every product for `batch` activation rows; products may run concurrently,
-    /// so no product may read another's output.
+    /// so no product may read another's output. Work is dealt out in chunks of output rows
+    /// to whichever thread is free.
     static func run(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace) {
         guard batch > 0, !products.isEmpty else { return }
         if batch <= registerKernelBatchMax {
             let total = products.reduce(0) { $0 + $1.weights.rows }
-            pool.forEachRange(total, granularity: rowGranularity) { range in
+            pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: 8)) { _, range in
                 var start = 0
                 for product in products {
                     let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
@@ -38,26 +39,35 @@ enum MatrixMultiply {
                 }
             }
         } else {
-            pool.run { member in
-                let tile = scratch.buffer(member: member)
-                for product in products {
-                    let rows = product.weights.rows, columns = product.weights.columns
-                    let units = (rows + rowGranularity - 1) / rowGranularity
-                    let start = min(rows, units * member / pool.threadCount * rowGranularity)
-                    let end = min(rows, units * (member + 1) / pool.threadCount * rowGranularity)
-                    let tileRows = max(rowGranularity, scratch.floatsPerMember / columns / rowGranularity * rowGranularity)
-                    var row = start
-                    while row < end {
-                        let count = min(tileRows, end - row)
-                        product.weights.dequantize(rows: row..<(row + count), into: tile)
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(count), Int32(columns),
-                            1, product.x, Int32(product.xStride), tile, Int32(columns), 0, product.y + row, Int32(product.yStride))
-                        row += count
-                    }
+            // Tiles of output rows: each is decoded to float32 in its thread's buffer, then
+            // multiplied by the whole batch with sgemm.
+            var tiles: [(product: Int, rows: Range<Int>)] = []
+            for (index, product) in products.enumerated() {
+                let rows = product.weights.rows
+                let tileRows = min(scratch.floatsPerMember / product.weights.columns, chunkRows(rows, threads: pool.threadCount, perThread: 2))
+                for start in stride(from: 0, to: rows, by: tileRows) { tiles.append((index, start..<min(rows, start + tileRows))) }
+            }
+            pool.forEachChunk(tiles.count, chunk: 1) { member, range in
+                let buffer = scratch.buffer(member: member)
+                for tile in tiles[range] {
+                    let product = products[tile.product]
+                    let columns = product.weights.columns
+                    product.weights.dequantize(rows: tile.rows, into: buffer)
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(tile.rows.count), Int32(columns),
+                        1, product.x, Int32(product.xStride), buffer, Int32(columns), 0,
+                        product.y + tile.rows.lowerBound, Int32(product.yStride))
                 }
             }
         }
+    }
+
+    /// Rows per work chunk for about `perThread` chunks per thread, a whole multiple of
+    /// `rowGranularity`. More chunks absorb threads slowed by other processes; fewer give
+    /// `sgemm` wider tiles.
+    static func chunkRows(_ rows: Int, threads: Int, perThread: Int) -> Int {
+        let target = (rows + perThread * threads - 1) / (perThread * threads)
+        return max(rowGranularity, (target + rowGranularity - 1) / rowGranularity * rowGranularity)
     }
 }
 

@@ -9,8 +9,10 @@ public final class WorkerPool: Sendable {
     public let threadCount: Int
     private let shared: Shared
 
-    /// How long an idle worker spins before it sleeps, in nanoseconds.
+    /// How long an idle worker waits for work (spinning, then yielding) before it sleeps.
     static let spinBeforeSleepNanoseconds: UInt64 = 2_000_000
+    /// Busy-wait iterations (tens of microseconds) before a waiting thread starts yielding.
+    static let spinsBeforeYield = 20_000
 
     public init(threadCount: Int) {
         precondition(threadCount >= 1, "a worker pool needs at least one thread")
@@ -32,15 +34,23 @@ public final class WorkerPool: Sendable {
         withoutActuallyEscaping(body) { body in shared.run(body, helpers: threadCount - 1) }
     }
 
-    /// Splits `0..<count` into `threadCount` contiguous ranges (multiples of `granularity`
-    /// except the last) and runs `body` on each in parallel; empty ranges are skipped.
-    public func forEachRange(_ count: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
-        let units = (count + granularity - 1) / granularity
-        if threadCount == 1 || units <= 1 { return count > 0 ? body(0..<count) : () }
+    /// Runs `body` on consecutive chunks of `0..<count` (`chunk` long, the last shorter),
+    /// handing each chunk to whichever member is free next, so a member slowed down by
+    /// another process does not hold the others back.
+    /// `body` also receives the member running it, for per-thread buffers.
+    public func forEachChunk(_ count: Int, chunk: Int, _ body: (_ member: Int, _ range: Range<Int>) -> Void) {
+        precondition(chunk > 0, "chunks must not be empty")
+        if threadCount == 1 || count <= chunk {
+            for start in stride(from: 0, to: count, by: chunk) { body(0, start..<min(count, start + chunk)) }
+            return
+        }
+        shared.nextChunk.store(0, ordering: .relaxed)
         run { member in
-            let start = min(count, units * member / threadCount * granularity)
-            let end = min(count, units * (member + 1) / threadCount * granularity)
-            if start < end { body(start..<end) }
+            while true {
+                let start = shared.nextChunk.add(chunk, ordering: .relaxed).oldValue
+                guard start < count else { return }
+                body(member, start..<min(count, start + chunk))
+            }
         }
     }
 
@@ -50,6 +60,8 @@ public final class WorkerPool: Sendable {
         let pending = Atomic<Int>(0)
         let sleepers = Atomic<Int>(0)
         let stopping = Atomic<Bool>(false)
+        /// Start of the next unclaimed chunk in `forEachChunk`.
+        let nextChunk = Atomic<Int>(0)
         /// The current region's body; written by the caller before `generation` is bumped
         /// and read by workers after they observe the bump.
         nonisolated(unsafe) var job: ((Int) -> Void)?
@@ -74,7 +86,13 @@ public final class WorkerPool: Sendable {
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 { wakeAll() }
             body(0)
-            while pending.load(ordering: .acquiring) > 0 {}
+            // A helper preempted by another process holds its chunk until it runs again;
+            // yielding the core instead of spinning lets it run sooner.
+            var spins = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins > WorkerPool.spinsBeforeYield { sched_yield() }
+            }
             job = nil
         }
 
@@ -91,7 +109,8 @@ public final class WorkerPool: Sendable {
                 while generation.load(ordering: .acquiring) == seen {
                     if stopping.load(ordering: .relaxed) { return }
                     spins += 1
-                    if spins & 1023 == 0, DispatchTime.now().uptimeNanoseconds - spinStart > WorkerPool.spinBeforeSleepNanoseconds {
+                    if spins > WorkerPool.spinsBeforeYield { sched_yield() }
+                    if spins & 255 == 0, DispatchTime.now().uptimeNanoseconds - spinStart > WorkerPool.spinBeforeSleepNanoseconds {
                         sleep(while: seen)
                         spins = 0
                     }
