@@ -26,6 +26,11 @@ import llama_cpp
 import numpy as np
 
 
+@llama_cpp.llama_log_callback
+def quiet_log(level, text, user_data):
+    """llama.cpp logs every graph build; the figures go to stdout and nothing else is needed."""
+
+
 class Engine:
     """One llama.cpp context (and its batch) over a shared model."""
 
@@ -33,6 +38,7 @@ class Engine:
 
     def __init__(self, model_path: str, threads: int, sequences_max: int, context: int):
         if Engine.model is None:
+            llama_cpp.llama_log_set(quiet_log, ctypes.c_void_p())
             llama_cpp.llama_backend_init()
             Engine.model = llama_cpp.llama_model_load_from_file(model_path.encode(), llama_cpp.llama_model_default_params())
             if not Engine.model:

@@ -151,14 +151,14 @@ enum BenchInferenceCommand {
     }
 
     static func report(ours: [String: Any], baseline: [String: Any]?, threads: Int, modelPath: String, json: Bool) {
-        let rows: [(key: String, label: String, higherIsBetter: Bool)] = [
-            ("prefill_tokens_per_s", "prefill, 512-token prompt (tokens/s)", true),
-            ("ttft_ms", "time to first token, 512-token prompt (ms)", false),
-            ("ttft_short_ms", "time to first token, 32-token prompt (ms)", false),
-            ("decode_tokens_per_s", "decode, 1 stream (tokens/s)", true),
-            ("aggregate_8_tokens_per_s", "decode, 8 streams aggregate (tokens/s)", true),
-            ("aggregate_32_tokens_per_s", "decode, 32 streams aggregate (tokens/s)", true),
-            ("peak_rss_mb", "peak RSS (MB)", false),
+        let rows: [(key: String, label: String)] = [
+            ("prefill_tokens_per_s", "prefill, 512-token prompt (tokens/s)"),
+            ("ttft_ms", "time to first token, 512-token prompt (ms)"),
+            ("ttft_short_ms", "time to first token, 32-token prompt (ms)"),
+            ("decode_tokens_per_s", "decode, 1 stream (tokens/s)"),
+            ("aggregate_8_tokens_per_s", "decode, 8 streams aggregate (tokens/s)"),
+            ("aggregate_32_tokens_per_s", "decode, 32 streams aggregate (tokens/s)"),
+            ("peak_rss_mb", "peak RSS (MB)"),
         ]
         var ratios: [String: Double] = [:]
         if let baseline {
@@ -181,11 +181,15 @@ enum BenchInferenceCommand {
             guard let number = value as? Double else { return "—" }
             return String(format: number >= 100 ? "%.0f" : "%.1f", number)
         }
+        func padded(_ text: String, _ width: Int, left: Bool = false) -> String {
+            let padding = String(repeating: " ", count: max(0, width - text.count))
+            return left ? text + padding : padding + text
+        }
         print("model \(modelPath), \(threads) threads")
-        print(String(format: "%-44@ %12@ %12@ %8@", "" as NSString, "tributary" as NSString, "llama.cpp" as NSString, "ratio" as NSString))
+        print(padded("", 44, left: true) + padded("tributary", 12) + padded("llama.cpp", 12) + padded("ratio", 9))
         for row in rows {
             let ratio = ratios[row.key].map { String(format: "%.2f×", $0) } ?? "—"
-            print(String(format: "%-44@ %12@ %12@ %8@", row.label as NSString, format(ours[row.key]) as NSString, format(baseline?[row.key]) as NSString, ratio as NSString))
+            print(padded(row.label, 44, left: true) + padded(format(ours[row.key]), 12) + padded(format(baseline?[row.key]), 12) + padded(ratio, 9))
         }
         if let ratio = ratios["aggregate_32_over_baseline_single"] {
             print(String(format: "32-stream aggregate over llama.cpp single-stream decode: %.2f× (goal ≥ 3×)", ratio))

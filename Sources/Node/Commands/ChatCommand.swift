@@ -57,7 +57,7 @@ enum ChatCommand {
                 let reply = try generator.generate([request], caches: [cache]) { _, text in
                     FileHandle.standardOutput.write(Data(text.utf8))
                 }[0]
-                print()
+                FileHandle.standardOutput.write(Data("\n".utf8))
                 messages.append(ChatMessage(role: "assistant", content: reply.text))
                 cachedTokens = Array((tokens + reply.tokens).prefix(cache.length))
             } catch {

@@ -59,7 +59,7 @@ enum GenerateCommand {
                 "finish_reason": result.finishReason.rawValue,
             ], pretty: false)
         } else {
-            print()
+            FileHandle.standardOutput.write(Data("\n".utf8))
             let decodeSeconds = seconds - result.firstTokenSeconds
             Output.note(String(
                 format: "[%d prompt tokens, %d generated (%@); first token after %.0f ms, %.1f tokens/s after]",
