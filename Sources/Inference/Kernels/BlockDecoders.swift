@@ -9,6 +9,55 @@ protocol BlockDecoder {
     /// Bytes occupied by 32 weights.
     static var blockBytes: Int { get }
     static func decode(_ block: UnsafeRawPointer) -> Block32
+    /// Adds the block's dot product with the 32 floats at `x` to `sum` (lane-wise) and
+    /// `offset`; `blockSum` is the sum of those 32 floats. Quantized formats factor their
+    /// scale and minimum out of the sum (d·Σq·x + m·Σx), which saves two operations per
+    /// lane when one activation vector meets each decoded block.
+    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float)
+}
+
+extension BlockDecoder {
+    @inline(__always)
+    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let v = decode(block)
+        sum.addProduct(v.w0, x.loadUnaligned(as: SIMD8<Float>.self))
+        sum.addProduct(v.w1, x.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+        sum.addProduct(v.w2, x.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+        sum.addProduct(v.w3, x.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+    }
+}
+
+/// Σ q·x over a block whose values are in four 8-lane float vectors.
+@inline(__always)
+func quantDot(_ q0: SIMD8<Float>, _ q1: SIMD8<Float>, _ q2: SIMD8<Float>, _ q3: SIMD8<Float>, _ x: UnsafeRawPointer) -> SIMD8<Float> {
+    var s = q0 * x.loadUnaligned(as: SIMD8<Float>.self)
+    var t = q1 * x.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+    s.addProduct(q2, x.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+    t.addProduct(q3, x.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+    return s + t
+}
+
+/// The exact float value of integer lanes in 0..<2²³: the integer is placed in the
+/// mantissa of 2²³ and 2²³ subtracted. Two plain vector operations that always inline,
+/// unlike the standard library's generic integer-to-float conversion.
+@inline(__always)
+func floatLanes(_ q: SIMD8<Int32>) -> SIMD8<Float> {
+    unsafeBitCast(q | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_608
+}
+
+/// The exact float value of signed byte lanes (−128...127).
+@inline(__always)
+func floatLanes(signedBytes q: SIMD8<Int32>) -> SIMD8<Float> {
+    unsafeBitCast((q &+ 128) | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_736
+}
+
+/// Zero-extends eight 16-bit lanes read from `pointer` to 32 bits.
+@inline(__always)
+func wordLanes(_ pointer: UnsafeRawPointer) -> SIMD8<Int32> {
+    let words = pointer.loadUnaligned(as: SIMD8<UInt16>.self)
+    return SIMD8<Int32>(
+        Int32(words[0]), Int32(words[1]), Int32(words[2]), Int32(words[3]),
+        Int32(words[4]), Int32(words[5]), Int32(words[6]), Int32(words[7]))
 }
 
 /// The first four halves of a block widened to float (the scale, and the minimum where
@@ -54,12 +103,21 @@ enum Q4_0LaneDecoder: BlockDecoder {
     static var blockBytes: Int { 18 }
     @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
         let d = SIMD8<Float>(repeating: blockHeader(block)[0])
-        let lanes = SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt16>.self))
+        let lanes = wordLanes(block + 2)
         return Block32(
-            w0: SIMD8<Float>((lanes & 0xF) &- 8) * d,
-            w1: SIMD8<Float>(((lanes &>> 4) & 0xF) &- 8) * d,
-            w2: SIMD8<Float>(((lanes &>> 8) & 0xF) &- 8) * d,
-            w3: SIMD8<Float>((lanes &>> 12) &- 8) * d)
+            w0: (floatLanes(lanes & 0xF) - 8) * d,
+            w1: (floatLanes((lanes &>> 4) & 0xF) - 8) * d,
+            w2: (floatLanes((lanes &>> 8) & 0xF) - 8) * d,
+            w3: (floatLanes(lanes &>> 12) - 8) * d)
+    }
+
+    @inline(__always)
+    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let d = blockHeader(block)[0]
+        let lanes = wordLanes(block + 2)
+        let q = quantDot(floatLanes(lanes & 0xF), floatLanes((lanes &>> 4) & 0xF), floatLanes((lanes &>> 8) & 0xF), floatLanes(lanes &>> 12), x)
+        sum.addProduct(SIMD8<Float>(repeating: d), q)
+        offset -= 8 * d * blockSum
     }
 }
 
@@ -70,12 +128,21 @@ enum Q4_1LaneDecoder: BlockDecoder {
         let header = blockHeader(block)
         let d = SIMD8<Float>(repeating: header[0])
         let m = SIMD8<Float>(repeating: header[1])
-        let lanes = SIMD8<Int32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self))
+        let lanes = wordLanes(block + 4)
         return Block32(
-            w0: SIMD8<Float>(lanes & 0xF) * d + m,
-            w1: SIMD8<Float>((lanes &>> 4) & 0xF) * d + m,
-            w2: SIMD8<Float>((lanes &>> 8) & 0xF) * d + m,
-            w3: SIMD8<Float>(lanes &>> 12) * d + m)
+            w0: floatLanes(lanes & 0xF) * d + m,
+            w1: floatLanes((lanes &>> 4) & 0xF) * d + m,
+            w2: floatLanes((lanes &>> 8) & 0xF) * d + m,
+            w3: floatLanes(lanes &>> 12) * d + m)
+    }
+
+    @inline(__always)
+    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let header = blockHeader(block)
+        let lanes = wordLanes(block + 4)
+        let q = quantDot(floatLanes(lanes & 0xF), floatLanes((lanes &>> 4) & 0xF), floatLanes((lanes &>> 8) & 0xF), floatLanes(lanes &>> 12), x)
+        sum.addProduct(SIMD8<Float>(repeating: header[0]), q)
+        offset += header[1] * blockSum
     }
 }
 
@@ -86,9 +153,19 @@ enum Q8_0LaneDecoder: BlockDecoder {
         let d = SIMD8<Float>(repeating: blockHeader(block)[0])
         let lanes = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
         return Block32(
-            w0: SIMD8<Float>((lanes &<< 24) &>> 24) * d,
-            w1: SIMD8<Float>((lanes &<< 16) &>> 24) * d,
-            w2: SIMD8<Float>((lanes &<< 8) &>> 24) * d,
-            w3: SIMD8<Float>(lanes &>> 24) * d)
+            w0: floatLanes(signedBytes: (lanes &<< 24) &>> 24) * d,
+            w1: floatLanes(signedBytes: (lanes &<< 16) &>> 24) * d,
+            w2: floatLanes(signedBytes: (lanes &<< 8) &>> 24) * d,
+            w3: floatLanes(signedBytes: lanes &>> 24) * d)
+    }
+
+    @inline(__always)
+    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let d = blockHeader(block)[0]
+        let lanes = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
+        let q = quantDot(
+            floatLanes(signedBytes: (lanes &<< 24) &>> 24), floatLanes(signedBytes: (lanes &<< 16) &>> 24),
+            floatLanes(signedBytes: (lanes &<< 8) &>> 24), floatLanes(signedBytes: lanes &>> 24), x)
+        sum.addProduct(SIMD8<Float>(repeating: d), q)
     }
 }

@@ -3,10 +3,12 @@
 /// Sums are kept in several 8-lane accumulators so the FMA chains overlap.
 enum RowKernels {
     /// `y[v * yStride + r] = Σ_c W[r, c] · x[v * xStride + c]` for `r` in `rows`, `v` in `0..<vectors`.
-    @inline(__always)
+    /// `blockSums[v * blocks + b]` is the sum of vector `v`'s values in block `b`.
+    /// Not inlined: each encoding gets its own specialised copy, compiled on its own.
+    @inline(never)
     static func multiply<D: BlockDecoder>(
         _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Int, rows: Range<Int>,
-        x: UnsafePointer<Float>, xStride: Int, vectors: Int, y: UnsafeMutablePointer<Float>, yStride: Int
+        x: UnsafePointer<Float>, xStride: Int, blockSums: UnsafePointer<Float>, vectors: Int, y: UnsafeMutablePointer<Float>, yStride: Int
     ) {
         for row in rows {
             let w = weights + row * rowBytes
@@ -22,7 +24,7 @@ enum RowKernels {
                     dot2(D.self, w, blocks, xv, xStride, yv, yStride)
                     vector += 2
                 default:
-                    yv.pointee = dot1(D.self, w, blocks, xv)
+                    yv.pointee = dot1(D.self, w, blocks, xv, blockSums + vector * blocks)
                     vector += 1
                 }
             }
@@ -30,17 +32,19 @@ enum RowKernels {
     }
 
     @inline(__always)
-    static func dot1<D: BlockDecoder>(_: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>) -> Float {
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        for block in 0..<blocks {
-            let v = D.decode(w + block * D.blockBytes)
-            let p = UnsafeRawPointer(x + block * 32)
-            a0.addProduct(v.w0, p.loadUnaligned(as: SIMD8<Float>.self))
-            a1.addProduct(v.w1, p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            a2.addProduct(v.w2, p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-            a3.addProduct(v.w3, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+    static func dot1<D: BlockDecoder>(_: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>, _ blockSums: UnsafePointer<Float>) -> Float {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+        var o0: Float = 0, o1: Float = 0
+        var block = 0
+        while block + 1 < blocks {
+            D.accumulateDot(w + block * D.blockBytes, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
+            D.accumulateDot(w + (block + 1) * D.blockBytes, UnsafeRawPointer(x + (block + 1) * 32), blockSum: blockSums[block + 1], &a1, &o1)
+            block += 2
         }
-        return ((a0 + a1) + (a2 + a3)).sum()
+        if block < blocks {
+            D.accumulateDot(w + block * D.blockBytes, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
+        }
+        return (a0 + a1).sum() + (o0 + o1)
     }
 
     @inline(__always)
@@ -103,7 +107,7 @@ enum RowKernels {
     }
 
     /// Writes rows `rows` of the matrix as float32, `columns` values per row, into `target`.
-    @inline(__always)
+    @inline(never)
     static func dequantize<D: BlockDecoder>(
         _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Int, rows: Range<Int>, into target: UnsafeMutablePointer<Float>
     ) {

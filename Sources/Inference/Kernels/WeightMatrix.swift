@@ -38,18 +38,19 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// `y[v * yStride + r] = Σ_c W[r, c] · x[v * xStride + c]` for `r` in `rowRange` and
     /// `v` in `0..<vectors`, straight from the encoded rows.
+    /// `blockSums[v * columns / 32 + b]` holds the sum of vector `v`'s values in block `b`.
     func multiply(
-        rows rowRange: Range<Int>, x: UnsafePointer<Float>, xStride: Int, vectors: Int,
+        rows rowRange: Range<Int>, x: UnsafePointer<Float>, xStride: Int, blockSums: UnsafePointer<Float>, vectors: Int,
         y: UnsafeMutablePointer<Float>, yStride: Int
     ) {
         let blocks = columns / 32
         switch type {
-        case .f32: RowKernels.multiply(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .f16: RowKernels.multiply(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .bf16: RowKernels.multiply(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q4_0: RowKernels.multiply(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q4_1: RowKernels.multiply(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
-        case .q8_0: RowKernels.multiply(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, vectors: vectors, y: y, yStride: yStride)
+        case .f32: RowKernels.multiply(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
+        case .f16: RowKernels.multiply(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
+        case .bf16: RowKernels.multiply(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
+        case .q4_0: RowKernels.multiply(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
+        case .q4_1: RowKernels.multiply(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
+        case .q8_0: RowKernels.multiply(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, x: x, xStride: xStride, blockSums: blockSums, vectors: vectors, y: y, yStride: yStride)
         }
     }
 

@@ -26,14 +26,17 @@ enum MatrixMultiply {
         guard batch > 0, !products.isEmpty else { return }
         if batch <= registerKernelBatchMax {
             let total = products.reduce(0) { $0 + $1.weights.rows }
+            let sums = products.map { blockSums($0, vectors: batch) }
             pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: 8)) { _, range in
                 var start = 0
-                for product in products {
+                for (index, product) in products.enumerated() {
                     let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
                     if lower < upper {
-                        product.weights.multiply(
-                            rows: (lower - start)..<(upper - start), x: product.x, xStride: product.xStride,
-                            vectors: batch, y: product.y, yStride: product.yStride)
+                        sums[index].withUnsafeBufferPointer { sums in
+                            product.weights.multiply(
+                                rows: (lower - start)..<(upper - start), x: product.x, xStride: product.xStride,
+                                blockSums: sums.baseAddress!, vectors: batch, y: product.y, yStride: product.yStride)
+                        }
                     }
                     start += product.weights.rows
                 }
@@ -59,6 +62,23 @@ enum MatrixMultiply {
                         product.y + tile.rows.lowerBound, Int32(product.yStride))
                 }
             }
+        }
+    }
+
+    /// Sums of each 32-value block of each activation vector, for the factored kernels.
+    static func blockSums(_ product: MatrixProduct, vectors: Int) -> [Float] {
+        let blocks = product.weights.columns / 32
+        return [Float](unsafeUninitializedCapacity: vectors * blocks) { buffer, count in
+            for vector in 0..<vectors {
+                let x = UnsafeRawPointer(product.x + vector * product.xStride)
+                for block in 0..<blocks {
+                    let p = x + block * 128
+                    let sum = (p.loadUnaligned(as: SIMD8<Float>.self) + p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        + (p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) + p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                    buffer[vector * blocks + block] = sum.sum()
+                }
+            }
+            count = vectors * blocks
         }
     }
 
