@@ -36,7 +36,8 @@ let package = Package(
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Crypto"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Crypto", "Consensus"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Ledger", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto"]),
     ]

@@ -16,7 +16,7 @@ if [ ! -f "$DEVNET_DIR/node0/genesis.json" ]; then
   dev_address=$("$TRIBUTARY" keys new --out "$DEVNET_DIR/dev.key")
   "$TRIBUTARY" init --home "$DEVNET_DIR/node0" --chain-id devnet \
     --validator-key "$DEVNET_DIR/validator0.key" \
-    --fund "$dev_address=1000000" \
+    --fund "$dev_address=1000000" --power 10000000 \
     --http-address "$HTTP_ADDRESS" --block-interval-ms 500
 fi
 dev_address=$("$TRIBUTARY" keys show "$DEVNET_DIR/dev.key")

@@ -89,6 +89,27 @@ public struct ConsensusEngine {
         return effects
     }
 
+    /// What gossip should keep sending to peers at this height: the proposals and votes of
+    /// the current and previous round, and of the rounds whose polka the lock and the valid
+    /// value rest on. Peers that missed a message get it again, so after the network
+    /// stabilises every honest node eventually sees what any honest node saw.
+    public func messagesToGossip() -> [ConsensusMessage] {
+        var rounds: Set<UInt32> = [round]
+        if round > 0 { rounds.insert(round - 1) }
+        if let locked { rounds.insert(locked.round) }
+        if let valid { rounds.insert(valid.round) }
+        var messages: [ConsensusMessage] = []
+        for gossipRound in rounds.sorted() {
+            if let proposal = proposals[gossipRound] { messages.append(.proposal(proposal)) }
+            if let validRound = proposals[gossipRound]?.proposal.validRound, !rounds.contains(validRound) {
+                messages += votes.votes(.prevote, round: validRound).map { .vote($0) }
+            }
+            messages += votes.votes(.prevote, round: gossipRound).map { .vote($0) }
+            messages += votes.votes(.precommit, round: gossipRound).map { .vote($0) }
+        }
+        return messages
+    }
+
     // MARK: Heights and rounds
 
     private mutating func enterHeight() {
@@ -193,12 +214,11 @@ public struct ConsensusEngine {
         guard message.round <= round &+ Self.roundsAheadMax else { return }
         switch message {
         case let .vote(vote):
-            guard validators.power(of: vote.validator) > 0, vote.hasValidSignature(chainID: chainID) else { return }
+            guard !votes.contains(vote), validators.power(of: vote.validator) > 0, vote.hasValidSignature(chainID: chainID) else { return }
             if case let .conflict(evidence) = votes.add(vote) { effects.append(.evidence(evidence)) }
         case let .proposal(proposal):
             guard proposals[proposal.proposal.round] == nil,
                   proposal.proposer == schedule.proposer(round: proposal.proposal.round),
-                  proposal.candidate.header.proposer == proposal.proposer,
                   proposal.isAuthentic(chainID: chainID)
             else { return }
             accept(proposal)

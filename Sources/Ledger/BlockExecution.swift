@@ -18,6 +18,7 @@ public enum BlockError: Error, Sendable, CustomStringConvertible {
     case wrongPrevious
     case timeNotIncreasing(lastMs: UInt64, gotMs: UInt64)
     case wrongTransactionsRoot
+    case proposerNotAValidator(Address)
     case invalidTransaction(index: Int, TransactionRejection)
     case wrongAppHash(expected: Digest, got: Digest)
     case invalidCertificate(CertificateError)
@@ -30,6 +31,7 @@ public enum BlockError: Error, Sendable, CustomStringConvertible {
         case .wrongPrevious: "block does not extend the last committed block"
         case let .timeNotIncreasing(lastMs, gotMs): "block time \(gotMs) ms is not after the last block's \(lastMs) ms"
         case .wrongTransactionsRoot: "transactions root does not match the transactions"
+        case let .proposerNotAValidator(address): "proposer \(address) is not a validator at this height"
         case let .invalidTransaction(index, reason): "transaction \(index) is invalid: \(reason)"
         case let .wrongAppHash(expected, got): "app hash \(got.hex) but execution gives \(expected.hex)"
         case let .invalidCertificate(error): "commit certificate invalid: \(error)"
@@ -85,6 +87,9 @@ public struct BlockExecution: Sendable {
             throw .timeNotIncreasing(lastMs: status.lastBlockTimeMs, gotMs: header.timeMs)
         }
         guard header.transactionsRoot == MerkleRoot.of(candidate.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
+        let validators: ValidatorSet
+        do { validators = try store.validatorSet(forHeight: header.height) } catch { throw .store(error) }
+        guard validators.power(of: header.proposer) > 0 else { throw .proposerNotAValidator(header.proposer) }
         let context = BlockContext(following: store, timeMs: header.timeMs, proposer: header.proposer)
         var state = StateOverlay(base: store)
         for (index, transaction) in candidate.transactions.enumerated() {

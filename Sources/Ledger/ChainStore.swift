@@ -51,9 +51,14 @@ public final class ChainStore: StateReader, @unchecked Sendable {
 
     /// Opens the store in directory `path` (creating it unless `create` is false) and
     /// reconciles it. State records and tree nodes read or written are cached in memory, up
-    /// to `cacheEntries` of each.
-    public init(path: String, create: Bool = true, cacheEntries: Int = 1 << 18) throws(StoreError) {
-        database = try RocksDatabase(path: path, columnFamilies: Family.all, create: create)
+    /// to `cacheEntries` of each; `writeBufferBytes` sizes RocksDB's memtables.
+    public init(path: String, create: Bool = true, cacheEntries: Int = 1 << 18, writeBufferBytes: Int = 64 << 20) throws(StoreError) {
+        if create {
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw StoreError("cannot create store directory \(path): \(error.localizedDescription)")
+            }
+        }
+        database = try RocksDatabase(path: path, columnFamilies: Family.all, create: create, writeBufferBytes: writeBufferBytes)
         current = Mutex(nil)
         stateCache = ReadCache(capacity: cacheEntries)
         treeCache = ReadCache(capacity: cacheEntries)

@@ -7,9 +7,9 @@ import Crypto
 /// it. Over any window, a validator proposes in proportion to its power, and never twice in
 /// a row unless it holds most of the power.
 ///
-/// The schedule of height H+1 is H's advanced by one step, with validator-set changes
-/// applied (a newcomer starts at -1.125 × total power so it does not propose at once).
-/// Round r of a height uses the height's schedule advanced by r steps.
+/// Round r of a height is proposed by the validator chosen in step r + 1 from the height's
+/// schedule; the schedule of height H+1 is H's advanced by one step, with validator-set
+/// changes applied (a newcomer starts at -1.125 × total power so it does not propose at once).
 public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
     public private(set) var validators: ValidatorSet
     /// Priorities in the order of `validators.members`.
@@ -21,11 +21,12 @@ public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
         self.priorities = Array(repeating: 0, count: validators.members.count)
     }
 
-    /// The proposer of `round` at this schedule's height.
+    /// The proposer of `round` at this schedule's height: the one chosen by the round's step.
     public func proposer(round: UInt32) -> Address {
         var copy = self
-        for _ in 0..<round { copy.step() }
-        return copy.validators.members[copy.highestIndex()].address
+        var chosen = 0
+        for _ in 0...round { chosen = copy.step() }
+        return validators.members[chosen].address
     }
 
     /// The schedule of the next height, whose validators are `next`.
@@ -42,10 +43,15 @@ public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
         return best  // members are in ascending address order, so ties go to the lowest address
     }
 
-    private mutating func step() {
+    /// Adds every validator's power to its priority, then charges the highest (the chosen
+    /// proposer) the total power. Returns the chosen index.
+    @discardableResult
+    private mutating func step() -> Int {
         for index in priorities.indices { priorities[index] += Int64(validators.members[index].power) }
-        priorities[highestIndex()] -= Int64(validators.totalPower)
+        let chosen = highestIndex()
+        priorities[chosen] -= Int64(validators.totalPower)
         rescale()
+        return chosen
     }
 
     private mutating func replaceValidators(with next: ValidatorSet) {

@@ -17,8 +17,9 @@ public final class RocksDatabase: @unchecked Sendable {
     private let families: [String: OpaquePointer]
 
     /// Opens the database at `path` with `columnFamilies` (besides RocksDB's own `default`),
-    /// creating it when missing if `create` is set.
-    public init(path: String, columnFamilies: [String], create: Bool = true) throws(StoreError) {
+    /// creating it when missing if `create` is set. `writeBufferBytes` sizes each memtable
+    /// (and so the WAL space RocksDB reserves ahead).
+    public init(path: String, columnFamilies: [String], create: Bool = true, writeBufferBytes: Int = 64 << 20) throws(StoreError) {
         let options = rocksdb_options_create()!
         self.options = options
         rocksdb_options_set_create_if_missing(options, create ? 1 : 0)
@@ -27,6 +28,7 @@ public final class RocksDatabase: @unchecked Sendable {
         // Point-in-time WAL recovery: after a crash, replay up to the first torn record.
         rocksdb_options_set_wal_recovery_mode(options, 2)
         rocksdb_options_increase_parallelism(options, 2)
+        rocksdb_options_set_write_buffer_size(options, writeBufferBytes)
 
         let names = ["default"] + columnFamilies
         var handles = [OpaquePointer?](repeating: nil, count: names.count)

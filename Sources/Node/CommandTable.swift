@@ -8,6 +8,7 @@ enum CommandTable {
         StartCommand.spec,
         ReplayCommand.spec,
         BenchLedgerCommand.spec,
+        SimCommand.spec,
         ModelCommands.fetch,
         GenerateCommand.spec,
         ChatCommand.spec,

@@ -1,3 +1,4 @@
+import Consensus
 import Crypto
 import Foundation
 import Ledger
@@ -8,7 +9,7 @@ import Testing
 
     /// Random but valid traffic: transfers, a datanet with contributions, stakes.
     func traffic(_ chain: TestChain, blocks: Int, seed: UInt64) throws -> [Block] {
-        var random = Generator(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var committed: [Block] = []
         try chain.commit([chain.sign(.registerDatanet(name: "d", description: ""), by: accounts[0])])
         let datanet = DatanetID.derive(creator: accounts[0].publicKey, nonce: 0)
@@ -129,18 +130,5 @@ import Testing
         other.genesisTime += 1
         #expect(throws: StoreError.self) { try chain.store.initialize(genesis: other) }
         try chain.store.initialize(genesis: chain.genesis)
-    }
-}
-
-/// SplitMix64, for reproducible traffic.
-struct Generator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

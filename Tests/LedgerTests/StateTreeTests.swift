@@ -1,3 +1,4 @@
+import Consensus
 import Crypto
 import Ledger
 import Testing
@@ -42,7 +43,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3] as [UInt64])
     func randomUpdatesMatchTheDefinitionAndStoreNoStaleNodes(seed: UInt64) {
-        var random = Generator(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var nodes: [TreePosition: TreeNode] = [:]
         var entries: [[UInt8]: [UInt8]] = [:]
         let keySpace = (0..<300).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }

@@ -126,7 +126,10 @@ import Testing
         let good = transfer(OPEN.atomicUnitsPerOPEN, nonce: 0)
         let accepted = try HTTP.post("\(url)/v1/txs", json: good.submission)
         #expect(accepted.status == 202 && accepted.json["hash"] as? String == good.hash.hex)
-        expectError(try HTTP.post("\(url)/v1/txs", json: good.submission), 409, "already_known")
+        // A transaction waiting behind a missing nonce stays pending: sending it again is a conflict.
+        let waiting = transfer(1, nonce: 5)
+        #expect(try HTTP.post("\(url)/v1/txs", json: waiting.submission).status == 202)
+        expectError(try HTTP.post("\(url)/v1/txs", json: waiting.submission), 409, "already_known")
         // Raw bytes are accepted too.
         let raw = transfer(1, nonce: 1)
         let rawAnswer = try HTTP.send("POST", "\(url)/v1/txs", body: Data(raw.canonicalBytes), contentType: "application/octet-stream")

@@ -41,7 +41,7 @@ enum BenchLedgerCommand {
             vesting: [])
 
         Output.note("signing \(transactionCount) transfers from \(accountCount) accounts…")
-        var random = SplitMix64(seed: 42)
+        var random = SeededGenerator(seed: 42)
         let transactions = (0..<transactionCount).map { index in
             let sender = accounts[index % accountCount]
             let recipient = accounts[Int(random.next() % UInt64(accountCount))].publicKey
@@ -111,7 +111,7 @@ enum BenchLedgerCommand {
         } else {
             print("""
             Ed25519 verifications:   \(Int(verificationsPerSecond)) /s (single thread, the ceiling)
-            committed transfers:     \(Int(committedPerSecond)) /s (\(transactionCount) transfers, \(blocks) blocks of \(blockSize), sync on)
+            committed transfers:     \(Int(committedPerSecond)) /s (\(transactionCount) transfers in \(blocks) blocks of at most \(blockSize), sync on)
             ratio:                   \(figures["ratio"]!)
             time in submission:      \(figures["submit_s"]!) s on the submitting thread (signature, nonce/balance checks, mempool)
             time in block commit:    \(figures["build_and_commit_s"]!) s on the consensus thread (mean \(figures["mean_block_commit_ms"]!) ms per block)
@@ -126,20 +126,5 @@ enum BenchLedgerCommand {
     private static func rounded(_ value: Double, places: Int = 0) -> Double {
         let scale = pow(10, Double(places))
         return (value * scale).rounded() / scale
-    }
-}
-
-/// A small seeded generator (SplitMix64) for reproducible benchmark and test data.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,48 @@
+import Consensus
+import Crypto
+import Foundation
+import Ledger
+import Testing
+
+/// A validator that crashes and restarts never signs two different messages for one height,
+/// round and step, and keeps its lock.
+@Suite struct RecoveryTests {
+    @Test func aRestartedValidatorResendsWhatItSignedAndNothingElse() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recovery-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let walPath = directory + "/consensus.wal"
+        var signed: [WALRecord] = []
+        let block: BlockCandidate
+        do {
+            let node = try EngineHarness(notProposing: [0, 1], directory: directory)
+            let wal = try ConsensusWAL(path: walPath)
+            func run(_ event: ConsensusEvent) throws {
+                for case let .persist(record) in node.handle(event) {
+                    if case let .height(height) = record { try wal.startHeight(height) } else { try wal.append(record) }
+                }
+            }
+            try run(.start)
+            block = node.candidate(by: node.proposer(round: 0))
+            try run(node.proposal(round: 0, block))
+            for other in node.others.prefix(2) { try run(node.vote(.prevote, round: 0, block.hash, by: other)) }
+            signed = wal.records
+            #expect(signed.count == 3)  // height, prevote, precommit (locked)
+        }
+        // Restart: a new engine over the same store and WAL.
+        let wal = try ConsensusWAL(path: walPath)
+        #expect(wal.records == signed)
+        let node = try EngineHarness(notProposing: [0, 1], recovered: wal.records, directory: directory)
+        let effects = node.handle(.start)
+        // It sends its earlier votes again and writes nothing new.
+        #expect(effects.persisted.isEmpty)
+        #expect(effects.sentVotes.map(\.kind) == [.prevote, .precommit])
+        #expect(effects.sentVotes.allSatisfy { $0.blockHash == block.hash })
+        // A prevote timeout for round 0 would make a fresh node sign nil: this one stays silent.
+        #expect(node.handle(.timeout(Timeout(height: 1, round: 0, kind: .prevote))).sentVotes.isEmpty)
+        // It is still locked on the block: in round 1 it prevotes nil for another one.
+        _ = node.votes(.precommit, round: 0, nil, from: Array(node.others.prefix(3)))
+        _ = node.handle(.timeout(Timeout(height: 1, round: 0, kind: .precommit)))
+        let other = node.candidate(by: node.proposer(round: 1), timeOffsetMs: 3)
+        #expect(node.handle(node.proposal(round: 1, other)).sentVotes == [Vote(kind: .prevote, height: 1, round: 1, blockHash: nil)])
+    }
+}

@@ -1,0 +1,82 @@
+import Consensus
+import Crypto
+import Foundation
+import Ledger
+import Testing
+
+@Suite struct WALTests {
+    let directory: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+    let key = SigningKey()
+
+    func vote(round: UInt32, _ kind: Vote.Kind = .prevote) -> WALRecord {
+        .vote(SignedVote(Vote(kind: kind, height: 7, round: round, blockHash: Digest.blake2b([UInt8(round)])), signedBy: key, chainID: "c"),
+              lockedBlock: nil)
+    }
+
+    @Test func recordsSurviveReopening() throws {
+        let path = directory + "/a.wal"
+        do {
+            let wal = try ConsensusWAL(path: path)
+            try wal.startHeight(7)
+            try wal.append(vote(round: 0))
+            try wal.append(vote(round: 1, .precommit))
+        }
+        let reopened = try ConsensusWAL(path: path)
+        #expect(reopened.records == [.height(7), vote(round: 0), vote(round: 1, .precommit)])
+        #expect(reopened.repairedTail == 0)
+        try reopened.startHeight(8)
+        #expect(try ConsensusWAL(path: path).records == [.height(8)])
+    }
+
+    @Test func aTornFinalRecordIsCutOff() throws {
+        let path = directory + "/b.wal"
+        do {
+            let wal = try ConsensusWAL(path: path)
+            try wal.startHeight(7)
+            try wal.append(vote(round: 0))
+            try wal.append(vote(round: 1))
+        }
+        let full = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Every cut inside the last record: header only, part of the payload, a bad checksum at the end.
+        let lastRecordStart = full.count - (ConsensusWALFrame.size(of: vote(round: 1)))
+        for cut in [lastRecordStart + 3, lastRecordStart + 12, full.count - 1] {
+            try full.prefix(cut).write(to: URL(fileURLWithPath: path))
+            let wal = try ConsensusWAL(path: path)
+            #expect(wal.records == [.height(7), vote(round: 0)])
+            #expect(wal.repairedTail == cut - lastRecordStart)
+            // The cut tail is gone from the file, and appending works again.
+            try wal.append(vote(round: 2))
+            #expect(try ConsensusWAL(path: path).records == [.height(7), vote(round: 0), vote(round: 2)])
+        }
+        var corruptedEnd = full
+        corruptedEnd[corruptedEnd.count - 1] ^= 0xff
+        try corruptedEnd.write(to: URL(fileURLWithPath: path))
+        #expect(try ConsensusWAL(path: path).records == [.height(7), vote(round: 0)])
+    }
+
+    @Test func aCorruptedMiddleIsALoudError() throws {
+        let path = directory + "/c.wal"
+        do {
+            let wal = try ConsensusWAL(path: path)
+            try wal.startHeight(7)
+            try wal.append(vote(round: 0))
+            try wal.append(vote(round: 1))
+        }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[ConsensusWALFrame.size(of: .height(7)) + 20] ^= 0x01  // inside the second record
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: WALError.self) { try ConsensusWAL(path: path) }
+        #expect(error?.description.contains("corrupt at byte") == true)
+        // Nothing was cut: the operator sees the file as it was.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+}
+
+/// Frame arithmetic for the tests: a frame is a 12-byte header and the record.
+enum ConsensusWALFrame {
+    static func size(of record: WALRecord) -> Int { 12 + record.canonicalBytes.count }
+}
