@@ -71,6 +71,28 @@ extension ModelTests {
             #expect(cache.length == 0)
         }
 
+        /// One decode step over many sequences at different positions gives each the logits
+        /// it gets alone, whichever kernel the batch size selects (8 rows: register kernels,
+        /// 12 rows: decoded tiles with OpenBLAS).
+        @Test(arguments: [8, 12])
+        func batchedDecodeStepMatchesSingleSequences(streams: Int) throws {
+            let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2)
+            let prompts = (0..<streams).map { index in
+                let tokens = Expected.shared.prompts[index % Expected.shared.prompts.count].tokenIds
+                return Array(tokens.prefix(2 + index))
+            }
+            let next = (0..<streams).map { Int32(1000 + 37 * $0) }
+            let batched = prompts.map { _ in engine.makeCache() }
+            _ = try engine.evaluate(zip(batched, prompts).map { ($0, $1) })
+            let together = try engine.evaluate(zip(batched, next).map { ($0, [$1]) })
+            for index in 0..<streams {
+                let cache = engine.makeCache()
+                _ = try engine.evaluate([(cache, prompts[index])])
+                let alone = try engine.evaluate([(cache, [next[index]])])[0]
+                #expect(maxAbsoluteDifference(together[index], alone) < 1e-3, "stream \(index)")
+            }
+        }
+
         /// A prompt longer than one forward pass gives the same logits as feeding it in two
         /// arbitrary pieces, and the register-kernel path (one row) agrees with the OpenBLAS
         /// path (many rows).

@@ -17,6 +17,9 @@ enum RowKernels {
                 let xv = x + vector * xStride
                 let yv = y + vector * yStride + row
                 switch vectors - vector {
+                case 8...:
+                    dot8(D.self, w, blocks, xv, xStride, yv, yStride)
+                    vector += 8
                 case 4...:
                     dot4(D.self, w, blocks, xv, xStride, yv, yStride)
                     vector += 4
@@ -104,6 +107,43 @@ enum RowKernels {
         y[yStride] = (b0 + b1).sum()
         y[2 * yStride] = (c0 + c1).sum()
         y[3 * yStride] = (d0 + d1).sum()
+    }
+
+    /// Eight vectors, one accumulator each: every decoded block feeds 32 FMAs.
+    @inline(__always)
+    static func dot8<D: BlockDecoder>(
+        _: D.Type, _ w: UnsafeRawPointer, _ blocks: Int, _ x: UnsafePointer<Float>, _ xStride: Int,
+        _ y: UnsafeMutablePointer<Float>, _ yStride: Int
+    ) {
+        var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+        var e = SIMD8<Float>(), f = SIMD8<Float>(), g = SIMD8<Float>(), h = SIMD8<Float>()
+        let stride = xStride * 4
+        for block in 0..<blocks {
+            let v = D.decode(w + block * D.blockBytes)
+            let p = UnsafeRawPointer(x + block * 32)
+            @inline(__always) func accumulate(_ sum: inout SIMD8<Float>, _ q: UnsafeRawPointer) {
+                sum.addProduct(v.w0, q.loadUnaligned(as: SIMD8<Float>.self))
+                sum.addProduct(v.w1, q.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                sum.addProduct(v.w2, q.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                sum.addProduct(v.w3, q.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            }
+            accumulate(&a, p)
+            accumulate(&b, p + stride)
+            accumulate(&c, p + 2 * stride)
+            accumulate(&d, p + 3 * stride)
+            accumulate(&e, p + 4 * stride)
+            accumulate(&f, p + 5 * stride)
+            accumulate(&g, p + 6 * stride)
+            accumulate(&h, p + 7 * stride)
+        }
+        y.pointee = a.sum()
+        y[yStride] = b.sum()
+        y[2 * yStride] = c.sum()
+        y[3 * yStride] = d.sum()
+        y[4 * yStride] = e.sum()
+        y[5 * yStride] = f.sum()
+        y[6 * yStride] = g.sum()
+        y[7 * yStride] = h.sum()
     }
 
     /// Writes rows `rows` of the matrix as float32, `columns` values per row, into `target`.
