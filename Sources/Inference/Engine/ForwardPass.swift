@@ -18,11 +18,7 @@ extension InferenceEngine {
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
-            multiply([
-                product(layer.query, b.normed, c.hiddenSize, b.queries, attentionWidth),
-                product(layer.key, b.normed, c.hiddenSize, b.keys, kvWidth),
-                product(layer.value, b.normed, c.hiddenSize, b.values, kvWidth),
-            ], rows: n)
+            project([(.query, b.normed, b.queries), (.key, b.normed, b.keys), (.value, b.normed, b.values)], layer: layer, rows: n)
             for (r, row) in rows.enumerated() {
                 let cos = b.cos + r * d / 2, sin = b.sin + r * d / 2
                 Layers.rope(b.queries + r * attentionWidth, heads: c.headCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
@@ -33,30 +29,30 @@ extension InferenceEngine {
                 }
             }
             attend(rows, layer: layerIndex)
-            multiply([product(layer.output, b.attention, attentionWidth, b.sublayer, c.hiddenSize)], rows: n)
+            project([(.output, b.attention, b.sublayer)], layer: layer, rows: n)
             addToResidual(n)
             layer.feedForwardNorm.withUnsafeBufferPointer { weight in
                 for r in 0..<n {
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
-            multiply([
-                product(layer.gate, b.normed, c.hiddenSize, b.gate, c.intermediateSize),
-                product(layer.up, b.normed, c.hiddenSize, b.up, c.intermediateSize),
-            ], rows: n)
+            project([(.gate, b.normed, b.gate), (.up, b.normed, b.up)], layer: layer, rows: n)
             Layers.swiGLU(b.gate, up: b.up, count: n * c.intermediateSize)
-            multiply([product(layer.down, b.gate, c.intermediateSize, b.sublayer, c.hiddenSize)], rows: n)
+            project([(.down, b.gate, b.sublayer)], layer: layer, rows: n)
             addToResidual(n)
         }
         for row in rows { row.cache.length = max(row.cache.length, row.position + 1) }
         return logits(ofRows: logitRows)
     }
 
-    private func product(_ weights: WeightMatrix, _ x: UnsafePointer<Float>, _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int) -> MatrixProduct {
-        MatrixProduct(weights: weights, x: x, xStride: xStride, y: y, yStride: yStride)
-    }
-
-    private func multiply(_ products: [MatrixProduct], rows: Int) {
+    /// Applies some of a block's projections to `rows` activation rows: `y = x · Wᵀ` with
+    /// `x` and `y` packed at the projection's input and output widths. Every linear map of
+    /// a block goes through here, so per-request adapter deltas attach in one place.
+    private func project(_ maps: [(Projection, from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>)], layer: LlamaLayerWeights, rows: Int) {
+        let products = maps.map { projection, x, y in
+            let weights = layer.matrix(projection)
+            return MatrixProduct(weights: weights, x: UnsafePointer(x), xStride: weights.columns, y: y, yStride: weights.rows)
+        }
         MatrixMultiply.run(products, batch: rows, pool: pool, scratch: scratch)
     }
 
@@ -98,7 +94,8 @@ extension InferenceEngine {
                 Layers.rmsNorm(b.residual + row * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: normed + index * c.hiddenSize)
             }
         }
-        multiply([product(model.weights.head, normed, c.hiddenSize, output, c.vocabularySize)], rows: m)
+        let head = model.weights.head
+        MatrixMultiply.run([MatrixProduct(weights: head, x: normed, xStride: head.columns, y: output, yStride: head.rows)], batch: m, pool: pool, scratch: scratch)
         return (0..<m).map { Array(UnsafeBufferPointer(start: output + $0 * c.vocabularySize, count: c.vocabularySize)) }
     }
 }

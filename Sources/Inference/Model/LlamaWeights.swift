@@ -13,6 +13,27 @@ public struct LlamaLayerWeights: Sendable {
     public let down: WeightMatrix
 }
 
+/// The seven linear maps of a block, named as PEFT's `target_modules` name them.
+public enum Projection: String, Sendable, CaseIterable {
+    case query = "q_proj", key = "k_proj", value = "v_proj", output = "o_proj"
+    case gate = "gate_proj", up = "up_proj", down = "down_proj"
+}
+
+extension LlamaLayerWeights {
+    /// The weight matrix of `projection`.
+    public func matrix(_ projection: Projection) -> WeightMatrix {
+        switch projection {
+        case .query: query
+        case .key: key
+        case .value: value
+        case .output: output
+        case .gate: gate
+        case .up: up
+        case .down: down
+        }
+    }
+}
+
 /// All weights of a Llama model, used in place from their files.
 public struct LlamaWeights: Sendable {
     public let embedding: WeightMatrix
