@@ -33,7 +33,7 @@ struct ForwardBuffers {
     func release() { storage.forEach { $0.deallocate() } }
 }
 
-/// Per-thread buffers for attention scores, one float per attended position.
+/// Per-thread buffers for attention scores.
 final class AttentionScores: @unchecked Sendable {
     private var buffers: [UnsafeMutablePointer<Float>]
     private var capacity = 0
@@ -44,10 +44,10 @@ final class AttentionScores: @unchecked Sendable {
 
     deinit { buffers.forEach { $0.deallocate() } }
 
-    /// Makes every buffer hold at least `positions` floats. Called between parallel regions.
-    func reserve(positions: Int) {
-        guard positions > capacity else { return }
-        capacity = max(positions, 2 * capacity)
+    /// Makes every buffer hold at least `floats` floats. Called between parallel regions.
+    func reserve(floats: Int) {
+        guard floats > capacity else { return }
+        capacity = max(floats, 2 * capacity)
         buffers = buffers.map { old in
             old.deallocate()
             return .allocate(capacity: capacity)

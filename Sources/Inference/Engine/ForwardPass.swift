@@ -61,25 +61,57 @@ extension InferenceEngine {
         for i in 0..<(n * configuration.hiddenSize) { b.residual[i] += b.sublayer[i] }
     }
 
-    /// Attention of every row's query heads over its own sequence, one (row, key/value
-    /// head) pair per work item, items handed to whichever thread is free.
+    /// Attention of every row's query heads over its own sequence. Rows that continue the
+    /// same sequence (a prompt) are handled in blocks per query head as matrix products;
+    /// single rows (decode) per key/value head. Items go to whichever thread is free.
     private func attend(_ rows: [ForwardRow], layer: Int) {
         let c = configuration, b = buffers
         let d = c.headDimension, group = c.groupSize, attentionWidth = c.headCount * d
-        attentionScores.reserve(positions: rows.map(\.position).max()! + 1)
+        var items: [AttentionItem] = []
+        var scoresNeeded = 0
+        var start = 0
+        while start < rows.count {
+            var end = start + 1
+            while end < rows.count, rows[end].cache === rows[start].cache, rows[end].position == rows[end - 1].position + 1 { end += 1 }
+            if end - start == 1 {
+                items += (0..<c.kvHeadCount).map { AttentionItem.single(row: start, kvHead: $0) }
+                scoresNeeded = max(scoresNeeded, rows[start].position + 1)
+            } else {
+                for blockStart in stride(from: start, to: end, by: Self.attentionBlockRows) {
+                    let count = min(Self.attentionBlockRows, end - blockStart)
+                    items += (0..<c.headCount).map { AttentionItem.block(start: blockStart, count: count, head: $0) }
+                    scoresNeeded = max(scoresNeeded, count * (rows[blockStart].position + count))
+                }
+            }
+            start = end
+        }
+        attentionScores.reserve(floats: scoresNeeded)
         let scoresBuffers = attentionScores
-        pool.forEachChunk(rows.count * c.kvHeadCount, chunk: 1) { member, items in
-            for item in items {
-                let (r, kvHead) = item.quotientAndRemainder(dividingBy: c.kvHeadCount)
-                let row = rows[r]
-                let offset = r * attentionWidth + kvHead * group * d
-                Layers.attention(
-                    queries: b.queries + offset, heads: group, headDimension: d,
-                    keys: row.cache.keys(layer: layer, kvHead: kvHead), values: row.cache.values(layer: layer, kvHead: kvHead),
-                    length: row.position + 1, scores: scoresBuffers.buffer(member: member), into: b.attention + offset)
+        pool.forEachChunk(items.count, chunk: 1) { member, range in
+            let scores = scoresBuffers.buffer(member: member)
+            for item in items[range] {
+                switch item {
+                case let .single(r, kvHead):
+                    let row = rows[r]
+                    let offset = r * attentionWidth + kvHead * group * d
+                    Layers.attention(
+                        queries: b.queries + offset, heads: group, headDimension: d,
+                        keys: row.cache.keys(layer: layer, kvHead: kvHead), values: row.cache.values(layer: layer, kvHead: kvHead),
+                        length: row.position + 1, scores: scores, into: b.attention + offset)
+                case let .block(first, count, head):
+                    let row = rows[first]
+                    let offset = first * attentionWidth + head * d
+                    Layers.attentionBlock(
+                        queries: b.queries + offset, stride: attentionWidth, rows: count, first: row.position, headDimension: d,
+                        keys: row.cache.keys(layer: layer, kvHead: head / group), values: row.cache.values(layer: layer, kvHead: head / group),
+                        scores: scores, into: b.attention + offset)
+                }
             }
         }
     }
+
+    /// Rows of one sequence whose attention is one pair of matrix products.
+    static let attentionBlockRows = 64
 
     /// Final norm and output head for the listed rows.
     private func logits(ofRows logitRows: [Int]) -> [[Float]] {
@@ -98,4 +130,12 @@ extension InferenceEngine {
         MatrixMultiply.run([MatrixProduct(weights: head, x: normed, xStride: head.columns, y: output, yStride: head.rows)], batch: m, pool: pool, scratch: scratch)
         return (0..<m).map { Array(UnsafeBufferPointer(start: output + $0 * c.vocabularySize, count: c.vocabularySize)) }
     }
+}
+
+/// One unit of attention work.
+enum AttentionItem {
+    /// One row, the query heads sharing key/value head `kvHead`.
+    case single(row: Int, kvHead: Int)
+    /// `count` consecutive rows of one sequence from row `start`, query head `head`.
+    case block(start: Int, count: Int, head: Int)
 }

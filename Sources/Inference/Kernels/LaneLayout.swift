@@ -22,21 +22,21 @@ enum LaneLayout {
         for block in 0..<blocks {
             let from = source + block * size, to = target + block * size
             to.copyMemory(from: from, byteCount: headerBytes)
-            var values = [UInt8](repeating: 0, count: 32)
-            for j in 0..<32 { values[j] = value(type, from + headerBytes, j) }
+            let quants = from + headerBytes, lanes = to + headerBytes
             for k in 0..<8 {
                 if type == .q8_0 {
-                    for part in 0..<4 { (to + headerBytes).storeBytes(of: values[k + 8 * part], toByteOffset: 4 * k + part, as: UInt8.self) }
+                    for part in 0..<4 { lanes.storeBytes(of: value(type, quants, k + 8 * part), toByteOffset: 4 * k + part, as: UInt8.self) }
                 } else {
                     var word: UInt16 = 0
-                    for part in 0..<4 { word |= UInt16(values[k + 8 * part]) << (4 * part) }
-                    (to + headerBytes).storeBytes(of: word.littleEndian, toByteOffset: 2 * k, as: UInt16.self)
+                    for part in 0..<4 { word |= UInt16(value(type, quants, k + 8 * part)) << (4 * part) }
+                    lanes.storeBytes(of: word.littleEndian, toByteOffset: 2 * k, as: UInt16.self)
                 }
             }
         }
     }
 
     /// Raw value `j` (0–31) of a GGUF-ordered block's quant bytes.
+    @inline(__always)
     private static func value(_ type: TensorType, _ quants: UnsafeRawPointer, _ j: Int) -> UInt8 {
         if type == .q8_0 { return quants.load(fromByteOffset: j, as: UInt8.self) }
         let byte = quants.load(fromByteOffset: j % 16, as: UInt8.self)

@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// The per-row operations of a Llama block, written plainly over float32 rows so that a
@@ -40,16 +41,21 @@ enum Layers {
         }
     }
 
-    /// `gate = silu(gate) · up` elementwise over `count` values.
+    /// `gate = silu(gate) · up` elementwise over `count` values, silu(g) = g / (1 + e⁻ᵍ).
     static func swiGLU(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            gate[i] = g / (1 + Foundation.exp(-g)) * up[i]
+        let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
+        var i = 0
+        while i + 8 <= count {
+            let x = g.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            let silu = x / (1 + VectorMath.exp(-x))
+            g.storeBytes(of: silu * u.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
         }
+        for j in i..<count { gate[j] = gate[j] / (1 + Foundation.exp(-gate[j])) * up[j] }
     }
 
-    /// Causal attention of the query heads `firstHead..<firstHead + heads` of one row over
-    /// the first `length` cached positions of their shared key/value head:
+    /// Causal attention of `heads` consecutive query heads of one row over the first
+    /// `length` cached positions of their shared key/value head:
     /// `out = softmax(q·Kᵀ / √d) · V`. `scores` needs `length` floats.
     static func attention(
         queries: UnsafePointer<Float>, heads: Int, headDimension d: Int, keys: UnsafePointer<Float>,
@@ -58,25 +64,33 @@ enum Layers {
         let scale = 1 / Float(d).squareRoot()
         for head in 0..<heads {
             let q = queries + head * d
-            var maximum = -Float.infinity
-            for t in 0..<length {
-                let score = dot(q, keys + t * d, count: d) * scale
-                scores[t] = score
-                maximum = max(maximum, score)
-            }
-            var total: Float = 0
-            for t in 0..<length {
-                let e = Foundation.exp(scores[t] - maximum)
-                scores[t] = e
-                total += e
-            }
+            for t in 0..<length { scores[t] = dot(q, keys + t * d, count: d) * scale }
+            VectorMath.softmax(scores, count: length)
             let o = out + head * d
             o.initialize(repeating: 0, count: d)
-            let inverseTotal = 1 / total
-            for t in 0..<length {
-                axpy(scores[t] * inverseTotal, values + t * d, o, count: d)
-            }
+            for t in 0..<length { axpy(scores[t], values + t * d, o, count: d) }
         }
+    }
+
+    /// Causal attention of `rows` consecutive positions `first…` of one sequence for one
+    /// query head, as two matrix products: `S = Q·Kᵀ/√d` over the positions up to the last
+    /// row's, each row's scores past its own position dropped, softmax, `O = P·V`.
+    /// `queries` and `out` rows are `stride` floats apart; `scores` needs `rows · (first + rows)` floats.
+    static func attentionBlock(
+        queries: UnsafePointer<Float>, stride: Int, rows: Int, first: Int, headDimension d: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
+        let length = first + rows
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(length), Int32(d),
+                    1 / Float(d).squareRoot(), queries, Int32(stride), keys, Int32(d), 0, scores, Int32(length))
+        for row in 0..<rows {
+            let rowScores = scores + row * length
+            let visible = first + row + 1
+            VectorMath.softmax(rowScores, count: visible)
+            (rowScores + visible).initialize(repeating: 0, count: length - visible)
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(length),
+                    1, scores, Int32(length), values, Int32(d), 0, out, Int32(stride))
     }
 
     /// `Σ a[i]·b[i]` for `count` a multiple of 8.

@@ -52,6 +52,9 @@ public struct LlamaConfiguration: Sendable, Equatable {
         if metadata["llama.rope.dimension_count"] != nil, try metadata.integer("llama.rope.dimension_count") != headDimension {
             throw .unsupported("partial rotary embeddings (rope.dimension_count ≠ head dimension)")
         }
+        if let scaling = metadata["llama.rope.scaling.type"]?.string, scaling != "none" {
+            throw .unsupported("rope scaling '\(scaling)'")
+        }
         contextLength = try metadata.integer("llama.context_length")
         rmsNormEpsilon = Float(try metadata.number("llama.attention.layer_norm_rms_epsilon"))
         ropeBase = metadata["llama.rope.freq_base"] == nil ? 10_000 : Float(try metadata.number("llama.rope.freq_base"))

@@ -44,6 +44,7 @@ public struct LlamaWeights: Sendable {
 
     /// Reads weights named as in GGUF (`token_embd`, `blk.N.attn_q`, …).
     init(gguf file: GGUFFile, configuration: LlamaConfiguration) throws(ModelFileError) {
+        guard file.tensor("rope_freqs.weight") == nil else { throw .unsupported("per-dimension rope frequencies (rope_freqs.weight)") }
         try self.init(configuration: configuration) { name throws(ModelFileError) in
             let ggufName = switch name {
             case .embedding: "token_embd.weight"
