@@ -114,7 +114,11 @@ struct SafetensorsBuilder {
 
 /// Little-endian bytes of float32 values.
 func float32Bytes(_ values: [Float]) -> [UInt8] {
-    values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+    #if _endian(little)
+    return values.withUnsafeBytes { Array($0) }
+    #else
+    return values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+    #endif
 }
 
 /// Little-endian bytes of an IEEE half.
