@@ -156,17 +156,17 @@ public struct ConsensusEngine {
         var resume: UInt32 = 0
         for record in records {
             switch record {
-            case let .vote(vote, lockedBlock):
+            case let .vote(vote):
                 let slot = SigningSlot(round: vote.vote.round, step: vote.vote.kind == .prevote ? 1 : 2)
                 signed[slot] = .some(vote.vote.blockHash)
                 _ = votes.add(vote)
-                if let lockedBlock, locked.map({ $0.round < vote.vote.round }) ?? true {
-                    locked = (vote.vote.round, lockedBlock)
-                    valid = (vote.vote.round, lockedBlock)
-                    candidates[lockedBlock.hash] = lockedBlock
-                }
                 effects.append(.broadcast(.vote(vote)))
                 resume = max(resume, vote.vote.round)
+            case let .lock(lockRound, block, polka):
+                locked = (lockRound, block)
+                valid = (lockRound, block)
+                candidates[block.hash] = block
+                for vote in polka { _ = votes.add(vote) }
             case let .proposal(proposal):
                 signed[SigningSlot(round: proposal.proposal.round, step: 0)] = .some(proposal.proposal.blockHash)
                 proposals[proposal.proposal.round] = proposal
@@ -323,6 +323,10 @@ public struct ConsensusEngine {
         polkaRounds.insert(round)
         if step == .prevote {
             locked = (round, candidate)
+            if isValidator {
+                let polka = votes.votes(.prevote, round: round).filter { $0.vote.blockHash == candidate.hash }
+                effects.append(.persist(.lock(round: round, block: candidate, polka: polka)))
+            }
             castVote(.precommit, for: candidate.hash)
             step = .precommit
         }
@@ -380,10 +384,7 @@ public struct ConsensusEngine {
         let firstTime = signed[slot] == nil
         guard claim(slot, for: value) else { return }
         let vote = SignedVote(Vote(kind: kind, height: height, round: round, blockHash: value), signedBy: key, chainID: chainID)
-        if firstTime {
-            let lockedBlock = kind == .precommit ? value.flatMap { candidates[$0] } : nil
-            effects.append(.persist(.vote(vote, lockedBlock: lockedBlock)))
-        }
+        if firstTime { effects.append(.persist(.vote(vote))) }
         effects.append(.broadcast(.vote(vote)))
         _ = votes.add(vote)
     }

@@ -4,27 +4,38 @@ import Ledger
 
 /// A record of the consensus write-ahead log: what this node signed during the current height.
 public enum WALRecord: Hashable, Sendable, CanonicalCodable {
+    static let polkaVotesMax = ValidatorSet.maxMembers * VoteBook.valuesPerValidatorMax
+
     /// The height the log covers; the log is rewritten with only this record at each new height.
     case height(UInt64)
-    /// A vote this node signed. A precommit for a block carries the block, so the lock it
-    /// implies survives a restart.
-    case vote(SignedVote, lockedBlock: BlockCandidate?)
+    /// A vote this node signed.
+    case vote(SignedVote)
     /// A proposal this node signed.
     case proposal(SignedProposal)
+    /// This node locked on `block` in `round`, justified by `polka`: more than 2/3 of the
+    /// power prevoting for it. Written before the precommit; after a restart the lock is back
+    /// and the polka can be shown to peers, who need it to accept the block again.
+    case lock(round: UInt32, block: BlockCandidate, polka: [SignedVote])
 
     public func encode(to writer: inout CanonicalWriter) {
         switch self {
         case let .height(height): writer.write(UInt8(1)); writer.write(height)
-        case let .vote(vote, block): writer.write(UInt8(2)); writer.write(vote); writer.write(optional: block)
+        case let .vote(vote): writer.write(UInt8(2)); writer.write(vote)
         case let .proposal(proposal): writer.write(UInt8(3)); writer.write(proposal)
+        case let .lock(round, block, polka):
+            writer.write(UInt8(4)); writer.write(round); writer.write(block)
+            writer.write(array: polka, max: Self.polkaVotesMax)
         }
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         switch try reader.readUInt8() {
         case 1: self = .height(try reader.readUInt64())
-        case 2: self = .vote(try reader.read(), lockedBlock: try reader.readOptional())
+        case 2: self = .vote(try reader.read())
         case 3: self = .proposal(try reader.read())
+        case 4:
+            self = .lock(round: try reader.readUInt32(), block: try reader.read(),
+                         polka: try reader.readArray(max: Self.polkaVotesMax, field: "polka"))
         case let tag: throw .unknownTag(type: "WAL record", tag: tag)
         }
     }

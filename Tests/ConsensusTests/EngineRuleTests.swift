@@ -75,8 +75,10 @@ import Testing
         let effects = node.votes(.prevote, round: 0, block.hash, from: Array(node.others.prefix(2)))
         #expect(effects.sentVotes == [Vote(kind: .precommit, height: 1, round: 0, blockHash: block.hash)])
         #expect(node.engine.step == .precommit)
-        // The precommit's WAL record carries the block: the lock survives a restart.
-        #expect(effects.persisted.contains { if case .vote(_, lockedBlock: block?) = $0 { true } else { false } })
+        // The lock and its polka are in the WAL before the precommit: both survive a restart.
+        let lock = try #require(effects.persisted.first)
+        guard case let .lock(0, lockedBlock, polka) = lock else { Issue.record("first record is not the lock: \(lock)"); return }
+        #expect(lockedBlock == block && polka.count == 3 && polka.allSatisfy { $0.vote.blockHash == block.hash })
     }
 
     @Test func line36_aPolkaSeenAfterPrecommittingNilBecomesTheValidValueToRepropose() throws {

@@ -26,7 +26,7 @@ import Testing
             try run(node.proposal(round: 0, block))
             for other in node.others.prefix(2) { try run(node.vote(.prevote, round: 0, block.hash, by: other)) }
             signed = wal.records
-            #expect(signed.count == 3)  // height, prevote, precommit (locked)
+            #expect(signed.count == 4)  // height, prevote, lock with its polka, precommit
         }
         // Restart: a new engine over the same store and WAL.
         let wal = try ConsensusWAL(path: walPath)
@@ -37,6 +37,9 @@ import Testing
         #expect(effects.persisted.isEmpty)
         #expect(effects.sentVotes.map(\.kind) == [.prevote, .precommit])
         #expect(effects.sentVotes.allSatisfy { $0.blockHash == block.hash })
+        // The polka behind its lock is back too, for gossip to show peers.
+        let gossiped = node.engine.messagesToGossip().compactMap { if case let .vote(vote) = $0 { vote } else { nil } }
+        #expect(Set(gossiped.filter { $0.vote.kind == .prevote && $0.vote.blockHash == block.hash }.map(\.validator)).count == 3)
         // A prevote timeout for round 0 would make a fresh node sign nil: this one stays silent.
         #expect(node.handle(.timeout(Timeout(height: 1, round: 0, kind: .prevote))).sentVotes.isEmpty)
         // It is still locked on the block: in round 1 it prevotes nil for another one.

@@ -13,8 +13,7 @@ import Testing
     let key = SigningKey()
 
     func vote(round: UInt32, _ kind: Vote.Kind = .prevote) -> WALRecord {
-        .vote(SignedVote(Vote(kind: kind, height: 7, round: round, blockHash: Digest.blake2b([UInt8(round)])), signedBy: key, chainID: "c"),
-              lockedBlock: nil)
+        .vote(SignedVote(Vote(kind: kind, height: 7, round: round, blockHash: Digest.blake2b([UInt8(round)])), signedBy: key, chainID: "c"))
     }
 
     @Test func recordsSurviveReopening() throws {

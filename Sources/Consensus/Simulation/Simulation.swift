@@ -38,7 +38,7 @@ public final class Simulation {
     }
 
     enum Event {
-        case deliver(slot: Int, ConsensusMessage)
+        case deliver(slot: Int, from: Int, ConsensusMessage)
         case timeout(slot: Int, incarnation: UInt64, Timeout)
         case blocks(slot: Int, incarnation: UInt64, [Block])
         case gossipTick(slot: Int)
@@ -207,9 +207,10 @@ public final class Simulation {
 
     private func process(_ event: Event) {
         switch event {
-        case let .deliver(slot, message):
+        case let .deliver(slot, source, message):
             let node = nodes[slot]
-            guard node.isRunning else { return }
+            // A partition also cuts the messages in flight across it.
+            guard node.isRunning, canReach(from: nodes[source], to: node) else { return }
             trace.add(now, "n\(slot) <- \(describe(message))")
             perform(node, node.handle(.message(message)))
         case let .timeout(slot, incarnation, timeout):
@@ -335,6 +336,7 @@ public final class Simulation {
                 return
             }
             decided[block.header.height] = block.hash
+            isolateIfAhead(node, height: block.header.height)
         }
         try node.application!.commit(block)
         if node.store!.status!.appHash != block.header.appHash {
@@ -345,6 +347,18 @@ public final class Simulation {
             report.maxRoundAfterFaults = max(report.maxRoundAfterFaults, block.certificate.round)
         }
         trace.add(now, "n\(node.slot) commit h=\(block.header.height) r=\(block.certificate.round) \(block.hash.hex.prefix(8)) txs=\(block.transactions.count)")
+    }
+
+    /// The adversarial part of the partition fault: a node that decides a height before the
+    /// other honest nodes is sometimes cut off at once, so they must decide without learning
+    /// its decision (the situation the locking rule exists for).
+    private func isolateIfAhead(_ node: SimulatedNode, height: UInt64) {
+        guard faultsActive, config.faults.contains(.partition), groups == nil,
+              honestNodes.contains(where: { $0.slot != node.slot && $0.height < height }), random.chance(80)
+        else { return }
+        groups = (0..<config.validators).map { $0 == node.validator ? 1 : 0 }
+        queue.push(.heal, at: now + random.uniform(500...3_000))
+        trace.add(now, "partition: n\(node.slot) decided height \(height) first and is cut off")
     }
 
     /// A synced block is handed to the engine only when it is the node's next height.
@@ -371,11 +385,31 @@ public final class Simulation {
     // MARK: Network
 
     private func broadcast(_ message: ConsensusMessage, from node: SimulatedNode) {
-        switch node.behavior {
-        case nil, .twins:
+        var tactic = node.behavior
+        if tactic == .chaotic {
+            let tactics: [SimulationConfig.Behavior?] = [nil, .amnesia, .conflictingProposals, .invalidBlocks, .silent]
+            tactic = tactics[Int(random.next() % UInt64(tactics.count))]
+        }
+        switch tactic {
+        case nil, .twins, .chaotic:
             send(message, from: node)
         case .silent:
             return
+        case .amnesia:
+            switch message {
+            case let .vote(vote) where vote.vote.kind == .precommit:
+                // A precommit reaches a single validator: one may decide while the others cannot.
+                let targets = nodes.filter { $0.validator != node.validator }
+                if !targets.isEmpty { deliver(message, from: node, to: targets[Int(random.next() % UInt64(targets.count))]) }
+            case .vote:
+                send(message, from: node)
+            case let .proposal(proposal):
+                guard proposal.proposal.validRound != nil, let fresh = freshProposal(replacing: proposal, by: node) else {
+                    send(message, from: node)
+                    return
+                }
+                send(.proposal(fresh), from: node)
+            }
         case .conflictingProposals:
             guard case let .proposal(proposal) = message, let alternative = conflictingProposal(to: proposal, by: node) else {
                 send(message, from: node)
@@ -406,14 +440,23 @@ public final class Simulation {
         }
     }
 
-    /// A second valid block for the same height: the same transactions a millisecond later.
+    /// A second valid block for the same height (the same transactions a millisecond later),
+    /// proposed as new.
     private func conflictingProposal(to proposal: SignedProposal, by node: SimulatedNode) -> SignedProposal? {
         var candidate = proposal.candidate
         candidate.header.timeMs += 1
         guard node.application!.isValid(candidate) else { return nil }
         return SignedProposal(
-            Proposal(height: proposal.proposal.height, round: proposal.proposal.round, validRound: proposal.proposal.validRound,
-                     blockHash: candidate.hash),
+            Proposal(height: proposal.proposal.height, round: proposal.proposal.round, validRound: nil, blockHash: candidate.hash),
+            candidate: candidate, signedBy: node.key, chainID: genesis.chainID)
+    }
+
+    /// A new block for the proposal's round, instead of the re-proposed valid one.
+    private func freshProposal(replacing proposal: SignedProposal, by node: SimulatedNode) -> SignedProposal? {
+        let candidate = node.application!.propose(proposer: node.key.publicKey)
+        guard candidate.hash != proposal.candidate.hash else { return nil }
+        return SignedProposal(
+            Proposal(height: proposal.proposal.height, round: proposal.proposal.round, validRound: nil, blockHash: candidate.hash),
             candidate: candidate, signedBy: node.key, chainID: genesis.chainID)
     }
 
@@ -438,9 +481,9 @@ public final class Simulation {
 
     private func deliver(_ message: ConsensusMessage, from source: SimulatedNode, to target: SimulatedNode) {
         guard canReach(from: source, to: target), let latency = latency() else { return }
-        queue.push(.deliver(slot: target.slot, message), at: now + latency)
+        queue.push(.deliver(slot: target.slot, from: source.slot, message), at: now + latency)
         if faultsActive, config.faults.contains(.duplicate), random.chance(5) {
-            queue.push(.deliver(slot: target.slot, message), at: now + latency + random.uniform(1...500))
+            queue.push(.deliver(slot: target.slot, from: source.slot, message), at: now + latency + random.uniform(1...500))
         }
     }
 

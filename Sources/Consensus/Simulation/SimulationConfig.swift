@@ -28,8 +28,13 @@ public struct SimulationConfig: Sendable {
         case conflictingProposals = "conflicting-proposals"
         /// Votes for blocks that do not exist and proposes blocks that do not execute.
         case invalidBlocks = "invalid-blocks"
+        /// Acts as if it had no lock (the amnesia attack): as proposer it always proposes a new
+        /// block, never the one a polka made valid, and it sends each precommit to one validator.
+        case amnesia
         /// Sends nothing.
         case silent
+        /// Picks one of the behaviours above (or honesty) for each message it sends.
+        case chaotic
     }
 
     public var seed: UInt64
