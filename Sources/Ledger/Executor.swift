@@ -36,7 +36,7 @@ public struct BlockContext: Sendable {
 /// Every rule is checked before anything is written, so a rejected transaction leaves the
 /// state untouched. Fees move from the sender to the block proposer; only slashing destroys
 /// tokens (and lowers `Supply.total` by as much), so balances plus stakes always add up to
-/// `Supply.total`.
+/// `Supply.total` (with unbonding stake counted as stake).
 public struct Executor: Sendable {
     public let chainID: String
 
@@ -52,6 +52,10 @@ public struct Executor: Sendable {
         let transaction = signed.transaction
         let senderAddress = transaction.sender
         var sender = state.account(senderAddress)
+        // Unstaked tokens whose unbonding ended return to the balance with the sender's next transaction.
+        let storedUnbonding: Unbonding? = state.record(.unbonding(senderAddress))
+        var unbonding = storedUnbonding
+        sender.balance += release(&unbonding, at: context.height)  // cannot overflow: part of the supply
         guard transaction.nonce == sender.nonce else {
             throw .wrongNonce(expected: sender.nonce, got: transaction.nonce)
         }
@@ -65,7 +69,7 @@ public struct Executor: Sendable {
             let debit = try sum(transaction.fee, amount)
             try requireSpendable(debit, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(debit)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             credit(amount, to: to, in: &state)
 
         case let .registerDatanet(name, description):
@@ -76,7 +80,7 @@ public struct Executor: Sendable {
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             let id = DatanetID.derive(creator: senderAddress, nonce: transaction.nonce)
             sender.debit(transaction.fee)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             state.setRecord(.datanet(id), Datanet(owner: senderAddress, name: name, description: description, createdHeight: context.height))
 
         case let .contribute(datanetID, contentHash, sizeBytes):
@@ -89,7 +93,7 @@ public struct Executor: Sendable {
             guard state.value(for: key) == nil else { throw .duplicateContribution(contentHash) }
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             // Statistics only: they saturate rather than block later contributions.
             datanet.contributionCount = datanet.contributionCount.saturatingAdding(1)
             datanet.contributedBytes = datanet.contributedBytes.saturatingAdding(sizeBytes)
@@ -107,7 +111,7 @@ public struct Executor: Sendable {
             }
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             state.setRecord(.adapter(adapterHash), AdapterRecord(
                 owner: senderAddress, baseModelHash: baseModelHash, datanets: datanets, name: name,
                 pricePerToken: pricePerToken, registeredHeight: context.height))
@@ -122,7 +126,7 @@ public struct Executor: Sendable {
                 throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: newStake)
             }
             sender.debit(debit)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             state.setRecord(.validator(senderAddress), ValidatorRecord(stake: newStake, jailed: record.jailed))
 
         case let .unstake(amount):
@@ -133,21 +137,42 @@ public struct Executor: Sendable {
             guard remaining == 0 || remaining >= context.parameters.minStake else {
                 throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: remaining)
             }
+            var entries = unbonding?.entries ?? []
+            guard entries.count < Unbonding.entriesMax else { throw .tooManyUnbondings(max: Unbonding.entriesMax) }
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
-            sender.balance += amount  // cannot overflow: balances plus stakes are bounded by the supply
-            state.setRecord(.account(senderAddress), sender)
+            entries.append(Unbonding.Entry(
+                amount: amount, unstakedHeight: context.height,
+                releaseHeight: context.height.saturatingAdding(context.parameters.evidenceMaxAgeHeights)))
+            unbonding = Unbonding(entries: entries)
+            save(sender, unbonding, changed: true, of: senderAddress, in: &state)
             state.setRecord(.validator(senderAddress), remaining == 0 ? nil : ValidatorRecord(stake: remaining, jailed: record.jailed))
 
         case let .evidence(evidence):
             try checkEvidence(evidence, in: state, context: context)
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
-            state.setRecord(.account(senderAddress), sender)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             punish(evidence, in: &state, context: context)
         }
 
         credit(transaction.fee, to: context.proposer, in: &state)
+    }
+
+    /// Removes the entries of `unbonding` released by `height` and returns their total.
+    private func release(_ unbonding: inout Unbonding?, at height: UInt64) -> UInt64 {
+        guard let entries = unbonding?.entries else { return 0 }
+        let released = entries.filter { $0.releaseHeight <= height }
+        guard !released.isEmpty else { return 0 }
+        let remaining = entries.filter { $0.releaseHeight > height }
+        unbonding = remaining.isEmpty ? nil : Unbonding(entries: remaining)
+        return released.reduce(0) { $0 + $1.amount }
+    }
+
+    /// Writes the sender's account, and its unbonding record when that changed.
+    private func save(_ account: Account, _ unbonding: Unbonding?, changed: Bool, of address: Address, in state: inout StateOverlay) {
+        state.setRecord(.account(address), account)
+        if changed { state.setRecord(.unbonding(address), unbonding) }
     }
 
     /// Evidence is accepted once per validator and height, from the previous height back
@@ -167,19 +192,30 @@ public struct Executor: Sendable {
 
     /// Burns `slashFractionBasisPoints` of the validator's stake (the supply shrinks by as
     /// much) and jails it; its power drops to zero in the set two heights later.
+    /// Stake unstaked after the misbehaviour was still at stake then, and is slashed too.
     private func punish(_ evidence: DuplicateVoteEvidence, in state: inout StateOverlay, context: BlockContext) {
+        let fraction = context.parameters.slashFractionBasisPoints
+        func slashed(_ amount: UInt64) -> UInt64 { UInt64(10_000).dividingFullWidth(amount.multipliedFullWidth(by: fraction)).quotient }
         var amount: UInt64 = 0
         if var record: ValidatorRecord = state.record(.validator(evidence.validator)) {
-            let product = record.stake.multipliedFullWidth(by: context.parameters.slashFractionBasisPoints)
-            amount = UInt64(10_000).dividingFullWidth(product).quotient
-            record.stake -= amount
+            let cut = slashed(record.stake)
+            record.stake -= cut
             record.jailed = true
             state.setRecord(.validator(evidence.validator), record)
-            guard var supply: Supply = state.record(.supply) else { fatalError("state has no supply record") }
-            precondition(supply.total >= amount, "supply invariant broken: slash beyond supply")
-            supply.total -= amount
-            state.setRecord(.supply, supply)
+            amount += cut
         }
+        if var unbonding: Unbonding = state.record(.unbonding(evidence.validator)) {
+            for index in unbonding.entries.indices where unbonding.entries[index].unstakedHeight > evidence.height {
+                let cut = slashed(unbonding.entries[index].amount)
+                unbonding.entries[index].amount -= cut
+                amount += cut
+            }
+            state.setRecord(.unbonding(evidence.validator), unbonding)
+        }
+        guard var supply: Supply = state.record(.supply) else { fatalError("state has no supply record") }
+        precondition(supply.total >= amount, "supply invariant broken: slash beyond supply")
+        supply.total -= amount
+        state.setRecord(.supply, supply)
         state.setRecord(.slash(validator: evidence.validator, height: evidence.height),
                         SlashRecord(amount: amount, reportedHeight: context.height))
     }

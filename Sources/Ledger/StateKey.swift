@@ -12,10 +12,11 @@ public enum StateKey: Hashable, Sendable {
     case parameters
     case supply
     case slash(validator: Address, height: UInt64)
+    case unbonding(Address)
 
     /// The prefix byte of each kind.
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash
+        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding
     }
 
     public var kind: Kind {
@@ -29,6 +30,7 @@ public enum StateKey: Hashable, Sendable {
         case .parameters: .parameters
         case .supply: .supply
         case .slash: .slash
+        case .unbonding: .unbonding
         }
     }
 
@@ -36,7 +38,7 @@ public enum StateKey: Hashable, Sendable {
         var writer = CanonicalWriter(reservingCapacity: 65)
         writer.write(kind.rawValue)
         switch self {
-        case let .account(address), let .vesting(address), let .validator(address):
+        case let .account(address), let .vesting(address), let .validator(address), let .unbonding(address):
             writer.write(address)
         case let .datanet(id), let .adapter(id):
             writer.write(id)
@@ -58,10 +60,15 @@ public enum StateKey: Hashable, Sendable {
         let body = bytes.dropFirst()
         func id(_ slice: ArraySlice<UInt8>) -> Bytes32? { Bytes32(slice) }
         switch kind {
-        case .account, .vesting, .validator:
+        case .account, .vesting, .validator, .unbonding:
             guard let raw = id(body) else { return nil }
             let address = PublicKey(raw)
-            self = kind == .account ? .account(address) : kind == .vesting ? .vesting(address) : .validator(address)
+            switch kind {
+            case .account: self = .account(address)
+            case .vesting: self = .vesting(address)
+            case .validator: self = .validator(address)
+            default: self = .unbonding(address)
+            }
         case .datanet, .adapter:
             guard let raw = id(body) else { return nil }
             self = kind == .datanet ? .datanet(Digest(raw)) : .adapter(Digest(raw))

@@ -190,6 +190,50 @@ public struct ValidatorRecord: Hashable, Sendable, CanonicalCodable {
     }
 }
 
+/// Stake on its way back to the balance. Each entry unlocks `evidenceMaxAgeHeights` after it
+/// was unstaked, so misbehaviour from while it was staked can still be punished; until then
+/// it is slashed like stake.
+public struct Unbonding: Hashable, Sendable, CanonicalCodable {
+    public struct Entry: Hashable, Sendable, CanonicalCodable {
+        public var amount: UInt64
+        public var unstakedHeight: UInt64
+        public var releaseHeight: UInt64
+
+        public init(amount: UInt64, unstakedHeight: UInt64, releaseHeight: UInt64) {
+            self.amount = amount
+            self.unstakedHeight = unstakedHeight
+            self.releaseHeight = releaseHeight
+        }
+
+        public func encode(to writer: inout CanonicalWriter) {
+            writer.write(amount)
+            writer.write(unstakedHeight)
+            writer.write(releaseHeight)
+        }
+
+        public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+            amount = try reader.readUInt64()
+            unstakedHeight = try reader.readUInt64()
+            releaseHeight = try reader.readUInt64()
+        }
+    }
+
+    /// At most this many unstakes may be waiting at once per account.
+    public static let entriesMax = 16
+
+    /// In the order they were unstaked.
+    public var entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    public var total: UInt64 { entries.reduce(0) { $0 + $1.amount } }
+
+    public func encode(to writer: inout CanonicalWriter) { writer.write(array: entries, max: Self.entriesMax) }
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        entries = try reader.readArray(max: Self.entriesMax, field: "unbonding entries")
+    }
+}
+
 /// The punishment recorded for one validator's double-signing at one height: it can only
 /// happen once.
 public struct SlashRecord: Hashable, Sendable, CanonicalCodable {
@@ -220,7 +264,8 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable {
     public var minStake: UInt64
     /// The part of a double-signing validator's stake that is burned, in basis points.
     public var slashFractionBasisPoints: UInt64
-    /// How many heights back double-signing evidence is still accepted.
+    /// How many heights back double-signing evidence is still accepted; unstaked tokens stay
+    /// locked (and slashable) for as long.
     public var evidenceMaxAgeHeights: UInt64
 
     public init(minFee: UInt64, minStake: UInt64, slashFractionBasisPoints: UInt64 = 500, evidenceMaxAgeHeights: UInt64 = 100_000) {

@@ -18,6 +18,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
     case invalidLineage(String)
     case stakeBelowMinimum(minimum: UInt64, resulting: UInt64)
     case insufficientStake(staked: UInt64, requested: UInt64)
+    case tooManyUnbondings(max: Int)
     case invalidEvidence(String)
     case staleEvidence(height: UInt64, oldestAccepted: UInt64)
     case duplicateEvidence
@@ -39,6 +40,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case .invalidLineage: "invalid_lineage"
         case .stakeBelowMinimum: "stake_below_minimum"
         case .insufficientStake: "insufficient_stake"
+        case .tooManyUnbondings: "too_many_unbondings"
         case .invalidEvidence: "invalid_evidence"
         case .staleEvidence: "stale_evidence"
         case .duplicateEvidence: "duplicate_evidence"
@@ -63,6 +65,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case let .invalidLineage(reason): reason
         case let .stakeBelowMinimum(minimum, resulting): "resulting stake \(resulting) is below the minimum \(minimum)"
         case let .insufficientStake(staked, requested): "unstaking \(requested) but only \(staked) is staked"
+        case let .tooManyUnbondings(max): "\(max) unstakes are already waiting to unlock"
         case let .invalidEvidence(reason): "evidence is invalid: \(reason)"
         case let .staleEvidence(height, oldest): "evidence from height \(height) is older than the oldest accepted, \(oldest)"
         case .duplicateEvidence: "this validator was already punished for double-signing at this height"

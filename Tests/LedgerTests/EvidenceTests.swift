@@ -36,6 +36,19 @@ import Testing
         #expect(chain.store.record(.slash(validator: cheater.publicKey, height: 1), as: SlashRecord.self)?.amount == stake / 20)
     }
 
+    @Test func stakeUnstakedAfterTheMisbehaviourIsSlashedToo() throws {
+        let chain = try TestChain(funded: [reporter, cheater], otherValidators: [.init(address: cheater.publicKey, power: 1_000)])
+        try chain.commit([])  // height 1: the double-sign happens here
+        try chain.commit([chain.sign(.unstake(amount: 400 * OPEN.atomicUnitsPerOPEN), by: cheater)])  // height 2: tries to run
+        let supplyBefore = chain.supply
+        try chain.commit([chain.sign(.evidence(conflicting(height: 1, by: cheater)), by: reporter)])
+        let unbonding = try #require(chain.store.record(.unbonding(cheater.publicKey), as: Unbonding.self))
+        #expect(unbonding.entries.first?.amount == 380 * OPEN.atomicUnitsPerOPEN)
+        #expect(chain.store.record(.validator(cheater.publicKey), as: ValidatorRecord.self)?.stake == 570 * OPEN.atomicUnitsPerOPEN)
+        #expect(chain.supply == supplyBefore - 50 * OPEN.atomicUnitsPerOPEN)
+        #expect(chain.circulating() == chain.supply)
+    }
+
     @Test func evidenceIsAcceptedOncePerValidatorAndHeight() throws {
         let chain = try chain()
         try chain.commit([])

@@ -196,10 +196,37 @@ import Testing
             try chain.check(chain.sign(.unstake(amount: 3 * TestChain.minStake), by: alice))
         }
         let before = chain.balance(alice)
-        try chain.commit([chain.sign(.unstake(amount: 2 * TestChain.minStake), by: alice)])
+        let unstaked = try chain.commit([chain.sign(.unstake(amount: 2 * TestChain.minStake), by: alice)]).block
         #expect(chain.store.record(.validator(alice.publicKey), as: ValidatorRecord.self) == nil)
-        #expect(chain.balance(alice) == before + 2 * TestChain.minStake - TestChain.minFee)
+        // The stake unbonds: locked until `evidenceMaxAgeHeights` later, then back with the next transaction.
+        #expect(chain.balance(alice) == before - TestChain.minFee)
+        let entry = try #require(chain.store.record(.unbonding(alice.publicKey), as: Unbonding.self)?.entries.first)
+        #expect(entry.amount == 2 * TestChain.minStake && entry.releaseHeight == unstaked.header.height + 100_000)
         #expect(chain.circulating() == chain.supply)
+    }
+
+    @Test func unbondedStakeReturnsAfterTheUnbondingPeriod() throws {
+        let chain = try TestChain(funded: [alice], evidenceMaxAgeHeights: 3)
+        try chain.commit([chain.sign(.stake(amount: TestChain.minStake), by: alice)])
+        try chain.commit([chain.sign(.unstake(amount: TestChain.minStake), by: alice)])  // height 2: releases at 5
+        let before = chain.balance(alice)
+        try chain.commit([chain.sign(.transfer(to: bob.publicKey, amount: 1), by: alice)])  // height 3: still locked
+        #expect(chain.balance(alice) == before - 1 - TestChain.minFee)
+        try chain.commit([])
+        try chain.commit([chain.sign(.transfer(to: bob.publicKey, amount: 1), by: alice)])  // height 5: released
+        #expect(chain.balance(alice) == before - 2 - 2 * TestChain.minFee + TestChain.minStake)
+        #expect(chain.store.record(.unbonding(alice.publicKey), as: Unbonding.self) == nil)
+        #expect(chain.circulating() == chain.supply)
+        // Unstakes waiting at once are bounded.
+        try chain.commit([chain.sign(.stake(amount: 2 * TestChain.minStake), by: alice)])
+        let nonce = chain.store.account(alice.publicKey).nonce
+        let unstakes = (0..<Unbonding.entriesMax).map {
+            chain.sign(.unstake(amount: OPEN.atomicUnitsPerOPEN), by: alice, nonce: nonce + UInt64($0))
+        }
+        #expect(try chain.commit(unstakes).rejected.isEmpty)
+        #expect(throws: TransactionRejection.tooManyUnbondings(max: Unbonding.entriesMax)) {
+            try chain.check(chain.sign(.unstake(amount: OPEN.atomicUnitsPerOPEN), by: alice))
+        }
     }
 
     @Test func rejectedTransactionsLeaveStateUntouched() throws {

@@ -8,7 +8,7 @@ import Ledger
 /// | --- | --- |
 /// | `POST /v1/txs` | body `{"tx": "<hex of the signed transaction's canonical bytes>"}` or the raw bytes (`application/octet-stream`); `202 {"hash", "status": "pending"}` |
 /// | `GET /v1/txs/{hash}` | `{"hash", "status": "committed" | "pending" | "dropped", …}` |
-/// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, nonce, pending nonce |
+/// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator |
@@ -126,6 +126,7 @@ struct ChainAPI: Sendable {
         let nowSeconds = ChainNode.nowMs() / 1000
         let locked = min(account.balance, store.record(.vesting(address), as: VestingSchedule.self)?.lockedAmount(at: nowSeconds) ?? 0)
         let stake = store.record(.validator(address), as: ValidatorRecord.self)?.stake ?? 0
+        let unbonding = store.record(.unbonding(address), as: Unbonding.self)?.total ?? 0
         return .json([
             "address": address.hex,
             "balance": String(account.balance),
@@ -133,6 +134,7 @@ struct ChainAPI: Sendable {
             "locked": String(locked),
             "spendable": String(account.balance - locked),
             "stake": String(stake),
+            "unbonding": String(unbonding),
             "nonce": account.nonce,
             "pending_nonce": node.mempool.nextNonce(for: address, committedNonce: account.nonce),
         ])
