@@ -4,12 +4,14 @@ import Foundation
 import Ledger
 import Testing
 
-@Suite struct WALTests {
+@Suite final class WALTests {
     let directory: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
     let key = SigningKey()
 
     func vote(round: UInt32, _ kind: Vote.Kind = .prevote) -> WALRecord {

@@ -65,12 +65,14 @@ import Testing
     }
 }
 
-@Suite struct KeyFileTests {
+@Suite final class KeyFileTests {
     let directory: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("keyfile-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     @Test func writesMode0600AndReadsBack() throws {
         let path = directory + "/a.key"
