@@ -1,5 +1,7 @@
 import Consensus
+import Dispatch
 import Foundation
+import Synchronization
 
 /// `tributary sim`: deterministic simulation of a validator network.
 enum SimCommand {
@@ -23,6 +25,7 @@ enum SimCommand {
             .init(name: "faults", value: "LIST", help: "Faults to inject, or 'all' (default none)."),
             .init(name: "heights", value: "H", help: "Height every honest node must reach (default 10)."),
             .init(name: "trace", value: "LINES", help: "Events shown when a seed fails (default 400)."),
+            .init(name: "jobs", value: "N", help: "Seeds run in parallel on N threads (default 1)."),
             .flag("verbose", "Print a line per seed."),
         ]
     ) { try run($0) }
@@ -39,39 +42,64 @@ enum SimCommand {
         let traceLines = try arguments.integer("trace", default: 400, in: 1...10_000_000)
         let directory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
 
+        let jobs = try arguments.integer("jobs", default: 1, in: 1...64)
+        let verbose = arguments.flag("verbose")
+        let sweep = Mutex(Sweep())
+        let started = Date()
+        // Seeds are dealt round-robin to `jobs` threads; each run is independent and
+        // deterministic, so the threads change only the wall time.
+        DispatchQueue.concurrentPerform(iterations: jobs) { job in
+            var seed = seeds.lowerBound.addingReportingOverflow(UInt64(job))
+            while !seed.overflow, seed.partialValue <= seeds.upperBound {
+                let current = seed.partialValue
+                if sweep.withLock({ $0.failure.map { $0.seed < current } ?? false }) { return }
+                var config = SimulationConfig(seed: current, validators: validators, byzantine: byzantine, faults: faults,
+                                              heights: UInt64(heights), directory: directory + "/tributary-sim")
+                config.traceLines = traceLines
+                let report = Simulation(config).run()
+                sweep.withLock { $0.add(report, seed: current, verbose: verbose) }
+                seed = current.addingReportingOverflow(UInt64(jobs))
+            }
+        }
+        let result = sweep.withLock { $0 }
+        if let (seed, report) = result.failure {
+            print("seed \(seed) FAILED: \(report.violation!)")
+            print("replay: tributary sim --seed \(seed) --validators \(validators) --byzantine \(byzantine)"
+                  + (faults.isEmpty ? "" : " --faults \(faults.map(\.rawValue).sorted().joined(separator: ","))")
+                  + " --heights \(heights)")
+            print("last events:")
+            for line in report.trace { print("  \(line)") }
+            throw CommandError("simulation seed \(seed) violated an invariant: \(report.violation!)")
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        print("\(result.passed) seeds passed (\(seeds.lowerBound)...\(seeds.upperBound)); validators \(validators), byzantine \(byzantine), "
+              + "faults [\(faults.map(\.rawValue).sorted().joined(separator: ","))], heights \(heights); "
+              + "highest decision round \(result.maxRound) (after faults \(result.maxRoundAfterFaults)); evidence seen \(result.evidence); "
+              + String(format: "%.1f s with %d job(s)", elapsed, jobs))
+    }
+
+    /// What the runs of a sweep add up to; the failure kept is the one with the lowest seed.
+    private struct Sweep {
         var passed = 0
         var maxRound: UInt32 = 0
         var maxRoundAfterFaults: UInt32 = 0
         var evidence = 0
-        let started = Date()
-        for seed in seeds {
-            var config = SimulationConfig(seed: seed, validators: validators, byzantine: byzantine, faults: faults,
-                                          heights: UInt64(heights), directory: directory + "/tributary-sim")
-            config.traceLines = traceLines
-            let report = Simulation(config).run()
-            if let violation = report.violation {
-                print("seed \(seed) FAILED: \(violation)")
-                print("replay: tributary sim --seed \(seed) --validators \(validators) --byzantine \(byzantine)"
-                      + (faults.isEmpty ? "" : " --faults \(faults.map(\.rawValue).sorted().joined(separator: ","))")
-                      + " --heights \(heights)")
-                print("last events:")
-                for line in report.trace { print("  \(line)") }
-                throw CommandError("simulation seed \(seed) violated an invariant: \(violation)")
+        var failure: (seed: UInt64, report: SimulationReport)?
+
+        mutating func add(_ report: SimulationReport, seed: UInt64, verbose: Bool) {
+            if report.violation != nil {
+                if failure.map({ seed < $0.seed }) ?? true { failure = (seed, report) }
+                return
             }
             passed += 1
             maxRound = max(maxRound, report.maxRound)
             maxRoundAfterFaults = max(maxRoundAfterFaults, report.maxRoundAfterFaults)
             evidence += report.evidenceSeen
-            if arguments.flag("verbose") {
+            if verbose {
                 print("seed \(seed): height \(report.finalHeight) in \(report.simulatedMs) ms simulated, max round \(report.maxRound), "
                       + "byzantine \(report.byzantine), evidence \(report.evidenceSeen)")
             }
         }
-        let elapsed = Date().timeIntervalSince(started)
-        print("\(passed) seeds passed (\(seeds.lowerBound)...\(seeds.upperBound)); validators \(validators), byzantine \(byzantine), "
-              + "faults [\(faults.map(\.rawValue).sorted().joined(separator: ","))], heights \(heights); "
-              + "highest decision round \(maxRound) (after faults \(maxRoundAfterFaults)); evidence seen \(evidence); "
-              + String(format: "%.1f s", elapsed))
     }
 
     static func parseFaults(_ text: String) throws(UsageError) -> Set<SimulationConfig.Fault> {
