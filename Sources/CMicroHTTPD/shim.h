@@ -15,7 +15,8 @@ static inline struct MHD_Daemon *tributary_mhd_start(
     MHD_RequestCompletedCallback completed, void *completed_context,
     size_t connection_memory_limit_bytes,
     unsigned int connection_timeout_s,
-    unsigned int connection_limit)
+    unsigned int connection_limit,
+    unsigned int per_ip_connection_limit)
 {
     return MHD_start_daemon(flags, ntohs(address->sin_port), NULL, NULL,
         handler, handler_context,
@@ -24,5 +25,6 @@ static inline struct MHD_Daemon *tributary_mhd_start(
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit_bytes,
         MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_connection_limit,
         MHD_OPTION_END);
 }

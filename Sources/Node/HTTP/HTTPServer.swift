@@ -8,6 +8,8 @@ final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
     struct Limits: Sendable {
         var bodyMaxBytes = 1 << 20
         var connectionsMax: UInt32 = 256
+        /// One client address cannot hold every connection thread.
+        var connectionsPerAddressMax: UInt32 = 64
         var connectionTimeoutSeconds: UInt32 = 60
         var connectionMemoryMaxBytes = 256 << 10
     }
@@ -29,7 +31,8 @@ final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
             | MHD_USE_POLL.rawValue | MHD_USE_ERROR_LOG.rawValue)
         daemon = tributary_mhd_start(
             flags, &socketAddress, accessHandler, context, completedHandler, nil,
-            limits.connectionMemoryMaxBytes, limits.connectionTimeoutSeconds, limits.connectionsMax)
+            limits.connectionMemoryMaxBytes, limits.connectionTimeoutSeconds, limits.connectionsMax,
+            limits.connectionsPerAddressMax)
         guard daemon != nil else {
             throw CommandError("cannot listen on \(address): \(String(cString: strerror(errno))) (is another node using the port?)")
         }
