@@ -34,8 +34,22 @@ import Testing
             .init(name: "q4_0", dimensions: [32, 1], type: 2, data: q40),
             .init(name: "f16", dimensions: [32, 1], type: 1, data: halves),
             .init(name: "bf16", dimensions: [32, 1], type: 30, data: bfloats),
+            // Three blocks per row: the engine pairs blocks, so rows end with a half pair.
+            .init(name: "q4_1_wide", dimensions: [96, 2], type: 3, data: wideBlocks(minimum: true)),
+            .init(name: "q4_0_wide", dimensions: [96, 2], type: 2, data: wideBlocks(minimum: false)),
         ]
         return builder
+    }
+
+    /// Six Q4 blocks with distinct scales and values.
+    static func wideBlocks(minimum: Bool) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for block in 0..<6 {
+            bytes += halfBytes(Float16(0.1 * Float(block + 1)))
+            if minimum { bytes += halfBytes(Float16(-0.3 * Float(block))) }
+            for j in 0..<16 { bytes.append(UInt8((7 * j + 13 * block) % 256)) }
+        }
+        return bytes
     }
 
     @Test func readsMetadataAndTensors() throws {
@@ -49,7 +63,7 @@ import Testing
         #expect(file.metadata["test.flag"]?.bool == true)
         #expect(try file.metadata.stringArray("test.words") == ["a", "ĠB", "東京"])
         #expect(try file.metadata.integerArray("test.numbers") == [1, -2, 3])
-        #expect(file.tensors.map(\.name) == ["f32", "q8_0", "q4_1", "q4_0", "f16", "bf16"])
+        #expect(file.tensors.map(\.name) == ["f32", "q8_0", "q4_1", "q4_0", "f16", "bf16", "q4_1_wide", "q4_0_wide"])
         #expect(file.tensor("q8_0")?.shape == [2, 32])
         #expect(throws: ModelFileError.missing("GGUF metadata key absent")) { try file.metadata.string("absent") }
     }

@@ -3,23 +3,22 @@ struct Block32 {
     var w0, w1, w2, w3: SIMD8<Float>
 }
 
-/// Decodes one 32-weight block of an encoding into registers. Each decoder performs the
-/// same float32 operations as `TensorType.dequantize`, so both paths give identical weights.
+/// Decodes 32-weight blocks of an encoding into registers. Each decoder performs the same
+/// float32 operations as `TensorType.dequantize`, so both paths give identical weights.
 protocol BlockDecoder {
-    /// Bytes occupied by 32 weights.
-    static var blockBytes: Int { get }
-    static func decode(_ block: UnsafeRawPointer) -> Block32
-    /// Adds the block's dot product with the 32 floats at `x` to `sum` (lane-wise) and
+    /// Block `block` of the row starting at `row`.
+    static func decode(_ row: UnsafeRawPointer, block: Int) -> Block32
+    /// Adds block `block`'s dot product with the 32 floats at `x` to `sum` (lane-wise) and
     /// `offset`; `blockSum` is the sum of those 32 floats. Quantized formats factor their
     /// scale and minimum out of the sum (d·Σq·x + m·Σx), which saves two operations per
     /// lane when one activation vector meets each decoded block.
-    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float)
+    static func accumulateDot(_ row: UnsafeRawPointer, block: Int, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float)
 }
 
 extension BlockDecoder {
     @inline(__always)
-    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
-        let v = decode(block)
+    static func accumulateDot(_ row: UnsafeRawPointer, block: Int, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let v = decode(row, block: block)
         sum.addProduct(v.w0, x.loadUnaligned(as: SIMD8<Float>.self))
         sum.addProduct(v.w1, x.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
         sum.addProduct(v.w2, x.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
@@ -37,27 +36,26 @@ func quantDot(_ q0: SIMD8<Float>, _ q1: SIMD8<Float>, _ q2: SIMD8<Float>, _ q3: 
     return s + t
 }
 
-/// The exact float value of integer lanes in 0..<2²³: the integer is placed in the
-/// mantissa of 2²³ and 2²³ subtracted. Two plain vector operations that always inline,
-/// unlike the standard library's generic integer-to-float conversion.
+/// Integer lanes as floats, written lane by lane so the compiler emits one vector
+/// conversion inline (the standard library's generic SIMD conversion is sometimes left as
+/// a call per block).
 @inline(__always)
 func floatLanes(_ q: SIMD8<Int32>) -> SIMD8<Float> {
-    unsafeBitCast(q | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_608
+    SIMD8<Float>(Float(q[0]), Float(q[1]), Float(q[2]), Float(q[3]), Float(q[4]), Float(q[5]), Float(q[6]), Float(q[7]))
 }
 
-/// The exact float value of signed byte lanes (−128...127).
+/// The four 4-bit values of each 32-bit lane of a Q4 superblock half, as floats:
+/// lane `k` of result `j` is bits `4j…4j+3` of lane `k` (after the half's shift).
 @inline(__always)
-func floatLanes(signedBytes q: SIMD8<Int32>) -> SIMD8<Float> {
-    unsafeBitCast((q &+ 128) | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_736
+func nibbleLanes(_ lanes: SIMD8<UInt32>) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+    let q = unsafeBitCast(lanes, to: SIMD8<Int32>.self)
+    return (q & 0xF, (q &>> 4) & 0xF, (q &>> 8) & 0xF, (q &>> 12) & 0xF)
 }
 
-/// Zero-extends eight 16-bit lanes read from `pointer` to 32 bits.
+/// The 32-bit lanes of a Q4 superblock (at `lanes`) shifted so block `block`'s half is low.
 @inline(__always)
-func wordLanes(_ pointer: UnsafeRawPointer) -> SIMD8<Int32> {
-    let words = pointer.loadUnaligned(as: SIMD8<UInt16>.self)
-    return SIMD8<Int32>(
-        Int32(words[0]), Int32(words[1]), Int32(words[2]), Int32(words[3]),
-        Int32(words[4]), Int32(words[5]), Int32(words[6]), Int32(words[7]))
+func superblockLanes(_ lanes: UnsafeRawPointer, block: Int) -> SIMD8<UInt32> {
+    lanes.loadUnaligned(as: SIMD8<UInt32>.self) &>> UInt32(16 * (block & 1))
 }
 
 /// The first four halves of a block widened to float (the scale, and the minimum where
@@ -69,17 +67,17 @@ func blockHeader(_ block: UnsafeRawPointer) -> SIMD4<Float> {
 }
 
 enum F32Decoder: BlockDecoder {
-    static var blockBytes: Int { 128 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
-        Block32(
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block index: Int) -> Block32 {
+        let block = row + 128 * index
+        return Block32(
             w0: block.loadUnaligned(as: SIMD8<Float>.self), w1: block.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
             w2: block.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), w3: block.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
     }
 }
 
 enum F16Decoder: BlockDecoder {
-    static var blockBytes: Int { 64 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block index: Int) -> Block32 {
+        let block = row + 64 * index
         @inline(__always) func widen(_ offset: Int) -> SIMD8<Float> {
             SIMD8<Float>(block.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float16>.self))
         }
@@ -88,8 +86,8 @@ enum F16Decoder: BlockDecoder {
 }
 
 enum BF16Decoder: BlockDecoder {
-    static var blockBytes: Int { 64 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block index: Int) -> Block32 {
+        let block = row + 64 * index
         @inline(__always) func widen(_ offset: Int) -> SIMD8<Float> {
             let bits = SIMD8<UInt32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self)) &<< 16
             return unsafeBitCast(bits, to: SIMD8<Float>.self)
@@ -98,74 +96,68 @@ enum BF16Decoder: BlockDecoder {
     }
 }
 
-/// Q4_0 in the lane layout of `LaneLayout`: weight = (q − 8)·d.
+/// Q4_0 in the superblock lane layout of `LaneLayout`: weight = (q − 8)·d.
 enum Q4_0LaneDecoder: BlockDecoder {
-    static var blockBytes: Int { 18 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
-        let d = SIMD8<Float>(repeating: blockHeader(block)[0])
-        let lanes = wordLanes(block + 2)
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block: Int) -> Block32 {
+        let superblock = row + LaneLayout.q4_0SuperblockBytes * (block >> 1)
+        let d = SIMD8<Float>(repeating: blockHeader(superblock + 2 * (block & 1))[0])
+        let (q0, q1, q2, q3) = nibbleLanes(superblockLanes(superblock + 4, block: block))
         return Block32(
-            w0: (floatLanes(lanes & 0xF) - 8) * d,
-            w1: (floatLanes((lanes &>> 4) & 0xF) - 8) * d,
-            w2: (floatLanes((lanes &>> 8) & 0xF) - 8) * d,
-            w3: (floatLanes(lanes &>> 12) - 8) * d)
+            w0: (floatLanes(q0) - 8) * d, w1: (floatLanes(q1) - 8) * d,
+            w2: (floatLanes(q2) - 8) * d, w3: (floatLanes(q3) - 8) * d)
     }
 
     @inline(__always)
-    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
-        let d = blockHeader(block)[0]
-        let lanes = wordLanes(block + 2)
-        let q = quantDot(floatLanes(lanes & 0xF), floatLanes((lanes &>> 4) & 0xF), floatLanes((lanes &>> 8) & 0xF), floatLanes(lanes &>> 12), x)
-        sum.addProduct(SIMD8<Float>(repeating: d), q)
+    static func accumulateDot(_ row: UnsafeRawPointer, block: Int, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let superblock = row + LaneLayout.q4_0SuperblockBytes * (block >> 1)
+        let d = blockHeader(superblock + 2 * (block & 1))[0]
+        let (q0, q1, q2, q3) = nibbleLanes(superblockLanes(superblock + 4, block: block))
+        sum.addProduct(SIMD8<Float>(repeating: d), quantDot(floatLanes(q0), floatLanes(q1), floatLanes(q2), floatLanes(q3), x))
         offset -= 8 * d * blockSum
     }
 }
 
-/// Q4_1 in the lane layout of `LaneLayout`: weight = q·d + m.
+/// Q4_1 in the superblock lane layout of `LaneLayout`: weight = q·d + m.
 enum Q4_1LaneDecoder: BlockDecoder {
-    static var blockBytes: Int { 20 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
-        let header = blockHeader(block)
-        let d = SIMD8<Float>(repeating: header[0])
-        let m = SIMD8<Float>(repeating: header[1])
-        let lanes = wordLanes(block + 4)
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block: Int) -> Block32 {
+        let superblock = row + LaneLayout.q4_1SuperblockBytes * (block >> 1)
+        let header = blockHeader(superblock + 4 * (block & 1))
+        let d = SIMD8<Float>(repeating: header[0]), m = SIMD8<Float>(repeating: header[1])
+        let (q0, q1, q2, q3) = nibbleLanes(superblockLanes(superblock + 8, block: block))
         return Block32(
-            w0: floatLanes(lanes & 0xF) * d + m,
-            w1: floatLanes((lanes &>> 4) & 0xF) * d + m,
-            w2: floatLanes((lanes &>> 8) & 0xF) * d + m,
-            w3: floatLanes(lanes &>> 12) * d + m)
+            w0: floatLanes(q0) * d + m, w1: floatLanes(q1) * d + m,
+            w2: floatLanes(q2) * d + m, w3: floatLanes(q3) * d + m)
     }
 
     @inline(__always)
-    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
-        let header = blockHeader(block)
-        let lanes = wordLanes(block + 4)
-        let q = quantDot(floatLanes(lanes & 0xF), floatLanes((lanes &>> 4) & 0xF), floatLanes((lanes &>> 8) & 0xF), floatLanes(lanes &>> 12), x)
-        sum.addProduct(SIMD8<Float>(repeating: header[0]), q)
+    static func accumulateDot(_ row: UnsafeRawPointer, block: Int, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let superblock = row + LaneLayout.q4_1SuperblockBytes * (block >> 1)
+        let header = blockHeader(superblock + 4 * (block & 1))
+        let (q0, q1, q2, q3) = nibbleLanes(superblockLanes(superblock + 8, block: block))
+        sum.addProduct(SIMD8<Float>(repeating: header[0]), quantDot(floatLanes(q0), floatLanes(q1), floatLanes(q2), floatLanes(q3), x))
         offset += header[1] * blockSum
     }
 }
 
 /// Q8_0 in the lane layout of `LaneLayout`: weight = q·d.
 enum Q8_0LaneDecoder: BlockDecoder {
-    static var blockBytes: Int { 34 }
-    @inline(__always) static func decode(_ block: UnsafeRawPointer) -> Block32 {
-        let d = SIMD8<Float>(repeating: blockHeader(block)[0])
-        let lanes = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
+    @inline(__always) static func decode(_ row: UnsafeRawPointer, block: Int) -> Block32 {
+        let p = row + 34 * block
+        let d = SIMD8<Float>(repeating: blockHeader(p)[0])
+        let lanes = p.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
         return Block32(
-            w0: floatLanes(signedBytes: (lanes &<< 24) &>> 24) * d,
-            w1: floatLanes(signedBytes: (lanes &<< 16) &>> 24) * d,
-            w2: floatLanes(signedBytes: (lanes &<< 8) &>> 24) * d,
-            w3: floatLanes(signedBytes: lanes &>> 24) * d)
+            w0: floatLanes((lanes &<< 24) &>> 24) * d,
+            w1: floatLanes((lanes &<< 16) &>> 24) * d,
+            w2: floatLanes((lanes &<< 8) &>> 24) * d,
+            w3: floatLanes(lanes &>> 24) * d)
     }
 
     @inline(__always)
-    static func accumulateDot(_ block: UnsafeRawPointer, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
-        let d = blockHeader(block)[0]
-        let lanes = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
-        let q = quantDot(
-            floatLanes(signedBytes: (lanes &<< 24) &>> 24), floatLanes(signedBytes: (lanes &<< 16) &>> 24),
-            floatLanes(signedBytes: (lanes &<< 8) &>> 24), floatLanes(signedBytes: lanes &>> 24), x)
+    static func accumulateDot(_ row: UnsafeRawPointer, block: Int, _ x: UnsafeRawPointer, blockSum: Float, _ sum: inout SIMD8<Float>, _ offset: inout Float) {
+        let p = row + 34 * block
+        let d = blockHeader(p)[0]
+        let lanes = p.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int32>.self)
+        let q = quantDot(floatLanes((lanes &<< 24) &>> 24), floatLanes((lanes &<< 16) &>> 24), floatLanes((lanes &<< 8) &>> 24), floatLanes(lanes &>> 24), x)
         sum.addProduct(SIMD8<Float>(repeating: d), q)
     }
 }

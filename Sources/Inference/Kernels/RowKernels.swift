@@ -40,12 +40,12 @@ enum RowKernels {
         var o0: Float = 0, o1: Float = 0
         var block = 0
         while block + 1 < blocks {
-            D.accumulateDot(w + block * D.blockBytes, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
-            D.accumulateDot(w + (block + 1) * D.blockBytes, UnsafeRawPointer(x + (block + 1) * 32), blockSum: blockSums[block + 1], &a1, &o1)
+            D.accumulateDot(w, block: block, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
+            D.accumulateDot(w, block: block + 1, UnsafeRawPointer(x + (block + 1) * 32), blockSum: blockSums[block + 1], &a1, &o1)
             block += 2
         }
         if block < blocks {
-            D.accumulateDot(w + block * D.blockBytes, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
+            D.accumulateDot(w, block: block, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
         }
         return (a0 + a1).sum() + (o0 + o1)
     }
@@ -58,7 +58,7 @@ enum RowKernels {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
         let x1 = x + xStride
         for block in 0..<blocks {
-            let v = D.decode(w + block * D.blockBytes)
+            let v = D.decode(w, block: block)
             let p = UnsafeRawPointer(x + block * 32), q = UnsafeRawPointer(x1 + block * 32)
             a0.addProduct(v.w0, p.loadUnaligned(as: SIMD8<Float>.self))
             b0.addProduct(v.w0, q.loadUnaligned(as: SIMD8<Float>.self))
@@ -82,7 +82,7 @@ enum RowKernels {
         var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
         let xb = x + xStride, xc = x + 2 * xStride, xd = x + 3 * xStride
         for block in 0..<blocks {
-            let v = D.decode(w + block * D.blockBytes)
+            let v = D.decode(w, block: block)
             let offset = block * 32
             let p = UnsafeRawPointer(x + offset), q = UnsafeRawPointer(xb + offset)
             let r = UnsafeRawPointer(xc + offset), s = UnsafeRawPointer(xd + offset)
@@ -119,7 +119,7 @@ enum RowKernels {
         var e = SIMD8<Float>(), f = SIMD8<Float>(), g = SIMD8<Float>(), h = SIMD8<Float>()
         let stride = xStride * 4
         for block in 0..<blocks {
-            let v = D.decode(w + block * D.blockBytes)
+            let v = D.decode(w, block: block)
             let p = UnsafeRawPointer(x + block * 32)
             @inline(__always) func accumulate(_ sum: inout SIMD8<Float>, _ q: UnsafeRawPointer) {
                 sum.addProduct(v.w0, q.loadUnaligned(as: SIMD8<Float>.self))
@@ -155,7 +155,7 @@ enum RowKernels {
         for row in rows {
             let w = weights + row * rowBytes
             for block in 0..<blocks {
-                let v = D.decode(w + block * D.blockBytes)
+                let v = D.decode(w, block: block)
                 out.storeBytes(of: v.w0, as: SIMD8<Float>.self)
                 out.storeBytes(of: v.w1, toByteOffset: 32, as: SIMD8<Float>.self)
                 out.storeBytes(of: v.w2, toByteOffset: 64, as: SIMD8<Float>.self)

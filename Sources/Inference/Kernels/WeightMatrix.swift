@@ -21,13 +21,14 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.columns = columns
         self.type = tensor.type
-        self.rowBytes = tensor.type.byteCount(elements: columns)!
         if LaneLayout.applies(to: tensor.type) {
-            let storage = WeightStorage(byteCount: tensor.bytes.count)
-            LaneLayout.repack(tensor.type, blocks: rows * columns / 32, from: tensor.bytes.baseAddress!, to: storage.base)
+            self.rowBytes = LaneLayout.rowBytes(tensor.type, blocks: columns / 32)
+            let storage = WeightStorage(byteCount: rows * rowBytes)
+            LaneLayout.repack(tensor.type, rows: rows, blocks: columns / 32, from: tensor.bytes.baseAddress!, to: storage.base)
             self.base = UnsafeRawPointer(storage.base)
             self.owner = storage
         } else {
+            self.rowBytes = tensor.type.byteCount(elements: columns)!
             self.base = tensor.bytes.baseAddress!
             self.owner = tensor.owner
         }
@@ -77,13 +78,14 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 }
 
-/// Heap memory for repacked weights, 64-byte aligned, with slack so the 8-byte block-header
-/// loads of the last block stay inside the allocation.
+/// Zeroed heap memory for repacked weights, 64-byte aligned, with slack so the 8-byte
+/// block-header loads of the last block stay inside the allocation.
 final class WeightStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
 
     init(byteCount: Int) {
         base = .allocate(byteCount: byteCount + 64, alignment: 64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount + 64)
     }
 
     deinit { base.deallocate() }
