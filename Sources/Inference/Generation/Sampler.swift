@@ -80,11 +80,23 @@ public struct Sampler: Sendable {
         return best
     }
 
-    /// Index of the largest value, the lowest index among equals.
+    /// Index of the largest value, the lowest index among equals (NaNs are never chosen
+    /// unless every value is NaN).
     public static func argmax(_ values: [Float]) -> Int32 {
-        var best = 0
-        for index in values.indices where values[index] > values[best] { best = index }
-        return Int32(best)
+        values.withUnsafeBufferPointer { buffer in
+            // The maximum eight lanes at a time, then the first index holding it.
+            let count = buffer.count, raw = UnsafeRawPointer(buffer.baseAddress!)
+            var lanes = SIMD8<Float>(repeating: -.infinity)
+            var index = 0
+            while index + 8 <= count {
+                let next = raw.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+                lanes.replace(with: next, where: next .> lanes)
+                index += 8
+            }
+            var maximum = lanes.max()
+            for tail in index..<count where buffer[tail] > maximum { maximum = buffer[tail] }
+            return Int32(buffer.firstIndex(of: maximum) ?? 0)
+        }
     }
 }
 
