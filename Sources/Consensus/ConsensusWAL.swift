@@ -69,8 +69,7 @@ public final class ConsensusWAL {
         self.path = path
         descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw WALError("cannot open consensus WAL \(path): \(String(cString: strerror(errno)))") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw WALError("cannot read consensus WAL \(path)") }
-        let bytes = [UInt8](data)
+        let bytes = try Self.readAll(descriptor, path: path)
         let (records, validBytes) = try Self.parse(bytes, path: path)
         self.records = records
         if validBytes < bytes.count {
@@ -111,6 +110,19 @@ public final class ConsensusWAL {
         descriptor = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw WALError("cannot reopen consensus WAL \(path): \(String(cString: strerror(errno)))") }
         records = [.height(height)]
+    }
+
+    private static func readAll(_ descriptor: Int32, path: String) throws(WALError) -> [UInt8] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw WALError("cannot stat consensus WAL \(path): \(String(cString: strerror(errno)))") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + offset, $0.count - offset, off_t(offset)) }
+            guard count > 0 else { throw WALError("cannot read consensus WAL \(path): \(String(cString: strerror(errno)))") }
+            offset += count
+        }
+        return bytes
     }
 
     static func frame(_ record: WALRecord) -> [UInt8] {

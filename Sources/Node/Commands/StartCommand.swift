@@ -48,7 +48,9 @@ enum StartCommand {
         let signalSources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { node.shutdown() }
+            // Weak: a cancelled source releases its handler on a dispatch thread, and the node
+            // (with its store) must be released here, before the process exits.
+            source.setEventHandler { [weak node] in node?.shutdown() }
             source.resume()
             return source
         }

@@ -64,11 +64,13 @@ final class ChainNode: Sendable {
     var status: ChainStatus { store.status! }
 
     /// Starts consensus and blocks until `shutdown()` or a failure; rethrows the failure.
+    /// On return the consensus engine is stopped and released, so closing the store is safe.
     func run() throws {
         guard let driver = driver.withLock({ $0 }) else { return }
         driver.start()
         while !stop.wait(milliseconds: 1_000) {}
         driver.stop()
+        self.driver.withLock { $0 = nil }
         if let error = failure.withLock({ $0 }) { throw error }
     }
 

@@ -34,7 +34,7 @@ final class ConsensusDriver: @unchecked Sendable {
     func start() { deliver(.start) }
 
     func deliver(_ event: ConsensusEvent) {
-        queue.async { self.process(event) }
+        queue.async { [weak self] in self?.process(event) }
     }
 
     /// Stops processing; events already queued are dropped.
@@ -66,7 +66,8 @@ final class ConsensusDriver: @unchecked Sendable {
         case .broadcast, .requestBlocks:
             break  // no peers: this node is the whole validator set
         case let .schedule(timeout, delayMs):
-            queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs))) { self.process(.timeout(timeout)) }
+            // Weak: pending timers must not keep a stopped driver (and its store) alive.
+            queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs))) { [weak self] in self?.process(.timeout(timeout)) }
         case let .commit(block):
             try application.commit(block)
             onCommit(block, busyMicroseconds + 0)
