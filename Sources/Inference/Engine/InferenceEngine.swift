@@ -7,7 +7,9 @@ import COpenBLAS
 /// (prefill) and single next tokens of many streams (batched decode) travel through the
 /// same batched forward pass. An engine is used from one thread at a time.
 public final class InferenceEngine {
+    /// The model this engine runs.
     public let model: LlamaModel
+    /// The model's shape.
     public var configuration: LlamaConfiguration { model.configuration }
     let pool: WorkerPool
     let scratch: ScratchSpace
@@ -19,6 +21,7 @@ public final class InferenceEngine {
     /// Floats in each thread's buffer for decoded weight tiles (4 MiB).
     static let tileFloatsPerThread = 1 << 20
 
+    /// An engine for `model` running its matrix work on `threads` threads (the caller's included).
     public init(model: LlamaModel, threads: Int) {
         precondition(threads >= 1, "an engine needs at least one thread")
         // The engine parallelises around OpenBLAS, so each call must stay on its caller's thread.
@@ -31,6 +34,7 @@ public final class InferenceEngine {
 
     deinit { buffers.release() }
 
+    /// Threads the engine computes with.
     public var threadCount: Int { pool.threadCount }
 
     /// A new, empty sequence for this engine's model.

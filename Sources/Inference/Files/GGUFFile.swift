@@ -10,8 +10,11 @@ public final class GGUFFile: Sendable {
     /// Most dimensions of one tensor.
     public static let tensorDimensionsMax = 4
 
+    /// The mapped bytes the tensors point into.
     public let file: MappedFile
+    /// The format version (2 or 3).
     public let version: Int
+    /// Every key-value pair of the header.
     public let metadata: GGUFMetadata
     /// Tensors in file order.
     public let tensors: [TensorData]
@@ -22,6 +25,7 @@ public final class GGUFFile: Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
+    /// Parses and validates an already mapped file.
     public init(file: MappedFile) throws(ModelFileError) {
         self.file = file
         var cursor = ByteCursor(UnsafeRawBufferPointer(start: file.base, count: file.size))

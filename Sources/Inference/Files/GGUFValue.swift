@@ -27,16 +27,19 @@ public enum GGUFValue: Sendable, Equatable {
         }
     }
 
+    /// The value as text, if it is a string.
     public var string: String? {
         if case let .string(value) = self { return value }
         return nil
     }
 
+    /// The value as a boolean, if it is one.
     public var bool: Bool? {
         if case let .bool(value) = self { return value }
         return nil
     }
 
+    /// The elements, if the value is an array.
     public var array: [GGUFValue]? {
         if case let .array(value) = self { return value }
         return nil
@@ -46,28 +49,34 @@ public enum GGUFValue: Sendable, Equatable {
 /// GGUF metadata: key → value, with typed lookups that name the key when it is absent or
 /// of the wrong kind.
 public struct GGUFMetadata: Sendable {
+    /// Every key and its value.
     public let values: [String: GGUFValue]
 
+    /// The value of `key`, or nil.
     public subscript(key: String) -> GGUFValue? { values[key] }
 
+    /// `key` as a non-negative integer.
     public func integer(_ key: String) throws(ModelFileError) -> Int {
         guard let value = values[key] else { throw .missing("GGUF metadata key \(key)") }
         guard let integer = value.integer else { throw .malformed("GGUF metadata \(key) is not a non-negative integer") }
         return integer
     }
 
+    /// `key` as a number.
     public func number(_ key: String) throws(ModelFileError) -> Double {
         guard let value = values[key] else { throw .missing("GGUF metadata key \(key)") }
         guard let number = value.number else { throw .malformed("GGUF metadata \(key) is not a number") }
         return number
     }
 
+    /// `key` as a string.
     public func string(_ key: String) throws(ModelFileError) -> String {
         guard let value = values[key] else { throw .missing("GGUF metadata key \(key)") }
         guard let string = value.string else { throw .malformed("GGUF metadata \(key) is not a string") }
         return string
     }
 
+    /// `key` as an array of strings.
     public func stringArray(_ key: String) throws(ModelFileError) -> [String] {
         guard let value = values[key] else { throw .missing("GGUF metadata key \(key)") }
         guard let array = value.array else { throw .malformed("GGUF metadata \(key) is not an array") }
@@ -80,6 +89,7 @@ public struct GGUFMetadata: Sendable {
         return strings
     }
 
+    /// `key` as an array of integers.
     public func integerArray(_ key: String) throws(ModelFileError) -> [Int] {
         guard let value = values[key] else { throw .missing("GGUF metadata key \(key)") }
         guard let array = value.array else { throw .malformed("GGUF metadata \(key) is not an array") }

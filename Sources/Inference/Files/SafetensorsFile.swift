@@ -6,6 +6,7 @@ public final class SafetensorsFile: Sendable {
     /// Largest JSON header accepted, in bytes (the format's own limit).
     public static let headerBytesMax = 100 << 20
 
+    /// The mapped bytes the tensors point into.
     public let file: MappedFile
     /// Tensors sorted by name.
     public let tensors: [TensorData]
@@ -13,10 +14,12 @@ public final class SafetensorsFile: Sendable {
     public let metadata: [String: String]
     private let tensorIndex: [String: Int]
 
+    /// Opens and validates the safetensors file at `path`.
     public convenience init(path: String) throws(ModelFileError) {
         try self.init(file: MappedFile(path: path))
     }
 
+    /// Parses and validates an already mapped file.
     public init(file: MappedFile) throws(ModelFileError) {
         self.file = file
         var cursor = ByteCursor(UnsafeRawBufferPointer(start: file.base, count: file.size))

@@ -1,9 +1,11 @@
 /// A named tensor whose bytes live in a mapped file (or other storage kept alive by `owner`).
 public struct TensorData: @unchecked Sendable {
+    /// The tensor's name in its file.
     public let name: String
     /// Dimensions outermost first, as PyTorch writes them: a linear layer's weight is
     /// `[outputs, inputs]` and each of its `outputs` rows is contiguous.
     public let shape: [Int]
+    /// How the values are encoded.
     public let type: TensorType
     /// Exactly the tensor's encoded bytes.
     public let bytes: UnsafeRawBufferPointer

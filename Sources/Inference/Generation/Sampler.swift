@@ -11,6 +11,7 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Seed of the random choice, so a sampled generation can be repeated.
     public var seed: UInt64
 
+    /// Parameters with llama.cpp's common defaults unless given.
     public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, seed: UInt64 = 0) {
         self.temperature = temperature
         self.topK = topK
@@ -24,9 +25,11 @@ public struct SamplingParameters: Sendable, Equatable {
 
 /// Picks tokens from logits according to `SamplingParameters`, deterministically for a seed.
 public struct Sampler: Sendable {
+    /// How this sampler chooses.
     public let parameters: SamplingParameters
     private var random: SplitMix64
 
+    /// A sampler seeded with `parameters.seed`.
     public init(_ parameters: SamplingParameters) {
         precondition(parameters.temperature >= 0 && parameters.temperature.isFinite, "temperature must be finite and non-negative")
         precondition(parameters.topK >= 0, "top-k must be non-negative")

@@ -2,13 +2,16 @@ import Foundation
 
 /// What to generate for one prompt.
 public struct GenerationRequest: Sendable {
+    /// The prompt, already tokenized (with BOS if the model wants one).
     public var promptTokens: [Int32]
     /// Most tokens to generate; 0 only evaluates the prompt.
     public var maxTokens: Int
+    /// How tokens are chosen.
     public var sampling: SamplingParameters
     /// Generation stops when the text contains one of these; the text ends before it.
     public var stopStrings: [String]
 
+    /// A request; empty stop strings are ignored.
     public init(promptTokens: [Int32], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = []) {
         self.promptTokens = promptTokens
         self.maxTokens = maxTokens
@@ -19,6 +22,7 @@ public struct GenerationRequest: Sendable {
 
 /// The outcome of one request.
 public struct Generation: Sendable {
+    /// Why generation stopped; the raw values are what `--json` prints.
     public enum FinishReason: String, Sendable {
         /// `maxTokens` reached, or the context is full.
         case length
@@ -28,10 +32,13 @@ public struct Generation: Sendable {
         case stopString = "stop"
     }
 
+    /// The request's prompt.
     public var promptTokens: [Int32]
     /// Generated token ids.
     public var tokens: [Int32]
+    /// The generated text (invalid UTF-8 replaced), without any stop string.
     public var text: String
+    /// Why generation stopped.
     public var finishReason: FinishReason
     /// Logits after the last prompt token (`vocabularySize` floats).
     public var promptLogits: [Float]
@@ -43,9 +50,11 @@ public struct Generation: Sendable {
 /// Generates text for one or many prompts at once: all prompts are prefilled in one batched
 /// pass, then every unfinished sequence advances by one token per batched decode step.
 public final class TextGenerator {
+    /// The engine that runs the model.
     public let engine: InferenceEngine
     private let stopTokenIds: Set<Int32>
 
+    /// A generator stopping on `engine`'s model's end-of-sequence and end-of-turn tokens.
     public init(engine: InferenceEngine) {
         self.engine = engine
         self.stopTokenIds = engine.model.stopTokenIds

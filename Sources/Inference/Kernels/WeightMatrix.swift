@@ -3,8 +3,11 @@
 /// weights stay quantized in memory. Float matrices are used in place from their file;
 /// quantized ones are copied once into the engine's `LaneLayout` (same size).
 public struct WeightMatrix: @unchecked Sendable {
+    /// Output features.
     public let rows: Int
+    /// Input features (a multiple of 32).
     public let columns: Int
+    /// The encoding of the values.
     public let type: TensorType
     let base: UnsafeRawPointer
     let rowBytes: Int

@@ -3,6 +3,7 @@
 /// Layout per layer: keys `[kvHead][position][headDimension]`, then values the same, so
 /// attention for one head reads contiguous memory. Capacity grows by doubling.
 public final class KVCache {
+    /// The shape of the model whose keys and values this holds.
     public let configuration: LlamaConfiguration
     /// Positions filled so far; the next token goes at `length`.
     public internal(set) var length = 0
@@ -13,6 +14,7 @@ public final class KVCache {
     /// Positions allocated by the first growth.
     static let initialCapacity = 64
 
+    /// An empty cache; memory is allocated as positions are added.
     public init(configuration: LlamaConfiguration) {
         self.configuration = configuration
     }

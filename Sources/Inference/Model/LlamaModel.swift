@@ -2,8 +2,11 @@ import Foundation
 
 /// A loaded model: configuration, weights (mapped, not copied), tokenizer and chat format.
 public struct LlamaModel: Sendable {
+    /// The model's shape.
     public let configuration: LlamaConfiguration
+    /// Every weight, quantized ones in the engine's layout.
     public let weights: LlamaWeights
+    /// The model's own tokenizer.
     public let tokenizer: BPETokenizer
     /// The chat format, when the model's template is one this engine renders.
     public let chatTemplate: ChatTemplate?

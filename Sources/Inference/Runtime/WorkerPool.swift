@@ -14,6 +14,7 @@ public final class WorkerPool: Sendable {
     /// Busy-wait iterations (tens of microseconds) before a waiting thread starts yielding.
     static let spinsBeforeYield = 20_000
 
+    /// Starts `threadCount − 1` helper threads; they stop when the pool is released.
     public init(threadCount: Int) {
         precondition(threadCount >= 1, "a worker pool needs at least one thread")
         self.threadCount = threadCount

@@ -6,8 +6,11 @@ public struct BPETokenizer: Sendable {
     public let vocabulary: [String]
     /// Ids of the special (control) tokens, matched whole in text and never merged into.
     public let specialTokenIds: Set<Int32>
+    /// How text is cut before merging.
     public let preTokenizer: PreTokenizer
+    /// Beginning-of-sequence token, if the model has one.
     public let bosTokenId: Int32?
+    /// End-of-sequence token, if the model has one.
     public let eosTokenId: Int32?
     /// Whether prompts should start with `bosTokenId`.
     public let addsBOS: Bool
