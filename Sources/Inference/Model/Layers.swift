@@ -64,11 +64,72 @@ enum Layers {
         let scale = 1 / Float(d).squareRoot()
         for head in 0..<heads {
             let q = queries + head * d
-            for t in 0..<length { scores[t] = dot(q, keys + t * d, count: d) * scale }
+            var t = 0
+            while t + 4 <= length {
+                let four = dot4(q, keys + t * d, stride: d, count: d)
+                for lane in 0..<4 { scores[t + lane] = four[lane] * scale }
+                t += 4
+            }
+            while t < length {
+                scores[t] = dot(q, keys + t * d, count: d) * scale
+                t += 1
+            }
             VectorMath.softmax(scores, count: length)
-            let o = out + head * d
-            o.initialize(repeating: 0, count: d)
-            for t in 0..<length { axpy(scores[t], values + t * d, o, count: d) }
+            weightedSum(scores, values, length: length, headDimension: d, into: out + head * d)
+        }
+    }
+
+    /// `q` dotted with four consecutive rows `stride` floats apart (`count` a multiple of 8).
+    @inline(__always)
+    static func dot4(_ q: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int) -> SIMD4<Float> {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        let rq = UnsafeRawPointer(q), r = UnsafeRawPointer(rows), bytes = 4 * stride
+        for offset in Swift.stride(from: 0, to: count * 4, by: 32) {
+            let v = rq.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+            s0.addProduct(v, r.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
+            s1.addProduct(v, r.loadUnaligned(fromByteOffset: bytes + offset, as: SIMD8<Float>.self))
+            s2.addProduct(v, r.loadUnaligned(fromByteOffset: 2 * bytes + offset, as: SIMD8<Float>.self))
+            s3.addProduct(v, r.loadUnaligned(fromByteOffset: 3 * bytes + offset, as: SIMD8<Float>.self))
+        }
+        return SIMD4(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+    }
+
+    /// `out = Σ_t weights[t] · values[t]` over `length` rows of `d` floats, 64 columns at a
+    /// time held in registers across all rows.
+    static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float>, length: Int, headDimension d: Int, into out: UnsafeMutablePointer<Float>) {
+        var column = 0
+        while column < d {
+            let width = min(64, d - column)
+            var sums = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            if width < 64 { (out + column).initialize(repeating: 0, count: width) }
+            for t in 0..<length {
+                let w = SIMD8<Float>(repeating: weights[t])
+                let row = UnsafeRawPointer(values + t * d + column)
+                if width == 64 {
+                    sums.0.addProduct(w, row.loadUnaligned(as: SIMD8<Float>.self))
+                    sums.1.addProduct(w, row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    sums.2.addProduct(w, row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                    sums.3.addProduct(w, row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                    sums.4.addProduct(w, row.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
+                    sums.5.addProduct(w, row.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+                    sums.6.addProduct(w, row.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
+                    sums.7.addProduct(w, row.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+                } else {
+                    axpy(weights[t], values + t * d + column, out + column, count: width)
+                }
+            }
+            if width == 64 {
+                let o = UnsafeMutableRawPointer(out + column)
+                o.storeBytes(of: sums.0, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.1, toByteOffset: 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.2, toByteOffset: 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.3, toByteOffset: 96, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.4, toByteOffset: 128, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.5, toByteOffset: 160, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.6, toByteOffset: 192, as: SIMD8<Float>.self)
+                o.storeBytes(of: sums.7, toByteOffset: 224, as: SIMD8<Float>.self)
+            }
+            column += width
         }
     }
 
