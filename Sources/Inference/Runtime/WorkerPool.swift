@@ -2,17 +2,18 @@ import Foundation
 import Synchronization
 
 /// A fixed team of threads that runs one parallel region at a time. The calling thread is
-/// member 0; the others spin briefly between regions (a decode step has a few hundred
-/// regions, so waking through the kernel each time would dominate) and then sleep.
+/// member 0. Waiting threads — helpers between regions, the caller for the helpers — spin
+/// for a few tens of microseconds (a decode step has a few hundred regions, so waking
+/// through the kernel each time would dominate) and then sleep until signalled. Sleeping
+/// rather than yielding matters when other processes share the cores: a woken thread
+/// preempts a background process at once, a yielding one queues behind it.
 public final class WorkerPool: Sendable {
     /// Threads in the team, including the caller.
     public let threadCount: Int
     private let shared: Shared
 
-    /// How long an idle worker waits for work (spinning, then yielding) before it sleeps.
-    static let spinBeforeSleepNanoseconds: UInt64 = 2_000_000
-    /// Busy-wait iterations (tens of microseconds) before a waiting thread starts yielding.
-    static let spinsBeforeYield = 20_000
+    /// Busy-wait iterations (tens of microseconds) before a waiting thread sleeps.
+    static let spinsBeforeSleep = 50_000
 
     /// Starts `threadCount − 1` helper threads; they stop when the pool is released.
     public init(threadCount: Int) {
@@ -60,6 +61,8 @@ public final class WorkerPool: Sendable {
         let generation = Atomic<Int>(0)
         let pending = Atomic<Int>(0)
         let sleepers = Atomic<Int>(0)
+        /// Whether the caller sleeps until `pending` reaches zero.
+        let callerSleeping = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
         /// Start of the next unclaimed chunk in `forEachChunk`.
         let nextChunk = Atomic<Int>(0)
@@ -67,17 +70,23 @@ public final class WorkerPool: Sendable {
         /// and read by workers after they observe the bump.
         nonisolated(unsafe) var job: ((Int) -> Void)?
         let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        /// Signalled when a region starts or the pool stops (helpers wait on it).
+        let work = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        /// Signalled when the last helper finishes a region (the caller waits on it).
+        let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
         init() {
             pthread_mutex_init(mutex, nil)
-            pthread_cond_init(condition, nil)
+            pthread_cond_init(work, nil)
+            pthread_cond_init(done, nil)
         }
 
         deinit {
-            pthread_cond_destroy(condition)
+            pthread_cond_destroy(done)
+            pthread_cond_destroy(work)
             pthread_mutex_destroy(mutex)
-            condition.deallocate()
+            done.deallocate()
+            work.deallocate()
             mutex.deallocate()
         }
 
@@ -85,33 +94,35 @@ public final class WorkerPool: Sendable {
             job = body
             pending.store(helpers, ordering: .sequentiallyConsistent)
             generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 { wakeAll() }
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 { signal(work, all: true) }
             body(0)
-            // A helper preempted by another process holds its chunk until it runs again;
-            // yielding the core instead of spinning lets it run sooner.
             var spins = 0
             while pending.load(ordering: .acquiring) > 0 {
                 spins += 1
-                if spins > WorkerPool.spinsBeforeYield { sched_yield() }
+                guard spins > WorkerPool.spinsBeforeSleep else { continue }
+                // A helper preempted by another process holds its chunk until it runs again.
+                pthread_mutex_lock(mutex)
+                callerSleeping.store(true, ordering: .sequentiallyConsistent)
+                while pending.load(ordering: .sequentiallyConsistent) > 0 { pthread_cond_wait(done, mutex) }
+                callerSleeping.store(false, ordering: .sequentiallyConsistent)
+                pthread_mutex_unlock(mutex)
             }
             job = nil
         }
 
         func stop() {
             stopping.store(true, ordering: .sequentiallyConsistent)
-            wakeAll()
+            signal(work, all: true)
         }
 
         func work(member: Int) {
             var seen = 0
             while true {
-                let spinStart = DispatchTime.now().uptimeNanoseconds
                 var spins = 0
                 while generation.load(ordering: .acquiring) == seen {
                     if stopping.load(ordering: .relaxed) { return }
                     spins += 1
-                    if spins > WorkerPool.spinsBeforeYield { sched_yield() }
-                    if spins & 255 == 0, DispatchTime.now().uptimeNanoseconds - spinStart > WorkerPool.spinBeforeSleepNanoseconds {
+                    if spins > WorkerPool.spinsBeforeSleep {
                         sleep(while: seen)
                         spins = 0
                     }
@@ -119,7 +130,10 @@ public final class WorkerPool: Sendable {
                 seen = generation.load(ordering: .acquiring)
                 if stopping.load(ordering: .relaxed) { return }
                 job!(member)
-                pending.subtract(1, ordering: .releasing)
+                if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
+                   callerSleeping.load(ordering: .sequentiallyConsistent) {
+                    signal(done, all: false)
+                }
             }
         }
 
@@ -127,15 +141,15 @@ public final class WorkerPool: Sendable {
             pthread_mutex_lock(mutex)
             sleepers.add(1, ordering: .sequentiallyConsistent)
             while generation.load(ordering: .sequentiallyConsistent) == seen, !stopping.load(ordering: .sequentiallyConsistent) {
-                pthread_cond_wait(condition, mutex)
+                pthread_cond_wait(work, mutex)
             }
             sleepers.subtract(1, ordering: .sequentiallyConsistent)
             pthread_mutex_unlock(mutex)
         }
 
-        private func wakeAll() {
+        private func signal(_ condition: UnsafeMutablePointer<pthread_cond_t>, all: Bool) {
             pthread_mutex_lock(mutex)
-            pthread_cond_broadcast(condition)
+            if all { pthread_cond_broadcast(condition) } else { pthread_cond_signal(condition) }
             pthread_mutex_unlock(mutex)
         }
     }
