@@ -28,6 +28,8 @@ struct CommandSpec: Sendable {
         let help: String
         /// Whether the option may be given several times (values collected in order).
         var isRepeatable: Bool = false
+        /// Whether the option may also be given alone, as a flag (`--serve-model [PATH]`).
+        var valueIsOptional: Bool = false
 
         static func flag(_ name: String, _ help: String) -> Option {
             Option(name: name, value: nil, help: help)
@@ -53,7 +55,7 @@ struct CommandSpec: Sendable {
         lines += ["", "Options:"]
         for option in options {
             var left = "--\(option.name)"
-            if let value = option.value { left += " \(value)" }
+            if let value = option.value { left += option.valueIsOptional ? " [\(value)]" : " \(value)" }
             lines.append(Self.row(left, option.help + (option.isRepeatable ? " (repeatable)" : "")))
         }
         lines.append(Self.row("-h, --help", "Show this help."))

@@ -5,7 +5,8 @@ struct ParsedArguments: Sendable {
     private(set) var values: [String: [String]] = [:]
     private(set) var flags: Set<String> = []
 
-    /// Parses `--name value`, `--name=value`, boolean `--flag`, and positionals in order.
+    /// Parses `--name value`, `--name=value`, boolean `--flag`, and positionals in order. An
+    /// option whose value is optional, given without one, counts as a flag.
     /// `--` ends options. Unknown options and missing values are usage errors.
     init(_ arguments: [String], spec: CommandSpec) throws(UsageError) {
         self.spec = spec
@@ -29,6 +30,10 @@ struct ParsedArguments: Sendable {
             }
             if option.value == nil {
                 if inlineValue != nil { throw UsageError("--\(name) takes no value") }
+                flags.insert(name)
+                continue
+            }
+            if option.valueIsOptional, inlineValue == nil, remaining.first.map({ $0.hasPrefix("--") }) ?? true {
                 flags.insert(name)
                 continue
             }

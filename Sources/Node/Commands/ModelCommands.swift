@@ -66,11 +66,14 @@ enum ModelCommands {
         NodeHome(arguments: arguments).file("models")
     }
 
-    /// `--model`, else `$TRIBUTARY_MODEL`, else the default model in the models directory.
+    /// `--model`, else `$TRIBUTARY_MODEL`, else the default model in the models directory, else
+    /// the one `tributary model fetch` put in `~/.tributary/models` (shared by every node home).
     static func modelPath(_ arguments: ParsedArguments) -> String {
         if let path = arguments.value("model") { return (path as NSString).expandingTildeInPath }
         if let path = ProcessInfo.processInfo.environment["TRIBUTARY_MODEL"], !path.isEmpty { return path }
-        return (modelsDirectory(arguments) as NSString).appendingPathComponent(defaultFileName)
+        let inHome = (modelsDirectory(arguments) as NSString).appendingPathComponent(defaultFileName)
+        let shared = NodeHome("~/.tributary").file("models/\(defaultFileName)")
+        return !FileManager.default.fileExists(atPath: inHome) && FileManager.default.fileExists(atPath: shared) ? shared : inHome
     }
 
     /// Loads the model the arguments name, with a hint when the default one is missing.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Inference
 import Ledger
 
 /// `tributary start`: runs a node until SIGINT or SIGTERM.
@@ -17,6 +18,8 @@ enum StartCommand {
             .init(name: "block-interval-ms", value: "MS", help: "How often a block is produced when transactions wait."),
             .init(name: "log-format", value: "human|json", help: "Log line format on stderr."),
             .init(name: "log-level", value: "LEVEL", help: "debug, info, warning or error."),
+            .init(name: "serve-model", value: "PATH", help: "Also serve a model over the OpenAI-style API: the default model, or the GGUF file / Hugging Face directory PATH.", valueIsOptional: true),
+            .init(name: "inference-threads", value: "N", help: "Threads of the served model (default: every core)."),
         ]
     ) { arguments in
         let home = NodeHome(arguments: arguments)
@@ -32,8 +35,11 @@ enum StartCommand {
             store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
             blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath, log: log)
         let api = ChainAPI(node: node)
+        let service = try serveModel(arguments, config: config, log: log)
+        defer { service?.stop() }
+        let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
-            let response = api.handle(request)
+            let response = completions?.handle(request) ?? api.handle(request)
             node.metrics.countResponse(status: response.status)
             return response
         }
@@ -59,5 +65,31 @@ enum StartCommand {
         defer { server.stop() }
         try node.run()
         log.info("node stopped", ["height": node.status.height])
+    }
+
+    /// The model service `--serve-model` (or `serve_model` in the config) asks for, if any.
+    static func serveModel(_ arguments: ParsedArguments, config: NodeConfig, log: Logger) throws -> ModelService? {
+        let path: String
+        if let given = arguments.value("serve-model") {
+            path = (given as NSString).expandingTildeInPath
+        } else if arguments.flag("serve-model") || config.serve_model == "default" {
+            path = ModelCommands.modelPath(arguments)
+        } else if !config.serve_model.isEmpty {
+            path = (config.serve_model as NSString).expandingTildeInPath
+        } else {
+            return nil
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError("no model at \(path); run 'tributary model fetch' or pass --serve-model PATH")
+        }
+        var limits = GenerationScheduler.Limits()
+        limits.runningSequencesMax = config.serving_sequences_max
+        limits.queuedRequestsMax = config.serving_queue_max
+        limits.maxTokensMax = config.serving_max_tokens_max
+        let threads = try arguments.integer("inference-threads", default: config.inference_threads > 0 ? config.inference_threads : ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
+        let service = try ModelService(path: path, threads: threads, limits: limits)
+        log.info("serving model", ["model": service.name, "path": path, "threads": threads])
+        print("OpenAI-style API: model \(service.name) at /v1/completions and /v1/chat/completions")
+        return service
     }
 }

@@ -19,11 +19,20 @@ struct HTTPResponse: Sendable {
     var status: Int
     var headers: [(name: String, value: String)] = []
     var body: [UInt8]
+    /// When set, the body is this stream (sent chunked as it is written) and `body` is unused.
+    var stream: HTTPBodyStream?
 
     init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8]) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A `text/event-stream` response whose events the caller writes into `stream`.
+    static func eventStream(_ stream: HTTPBodyStream) -> HTTPResponse {
+        var response = HTTPResponse(status: 200, headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], body: [])
+        response.stream = stream
+        return response
     }
 
     /// A JSON body (sorted keys) with `Content-Type: application/json`.

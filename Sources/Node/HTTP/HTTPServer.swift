@@ -96,8 +96,15 @@ private let completedHandler: MHD_RequestCompletedCallback = { _, _, requestCont
 }
 
 private func send(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-    let handle = response.body.withUnsafeBytes { body in
-        MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(mutating: body.baseAddress), MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
+    let handle: OpaquePointer?
+    if let stream = response.stream {
+        // Size unknown: sent chunked; the connection thread blocks in `read` between events.
+        handle = MHD_create_response_from_callback(
+            UInt64.max, 4096, streamReader, Unmanaged.passRetained(stream).toOpaque(), streamReleaser)
+    } else {
+        handle = response.body.withUnsafeBytes { body in
+            MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(mutating: body.baseAddress), MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
+        }
     }
     guard let handle else { return MHD_Result.NO }
     defer { MHD_destroy_response(handle) }
@@ -105,6 +112,18 @@ private func send(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD
         _ = MHD_add_response_header(handle, header.name, header.value)
     }
     return MHD_queue_response(connection, UInt32(response.status), handle)
+}
+
+private let streamReader: MHD_ContentReaderCallback = { context, _, buffer, capacity in
+    let stream = Unmanaged<HTTPBodyStream>.fromOpaque(context!).takeUnretainedValue()
+    guard let buffer else { return -1 }
+    let count = buffer.withMemoryRebound(to: UInt8.self, capacity: capacity) { stream.read(into: $0, capacity: capacity) }
+    return count ?? -1  // MHD_CONTENT_READER_END_OF_STREAM
+}
+
+private let streamReleaser: MHD_ContentReaderFreeCallback = { context in
+    let stream = Unmanaged<HTTPBodyStream>.fromOpaque(context!).takeRetainedValue()
+    stream.close()
 }
 
 private final class ValueCollector {

@@ -22,6 +22,16 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var mempool_transactions_max = 50_000
     var mempool_bytes_max = 64 << 20
     var mempool_per_account_max = 1_000
+    /// A model to serve as with `start --serve-model`: "" for none, "default", or a path.
+    var serve_model = ""
+    /// Threads of the served model; 0 for every core.
+    var inference_threads = 0
+    /// Sequences decoding together in one batched step.
+    var serving_sequences_max = 32
+    /// Completion requests waiting for a slot before new ones get 429.
+    var serving_queue_max = 256
+    /// Largest `max_tokens` a completion request may ask for.
+    var serving_max_tokens_max = 4096
 
     static let fileName = "config.json"
 
@@ -77,6 +87,10 @@ struct NodeConfig: Codable, Sendable, Equatable {
             throw UsageError("log_level must be debug, info, warning or error, got '\(log_level)'")
         }
         guard (1...3_600_000).contains(block_interval_ms) else { throw UsageError("block_interval_ms must be 1...3600000") }
+        guard (1...1_024).contains(serving_sequences_max) else { throw UsageError("serving_sequences_max must be 1...1024") }
+        guard (0...1_000_000).contains(serving_queue_max) else { throw UsageError("serving_queue_max must be 0...1000000") }
+        guard (1...1_000_000).contains(serving_max_tokens_max) else { throw UsageError("serving_max_tokens_max must be 1...1000000") }
+        guard (0...256).contains(inference_threads) else { throw UsageError("inference_threads must be 0...256") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
         }
