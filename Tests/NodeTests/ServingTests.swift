@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// The OpenAI-style API of a real node process serving the default model.
+@Suite(.serialized) struct ServingTests {
+    static let model = "SmolLM2-135M-Instruct.Q4_1"
+
+    /// A node home initialised in a fresh directory, with `settings` merged into its config.
+    static func home(_ label: String, settings: [String: Any] = [:]) throws -> (directory: String, home: String) {
+        let directory = Tributary.temporaryDirectory(label)
+        let home = directory + "/n0"
+        let initialized = try Tributary.run(["init", "--home", home, "--chain-id", "serving", "--validator-key", directory + "/n0.key"])
+        guard initialized.status == 0 else { throw HarnessError(initialized.stderr) }
+        let configPath = home + "/config.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+        config.merge(settings) { _, new in new }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        return (directory, home)
+    }
+
+    static func completion(_ node: NodeProcess, _ prompt: String, maxTokens: Int, stream: Bool = false) throws -> HTTP.Response {
+        try HTTP.post("\(node.url)/v1/completions", json: [
+            "model": model, "prompt": prompt, "max_tokens": maxTokens, "temperature": 0, "stream": stream,
+        ])
+    }
+
+    /// The `data:` payloads of a server-sent event stream.
+    static func events(_ body: Data) -> [String] {
+        String(decoding: body, as: UTF8.self).components(separatedBy: "\n\n")
+            .filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
+    }
+
+    @Test func completionsMatchTheCommandLineAndStream() throws {
+        let (directory, home) = try Self.home("serving")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+
+        let models = try HTTP.get("\(node.url)/v1/models").json["data"] as? [[String: Any]]
+        #expect(models?.first?["id"] as? String == Self.model)
+
+        let prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time", "1, 2, 3, 4,", "Water boils at", "The best way to learn"]
+        var expected: [String] = []
+        for prompt in prompts {
+            let local = try Tributary.run(["generate", "--prompt", prompt, "--max-tokens", "12", "--temperature", "0", "--json", "--threads", "2"])
+            let object = try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as! [String: Any]
+            expected.append(object["text"] as! String)
+        }
+
+        // One at a time, whole answers.
+        let answer = try Self.completion(node, prompts[0], maxTokens: 12)
+        #expect(answer.status == 200)
+        let choice = (answer.json["choices"] as? [[String: Any]])?.first
+        #expect(choice?["text"] as? String == expected[0])
+        #expect(choice?["finish_reason"] as? String == "length")
+        let usage = answer.json["usage"] as? [String: Any]
+        #expect(usage?["completion_tokens"] as? Int == 12 && usage?["total_tokens"] as? Int == 12 + (usage?["prompt_tokens"] as? Int ?? -100))
+
+        // All at once: they share decode steps, joining and leaving the batch, and each gets
+        // exactly its own greedy continuation.
+        let texts = LockedBox([String?](repeating: nil, count: prompts.count))
+        concurrently(prompts.count) { index in
+            let response = try? Self.completion(node, prompts[index], maxTokens: min(12, 4 + 2 * index))
+            let text = ((response?.json["choices"] as? [[String: Any]])?.first?["text"] as? String)
+            texts.update { $0[index] = text }
+        }
+        for (index, text) in texts.value.enumerated() {
+            let tokensAsked = min(12, 4 + 2 * index)
+            #expect(text != nil && expected[index].hasPrefix(text!) && !text!.isEmpty, "prompt \(index): \(text ?? "nil") vs \(expected[index]) (\(tokensAsked) tokens)")
+        }
+
+        // Streamed: the pieces add up to the same text; the last chunk has the usage.
+        let streamed = try Self.completion(node, prompts[1], maxTokens: 12, stream: true)
+        let events = Self.events(streamed.body)
+        #expect(events.last == "[DONE]")
+        let chunks = events.dropLast().map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let text = chunks.compactMap { (($0["choices"] as? [[String: Any]])?.first?["text"] as? String) }.joined()
+        #expect(text == expected[1])
+        #expect((chunks.last?["usage"] as? [String: Any])?["completion_tokens"] as? Int == 12)
+
+        // Chat through the model's template, streamed: the first delta carries the role.
+        let chat = try HTTP.post("\(node.url)/v1/chat/completions", json: [
+            "model": Self.model, "messages": [["role": "user", "content": "What is 2 + 2?"]], "max_tokens": 8, "temperature": 0, "stream": true,
+        ])
+        let chatChunks = Self.events(chat.body).dropLast().map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let firstDelta = (chatChunks.first?["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any]
+        #expect(firstDelta?["role"] as? String == "assistant")
+        #expect(chatChunks.last?["object"] as? String == "chat.completion.chunk")
+
+        #expect(node.stop() == 0)
+    }
+
+    @Test func mistakesAreClearAndAFullQueueIsBusy() throws {
+        let (directory, home) = try Self.home("serving-busy", settings: ["serving_sequences_max": 1, "serving_queue_max": 1, "serving_max_tokens_max": 64])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+        let cases: [([String: Any], Int, String)] = [
+            (["prompt": "hi"], 400, "invalid_request"),
+            (["model": "nope", "prompt": "hi"], 404, "model_not_found"),
+            (["model": Self.model, "prompt": "hi", "max_tokens": 65], 400, "invalid_request"),
+            (["model": Self.model, "prompt": "hi", "temperature": "hot"], 400, "invalid_request"),
+            (["model": Self.model, "prompt": "hi", "n": 2], 400, "invalid_request"),
+            (["model": Self.model, "prompt": ""], 400, "invalid_request"),
+        ]
+        for (body, status, code) in cases {
+            let response = try HTTP.post("\(node.url)/v1/completions", json: body)
+            #expect(response.status == status, "\(body)")
+            #expect((response.json["error"] as? [String: Any])?["code"] as? String == code, "\(body)")
+        }
+        #expect(try HTTP.get("\(node.url)/v1/completions").status == 405)
+
+        // One running, one waiting: the rest are refused at once with 429, and the two accepted finish.
+        let statuses = LockedBox([Int](repeating: 0, count: 8))
+        concurrently(8) { index in
+            let status = (try? Self.completion(node, "Tell me a story number \(index)", maxTokens: 48))?.status ?? -1
+            statuses.update { $0[index] = status }
+        }
+        #expect(statuses.value.filter { $0 == 200 }.count >= 2, "\(statuses.value)")
+        #expect(statuses.value.contains(429), "\(statuses.value)")
+        #expect(statuses.value.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses.value)")
+        #expect(node.stop() == 0)
+    }
+}
+
+/// Runs `body(0..<count)` each on its own thread (not a pool sized by cores, so all run at
+/// once) and waits for all.
+func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        Thread { body(index); group.leave() }.start()
+    }
+    group.wait()
+}
+
+/// A value shared by concurrent test closures, guarded by a lock.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
