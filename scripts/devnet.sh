@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up and runs a local development network: one validator node with a funded dev account.
+# Sets up and runs a local development network: one validator node with a funded dev account
+# that also serves the default model (OpenAI-style API) and every adapter in its adapters/.
 # The node home lives in ./devnet (kept between runs; DEVNET_RESET=1 starts over).
 # Ctrl-C stops the node cleanly.
 set -euo pipefail
@@ -24,14 +25,16 @@ dev_address=$("$TRIBUTARY" keys show "$DEVNET_DIR/dev.key")
 cat <<MSG
 
 Tributary devnet
-  HTTP API:     http://$HTTP_ADDRESS   (GET /v1/status, /metrics)
+  HTTP API:     http://$HTTP_ADDRESS   (GET /v1/status, /metrics, /v1/models)
   dev account:  $dev_address (1000000 OPEN)
   dev key:      $DEVNET_DIR/dev.key
 Try, in another terminal:
   $TRIBUTARY query account $dev_address
   $TRIBUTARY keys new --out bob.key
   $TRIBUTARY tx transfer --key $DEVNET_DIR/dev.key --to \$($TRIBUTARY keys show bob.key) --amount 1.5
+  curl -s http://$HTTP_ADDRESS/v1/completions -d '{"model": "SmolLM2-135M-Instruct.Q4_1", "prompt": "The capital of France is", "max_tokens": 16, "temperature": 0}'
+  curl -sN http://$HTTP_ADDRESS/v1/chat/completions -d '{"model": "SmolLM2-135M-Instruct.Q4_1", "messages": [{"role": "user", "content": "Name three rivers."}], "stream": true}'
 Ctrl-C stops the node; 'make devnet' again resumes it, DEVNET_RESET=1 make devnet starts over.
 
 MSG
-exec "$TRIBUTARY" start --home "$DEVNET_DIR/node0" --http-address "$HTTP_ADDRESS"
+exec "$TRIBUTARY" start --home "$DEVNET_DIR/node0" --http-address "$HTTP_ADDRESS" --serve-model
