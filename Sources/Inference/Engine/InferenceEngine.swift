@@ -29,7 +29,10 @@ public final class InferenceEngine {
         self.model = model
         self.pool = WorkerPool(threadCount: threads)
         self.attentionScores = AttentionScores(members: threads)
-        self.scratch = ScratchSpace(members: threads, floatsPerMember: max(Self.tileFloatsPerThread, 16 * max(model.configuration.hiddenSize, model.configuration.intermediateSize)))
+        let widest = max(model.configuration.hiddenSize, model.configuration.intermediateSize)
+        // Transposed activations: at most three products per call, 32 lanes each.
+        self.scratch = ScratchSpace(members: threads, floatsPerMember: max(Self.tileFloatsPerThread, 16 * widest),
+                                    activationFloats: 3 * widest * MatrixMultiply.broadcastKernelBatchMax)
     }
 
     deinit { buffers.release() }

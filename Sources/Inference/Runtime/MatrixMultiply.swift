@@ -16,6 +16,8 @@ struct MatrixProduct {
 enum MatrixMultiply {
     /// Largest batch computed with the register kernels; larger batches use `sgemm`.
     static let registerKernelBatchMax = 8
+    /// Largest batch computed with `BroadcastKernels`; larger batches use `sgemm`.
+    static let broadcastKernelBatchMax = 32
     /// Output rows per thread work unit, so threads write disjoint cache lines.
     static let rowGranularity = 16
 
@@ -41,6 +43,8 @@ enum MatrixMultiply {
                     start += product.weights.rows
                 }
             }
+        } else if batch <= broadcastKernelBatchMax {
+            runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
         } else {
             // Tiles of output rows: each is decoded to float32 in its thread's buffer, then
             // multiplied by the whole batch with sgemm.
@@ -61,6 +65,41 @@ enum MatrixMultiply {
                         1, product.x, Int32(product.xStride), buffer, Int32(columns), 0,
                         product.y + tile.rows.lowerBound, Int32(product.yStride))
                 }
+            }
+        }
+    }
+
+    /// Batches of 9–32 vectors: the activations are transposed once into 16 or 32 lanes, then
+    /// tiles of rows are decoded to float32 and multiplied by `BroadcastKernels`.
+    static func runBroadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace) {
+        let lanes = batch <= 16 ? 16 : 32
+        var transposed: [UnsafePointer<Float>] = []
+        var offset = 0
+        for product in products {
+            let columns = product.weights.columns
+            let xT = scratch.activations(offset: offset, count: columns * lanes)
+            xT.initialize(repeating: 0, count: columns * lanes)
+            for vector in 0..<batch {
+                let x = product.x + vector * product.xStride
+                for column in 0..<columns { xT[column * lanes + vector] = x[column] }
+            }
+            transposed.append(UnsafePointer(xT))
+            offset += columns * lanes
+        }
+        var tiles: [(product: Int, rows: Range<Int>)] = []
+        for (index, product) in products.enumerated() {
+            let rows = product.weights.rows
+            let tileRows = min(scratch.floatsPerMember / product.weights.columns, chunkRows(rows, threads: pool.threadCount, perThread: 4))
+            for start in stride(from: 0, to: rows, by: tileRows) { tiles.append((index, start..<min(rows, start + tileRows))) }
+        }
+        pool.forEachChunk(tiles.count, chunk: 1) { member, range in
+            let buffer = scratch.buffer(member: member)
+            for tile in tiles[range] {
+                let product = products[tile.product]
+                product.weights.dequantize(rows: tile.rows, into: buffer)
+                BroadcastKernels.multiply(
+                    tile: buffer, rows: tile.rows.count, columns: product.weights.columns, xT: transposed[tile.product], lanes: lanes,
+                    batch: batch, y: product.y + tile.rows.lowerBound, yStride: product.yStride)
             }
         }
     }
@@ -97,12 +136,27 @@ final class ScratchSpace: @unchecked Sendable {
     let floatsPerMember: Int
     private let buffers: [UnsafeMutablePointer<Float>]
 
-    init(members: Int, floatsPerMember: Int) {
+    /// Transposed activations shared by all members (read-only while they run).
+    private let activationBuffer: UnsafeMutablePointer<Float>
+    private let activationFloats: Int
+
+    init(members: Int, floatsPerMember: Int, activationFloats: Int) {
         self.floatsPerMember = floatsPerMember
         self.buffers = (0..<members).map { _ in .allocate(capacity: floatsPerMember) }
+        self.activationFloats = activationFloats
+        self.activationBuffer = .allocate(capacity: activationFloats)
     }
 
-    deinit { buffers.forEach { $0.deallocate() } }
+    deinit {
+        buffers.forEach { $0.deallocate() }
+        activationBuffer.deallocate()
+    }
+
+    /// `count` floats of the shared activation buffer from `offset`.
+    func activations(offset: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        precondition(offset + count <= activationFloats, "transposed activations exceed the scratch space")
+        return activationBuffer + offset
+    }
 
     func buffer(member: Int) -> UnsafeMutablePointer<Float> { buffers[member] }
 }
