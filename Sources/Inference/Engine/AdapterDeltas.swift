@@ -67,8 +67,8 @@ final class AdapterWork: @unchecked Sendable {
 extension InferenceEngine {
     /// Adds each row's adapter delta `scale·B·(A·x)` to the outputs of `maps` (which hold
     /// the base products already): for every adapter of the pass and map it adapts, its
-    /// rows are shrunk to rank width, then expanded and added, both stages spread over the
-    /// pool. Rows of other adapters and rows without one are not touched.
+    /// rows are shrunk to rank width, then expanded and added, in units of rows spread over
+    /// the pool. Rows of other adapters and rows without one are not touched.
     func addAdapterDeltas(_ maps: [(Projection, from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>)], layer: Int) {
         let work = adapterWork
         guard !work.segments.isEmpty else { return }
@@ -85,29 +85,25 @@ extension InferenceEngine {
                     work.units.append(AdapterWork.Unit(item: work.items.count - 1, rows: first..<min(segment.count, first + AdapterWork.unitRows)))
                 }
                 floats += segment.count * target.rank
-                multiplyAdds += segment.count * target.rank * max(target.inputs, target.outputs)
+                multiplyAdds += segment.count * target.rank * (target.inputs + target.outputs)
             }
         }
         guard !work.items.isEmpty else { return }
         work.reserve(floats: floats)
         let t = work.t, items = work.items, units = work.units
         let chunk = multiplyAdds <= AdapterWork.inlineWorkMax ? units.count : 1
+        // A unit shrinks its rows into its own slice of `t` and expands them into its own
+        // output rows, so one parallel region does both stages.
         pool.forEachChunk(units.count, chunk: chunk) { _, range in
             for unit in units[range] {
                 let item = items[unit.item], target = item.target
+                let t = t + item.tOffset + unit.rows.lowerBound * target.rank, firstRow = item.firstRow + unit.rows.lowerBound
                 LowRankKernels.shrink(
-                    x: maps[item.map].from + (item.firstRow + unit.rows.lowerBound) * target.inputs, xStride: target.inputs,
-                    rows: unit.rows.count, a: item.factors + target.aOffset, rank: target.rank, inputs: target.inputs,
-                    scale: target.scale, into: t + item.tOffset + unit.rows.lowerBound * target.rank)
-            }
-        }
-        pool.forEachChunk(units.count, chunk: chunk) { _, range in
-            for unit in units[range] {
-                let item = items[unit.item], target = item.target
+                    x: maps[item.map].from + firstRow * target.inputs, xStride: target.inputs, rows: unit.rows.count,
+                    a: item.factors + target.aOffset, rank: target.rank, inputs: target.inputs, scale: target.scale, into: t)
                 LowRankKernels.expand(
-                    t: t + item.tOffset + unit.rows.lowerBound * target.rank, rows: unit.rows.count, rank: target.rank,
-                    panels: item.factors + target.bOffset, outputs: target.outputs,
-                    y: maps[item.map].to + (item.firstRow + unit.rows.lowerBound) * target.outputs, yStride: target.outputs)
+                    t: t, rows: unit.rows.count, rank: target.rank, panels: item.factors + target.bOffset, outputs: target.outputs,
+                    y: maps[item.map].to + firstRow * target.outputs, yStride: target.outputs)
             }
         }
     }
