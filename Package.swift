@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"], swiftSettings: inferenceSwiftSettings),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
             dependencies: ["Crypto", "Ledger", "Consensus", "Inference", "CMicroHTTPD", "CCurl"]
@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Crypto", "Consensus"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Ledger", "Crypto"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto"]),
     ]
 )

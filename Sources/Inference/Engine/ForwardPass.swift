@@ -6,6 +6,8 @@ extension InferenceEngine {
         let n = rows.count
         let d = c.headDimension, attentionWidth = c.headCount * d, kvWidth = c.kvHeadCount * d
         buffers.reserve(rows: n, configuration: c)
+        adapterWork.plan(rows)
+        defer { adapterWork.finish() }
         let b = buffers
         for (index, row) in rows.enumerated() {
             model.weights.embedding.dequantize(rows: Int(row.token)..<Int(row.token) + 1, into: b.residual + index * c.hiddenSize)
@@ -18,7 +20,7 @@ extension InferenceEngine {
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
-            project([(.query, b.normed, b.queries), (.key, b.normed, b.keys), (.value, b.normed, b.values)], layer: layer, rows: n)
+            project([(.query, b.normed, b.queries), (.key, b.normed, b.keys), (.value, b.normed, b.values)], layer: layerIndex, rows: n)
             for (r, row) in rows.enumerated() {
                 let cos = b.cos + r * d / 2, sin = b.sin + r * d / 2
                 Layers.rope(b.queries + r * attentionWidth, heads: c.headCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
@@ -29,31 +31,34 @@ extension InferenceEngine {
                 }
             }
             attend(rows, layer: layerIndex)
-            project([(.output, b.attention, b.sublayer)], layer: layer, rows: n)
+            project([(.output, b.attention, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
             layer.feedForwardNorm.withUnsafeBufferPointer { weight in
                 for r in 0..<n {
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
-            project([(.gate, b.normed, b.gate), (.up, b.normed, b.up)], layer: layer, rows: n)
+            project([(.gate, b.normed, b.gate), (.up, b.normed, b.up)], layer: layerIndex, rows: n)
             Layers.swiGLU(b.gate, up: b.up, count: n * c.intermediateSize)
-            project([(.down, b.gate, b.sublayer)], layer: layer, rows: n)
+            project([(.down, b.gate, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
         }
         for row in rows { row.cache.length = max(row.cache.length, row.position + 1) }
         return logits(ofRows: logitRows)
     }
 
-    /// Applies some of a block's projections to `rows` activation rows: `y = x · Wᵀ` with
-    /// `x` and `y` packed at the projection's input and output widths. Every linear map of
-    /// a block goes through here, so per-request adapter deltas attach in one place.
-    private func project(_ maps: [(Projection, from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>)], layer: LlamaLayerWeights, rows: Int) {
+    /// Applies some of block `layer`'s projections to `rows` activation rows:
+    /// `y = x · Wᵀ + scale·(x·Aᵀ)·Bᵀ` with `x` and `y` packed at the projection's input and
+    /// output widths, and `A`, `B`, `scale` those of the row's adapter (no term for rows
+    /// without one). Every linear map of a block goes through here.
+    private func project(_ maps: [(Projection, from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>)], layer: Int, rows: Int) {
+        let weights = model.weights.layers[layer]
         let products = maps.map { projection, x, y in
-            let weights = layer.matrix(projection)
+            let weights = weights.matrix(projection)
             return MatrixProduct(weights: weights, x: UnsafePointer(x), xStride: weights.columns, y: y, yStride: weights.rows)
         }
         MatrixMultiply.run(products, batch: rows, pool: pool, scratch: scratch)
+        addAdapterDeltas(maps, layer: layer)
     }
 
     private func addToResidual(_ n: Int) {

@@ -15,6 +15,7 @@ public final class InferenceEngine {
     let scratch: ScratchSpace
     var buffers = ForwardBuffers()
     let attentionScores: AttentionScores
+    let adapterWork = AdapterWork()
 
     /// Most token rows in one forward pass; longer inputs are split into passes.
     public static let batchRowsMax = 512
@@ -47,9 +48,17 @@ public final class InferenceEngine {
     /// (`vocabularySize` floats) that follow its last token. Checks every request before
     /// touching any cache.
     public func evaluate(_ requests: [(cache: KVCache, tokens: [Int32])]) throws(InferenceError) -> [[Float]] {
+        try evaluate(requests.map { ($0.cache, $0.tokens, nil) })
+    }
+
+    /// `evaluate` where each request may use its own LoRA adapter (or none): one batched
+    /// forward pass serves them all, each row getting only its own adapter's delta. Requests
+    /// are grouped by adapter inside the pass; the logits come back in request order.
+    public func evaluate(_ requests: [(cache: KVCache, tokens: [Int32], adapter: LoRAAdapter?)]) throws(InferenceError) -> [[Float]] {
         var seen = Set<ObjectIdentifier>()
         for request in requests {
             guard !request.tokens.isEmpty else { throw .emptyRequest }
+            if let adapter = request.adapter, adapter.configuration != configuration { throw .adapterMismatch(adapter.name) }
             guard seen.insert(ObjectIdentifier(request.cache)).inserted else { throw .repeatedSequence }
             for token in request.tokens where token < 0 || Int(token) >= configuration.vocabularySize {
                 throw .tokenOutOfRange(token, vocabularySize: configuration.vocabularySize)
@@ -59,9 +68,19 @@ public final class InferenceEngine {
         }
         var logits = [[Float]](repeating: [], count: requests.count)
         // Rows still to run, as (request, token index); each pass takes up to batchRowsMax.
+        // Requests sharing an adapter go next to each other (in order of first appearance),
+        // so that each adapter's rows form one segment of the pass.
+        var firstUse: [ObjectIdentifier: Int] = [:]
+        var groups: [Int] = []
+        for (index, request) in requests.enumerated() {
+            guard let adapter = request.adapter else { groups.append(-1); continue }
+            groups.append(firstUse[ObjectIdentifier(adapter), default: index])
+            firstUse[ObjectIdentifier(adapter)] = groups[index]
+        }
+        let order = requests.indices.sorted { (groups[$0], $0) < (groups[$1], $1) }
         var pending: [(request: Int, index: Int)] = []
-        for (request, entry) in requests.enumerated() {
-            for index in entry.tokens.indices { pending.append((request, index)) }
+        for request in order {
+            for index in requests[request].tokens.indices { pending.append((request, index)) }
         }
         var start = 0
         while start < pending.count {
@@ -73,7 +92,7 @@ public final class InferenceEngine {
                 let request = requests[item.request]
                 let offset = added[ObjectIdentifier(request.cache), default: 0]
                 added[ObjectIdentifier(request.cache)] = offset + 1
-                rows.append(ForwardRow(cache: request.cache, token: request.tokens[item.index], position: request.cache.length + offset))
+                rows.append(ForwardRow(cache: request.cache, token: request.tokens[item.index], position: request.cache.length + offset, adapter: request.adapter))
                 if item.index == request.tokens.count - 1 { wanted.append((row, item.request)) }
             }
             let passLogits = forward(rows, logitRows: wanted.map(\.row))
@@ -84,9 +103,11 @@ public final class InferenceEngine {
     }
 }
 
-/// One token of a forward pass: it is written to `cache` at `position`.
+/// One token of a forward pass: it is written to `cache` at `position`, and its
+/// projections add `adapter`'s deltas when it has one.
 struct ForwardRow {
     let cache: KVCache
     let token: Int32
     let position: Int
+    let adapter: LoRAAdapter?
 }

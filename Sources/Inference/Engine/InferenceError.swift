@@ -7,6 +7,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case emptyRequest
     /// The same cache appeared twice in one batch.
     case repeatedSequence
+    /// The named adapter was built for a model of another shape.
+    case adapterMismatch(String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,7 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         case let .contextFull(length, limit): "a sequence of \(length) tokens exceeds the context length \(limit)"
         case .emptyRequest: "a request has no tokens"
         case .repeatedSequence: "one sequence appears twice in a batch"
+        case let .adapterMismatch(name): "adapter \(name) was built for a model of another shape"
         }
     }
 }

@@ -1,0 +1,110 @@
+/// The adapter work of the forward pass in progress: which rows use which adapter, and
+/// buffers reused from pass to pass so that applying adapters allocates nothing once they
+/// have grown to the batch.
+final class AdapterWork: @unchecked Sendable {
+    /// Runs of consecutive rows that use one adapter (rows without one are in none).
+    var segments: [Segment] = []
+    var items: [Item] = []
+    var units: [Unit] = []
+    /// Rank-width intermediate `t = scale·x·Aᵀ` of every item.
+    private(set) var t = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private var capacity = 0
+
+    struct Segment {
+        let adapter: LoRAAdapter
+        let start: Int
+        let count: Int
+    }
+
+    /// One adapter's pair for one map of a `project` call, over the adapter's rows.
+    struct Item {
+        let target: LoRATarget
+        let factors: UnsafePointer<Float>
+        let map: Int
+        let firstRow: Int
+        /// Offset of this item's `rows × rank` block in `t`.
+        let tOffset: Int
+    }
+
+    /// A slice of an item's rows: the unit of parallel work.
+    struct Unit {
+        let item: Int
+        let rows: Range<Int>
+    }
+
+    /// Rows per unit, so long prompts spread over the threads.
+    static let unitRows = 64
+    /// Multiply-adds below which a stage runs on the calling thread alone.
+    static let inlineWorkMax = 1 << 16
+
+    deinit { t.deallocate() }
+
+    /// Makes `t` hold at least `floats` floats. Called between parallel regions.
+    func reserve(floats: Int) {
+        guard floats > capacity else { return }
+        capacity = max(floats, 2 * capacity)
+        t.deallocate()
+        t = .allocate(capacity: capacity)
+    }
+
+    /// Finds the runs of rows that share an adapter.
+    func plan(_ rows: [ForwardRow]) {
+        segments.removeAll(keepingCapacity: true)
+        var start = 0
+        while start < rows.count {
+            guard let adapter = rows[start].adapter else { start += 1; continue }
+            var end = start + 1
+            while end < rows.count, rows[end].adapter === adapter { end += 1 }
+            segments.append(Segment(adapter: adapter, start: start, count: end - start))
+            start = end
+        }
+    }
+
+    /// Drops the pass's adapter references, so that the engine keeps no adapter alive.
+    func finish() { segments.removeAll(keepingCapacity: true) }
+}
+
+extension InferenceEngine {
+    /// Adds each row's adapter delta `scale·B·(A·x)` to the outputs of `maps` (which hold
+    /// the base products already): for every adapter of the pass and map it adapts, its
+    /// rows are shrunk to rank width, then expanded and added, in units of rows spread over
+    /// the pool. Rows of other adapters and rows without one are not touched.
+    func addAdapterDeltas(_ maps: [(Projection, from: UnsafeMutablePointer<Float>, to: UnsafeMutablePointer<Float>)], layer: Int) {
+        let work = adapterWork
+        guard !work.segments.isEmpty else { return }
+        work.items.removeAll(keepingCapacity: true)
+        work.units.removeAll(keepingCapacity: true)
+        var floats = 0, multiplyAdds = 0
+        for segment in work.segments {
+            for (map, entry) in maps.enumerated() {
+                guard let index = segment.adapter.targetIndex(layer: layer, projection: entry.0) else { continue }
+                let target = segment.adapter.targets[index]
+                work.items.append(AdapterWork.Item(
+                    target: target, factors: segment.adapter.storage.base, map: map, firstRow: segment.start, tOffset: floats))
+                for first in stride(from: 0, to: segment.count, by: AdapterWork.unitRows) {
+                    work.units.append(AdapterWork.Unit(item: work.items.count - 1, rows: first..<min(segment.count, first + AdapterWork.unitRows)))
+                }
+                floats += segment.count * target.rank
+                multiplyAdds += segment.count * target.rank * (target.inputs + target.outputs)
+            }
+        }
+        guard !work.items.isEmpty else { return }
+        work.reserve(floats: floats)
+        let t = work.t, items = work.items, units = work.units
+        let chunk = multiplyAdds <= AdapterWork.inlineWorkMax ? units.count : 1
+        // A unit shrinks its rows into its own slice of `t` and expands them into its own
+        // output rows, so one parallel region does both stages.
+        pool.forEachChunk(units.count, chunk: chunk) { _, range in
+            for unit in units[range] {
+                let item = items[unit.item], target = item.target
+                let t = t + item.tOffset + unit.rows.lowerBound * target.rank, firstRow = item.firstRow + unit.rows.lowerBound
+                LowRankKernels.shrink(
+                    x: maps[item.map].from + firstRow * target.inputs, xStride: target.inputs, rows: unit.rows.count,
+                    a: item.factors + target.aOffset, rank: target.rank, inputs: target.inputs, scale: target.scale, into: t)
+                LowRankKernels.expand(
+                    t: t, rows: unit.rows.count, rank: target.rank, panels: item.factors + target.bOffset, outputs: target.outputs,
+                    y: maps[item.map].to + firstRow * target.outputs, yStride: target.outputs)
+            }
+        }
+    }
+}
