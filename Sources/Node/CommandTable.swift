@@ -13,5 +13,5 @@ enum CommandTable {
         GenerateCommand.spec,
         ChatCommand.spec,
         BenchInferenceCommand.spec,
-    ] + TxCommands.all + QueryCommands.all
+    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all
 }

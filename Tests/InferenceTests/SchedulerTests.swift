@@ -48,7 +48,7 @@ extension ModelTests {
             var collectors: [Collector] = []
             for (index, request) in requests.enumerated() {
                 let collector = Collector()
-                _ = try scheduler.submit(request, key: "k\(index % 2)") { collector.receive($0) }
+                _ = try scheduler.submit(request) { collector.receive($0) }
                 collectors.append(collector)
                 usleep(15_000)  // stagger arrivals across decode steps
             }
@@ -60,27 +60,72 @@ extension ModelTests {
             }
         }
 
-        /// One slot: a burst on one key does not make a later request on another key wait for
-        /// the whole burst; slots alternate between keys.
-        @Test func slotsAlternateBetweenKeys() throws {
+        /// A store holding the fixture adapters (copied into a temporary directory).
+        static func fixtureStore(budgetBytes: Int = 1 << 30) throws -> (AdapterStore, [String: String], URL) {
+            let directory = Fixtures.temporaryDirectory()
+            try AdapterFixtures.materialize(into: directory)
+            let store = AdapterStore(configuration: try DefaultModel.model().configuration, budgetBytes: budgetBytes)
+            var ids: [String: String] = [:]
+            for name in AdapterFixtures.names {
+                ids[name] = try store.register(path: directory.appendingPathComponent(name).path).id
+            }
+            return (store, ids, directory)
+        }
+
+        /// One slot: a burst on one adapter does not make a later request on another adapter
+        /// wait for the whole burst; slots alternate between keys.
+        @Test func slotsAlternateBetweenAdapters() throws {
             var limits = GenerationScheduler.Limits()
             limits.runningSequencesMax = 1
-            let scheduler = GenerationScheduler(engine: InferenceEngine(model: try DefaultModel.model(), threads: 2), limits: limits)
+            let (store, ids, directory) = try Self.fixtureStore()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            for id in ids.values { _ = try store.load(id) }
+            let scheduler = GenerationScheduler(engine: InferenceEngine(model: try DefaultModel.model(), threads: 2), limits: limits, adapters: store)
             defer { scheduler.stop() }
             let order = OrderLog()
             let prompt = Expected.shared.prompts[1].tokenIds
             var collectors: [Collector] = []
-            for (index, key) in ["hot", "hot", "hot", "hot", "cold"].enumerated() {
+            for (index, name) in ["qv-r8", "qv-r8", "qv-r8", "qv-r8", "mlp-r4-rslora"].enumerated() {
                 let collector = Collector()
-                _ = try scheduler.submit(GenerationRequest(promptTokens: prompt, maxTokens: 3), key: key) { event in
+                _ = try scheduler.submit(GenerationRequest(promptTokens: prompt, maxTokens: 3), adapterID: ids[name]) { event in
                     if case .finished = event { order.append(index) }
                     collector.receive(event)
                 }
                 collectors.append(collector)
             }
             collectors.forEach { _ = $0.wait() }
-            // The first hot request may already run; the cold one is next at the latest.
+            // The first qv-r8 request may already run; the mlp one is next at the latest.
             #expect(order.values.firstIndex(of: 4)! <= 1, "\(order.values)")
+        }
+
+        /// Adapters named by id are loaded in the background when their turn comes (here with a
+        /// budget for one adapter at a time, so they evict each other), and every request gets
+        /// what it gets with the adapter applied directly; base requests run meanwhile.
+        @Test func adaptersLoadInTheBackgroundAndResultsMatch() throws {
+            let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2)
+            let largest = try AdapterFixtures.names.map { try AdapterFixtures.adapter($0).byteCount }.max()!
+            let (store, ids, directory) = try Self.fixtureStore(budgetBytes: largest)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let scheduler = GenerationScheduler(engine: engine, adapters: store)
+            defer { scheduler.stop() }
+            let names: [String?] = ["all-r16", nil, "qv-r8", "mlp-r4-rslora", nil, "all-r16"]
+            var collectors: [Collector] = []
+            for (index, name) in names.enumerated() {
+                let collector = Collector()
+                let request = GenerationRequest(promptTokens: Expected.shared.prompts[index % 6].tokenIds, maxTokens: 8)
+                _ = try scheduler.submit(request, adapterID: name.map { ids[$0]! }) { collector.receive($0) }
+                collectors.append(collector)
+            }
+            let generations = collectors.map { $0.wait()?.0 }
+            // The scheduler is idle now, so the engine may be used directly.
+            for (index, name) in names.enumerated() {
+                let generation = try #require(generations[index])
+                let direct = GenerationRequest(promptTokens: Expected.shared.prompts[index % 6].tokenIds, maxTokens: 8, adapter: try name.map(AdapterFixtures.adapter))
+                let alone = try TextGenerator(engine: engine).generate([direct])[0]
+                #expect(generation.tokens == alone.tokens, "request \(index) on \(name ?? "base")")
+            }
+            #expect(store.statistics.evictions >= 2)
+            #expect(throws: ScheduleError.unknownAdapter("ff")) { try scheduler.submit(GenerationRequest(promptTokens: [1], maxTokens: 1), adapterID: "ff") { _ in } }
         }
 
         @Test func theQueueIsBoundedAndCancelledRequestsStop() throws {

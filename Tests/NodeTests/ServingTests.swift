@@ -89,6 +89,64 @@ import Testing
         #expect(node.stop() == 0)
     }
 
+    /// The fixture adapters (PEFT directories stored whole, under 10 MB each).
+    static func fixtureAdapter(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("InferenceTests/Fixtures/adapters/\(name)").path
+    }
+
+    /// Adapters from the home's adapters/ at start and from `tributary adapter add`, served by
+    /// name or id, mixed with the base, listed, and removed.
+    @Test func adaptersAreServedAddedAndRemoved() throws {
+        let (directory, home) = try Self.home("serving-adapters")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: home + "/adapters", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixtureAdapter("qv-r8"), toPath: home + "/adapters/qv-r8")
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+
+        func expected(_ adapter: String?, _ prompt: String) throws -> String {
+            let local = try Tributary.run(["generate", "--prompt", prompt, "--max-tokens", "10", "--temperature", "0", "--json", "--threads", "2"]
+                + (adapter.map { ["--adapter", $0] } ?? []))
+            return (try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as! [String: Any])["text"] as! String
+        }
+        @Sendable func served(_ model: String, _ prompt: String) throws -> (Int, String?) {
+            let response = try HTTP.post("\(node.url)/v1/completions", json: ["model": model, "prompt": prompt, "max_tokens": 10, "temperature": 0])
+            return (response.status, (response.json["choices"] as? [[String: Any]])?.first?["text"] as? String)
+        }
+
+        let models = (try HTTP.get("\(node.url)/v1/models").json["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(models == ["qv-r8"])
+        let prompt = "The capital of France is"
+        #expect(try served("qv-r8", prompt).1 == expected(Self.fixtureAdapter("qv-r8"), prompt))
+
+        let added = try Tributary.run(["adapter", "add", Self.fixtureAdapter("mlp-r4-rslora"), "--name", "mlp", "--node", node.url, "--json"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let id = (try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any])?["id"] as? String ?? ""
+        #expect(id.count == 64)
+        let again = try Tributary.run(["adapter", "add", Self.fixtureAdapter("mlp-r4-rslora"), "--node", node.url])
+        #expect(again.status == 1 && again.stderr.contains("already_registered"), "\(again.stderr)")
+        let listed = try Tributary.run(["adapter", "list", "--node", node.url])
+        #expect(listed.stdout.contains(id) && listed.stdout.contains("2 adapter(s)"), "\(listed.stdout)")
+
+        // Base and both adapters at once, by name and by id.
+        let answers = LockedBox([String: String]())
+        let models3 = [Self.model, "qv-r8", id]
+        concurrently(3) { index in
+            let text = try? served(models3[index], prompt).1
+            answers.update { $0[models3[index]] = text ?? "failed" }
+        }
+        #expect(answers.value[Self.model] == (try expected(nil, prompt)))
+        #expect(answers.value["qv-r8"] == (try expected(Self.fixtureAdapter("qv-r8"), prompt)))
+        #expect(answers.value[id] == (try expected(Self.fixtureAdapter("mlp-r4-rslora"), prompt)))
+
+        let removed = try Tributary.run(["adapter", "remove", "mlp", "--node", node.url])
+        #expect(removed.status == 0 && removed.stdout.contains(id), "\(removed.stderr)")
+        #expect(try served(id, prompt).0 == 404)
+        let bad = try HTTP.post("\(node.url)/v1/adapters", json: ["path": directory + "/missing"])
+        #expect(bad.status == 422)
+        #expect(node.stop() == 0)
+    }
+
     @Test func mistakesAreClearAndAFullQueueIsBusy() throws {
         let (directory, home) = try Self.home("serving-busy", settings: ["serving_sequences_max": 1, "serving_queue_max": 1, "serving_max_tokens_max": 64])
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -10,13 +10,16 @@ public struct GenerationRequest: Sendable {
     public var sampling: SamplingParameters
     /// Generation stops when the text contains one of these; the text ends before it.
     public var stopStrings: [String]
+    /// The LoRA adapter applied to the base model for this request, if any.
+    public var adapter: LoRAAdapter?
 
     /// A request; empty stop strings are ignored.
-    public init(promptTokens: [Int32], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = []) {
+    public init(promptTokens: [Int32], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = [], adapter: LoRAAdapter? = nil) {
         self.promptTokens = promptTokens
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings.filter { !$0.isEmpty }
+        self.adapter = adapter
     }
 }
 
@@ -72,7 +75,7 @@ public final class TextGenerator {
         let tokenizer = engine.model.tokenizer
         precondition(given == nil || given!.count == requests.count, "one cache per request")
         let caches = given ?? requests.map { _ in engine.makeCache() }
-        let promptLogits = try engine.evaluate(zip(caches, requests.map(\.promptTokens)).map { ($0, $1) })
+        let promptLogits = try engine.evaluate(requests.indices.map { (caches[$0], requests[$0].promptTokens, requests[$0].adapter) })
         var streams = requests.indices.map { index in
             GenerationStream(request: requests[index], sampler: Sampler(requests[index].sampling))
         }
@@ -82,7 +85,7 @@ public final class TextGenerator {
         var logits = promptLogits
         var active = requests.indices.filter { requests[$0].maxTokens > 0 }
         while !active.isEmpty {
-            var next: [(cache: KVCache, tokens: [Int32])] = []
+            var next: [(cache: KVCache, tokens: [Int32], adapter: LoRAAdapter?)] = []
             var stillActive: [Int] = []
             for (slot, index) in active.enumerated() {
                 let token = streams[index].sampler.sample(logits[slot])
@@ -90,7 +93,7 @@ public final class TextGenerator {
                 if let reason = streams[index].accept(token, stopTokenIds: stopTokenIds, tokenizer: tokenizer, contextLeft: engine.configuration.contextLength - caches[index].length) {
                     results[index].finishReason = reason
                 } else {
-                    next.append((caches[index], [token]))
+                    next.append((caches[index], [token], requests[index].adapter))
                     stillActive.append(index)
                 }
                 if let text = streams[index].newText(final: !stillActive.contains(index)) { onText?(index, text) }

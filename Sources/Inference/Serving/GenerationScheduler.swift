@@ -16,6 +16,7 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
     case promptTooLong(tokens: Int, contextLength: Int)
     case maxTokensTooLarge(asked: Int, limit: Int)
     case tokenOutOfRange(Int32)
+    case unknownAdapter(String)
     case stopped
 
     public var description: String {
@@ -25,6 +26,7 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
         case .promptTooLong(let tokens, let context): "the prompt has \(tokens) tokens; the model's context holds \(context)"
         case .maxTokensTooLarge(let asked, let limit): "max_tokens \(asked) exceeds this server's limit of \(limit)"
         case .tokenOutOfRange(let token): "token id \(token) is outside the model's vocabulary"
+        case .unknownAdapter(let id): "no adapter \(id) is registered"
         case .stopped: "the scheduler has stopped"
         }
     }
@@ -51,6 +53,11 @@ public final class GenerationTicket: @unchecked Sendable {  // `cancelled` is gu
 /// Fairness: waiting requests are queued per key (the adapter they use, or the base model),
 /// and free slots are handed out round-robin across keys, so a burst on one adapter cannot
 /// starve the others. The queue is bounded: `submit` answers `.busy` instead of growing.
+///
+/// Adapters: a request names an adapter of the `AdapterStore` by id. When its turn comes and
+/// the adapter is not resident, the store loads it in the background while other keys take
+/// the slot; the request is admitted once it is resident. Requests on resident adapters never
+/// wait for a load.
 public final class GenerationScheduler: @unchecked Sendable {  // mutable state is guarded by `condition`
     /// Bounds on the work the scheduler takes on.
     public struct Limits: Sendable {
@@ -84,9 +91,16 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
     private var stopping = false
     private var loopThread: Thread?
     private let stopTokenIds: Set<Int32>
+    /// Where adapters named by id come from.
+    public let adapters: AdapterStore?
+    /// Adapters being loaded for waiting requests, and loads that failed (reported to the
+    /// requests that wait for them).
+    private var loadingAdapters: Set<String> = []
+    private var failedAdapters: [String: AdapterError] = [:]
 
     private struct Waiting {
         let request: GenerationRequest
+        let adapterID: String?
         let key: String
         let ticket: GenerationTicket
         let onEvent: @Sendable (GenerationEvent) -> Void
@@ -95,6 +109,7 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
 
     private struct Running {
         let waiting: Waiting
+        let adapter: LoRAAdapter?
         let cache: KVCache
         var stream: GenerationStream
         var promptLogits: [Float]?
@@ -105,10 +120,11 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
 
     /// Starts the scheduling thread for `engine`; the scheduler is the engine's only user from
     /// now on. The thread holds the scheduler until `stop()`.
-    public init(engine: InferenceEngine, limits: Limits = Limits()) {
+    public init(engine: InferenceEngine, limits: Limits = Limits(), adapters: AdapterStore? = nil) {
         precondition(limits.runningSequencesMax >= 1 && limits.queuedRequestsMax >= 0 && limits.prefillTokensPerStepMax >= 1)
         self.engine = engine
         self.limits = limits
+        self.adapters = adapters
         self.stopTokenIds = engine.model.stopTokenIds
         let thread = Thread { self.loop() }
         thread.name = "generation-scheduler"
@@ -116,11 +132,14 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
         thread.start()
     }
 
-    /// Queues `request` (fairness key `key`, e.g. its adapter id; "" for the base model).
-    /// `onEvent` is called on the scheduler's thread and must not block.
+    /// Queues `request`, applying `request.adapter` or else the store's adapter `adapterID`
+    /// (nil: the base model). `onEvent` is called on the scheduler's thread and must not block.
     public func submit(
-        _ request: GenerationRequest, key: String = "", onEvent: @escaping @Sendable (GenerationEvent) -> Void
+        _ request: GenerationRequest, adapterID: String? = nil, onEvent: @escaping @Sendable (GenerationEvent) -> Void
     ) throws(ScheduleError) -> GenerationTicket {
+        let adapterID = request.adapter?.id ?? adapterID
+        if request.adapter == nil, let adapterID, adapters?.info(id: adapterID) == nil { throw .unknownAdapter(adapterID) }
+        let key = adapterID ?? ""
         let configuration = engine.configuration
         guard !request.promptTokens.isEmpty else { throw .emptyPrompt }
         guard request.promptTokens.count < configuration.contextLength else {
@@ -129,7 +148,7 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
         guard request.maxTokens <= limits.maxTokensMax else { throw .maxTokensTooLarge(asked: request.maxTokens, limit: limits.maxTokensMax) }
         if let token = request.promptTokens.first(where: { $0 < 0 || Int($0) >= configuration.vocabularySize }) { throw .tokenOutOfRange(token) }
         let ticket = GenerationTicket()
-        let waiting = Waiting(request: request, key: key, ticket: ticket, onEvent: onEvent, submitted: DispatchTime.now().uptimeNanoseconds)
+        let waiting = Waiting(request: request, adapterID: adapterID, key: key, ticket: ticket, onEvent: onEvent, submitted: DispatchTime.now().uptimeNanoseconds)
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw .stopped }
@@ -158,10 +177,11 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
     // MARK: The loop
 
     private func loop() {
-        while let admitted = nextAdmissions() {
-            running += admitted.map { waiting in
-                Running(waiting: waiting, cache: engine.makeCache(), stream: GenerationStream(request: waiting.request, sampler: Sampler(waiting.request.sampling)),
-                        input: waiting.request.promptTokens)
+        while let (admitted, failed) = nextAdmissions() {
+            for (waiting, error) in failed { waiting.onEvent(.failed("adapter \(waiting.key): \(error)")) }
+            running += admitted.map { waiting, adapter in
+                Running(waiting: waiting, adapter: adapter, cache: engine.makeCache(),
+                        stream: GenerationStream(request: waiting.request, sampler: Sampler(waiting.request.sampling)), input: waiting.request.promptTokens)
             }
             running.removeAll { $0.waiting.ticket.isCancelled }
             guard !running.isEmpty else { continue }
@@ -180,34 +200,85 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
     }
 
     /// Takes waiting requests into free slots, round-robin over keys and within the prefill
-    /// budget; blocks while there is nothing to do. Nil once stopping.
-    private func nextAdmissions() -> [Waiting]? {
+    /// budget, with their adapters; blocks while there is nothing to do. Also returns requests
+    /// whose adapter failed to load. Nil once stopping.
+    private func nextAdmissions() -> (admitted: [(Waiting, LoRAAdapter?)], failed: [(Waiting, AdapterError)])? {
         condition.lock()
         defer { condition.unlock() }
-        while !stopping && running.isEmpty && queuedCount == 0 { condition.wait() }
-        if stopping { return nil }
-        var admitted: [Waiting] = []
-        var prefillTokens = 0
-        var slots = limits.runningSequencesMax - running.count
-        while slots > 0, !keyOrder.isEmpty {
-            let key = keyOrder.removeFirst()
-            let next = queues[key]!.removeFirst()
-            queuedCount -= 1
-            if queues[key]!.isEmpty { queues[key] = nil } else { keyOrder.append(key) }
-            if next.ticket.isCancelled { continue }
-            admitted.append(next)
-            slots -= 1
-            prefillTokens += next.request.promptTokens.count
-            if prefillTokens >= limits.prefillTokensPerStepMax { break }
+        while true {
+            if stopping { return nil }
+            var admitted: [(Waiting, LoRAAdapter?)] = []
+            var failed: [(Waiting, AdapterError)] = []
+            var toLoad: [String] = []
+            var prefillTokens = 0
+            var slots = limits.runningSequencesMax - running.count
+            var skipped = 0  // keys passed over in a row because their adapter is not resident yet
+            while slots > 0, skipped < keyOrder.count, prefillTokens < limits.prefillTokensPerStepMax {
+                let key = keyOrder.removeFirst()
+                let head = queues[key]![0]
+                let state = adapterState(head)
+                if case .notResident(let id) = state {
+                    if loadingAdapters.insert(id).inserted { toLoad.append(id) }
+                    keyOrder.append(key)
+                    skipped += 1
+                    continue
+                }
+                skipped = 0
+                queues[key]!.removeFirst()
+                queuedCount -= 1
+                if queues[key]!.isEmpty { queues[key] = nil } else { keyOrder.append(key) }
+                switch state {
+                case .ready(let adapter) where !head.ticket.isCancelled:
+                    admitted.append((head, adapter))
+                    slots -= 1
+                    prefillTokens += head.request.promptTokens.count
+                case .failed(let error): failed.append((head, error))
+                default: break
+                }
+            }
+            if !toLoad.isEmpty {
+                // The store may call back at once; it must find the lock free.
+                condition.unlock()
+                for id in toLoad { startLoading(id) }
+                condition.lock()
+            }
+            if !admitted.isEmpty || !failed.isEmpty || !running.isEmpty { return (admitted, failed) }
+            if toLoad.isEmpty { condition.wait() }
         }
-        return admitted
+    }
+
+    private enum AdapterState {
+        case ready(LoRAAdapter?)
+        case notResident(String)
+        case failed(AdapterError)
+    }
+
+    /// Whether the adapter `waiting` needs is ready. Called with `condition` held.
+    private func adapterState(_ waiting: Waiting) -> AdapterState {
+        if let adapter = waiting.request.adapter { return .ready(adapter) }
+        guard let id = waiting.adapterID else { return .ready(nil) }
+        guard let adapters else { return .failed(.unknownAdapter(id)) }
+        if let adapter = adapters.resident(id) { return .ready(adapter) }
+        if let error = failedAdapters.removeValue(forKey: id) { return .failed(error) }
+        return .notResident(id)
+    }
+
+    /// Loads adapter `id` in the background; the loop looks again when it is resident or failed.
+    private func startLoading(_ id: String) {
+        adapters!.prefetch(id) { [self] result in
+            condition.withLock {
+                loadingAdapters.remove(id)
+                if case .failure(let error) = result { failedAdapters[id] = error }
+                condition.signal()
+            }
+        }
     }
 
     /// One batched forward pass over every running sequence, then sampling and events.
     private func step() {
         let logits: [[Float]]
         do {
-            logits = try engine.evaluate(running.map { ($0.cache, $0.input) })
+            logits = try engine.evaluate(running.map { ($0.cache, $0.input, $0.adapter) })
         } catch {
             for sequence in running { sequence.waiting.onEvent(.failed("inference failed: \(error)")) }
             running = []

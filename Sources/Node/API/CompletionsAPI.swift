@@ -48,7 +48,11 @@ struct CompletionsAPI: Sendable {
     }
 
     private func models() -> HTTPResponse {
-        .json(["object": "list", "data": [["id": service.name, "object": "model", "created": 0, "owned_by": "tributary"]]])
+        let base: [String: Any] = ["id": service.name, "object": "model", "created": 0, "owned_by": "tributary"]
+        let adapters = service.adapters.adapters.map { info -> [String: Any] in
+            ["id": info.id, "object": "model", "created": 0, "owned_by": "tributary", "name": info.name, "parent": service.name]
+        }
+        return .json(["object": "list", "data": [base] + adapters])
     }
 
     private func complete(_ request: HTTPRequest, chat: Bool) -> HTTPResponse {
@@ -58,8 +62,11 @@ struct CompletionsAPI: Sendable {
         } catch {
             return Self.error(400, "invalid_request", error.message)
         }
-        guard parameters.model == service.name else {
-            return Self.error(404, "model_not_found", "no model '\(parameters.model)' here; GET /v1/models lists them")
+        let adapterID: String?
+        switch service.resolve(parameters.model) {
+        case .base: adapterID = nil
+        case .adapter(let info): adapterID = info.id
+        case .unknown: return Self.error(404, "model_not_found", "no model or adapter '\(parameters.model)' here; GET /v1/models lists them")
         }
         if let refusal = policy.admit(request, model: parameters.model) { return refusal }
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: parameters.generation.promptTokens.count)
@@ -67,7 +74,7 @@ struct CompletionsAPI: Sendable {
             let stream = HTTPBodyStream()
             let ticket: GenerationTicket
             do {
-                ticket = try service.scheduler.submit(parameters.generation, key: parameters.model) { event in
+                ticket = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { event in
                     for chunk in answer.events(for: event) { stream.write(Array("data: \(chunk)\n\n".utf8)) }
                     if case .text = event { return }
                     stream.write(Array("data: [DONE]\n\n".utf8))
@@ -81,7 +88,7 @@ struct CompletionsAPI: Sendable {
         }
         let outcome = Outcome()
         do {
-            _ = try service.scheduler.submit(parameters.generation, key: parameters.model) { event in
+            _ = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { event in
                 switch event {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))

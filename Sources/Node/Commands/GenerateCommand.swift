@@ -24,6 +24,7 @@ enum GenerateCommand {
             .flag("json", "Print one JSON object instead of streaming text."),
             .init(name: "logits-out", value: "FILE", help: "Write the logits after the last prompt token as little-endian float32."),
             ModelCommands.modelOption,
+            .init(name: "adapter", value: "DIR|ID", help: "Apply a LoRA adapter: a PEFT directory or GGUF LoRA file, or the id or name of one in <home>/adapters."),
             ModelCommands.homeOption,
             ModelCommands.threadsOption,
         ]
@@ -38,7 +39,8 @@ enum GenerateCommand {
         if tokenizer.addsBOS, let bos = tokenizer.bosTokenId { promptTokens.insert(bos, at: 0) }
         guard !promptTokens.isEmpty else { throw UsageError("the prompt encodes to no tokens") }
         let json = arguments.flag("json")
-        let request = GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, sampling: sampling, stopStrings: arguments.allValues("stop"))
+        let adapter = try arguments.value("adapter").map { try ModelCommands.adapter($0, for: model, arguments) }
+        let request = GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, sampling: sampling, stopStrings: arguments.allValues("stop"), adapter: adapter)
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try generator.generate([request]) { _, text in
             guard !json else { return }

@@ -85,6 +85,22 @@ enum ModelCommands {
         return try LlamaModel(path: path)
     }
 
+    /// The adapter `given` names: a PEFT directory or GGUF LoRA file, else the id or name of
+    /// an adapter in `<home>/adapters`.
+    static func adapter(_ given: String, for model: LlamaModel, _ arguments: ParsedArguments) throws -> LoRAAdapter {
+        let path = (given as NSString).expandingTildeInPath
+        if FileManager.default.fileExists(atPath: path) { return try LoRAAdapter.load(path: path, for: model.configuration) }
+        let directory = NodeHome(arguments: arguments).file("adapters")
+        let store = AdapterStore(configuration: model.configuration, budgetBytes: Int.max)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !entry.hasPrefix(".") {
+            try? store.register(path: (directory as NSString).appendingPathComponent(entry))
+        }
+        guard let info = store.info(id: given) ?? store.info(name: given) else {
+            throw CommandError("no adapter at \(path), and none with that id or name in \(directory)")
+        }
+        return try store.load(info.id)
+    }
+
     /// `--threads`, defaulting to every active core.
     static func threads(_ arguments: ParsedArguments) throws -> Int {
         try arguments.integer("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)

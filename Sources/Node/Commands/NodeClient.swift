@@ -27,6 +27,10 @@ struct NodeClient {
         return try decode(HTTPClient.send("POST", baseURL + path, body: Array(body), headers: ["Content-Type: application/json"]))
     }
 
+    func delete(_ path: String) throws -> [String: Any] {
+        try decode(HTTPClient.send("DELETE", baseURL + path))
+    }
+
     private func decode(_ response: HTTPClient.Response) throws -> [String: Any] {
         guard let object = response.json else {
             throw CommandError("node answered HTTP \(response.status) without a JSON object")

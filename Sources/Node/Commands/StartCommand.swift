@@ -38,8 +38,9 @@ enum StartCommand {
         let service = try serveModel(arguments, config: config, log: log)
         defer { service?.stop() }
         let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
+        let adapterAPI = service.map(AdaptersAPI.init)
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
-            let response = completions?.handle(request) ?? api.handle(request)
+            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? api.handle(request)
             node.metrics.countResponse(status: response.status)
             return response
         }
@@ -87,9 +88,11 @@ enum StartCommand {
         limits.queuedRequestsMax = config.serving_queue_max
         limits.maxTokensMax = config.serving_max_tokens_max
         let threads = try arguments.integer("inference-threads", default: config.inference_threads > 0 ? config.inference_threads : ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
-        let service = try ModelService(path: path, threads: threads, limits: limits)
-        log.info("serving model", ["model": service.name, "path": path, "threads": threads])
-        print("OpenAI-style API: model \(service.name) at /v1/completions and /v1/chat/completions")
+        let service = try ModelService(
+            path: path, threads: threads, limits: limits, adapterBudgetBytes: config.adapter_budget_bytes,
+            adapterDirectory: NodeHome(arguments: arguments).file("adapters"), log: log)
+        log.info("serving model", ["model": service.name, "path": path, "threads": threads, "adapters": service.adapters.adapters.count])
+        print("OpenAI-style API: model \(service.name) and \(service.adapters.adapters.count) adapter(s) at /v1/completions and /v1/chat/completions")
         return service
     }
 }

@@ -1,19 +1,42 @@
 import Foundation
 import Inference
 
-/// The model a node serves next to its chain API: the loaded model, the continuous-batching
-/// scheduler that runs it, and the name clients use for it in `model` fields.
+/// The model a node serves next to its chain API: the loaded base model, the LoRA adapters it
+/// hosts, the continuous-batching scheduler that runs them, and the name clients use for the
+/// base in `model` fields.
 final class ModelService: Sendable {
     let model: LlamaModel
     /// The base model's name: its file or directory name without extension.
     let name: String
+    let adapters: AdapterStore
     let scheduler: GenerationScheduler
 
-    /// Loads the model at `path` and starts its scheduler on `threads` threads.
-    init(path: String, threads: Int, limits: GenerationScheduler.Limits) throws {
+    /// Loads the model at `path`, registers every adapter directory or `.gguf` file in
+    /// `adapterDirectory` (if it exists), and starts the scheduler on `threads` threads.
+    init(path: String, threads: Int, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String, log: Logger) throws {
         model = try LlamaModel(path: path)
         name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads), limits: limits)
+        adapters = AdapterStore(configuration: model.configuration, budgetBytes: adapterBudgetBytes)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: adapterDirectory)) ?? []
+        for entry in entries.sorted() where !entry.hasPrefix(".") {
+            let adapterPath = (adapterDirectory as NSString).appendingPathComponent(entry)
+            do {
+                let info = try adapters.register(path: adapterPath)
+                log.info("adapter registered", ["name": info.name, "id": info.id, "bytes": info.byteCount])
+            } catch {
+                throw CommandError("adapter \(adapterPath): \(error)")
+            }
+        }
+        scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads), limits: limits, adapters: adapters)
+    }
+
+    /// The adapter a request's `model` names (its id or name); nil for the base model.
+    enum Resolution { case base, adapter(AdapterInfo), unknown }
+
+    func resolve(_ model: String) -> Resolution {
+        if model == name { return .base }
+        if let info = adapters.info(id: model) ?? adapters.info(name: model) { return .adapter(info) }
+        return .unknown
     }
 
     /// Fails what is queued or running and stops the scheduler's thread.

@@ -1,0 +1,65 @@
+import Foundation
+import Inference
+
+/// Managing the adapters a serving node hosts (the chain's adapter registry is
+/// `GET /v1/adapters/{hash}` of `ChainAPI`):
+///
+/// | route | answer |
+/// | --- | --- |
+/// | `GET /v1/adapters` | `{"adapters": [{id, name, path, bytes, ranks, target_modules, resident}], "resident_bytes", "budget_bytes"}` |
+/// | `POST /v1/adapters` | body `{"path": "<adapter directory or .gguf on the node's machine>", "name"?}` → `201` with the adapter |
+/// | `DELETE /v1/adapters/{id}` | `{"removed": id}`; requests already running keep their adapter |
+///
+/// Errors are the chain API's `{"error": code, "message"}`.
+struct AdaptersAPI: Sendable {
+    let service: ModelService
+
+    /// The answer for `request`, or nil when it is not one of these routes.
+    func handle(_ request: HTTPRequest) -> HTTPResponse? {
+        let parts = request.pathComponents
+        guard parts.count >= 2, parts[0] == "v1", parts[1] == "adapters" else { return nil }
+        switch (request.method, parts.count) {
+        case ("GET", 2): return list()
+        case ("POST", 2): return add(request.body)
+        case ("DELETE", 3): return remove(String(parts[2]))
+        case (_, 2):
+            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
+            response.headers.append(("Allow", "GET, POST"))
+            return response
+        default: return nil  // GET /v1/adapters/{hash}: the chain registry
+        }
+    }
+
+    private func list() -> HTTPResponse {
+        .json(["adapters": service.adapters.adapters.map(Self.view), "resident_bytes": service.adapters.residentBytes,
+               "budget_bytes": service.adapters.budgetBytes])
+    }
+
+    private func add(_ body: [UInt8]) -> HTTPResponse {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any], let path = object["path"] as? String else {
+            return .error(400, "malformed_request", "body must be JSON {\"path\": \"<adapter directory or .gguf file>\", \"name\": optional}")
+        }
+        let name = object["name"] as? String
+        if let name, service.adapters.info(name: name) != nil || name == service.name {
+            return .error(409, "name_taken", "an adapter or model named '\(name)' is already served")
+        }
+        do {
+            let info = try service.adapters.register(path: path, name: name)
+            return .json(Self.view(info), status: 201)
+        } catch .alreadyRegistered(let what) {
+            return .error(409, "already_registered", "\(what) is already hosted")
+        } catch {
+            return .error(422, "invalid_adapter", "\(error)")
+        }
+    }
+
+    private func remove(_ id: String) -> HTTPResponse {
+        guard service.adapters.remove(id: id) else { return .error(404, "not_found", "no adapter \(id) is hosted here") }
+        return .json(["removed": id])
+    }
+
+    static func view(_ info: AdapterInfo) -> [String: Any] {
+        ["id": info.id, "name": info.name, "path": info.path, "bytes": info.byteCount, "ranks": info.ranks,
+         "target_modules": info.targetModules.map(\.rawValue), "resident": info.isResident]
+    }
+}
