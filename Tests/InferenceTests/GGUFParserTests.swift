@@ -54,6 +54,7 @@ import Testing
 
     @Test func readsMetadataAndTensors() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let file = try GGUFFile(path: write(Self.sample().bytes(), named: "sample.gguf", in: directory))
         #expect(file.version == 3)
         #expect(try file.metadata.string("general.architecture") == "llama")
@@ -71,6 +72,7 @@ import Testing
     /// Each encoding decoded by its definition, written out independently here.
     @Test func dequantizesEveryTypeExactly() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let file = try GGUFFile(path: write(Self.sample().bytes(), named: "sample.gguf", in: directory))
         #expect(try #require(file.tensor("f32")).floats() == (0..<64).map { Float($0) / 8 - 3 })
         var q8: [Float] = []
@@ -97,6 +99,7 @@ import Testing
     /// scalar definition, bit for bit.
     @Test func kernelRowsEqualTheDefinition() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let file = try GGUFFile(path: write(Self.sample().bytes(), named: "sample.gguf", in: directory))
         for tensor in file.tensors {
             let matrix = try WeightMatrix(tensor)
@@ -109,6 +112,7 @@ import Testing
 
     @Test func everyTruncationIsAnError() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let bytes = Self.sample().bytes()
         for length in 0..<bytes.count {
             let path = write(Array(bytes[0..<length]), named: "truncated-\(length).gguf", in: directory)
@@ -120,6 +124,7 @@ import Testing
     /// Random byte damage must end in a parse error or a file whose every tensor can be read.
     @Test func randomCorruptionNeverCrashes() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let original = Self.sample().bytes()
         var random = SeededGenerator(seed: 0x6767_7566)
         var rejected = 0
@@ -144,6 +149,7 @@ import Testing
 
     @Test func hostileHeadersAreNamedErrors() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         func parse(_ bytes: [UInt8]) throws(ModelFileError) -> GGUFFile {
             try GGUFFile(path: write(bytes, named: "hostile.gguf", in: directory))
         }

@@ -18,6 +18,7 @@ import Testing
 
     @Test func readsTensors() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let file = try SafetensorsFile(path: write(Self.sample().bytes(), named: "sample.safetensors", in: directory))
         #expect(file.metadata == ["format": "pt"])
         #expect(file.tensors.map(\.name) == ["model.a", "model.b", "model.c"])
@@ -29,6 +30,7 @@ import Testing
 
     @Test func everyTruncationIsAnError() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let bytes = Self.sample().bytes()
         for length in 0..<bytes.count {
             let path = write(Array(bytes[0..<length]), named: "truncated-\(length).safetensors", in: directory)
@@ -39,6 +41,7 @@ import Testing
 
     @Test func randomCorruptionNeverCrashes() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let original = Self.sample().bytes()
         var random = SeededGenerator(seed: 0x7361_6665)
         var rejected = 0
@@ -61,6 +64,7 @@ import Testing
 
     @Test func hostileHeadersAreNamedErrors() throws {
         let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         func parse(header: String, data: [UInt8] = []) throws(ModelFileError) -> SafetensorsFile {
             var bytes: [UInt8] = []
             GGUFBuilder.append(UInt64(header.utf8.count), to: &bytes)

@@ -84,6 +84,10 @@ extension ModelTests {
             defer { scheduler.stop() }
             let order = OrderLog()
             let prompt = Expected.shared.prompts[1].tokenIds
+            // A base request holds the only slot while the others queue up behind it.
+            let blocker = Collector()
+            _ = try scheduler.submit(GenerationRequest(promptTokens: prompt, maxTokens: 24)) { blocker.receive($0) }
+            while scheduler.load.running == 0 { usleep(1_000) }
             var collectors: [Collector] = []
             for (index, name) in ["qv-r8", "qv-r8", "qv-r8", "qv-r8", "mlp-r4-rslora"].enumerated() {
                 let collector = Collector()
@@ -93,9 +97,11 @@ extension ModelTests {
                 }
                 collectors.append(collector)
             }
+            #expect(scheduler.load.queued == 5)
+            _ = blocker.wait()
             collectors.forEach { _ = $0.wait() }
-            // The first qv-r8 request may already run; the mlp one is next at the latest.
-            #expect(order.values.firstIndex(of: 4)! <= 1, "\(order.values)")
+            // FIFO would run the mlp request last; round-robin runs it second.
+            #expect(order.values == [0, 4, 1, 2, 3], "\(order.values)")
         }
 
         /// Adapters named by id are loaded in the background when their turn comes (here with a
