@@ -46,25 +46,35 @@ enum MatrixMultiply {
         } else if batch <= broadcastKernelBatchMax {
             runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
         } else {
-            // Tiles of output rows: each is decoded to float32 in its thread's buffer, then
-            // multiplied by the whole batch with sgemm.
-            var tiles: [(product: Int, rows: Range<Int>)] = []
-            for (index, product) in products.enumerated() {
-                let rows = product.weights.rows
-                let tileRows = min(scratch.floatsPerMember / product.weights.columns, chunkRows(rows, threads: pool.threadCount, perThread: 2))
-                for start in stride(from: 0, to: rows, by: tileRows) { tiles.append((index, start..<min(rows, start + tileRows))) }
+            // Each tile is multiplied by the whole batch with sgemm.
+            forEachDecodedTile(products, perThread: 2, pool: pool, scratch: scratch) { product, _, rows, tile in
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(rows.count), Int32(product.weights.columns),
+                    1, product.x, Int32(product.xStride), tile, Int32(product.weights.columns), 0,
+                    product.y + rows.lowerBound, Int32(product.yStride))
             }
-            pool.forEachChunk(tiles.count, chunk: 1) { member, range in
-                let buffer = scratch.buffer(member: member)
-                for tile in tiles[range] {
-                    let product = products[tile.product]
-                    let columns = product.weights.columns
-                    product.weights.dequantize(rows: tile.rows, into: buffer)
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(tile.rows.count), Int32(columns),
-                        1, product.x, Int32(product.xStride), buffer, Int32(columns), 0,
-                        product.y + tile.rows.lowerBound, Int32(product.yStride))
-                }
+        }
+    }
+
+    /// Splits every product's rows into tiles (about `perThread` per thread), and on the pool
+    /// decodes each tile to float32 in its thread's buffer and hands it to `body` with the
+    /// product, its index and the tile's rows.
+    static func forEachDecodedTile(
+        _ products: [MatrixProduct], perThread: Int, pool: WorkerPool, scratch: ScratchSpace,
+        _ body: (MatrixProduct, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        var tiles: [(product: Int, rows: Range<Int>)] = []
+        for (index, product) in products.enumerated() {
+            let rows = product.weights.rows
+            let tileRows = min(scratch.floatsPerMember / product.weights.columns, chunkRows(rows, threads: pool.threadCount, perThread: perThread))
+            for start in stride(from: 0, to: rows, by: tileRows) { tiles.append((index, start..<min(rows, start + tileRows))) }
+        }
+        pool.forEachChunk(tiles.count, chunk: 1) { member, range in
+            let buffer = scratch.buffer(member: member)
+            for tile in tiles[range] {
+                let product = products[tile.product]
+                product.weights.dequantize(rows: tile.rows, into: buffer)
+                body(product, tile.product, tile.rows, buffer)
             }
         }
     }
@@ -86,21 +96,10 @@ enum MatrixMultiply {
             transposed.append(UnsafePointer(xT))
             offset += columns * lanes
         }
-        var tiles: [(product: Int, rows: Range<Int>)] = []
-        for (index, product) in products.enumerated() {
-            let rows = product.weights.rows
-            let tileRows = min(scratch.floatsPerMember / product.weights.columns, chunkRows(rows, threads: pool.threadCount, perThread: 4))
-            for start in stride(from: 0, to: rows, by: tileRows) { tiles.append((index, start..<min(rows, start + tileRows))) }
-        }
-        pool.forEachChunk(tiles.count, chunk: 1) { member, range in
-            let buffer = scratch.buffer(member: member)
-            for tile in tiles[range] {
-                let product = products[tile.product]
-                product.weights.dequantize(rows: tile.rows, into: buffer)
-                BroadcastKernels.multiply(
-                    tile: buffer, rows: tile.rows.count, columns: product.weights.columns, xT: transposed[tile.product], lanes: lanes,
-                    batch: batch, y: product.y + tile.rows.lowerBound, yStride: product.yStride)
-            }
+        forEachDecodedTile(products, perThread: 4, pool: pool, scratch: scratch) { product, index, rows, tile in
+            BroadcastKernels.multiply(
+                tile: tile, rows: rows.count, columns: product.weights.columns, xT: transposed[index], lanes: lanes,
+                batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
         }
     }
 
