@@ -15,11 +15,12 @@ enum BenchLoraCommand {
         of the seven projections in every layer, float32) to a temporary directory, registers them
         all in an AdapterStore, then measures: cold loads (disk → ready) of rank-16 adapters, from
         the page cache and after dropping the files from it; resident bytes of the stream adapters
-        against their tensor bytes and the process RSS growth; aggregate decode tokens/s of
+        against their tensor bytes and the anonymous RSS growth; aggregate decode tokens/s of
         --streams streams (prompts of 24–31 tokens, greedy, 64 steps) each on a different adapter
         against the same streams on the base, alternating, medians of --repeats runs. The baseline
-        runs bench/llama_cpp_lora_baseline.py: llama.cpp decodes each stream with only its own
-        adapter set (it batches only requests that share one adapter set). The directory is removed.
+        runs bench/llama_cpp_lora_baseline.py: llama.cpp decodes each stream on its own context
+        with only its own adapter (it batches only requests that share one adapter set). The
+        directory is removed.
         """,
         options: [
             ModelCommands.modelOption,
@@ -52,17 +53,18 @@ enum BenchLoraCommand {
         var figures: [String: Any] = ["threads": threads, "streams": streams]
         let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
         let infos = try Synthetic.writeAndRegister(count: adapterCount, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
-        try measureColdLoads(infos, store: store, figures: &figures)
+        let streamInfos = Array(infos.suffix(streams))
+        try measureColdLoads(Array(infos.dropLast(streams)), store: store, figures: &figures)
 
-        // The stream adapters: the first `streams` ones, loaded cold; RSS growth against their
-        // bytes, after free heap memory went back to the system so that new pages are counted.
+        // The stream adapters (the last `streams` ones, not loaded yet): anonymous RSS growth
+        // against their bytes, after free heap memory went back to the system.
         trimHeap()
         let rssBefore = residentSetBytes()
-        let adapters = try infos.prefix(streams).map { try store.load($0.id) }
+        let adapters = try streamInfos.map { try store.load($0.id) }
         let rssGrowth = residentSetBytes() - rssBefore
         let accounted = adapters.reduce(0) { $0 + $1.byteCount }
         var tensorBytes = 0
-        for info in infos.prefix(streams) {
+        for info in streamInfos {
             tensorBytes += try SafetensorsFile(path: URL(fileURLWithPath: info.path).appendingPathComponent("adapter_model.safetensors").path).tensors.reduce(0) { $0 + $1.bytes.count }
         }
         figures["stream_adapter_ranks"] = adapters.map { $0.targets[0].rank }
@@ -172,11 +174,14 @@ enum BenchLoraCommand {
         _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
     }
 
-    /// The process's resident set size, from /proc/self/statm.
+    /// The process's anonymous resident memory (`RssAnon` of /proc/self/status): heap pages,
+    /// without the mapped model file, whose clean pages the kernel may drop at any time.
     static func residentSetBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return kilobytes * 1024
     }
 
     static func median(_ values: [Double]) -> Double { percentile(values, 0.5) }
@@ -225,7 +230,7 @@ enum BenchLoraCommand {
         let ranks = (figures["rank_counts"] as? [String: Int] ?? [:]).sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.value)× r\($0.key)" }
         print("adapters on disk: \(figures["adapters"] ?? 0) (\(value("adapters_gb", "%.1f")) GB; \(ranks.joined(separator: ", "))), written in \(value("write_s")) s, registered (validated and hashed) in \(value("register_s")) s")
         print("cold load, rank 16 (\(value("cold_load_rank16_mean_mb")) MB mean): page cache p50 \(value("cold_load_rank16_page_cache_p50_ms")) ms, p90 \(value("cold_load_rank16_page_cache_p90_ms")) ms; from disk p50 \(value("cold_load_rank16_disk_p50_ms")) ms, p90 \(value("cold_load_rank16_disk_p90_ms")) ms (goal p50 ≤ 10 ms)")
-        print("resident bytes of the \(streams) stream adapters: \(value("resident_over_tensor_bytes", "%.4f"))× their tensor bytes; RSS growth \(value("rss_growth_over_tensor_bytes", "%.4f"))× (goal within 5%)")
+        print("resident bytes of the \(streams) stream adapters: \(value("resident_over_tensor_bytes", "%.4f"))× their tensor bytes; anonymous RSS growth \(value("rss_growth_over_tensor_bytes", "%.4f"))× (goal within 5%)")
         print("decode, \(streams) streams aggregate: base \(value("base_tokens_per_s")) tokens/s, each on its own adapter \(value("mixed_tokens_per_s")) tokens/s: \(value("mixed_over_base", "%.2f"))× (goal ≥ 0.8×)")
         if let baseline {
             print("llama.cpp, \(streams) streams over \(streams) adapters: \(value("lora_tokens_per_s", in: baseline)) tokens/s (base, batched: \(value("base_tokens_per_s", in: baseline)) tokens/s); tributary over llama.cpp: \(value("mixed_over_llama_cpp_lora", "%.2f"))× (goal ≥ 5×); first greedy token equal in \(figures["llama_cpp_first_token_agreement"] ?? "—") of \(streams) streams")
