@@ -13,5 +13,6 @@ enum CommandTable {
         GenerateCommand.spec,
         ChatCommand.spec,
         BenchInferenceCommand.spec,
+        BenchLoraCommand.spec,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all
 }

@@ -71,24 +71,12 @@ func randomPairs(
     var generator = SeededGenerator(seed: seed)
     return layers.flatMap { layer in
         projections.map { projection in
-            let (inputs, outputs) = shape(projection, c)
+            let (inputs, outputs) = projection.shape(c)
             return LoRAPair(
                 layer: layer, projection: projection, rank: rank, scale: scale,
                 a: (0..<(rank * inputs)).map { _ in Float.random(in: -0.05...0.05, using: &generator) },
                 b: (0..<(outputs * rank)).map { _ in Float.random(in: -0.05...0.05, using: &generator) })
         }
-    }
-}
-
-/// (inputs, outputs) of a block projection.
-func shape(_ projection: Projection, _ c: LlamaConfiguration) -> (Int, Int) {
-    let attention = c.headCount * c.headDimension, kv = c.kvHeadCount * c.headDimension
-    switch projection {
-    case .query: return (c.hiddenSize, attention)
-    case .key, .value: return (c.hiddenSize, kv)
-    case .output: return (attention, c.hiddenSize)
-    case .gate, .up: return (c.hiddenSize, c.intermediateSize)
-    case .down: return (c.intermediateSize, c.hiddenSize)
     }
 }
 

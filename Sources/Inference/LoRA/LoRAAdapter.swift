@@ -169,8 +169,9 @@ extension Projection {
         }
     }
 
-    /// (inputs, outputs) of this projection in a model of shape `c`.
-    func shape(_ c: LlamaConfiguration) -> (inputs: Int, outputs: Int) {
+    /// Input and output widths of this projection in a model of shape `c` (a LoRA pair's
+    /// `A` is `rank × inputs`, its `B` `outputs × rank`).
+    public func shape(_ c: LlamaConfiguration) -> (inputs: Int, outputs: Int) {
         let attention = c.headCount * c.headDimension, kv = c.kvHeadCount * c.headDimension
         switch self {
         case .query: return (c.hiddenSize, attention)

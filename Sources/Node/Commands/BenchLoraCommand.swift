@@ -1,0 +1,326 @@
+import Foundation
+import Inference
+import Synchronization
+
+/// `tributary bench lora`: LoRA serving at scale — many synthetic PEFT adapters on disk, cold
+/// loads, resident memory, and decode throughput of streams that each use their own adapter
+/// against the same streams on the base model, with llama.cpp serving the same streams over
+/// the same adapters (as GGUF) in the same invocation.
+enum BenchLoraCommand {
+    static let spec = CommandSpec(
+        path: ["bench", "lora"],
+        summary: "Measure multi-adapter LoRA serving: cold loads, resident bytes, mixed-adapter throughput, llama.cpp.",
+        discussion: """
+        Writes --adapters synthetic PEFT adapters (ranks 8, 16, 32 or 64, a random non-empty set
+        of the seven projections in every layer, float32) to a temporary directory, registers them
+        all in an AdapterStore, then measures: cold loads (disk → ready) of rank-16 adapters, from
+        the page cache and after dropping the files from it; resident bytes of the stream adapters
+        against their tensor bytes and the anonymous RSS growth; aggregate decode tokens/s of
+        --streams streams (prompts of 24–31 tokens, greedy, 64 steps) each on a different adapter
+        against the same streams on the base, alternating, medians of --repeats runs. The baseline
+        runs bench/llama_cpp_lora_baseline.py: llama.cpp decodes each stream on its own context
+        with only its own adapter (it batches only requests that share one adapter set). The
+        directory is removed.
+        """,
+        options: [
+            ModelCommands.modelOption,
+            ModelCommands.homeOption,
+            .init(name: "threads", value: "N", help: "Threads for both engines (default 2)."),
+            .init(name: "adapters", value: "N", help: "Synthetic adapters written and registered (default 1000)."),
+            .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
+            .init(name: "repeats", value: "N", help: "Runs per throughput figure; the median is reported (default 3)."),
+            .init(name: "budget-mb", value: "MB", help: "Resident-set budget of the adapter store (default 4096)."),
+            .init(name: "directory", value: "DIR", help: "Where to create the temporary adapter directory (default the system temp)."),
+            .init(name: "baseline-python", value: "PATH", help: "Python with llama-cpp-python (default .cache/bench-venv/bin/python)."),
+            .init(name: "baseline-script", value: "FILE", help: "The baseline script (default bench/llama_cpp_lora_baseline.py)."),
+            .flag("no-baseline", "Measure this engine only."),
+            .flag("json", "Print the figures as one JSON object."),
+        ]
+    ) { arguments in
+        let threads = try arguments.integer("threads", default: 2, in: 1...256)
+        let adapterCount = try arguments.integer("adapters", default: 1000, in: 1...100_000)
+        let streams = try arguments.integer("streams", default: 32, in: 1...32)
+        let repeats = try arguments.integer("repeats", default: 3, in: 1...100)
+        let budget = try arguments.integer("budget-mb", default: 4096, in: 1...1 << 20) << 20
+        guard streams <= adapterCount else { throw UsageError("--streams \(streams) needs at least as many --adapters") }
+        let modelPath = ModelCommands.modelPath(arguments)
+        let model = try ModelCommands.load(arguments)
+        let parent = arguments.value("directory") ?? FileManager.default.temporaryDirectory.path
+        let directory = URL(fileURLWithPath: parent).appendingPathComponent("tributary-bench-lora-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        var figures: [String: Any] = ["threads": threads, "streams": streams]
+        let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
+        let infos = try Synthetic.writeAndRegister(count: adapterCount, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
+        let streamInfos = Array(infos.suffix(streams))
+        try measureColdLoads(Array(infos.dropLast(streams)), store: store, figures: &figures)
+
+        // The stream adapters (the last `streams` ones, not loaded yet): anonymous RSS growth
+        // against their bytes, after free heap memory went back to the system.
+        trimHeap()
+        let rssBefore = residentSetBytes()
+        let adapters = try streamInfos.map { try store.load($0.id) }
+        let rssGrowth = residentSetBytes() - rssBefore
+        let accounted = adapters.reduce(0) { $0 + $1.byteCount }
+        var tensorBytes = 0
+        for info in streamInfos {
+            tensorBytes += try SafetensorsFile(path: URL(fileURLWithPath: info.path).appendingPathComponent("adapter_model.safetensors").path).tensors.reduce(0) { $0 + $1.bytes.count }
+        }
+        figures["stream_adapter_ranks"] = adapters.map { $0.targets[0].rank }
+        figures["stream_adapter_tensor_bytes"] = tensorBytes
+        figures["stream_adapter_resident_bytes"] = accounted
+        figures["stream_adapter_rss_growth_bytes"] = rssGrowth
+        figures["resident_over_tensor_bytes"] = Double(accounted) / Double(tensorBytes)
+        figures["rss_growth_over_tensor_bytes"] = Double(rssGrowth) / Double(tensorBytes)
+
+        let workload = BenchInferenceCommand.Workload(tokenizer: model.tokenizer, repeats: repeats)
+        let prompts = Array(workload.streamPrompts.prefix(streams))
+        Output.note("decoding \(streams) streams on the base and on \(streams) adapters (\(repeats) runs each)…")
+        let engine = InferenceEngine(model: model, threads: threads)
+        var base: [Double] = [], mixed: [Double] = []
+        var mixedTokens: [[Int32]] = []
+        for _ in 0..<repeats {
+            base.append(try decode(engine, prompts: prompts, adapters: nil).tokensPerSecond)
+            let run = try decode(engine, prompts: prompts, adapters: adapters)
+            mixed.append(run.tokensPerSecond)
+            mixedTokens = run.tokens
+        }
+        figures["base_tokens_per_s"] = median(base)
+        figures["mixed_tokens_per_s"] = median(mixed)
+        figures["mixed_over_base"] = median(mixed) / median(base)
+
+        var baseline: [String: Any]?
+        if !arguments.flag("no-baseline") {
+            let ggufs = try adapters.enumerated().map { index, adapter in
+                let path = directory.appendingPathComponent("stream-\(index).gguf").path
+                try adapter.writeGGUF(to: path)
+                return path
+            }
+            Output.note("running llama.cpp: \(streams) streams over \(streams) GGUF LoRA adapters…")
+            var work = workload.json
+            work["adapters"] = ggufs
+            work["stream_prompts"] = prompts.map { $0.map(Int.init) }
+            baseline = try runBaseline(
+                python: arguments.value("baseline-python") ?? ".cache/bench-venv/bin/python",
+                script: arguments.value("baseline-script") ?? "bench/llama_cpp_lora_baseline.py",
+                model: modelPath, threads: threads, workload: work)
+            if let theirs = baseline?["lora_tokens_per_s"] as? Double { figures["mixed_over_llama_cpp_lora"] = median(mixed) / theirs }
+            if let tokens = baseline?["lora_tokens"] as? [[Int]] {
+                figures["llama_cpp_first_token_agreement"] = zip(tokens, mixedTokens).filter { $0.first == $1.first.map(Int.init) }.count
+            }
+        }
+        report(figures, baseline: baseline, model: modelPath, json: arguments.flag("json"))
+    }
+
+    /// Greedy decode of one stream per prompt (with `adapters[i]` if given): prefill, then
+    /// `streamDecodeSteps` timed batched steps.
+    static func decode(_ engine: InferenceEngine, prompts: [[Int32]], adapters: [LoRAAdapter]?) throws -> (tokensPerSecond: Double, tokens: [[Int32]]) {
+        let caches = prompts.map { _ in engine.makeCache() }
+        let chosen = prompts.indices.map { adapters?[$0] }
+        var next = try engine.evaluate(prompts.indices.map { (caches[$0], prompts[$0], chosen[$0]) }).map(Sampler.argmax)
+        var tokens = next.map { [$0] }
+        let steps = BenchInferenceCommand.Workload.streamDecodeSteps
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps {
+            next = try engine.evaluate(prompts.indices.map { (caches[$0], [next[$0]], chosen[$0]) }).map(Sampler.argmax)
+            for index in next.indices { tokens[index].append(next[index]) }
+        }
+        return (Double(prompts.count * steps) / BenchInferenceCommand.seconds(since: start), tokens)
+    }
+
+    /// Cold loads of up to 50 rank-16 adapters from the page cache, and of 50 others after
+    /// their files are flushed and dropped from it (`posix_fadvise(DONTNEED)`).
+    static func measureColdLoads(_ infos: [AdapterInfo], store: AdapterStore, figures: inout [String: Any]) throws {
+        let candidates = infos.filter { $0.ranks == [16] }
+        let cached = Array(candidates.prefix(50)), uncached = Array(candidates.dropFirst(50).prefix(50))
+        Output.note("cold loads: \(cached.count) rank-16 adapters from the page cache, \(uncached.count) from disk…")
+        func files(_ info: AdapterInfo) -> [String] {
+            ["adapter_config.json", "adapter_model.safetensors"].map { URL(fileURLWithPath: info.path).appendingPathComponent($0).path }
+        }
+        func timedLoad(_ info: AdapterInfo) throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try store.load(info.id)
+            return BenchInferenceCommand.seconds(since: start) * 1000
+        }
+        var warm: [Double] = [], cold: [Double] = []
+        for info in cached {
+            for file in files(info) { _ = FileManager.default.contents(atPath: file) }
+            warm.append(try timedLoad(info))
+        }
+        for info in uncached {
+            for file in files(info) { dropFromPageCache(file) }
+            cold.append(try timedLoad(info))
+        }
+        for (key, values) in [("page_cache", warm), ("disk", cold)] where !values.isEmpty {
+            figures["cold_load_rank16_\(key)_p50_ms"] = percentile(values, 0.5)
+            figures["cold_load_rank16_\(key)_p90_ms"] = percentile(values, 0.9)
+        }
+        let sizes = (cached + uncached).map(\.byteCount)
+        figures["cold_load_rank16_mean_mb"] = Double(sizes.reduce(0, +)) / Double(max(1, sizes.count)) / 1e6
+    }
+
+    static func dropFromPageCache(_ path: String) {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return }
+        fdatasync(descriptor)
+        posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
+        close(descriptor)
+    }
+
+    /// Returns free heap memory to the system (glibc's `malloc_trim`, looked up at run time).
+    static func trimHeap() {
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
+    }
+
+    /// The process's anonymous resident memory (`RssAnon` of /proc/self/status): heap pages,
+    /// without the mapped model file, whose clean pages the kernel may drop at any time.
+    static func residentSetBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return 0 }
+        return kilobytes * 1024
+    }
+
+    static func median(_ values: [Double]) -> Double { percentile(values, 0.5) }
+
+    static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+    }
+
+    /// Runs the llama.cpp script on `workload` (written to a temporary JSON file) and returns its figures.
+    static func runBaseline(python: String, script: String, model: String, threads: Int, workload: [String: Any]) throws -> [String: Any] {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw CommandError("no baseline Python at \(python); run bench/lora.sh (it installs llama-cpp-python) or pass --no-baseline")
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-bench-lora-workload-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try JSONSerialization.data(withJSONObject: workload).write(to: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, "--model", model, "--threads", String(threads), "--workload", file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let figures = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CommandError("the llama.cpp baseline failed (status \(process.terminationStatus))")
+        }
+        return figures
+    }
+
+    static func report(_ figures: [String: Any], baseline: [String: Any]?, model: String, json: Bool) {
+        if json {
+            var object: [String: Any] = ["model": model, "tributary": figures]
+            if let baseline { object["llama_cpp"] = baseline }
+            try? Output.json(object)
+            return
+        }
+        func value(_ key: String, _ format: String = "%.1f", in source: [String: Any]? = nil) -> String {
+            guard let number = (source ?? figures)[key] as? Double else { return "—" }
+            return String(format: format, number)
+        }
+        let streams = figures["streams"] as? Int ?? 0
+        print("model \(model), \(figures["threads"] ?? 0) threads")
+        let ranks = (figures["rank_counts"] as? [String: Int] ?? [:]).sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.value)× r\($0.key)" }
+        print("adapters on disk: \(figures["adapters"] ?? 0) (\(value("adapters_gb", "%.1f")) GB; \(ranks.joined(separator: ", "))), written in \(value("write_s")) s, registered (validated and hashed) in \(value("register_s")) s")
+        print("cold load, rank 16 (\(value("cold_load_rank16_mean_mb")) MB mean): page cache p50 \(value("cold_load_rank16_page_cache_p50_ms")) ms, p90 \(value("cold_load_rank16_page_cache_p90_ms")) ms; from disk p50 \(value("cold_load_rank16_disk_p50_ms")) ms, p90 \(value("cold_load_rank16_disk_p90_ms")) ms (goal p50 ≤ 10 ms)")
+        print("resident bytes of the \(streams) stream adapters: \(value("resident_over_tensor_bytes", "%.4f"))× their tensor bytes; anonymous RSS growth \(value("rss_growth_over_tensor_bytes", "%.4f"))× (goal within 5%)")
+        print("decode, \(streams) streams aggregate: base \(value("base_tokens_per_s")) tokens/s, each on its own adapter \(value("mixed_tokens_per_s")) tokens/s: \(value("mixed_over_base", "%.2f"))× (goal ≥ 0.8×)")
+        if let baseline {
+            print("llama.cpp, \(streams) streams over \(streams) adapters: \(value("lora_tokens_per_s", in: baseline)) tokens/s (base, batched: \(value("base_tokens_per_s", in: baseline)) tokens/s); tributary over llama.cpp: \(value("mixed_over_llama_cpp_lora", "%.2f"))× (goal ≥ 5×); first greedy token equal in \(figures["llama_cpp_first_token_agreement"] ?? "—") of \(streams) streams")
+        }
+    }
+}
+
+/// Synthetic adapters for the bench: adapter `i` has rank 8, 16, 32 or 64 and a random
+/// non-empty set of the seven projections in every layer, all drawn from a generator seeded
+/// with `i`; `A` is uniform in ±0.5/√inputs, `B` in ±0.005, alpha = 2·rank (scale 2).
+enum Synthetic {
+    static let ranks = [8, 16, 32, 64]
+
+    /// Writes `count` adapters as PEFT directories and registers them all, on `threads` threads.
+    static func writeAndRegister(
+        count: Int, configuration: LlamaConfiguration, store: AdapterStore, directory: URL, threads: Int, figures: inout [String: Any]
+    ) throws -> [AdapterInfo] {
+        let paths = (0..<count).map { directory.appendingPathComponent(String(format: "adapter-%04d", $0)).path }
+        Output.note("writing \(count) synthetic PEFT adapters to \(directory.path)…")
+        var start = DispatchTime.now().uptimeNanoseconds
+        try parallel(count, threads: threads) { index in
+            try PEFTWriter.write(pairs(index, configuration), configuration: configuration, to: paths[index])
+        }
+        figures["write_s"] = BenchInferenceCommand.seconds(since: start)
+        Output.note("registering (validating and hashing) \(count) adapters…")
+        start = DispatchTime.now().uptimeNanoseconds
+        let registered = Mutex([AdapterInfo?](repeating: nil, count: count))
+        try parallel(count, threads: threads) { index in
+            let info = try store.register(path: paths[index])
+            registered.withLock { $0[index] = info }
+        }
+        figures["register_s"] = BenchInferenceCommand.seconds(since: start)
+        let infos = registered.withLock { $0.compactMap { $0 } }
+        figures["adapters"] = infos.count
+        figures["adapters_gb"] = Double(infos.reduce(0) { $0 + $1.byteCount }) / 1e9
+        figures["rank_counts"] = Dictionary(grouping: infos, by: { String($0.ranks[0]) }).mapValues(\.count)
+        return infos
+    }
+
+    /// Runs `body(i)` for `i` in `0..<count`, spread over `threads` threads; rethrows the first error.
+    static func parallel(_ count: Int, threads: Int, _ body: @Sendable (Int) throws -> Void) throws {
+        let failure = Mutex<String?>(nil)
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            for index in stride(from: worker, to: count, by: threads) where failure.withLock({ $0 == nil }) {
+                do { try body(index) } catch { failure.withLock { $0 = $0 ?? "\(error)" } }
+            }
+        }
+        if let message = failure.withLock({ $0 }) { throw CommandError(message) }
+    }
+
+    static func pairs(_ index: Int, _ c: LlamaConfiguration) -> [LoRAPair] {
+        var random = SplitMix(state: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        let rank = ranks[Int(random.next() % UInt64(ranks.count))]
+        var projections = Projection.allCases.filter { _ in random.next() & 1 == 1 }
+        if projections.isEmpty { projections = [Projection.allCases[Int(random.next() % 7)]] }
+        return (0..<c.layerCount).flatMap { layer in
+            projections.map { projection in
+                let (inputs, outputs) = projection.shape(c)
+                return LoRAPair(layer: layer, projection: projection, rank: rank, scale: 2,
+                                a: random.uniform(rank * inputs, amplitude: 0.5 / Float(inputs).squareRoot()),
+                                b: random.uniform(outputs * rank, amplitude: 0.005))
+            }
+        }
+    }
+
+    /// SplitMix64, two floats per draw.
+    struct SplitMix {
+        var state: UInt64
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+
+        /// `count` values uniform in ±`amplitude`: 23 random mantissa bits give a float in [1, 2).
+        mutating func uniform(_ count: Int, amplitude: Float) -> [Float] {
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var i = 0
+                while i < count {
+                    let bits = next()
+                    for half in [bits >> 41, (bits >> 9) & 0x7F_FFFF] where i < count {
+                        buffer[i] = (Float(bitPattern: 0x3F80_0000 | UInt32(half)) - 1.5) * 2 * amplitude
+                        i += 1
+                    }
+                }
+                initialized = count
+            }
+        }
+    }
+}
