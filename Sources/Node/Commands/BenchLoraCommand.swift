@@ -53,10 +53,10 @@ enum BenchLoraCommand {
         var figures: [String: Any] = ["threads": threads, "streams": streams]
         let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
         let infos = try Synthetic.writeAndRegister(count: adapterCount, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
-        let streamInfos = Array(infos.suffix(streams))
-        try measureColdLoads(Array(infos.dropLast(streams)), store: store, figures: &figures)
+        let streamInfos = Synthetic.streamAdapters(infos, count: streams)
+        try measureColdLoads(infos.filter { info in !streamInfos.contains { $0.id == info.id } }, store: store, figures: &figures)
 
-        // The stream adapters (the last `streams` ones, not loaded yet): anonymous RSS growth
+        // The stream adapters (not loaded yet, equally many of each rank): anonymous RSS growth
         // against their bytes, after free heap memory went back to the system.
         trimHeap()
         let rssBefore = residentSetBytes()
@@ -268,6 +268,19 @@ enum Synthetic {
         figures["adapters_gb"] = Double(infos.reduce(0) { $0 + $1.byteCount }) / 1e9
         figures["rank_counts"] = Dictionary(grouping: infos, by: { String($0.ranks[0]) }).mapValues(\.count)
         return infos
+    }
+
+    /// `count` adapters from the end of the list, taking the ranks in turn so that every rank
+    /// is equally represented (the list's own mix varies from run to run of the generator).
+    static func streamAdapters(_ infos: [AdapterInfo], count: Int) -> [AdapterInfo] {
+        var byRank = ranks.map { rank in infos.reversed().filter { $0.ranks == [rank] } }
+        var chosen: [AdapterInfo] = []
+        var turn = 0
+        while chosen.count < count, byRank.contains(where: { !$0.isEmpty }) {
+            if !byRank[turn % ranks.count].isEmpty { chosen.append(byRank[turn % ranks.count].removeFirst()) }
+            turn += 1
+        }
+        return chosen
     }
 
     /// Runs `body(i)` for `i` in `0..<count`, spread over `threads` threads; rethrows the first error.
