@@ -32,6 +32,8 @@ final class AdapterWork: @unchecked Sendable {
     struct Unit {
         let items: Range<Int>
         let rows: Range<Int>
+        /// Bytes of factors the unit reads, to deal the largest units first.
+        let bytes: Int
     }
 
     /// Rows per unit, so long prompts spread over the threads.
@@ -79,6 +81,7 @@ extension InferenceEngine {
         var floats = 0, multiplyAdds = 0
         for segment in work.segments {
             let first = work.items.count
+            var bytes = 0
             for (map, entry) in maps.enumerated() {
                 guard let index = segment.adapter.targetIndex(layer: layer, projection: entry.0) else { continue }
                 let target = segment.adapter.targets[index]
@@ -86,12 +89,15 @@ extension InferenceEngine {
                     target: target, factors: UnsafeRawPointer(segment.adapter.storage.base), map: map, firstRow: segment.start, tOffset: floats))
                 floats += segment.count * target.rank
                 multiplyAdds += segment.count * target.rank * (target.inputs + target.outputs)
+                bytes += target.rank * (target.inputs + target.outputs) * target.type.byteWidth
             }
             guard work.items.count > first else { continue }
             for start in stride(from: 0, to: segment.count, by: AdapterWork.unitRows) {
-                work.units.append(AdapterWork.Unit(items: first..<work.items.count, rows: start..<min(segment.count, start + AdapterWork.unitRows)))
+                work.units.append(AdapterWork.Unit(items: first..<work.items.count, rows: start..<min(segment.count, start + AdapterWork.unitRows), bytes: bytes))
             }
         }
+        // Largest first, so that the threads finish together (units differ by rank and targets).
+        work.units.sort { $0.bytes > $1.bytes }
         guard !work.items.isEmpty else { return }
         work.reserve(floats: floats)
         let t = work.t, items = work.items, units = work.units
