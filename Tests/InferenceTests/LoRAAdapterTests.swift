@@ -148,6 +148,36 @@ import Testing
         #expect(patterned.target(layer: 4, projection: .gate)?.scale == 1 && patterned.target(layer: 4, projection: .value)?.scale == 4)
     }
 
+    /// F16 and BF16 adapters stay 16-bit in memory (resident bytes = tensor bytes) with the
+    /// values and id of the same adapter in float32.
+    @Test func halfPrecisionAdaptersKeepTheirBytesAndValues() throws {
+        let configuration = try DefaultModel.model().configuration
+        let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pairs = randomPairs(configuration: configuration, layers: [0, 3, 29], projections: [.query, .key, .down], rank: 5, seed: 11)
+        for type in [TensorType.f16, .bf16] {
+            let path = directory.appendingPathComponent("\(type)").path
+            try PEFTWriter.write(pairs, configuration: configuration, to: path, type: type)
+            let adapter = try LoRAAdapter.load(path: path, for: configuration)
+            let file = try SafetensorsFile(path: path + "/adapter_model.safetensors")
+            #expect(file.tensors.allSatisfy { $0.type == type })
+            #expect(adapter.byteCount == file.tensors.reduce(0) { $0 + $1.bytes.count })
+            let rounded = adapter.pairs()
+            #expect(rounded != pairs && zip(rounded, pairs).allSatisfy { zip($0.a, $1.a).allSatisfy { abs($0 - $1) < 1e-3 } })
+            let wide = try LoRAAdapter.make(name: "wide", configuration: configuration, pairs: rounded)
+            #expect(wide.id == adapter.id && wide.byteCount == 2 * adapter.byteCount)
+            let gguf = directory.appendingPathComponent("\(type).gguf").path
+            try adapter.writeGGUF(to: gguf, type: type)
+            let fromGGUF = try LoRAAdapter.load(path: gguf, for: configuration)
+            #expect(fromGGUF.id == adapter.id && fromGGUF.byteCount == adapter.byteCount && fromGGUF.pairs() == rounded)
+        }
+        var huge = pairs
+        huge[0].a[0] = 1e6
+        #expect(throws: AdapterError.notRepresentable("value 1000000.0 of base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight does not fit F16")) {
+            try PEFTWriter.write(huge, configuration: configuration, to: directory.appendingPathComponent("huge").path, type: .f16)
+        }
+    }
+
     @Test func writersRefuseWhatTheFormatCannotHold() throws {
         let configuration = try DefaultModel.model().configuration
         let directory = Fixtures.temporaryDirectory()

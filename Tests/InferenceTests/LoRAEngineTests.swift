@@ -114,6 +114,34 @@ extension ModelTests {
             }
         }
 
+        /// A 16-bit adapter gives bit for bit the logits of the float32 adapter with the same
+        /// values, through the prefill (`sgemm` on widened copies) and decode (register) kernels.
+        @Test func halfPrecisionAdaptersGiveTheLogitsOfTheirFloat32Values() throws {
+            let model = try DefaultModel.model()
+            let engine = InferenceEngine(model: model, threads: 2)
+            let directory = Fixtures.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            for type in [TensorType.f16, .bf16] {
+                let path = directory.appendingPathComponent("\(type)").path
+                try AdapterFixtures.adapter("all-r16").writePEFT(to: path, type: type)
+                let narrow = try LoRAAdapter.load(path: path, for: model.configuration)
+                let wide = try LoRAAdapter.make(name: "wide", configuration: model.configuration, pairs: narrow.pairs())
+                // The same batch for each (row positions in a batch can change sgemm's rounding).
+                func run(_ adapter: LoRAAdapter) throws -> [[Float]] {
+                    let prompts = [Expected.shared.prompts[5].tokenIds, Expected.shared.prompts[0].tokenIds]
+                    let caches = prompts.map { _ in engine.makeCache() }
+                    var logits = try engine.evaluate(zip(caches, prompts).map { ($0, $1, adapter) })
+                    var all = logits
+                    for _ in 0..<3 {
+                        logits = try engine.evaluate(zip(caches, logits).map { ($0, [argmax($1)], adapter) })
+                        all += logits
+                    }
+                    return all
+                }
+                #expect(try run(narrow) == run(wide), "\(type)")
+            }
+        }
+
         @Test func ggufFormGivesTheSameLogitsAndMismatchedAdaptersAreRefused() throws {
             let model = try DefaultModel.model()
             let engine = InferenceEngine(model: model, threads: 2)

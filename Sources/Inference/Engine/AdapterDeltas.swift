@@ -19,17 +19,21 @@ final class AdapterWork: @unchecked Sendable {
     /// One adapter's pair for one map of a `project` call, over the adapter's rows.
     struct Item {
         let target: LoRATarget
-        let factors: UnsafePointer<Float>
+        let factors: UnsafeRawPointer
         let map: Int
         let firstRow: Int
         /// Offset of this item's `rows × rank` block in `t`.
         let tOffset: Int
     }
 
-    /// A slice of an item's rows: the unit of parallel work.
+    /// A slice of one segment's rows for its consecutive items `items`: the unit of
+    /// parallel work. One adapter's pairs for one layer lie next to each other in memory, so
+    /// a unit streams through one contiguous block of factors.
     struct Unit {
-        let item: Int
+        let items: Range<Int>
         let rows: Range<Int>
+        /// Bytes of factors the unit reads, to deal the largest units first.
+        let bytes: Int
     }
 
     /// Rows per unit, so long prompts spread over the threads.
@@ -76,35 +80,60 @@ extension InferenceEngine {
         work.units.removeAll(keepingCapacity: true)
         var floats = 0, multiplyAdds = 0
         for segment in work.segments {
+            let first = work.items.count
+            var bytes = 0
             for (map, entry) in maps.enumerated() {
                 guard let index = segment.adapter.targetIndex(layer: layer, projection: entry.0) else { continue }
                 let target = segment.adapter.targets[index]
                 work.items.append(AdapterWork.Item(
-                    target: target, factors: segment.adapter.storage.base, map: map, firstRow: segment.start, tOffset: floats))
-                for first in stride(from: 0, to: segment.count, by: AdapterWork.unitRows) {
-                    work.units.append(AdapterWork.Unit(item: work.items.count - 1, rows: first..<min(segment.count, first + AdapterWork.unitRows)))
-                }
+                    target: target, factors: UnsafeRawPointer(segment.adapter.storage.base), map: map, firstRow: segment.start, tOffset: floats))
                 floats += segment.count * target.rank
                 multiplyAdds += segment.count * target.rank * (target.inputs + target.outputs)
+                bytes += target.rank * (target.inputs + target.outputs) * target.type.byteWidth
+            }
+            guard work.items.count > first else { continue }
+            for start in stride(from: 0, to: segment.count, by: AdapterWork.unitRows) {
+                work.units.append(AdapterWork.Unit(items: first..<work.items.count, rows: start..<min(segment.count, start + AdapterWork.unitRows), bytes: bytes))
             }
         }
+        // Largest first, so that the threads finish together (units differ by rank and targets).
+        work.units.sort { $0.bytes > $1.bytes }
         guard !work.items.isEmpty else { return }
         work.reserve(floats: floats)
         let t = work.t, items = work.items, units = work.units
         let chunk = multiplyAdds <= AdapterWork.inlineWorkMax ? units.count : 1
         // A unit shrinks its rows into its own slice of `t` and expands them into its own
-        // output rows, so one parallel region does both stages.
-        pool.forEachChunk(units.count, chunk: chunk) { _, range in
+        // output rows, so one parallel region does both stages. The per-thread scratch
+        // (free after the base product) holds float32 copies of 16-bit factors for `sgemm`.
+        let scratch = self.scratch
+        pool.forEachChunk(units.count, chunk: chunk) { member, range in
             for unit in units[range] {
-                let item = items[unit.item], target = item.target
-                let t = t + item.tOffset + unit.rows.lowerBound * target.rank, firstRow = item.firstRow + unit.rows.lowerBound
-                LowRankKernels.shrink(
-                    x: maps[item.map].from + firstRow * target.inputs, xStride: target.inputs, rows: unit.rows.count,
-                    a: item.factors + target.aOffset, rank: target.rank, inputs: target.inputs, scale: target.scale, into: t)
-                LowRankKernels.expand(
-                    t: t, rows: unit.rows.count, rank: target.rank, panels: item.factors + target.bOffset, outputs: target.outputs,
-                    y: maps[item.map].to + firstRow * target.outputs, yStride: target.outputs)
+                for item in items[unit.items] {
+                    let x = maps[item.map].from + (item.firstRow + unit.rows.lowerBound) * item.target.inputs
+                    let y = maps[item.map].to + (item.firstRow + unit.rows.lowerBound) * item.target.outputs
+                    let t = t + item.tOffset + unit.rows.lowerBound * item.target.rank
+                    let buffer = scratch.buffer(member: member)
+                    switch item.target.type {
+                    case .f32: Self.addDelta(F32Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    case .f16: Self.addDelta(F16Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    case .bf16: Self.addDelta(BF16Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    }
+                }
             }
         }
+    }
+
+    /// One item's delta for `rows` rows: shrink `x` into `t`, expand `t` into `y`.
+    private static func addDelta<F: FactorElement>(
+        _: F.Type, _ item: AdapterWork.Item, rows: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
+    ) {
+        let target = item.target
+        LowRankKernels.shrink(
+            F.self, x: x, xStride: target.inputs, rows: rows, a: item.factors + target.aByteOffset, rank: target.rank, inputs: target.inputs,
+            scale: target.scale, into: t, scratch: scratch, scratchFloats: scratchFloats)
+        LowRankKernels.expand(
+            F.self, t: t, rows: rows, rank: target.rank, panels: item.factors + target.bByteOffset, outputs: target.outputs,
+            y: y, yStride: target.outputs, scratch: scratch, scratchFloats: scratchFloats)
     }
 }

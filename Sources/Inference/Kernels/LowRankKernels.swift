@@ -1,80 +1,147 @@
 import COpenBLAS
 
+/// A float type LoRA factors are kept in (the adapter file's), read eight values at a time
+/// widened exactly to float32.
+protocol FactorElement {
+    static var byteWidth: Int { get }
+    /// Values `index..<index + 8` of the array at `base`.
+    static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
+    static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float
+}
+
+enum F32Factor: FactorElement {
+    static let byteWidth = 4
+    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        base.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        base.loadUnaligned(fromByteOffset: 4 * index, as: Float.self)
+    }
+}
+
+enum F16Factor: FactorElement {
+    static let byteWidth = 2
+    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<Float16>.self))
+    }
+    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        Float(base.loadUnaligned(fromByteOffset: 2 * index, as: Float16.self))
+    }
+}
+
+enum BF16Factor: FactorElement {
+    static let byteWidth = 2
+    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        let bits = SIMD8<UInt32>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<UInt16>.self)) &<< 16
+        return unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
+    }
+}
+
 /// The two products of a LoRA delta `y += scale·(x·Aᵀ)·Bᵀ` for one adapter's rows
 /// (Punica's names): `shrink` maps rows to rank width, `expand` adds them back at output
-/// width. A few rows (decode) use register kernels that read each factor once; many rows
-/// (prefill) use `sgemm`. `B` is stored in panels of `LoRAAdapter.panelWidth` columns,
-/// each `rank × width` row-major (see `LoRATarget`).
+/// width. A few rows (decode) use register kernels that read each factor once, widening as
+/// they load; many rows (prefill) use `sgemm`, on float32 copies for 16-bit factors. `B` is
+/// stored in panels of `LoRAAdapter.panelWidth` columns, each `rank × width` row-major.
 enum LowRankKernels {
     /// Rows from which `sgemm` replaces the register kernels.
     static let sgemmRowsMin = 8
 
-    /// `t[row·rank + k] = scale · Σ_c A[k, c] · x[row·xStride + c]` for `rows` rows;
-    /// `A` is `rank × inputs` row-major, `inputs` a multiple of 8.
-    static func shrink(
-        x: UnsafePointer<Float>, xStride: Int, rows: Int, a: UnsafePointer<Float>, rank: Int, inputs: Int, scale: Float,
-        into t: UnsafeMutablePointer<Float>
+    /// `t[row·rank + k] = scale · Σ_c A[k, c] · x[row·xStride + c]` for `rows` rows; `A` is
+    /// `rank × inputs` row-major, `inputs` a multiple of 8. `scratch` (`scratchFloats`) holds
+    /// the float32 copy of a 16-bit `A` for `sgemm`.
+    static func shrink<F: FactorElement>(
+        _: F.Type, x: UnsafePointer<Float>, xStride: Int, rows: Int, a: UnsafeRawPointer, rank: Int, inputs: Int, scale: Float,
+        into t: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     ) {
-        if rows >= sgemmRowsMin {
+        if rows >= sgemmRowsMin, F.self == F32Factor.self || rank * inputs <= scratchFloats {
+            let matrix = F.self == F32Factor.self ? a.assumingMemoryBound(to: Float.self) : UnsafePointer(widen(F.self, a, count: rank * inputs, into: scratch))
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(rank), Int32(inputs),
-                        scale, x, Int32(xStride), a, Int32(inputs), 0, t, Int32(rank))
+                        scale, x, Int32(xStride), matrix, Int32(inputs), 0, t, Int32(rank))
             return
         }
         for row in 0..<rows {
             let xr = x + row * xStride, tr = t + row * rank
             var k = 0
             while k + 4 <= rank {
-                let four = Layers.dot4(xr, a + k * inputs, stride: inputs, count: inputs) * scale
+                let four = dot4(F.self, xr, a, firstRow: k, count: inputs) * scale
                 for lane in 0..<4 { tr[k + lane] = four[lane] }
                 k += 4
             }
             while k < rank {
-                tr[k] = Layers.dot(xr, a + k * inputs, count: inputs) * scale
+                var sum = SIMD8<Float>()
+                for c in stride(from: 0, to: inputs, by: 8) { sum.addProduct(UnsafeRawPointer(xr).loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self), F.load8(a, k * inputs + c)) }
+                tr[k] = sum.sum() * scale
                 k += 1
             }
         }
     }
 
+    /// `x` dotted with rows `firstRow…firstRow+3` of the `count`-wide matrix at `a`.
+    @inline(__always)
+    static func dot4<F: FactorElement>(_: F.Type, _ x: UnsafePointer<Float>, _ a: UnsafeRawPointer, firstRow: Int, count: Int) -> SIMD4<Float> {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        let rx = UnsafeRawPointer(x), first = firstRow * count
+        for c in stride(from: 0, to: count, by: 8) {
+            let v = rx.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
+            s0.addProduct(v, F.load8(a, first + c))
+            s1.addProduct(v, F.load8(a, first + count + c))
+            s2.addProduct(v, F.load8(a, first + 2 * count + c))
+            s3.addProduct(v, F.load8(a, first + 3 * count + c))
+        }
+        return SIMD4(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+    }
+
     /// `y[row·yStride + o] += Σ_k t[row·rank + k] · B[o, k]` for `rows` rows and every
     /// output `o` of the panels of `B`.
-    static func expand(
-        t: UnsafePointer<Float>, rows: Int, rank: Int, panels: UnsafePointer<Float>, outputs: Int,
-        y: UnsafeMutablePointer<Float>, yStride: Int
+    static func expand<F: FactorElement>(
+        _: F.Type, t: UnsafePointer<Float>, rows: Int, rank: Int, panels: UnsafeRawPointer, outputs: Int,
+        y: UnsafeMutablePointer<Float>, yStride: Int, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     ) {
         let width = LoRAAdapter.panelWidth
         var first = 0
         while first < outputs {
             let columns = min(width, outputs - first)
-            let panel = panels + first * rank
-            if rows >= sgemmRowsMin {
+            let panel = first * rank
+            if rows >= sgemmRowsMin, F.self == F32Factor.self || rank * columns <= scratchFloats {
+                let matrix = F.self == F32Factor.self
+                    ? (panels + 4 * panel).assumingMemoryBound(to: Float.self)
+                    : UnsafePointer(widen(F.self, panels + F.byteWidth * panel, count: rank * columns, into: scratch))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(rank),
-                            1, t, Int32(rank), panel, Int32(columns), 1, y + first, Int32(yStride))
+                            1, t, Int32(rank), matrix, Int32(columns), 1, y + first, Int32(yStride))
             } else if columns == width {
                 var row = 0
                 while row + 2 <= rows {
-                    addFullPanel2(t + row * rank, rank: rank, panel, y + row * yStride + first, y + (row + 1) * yStride + first)
+                    addFullPanel2(F.self, t + row * rank, rank: rank, panels, panel, y + row * yStride + first, y + (row + 1) * yStride + first)
                     row += 2
                 }
-                if row < rows { addFullPanel(t + row * rank, rank: rank, panel, y + row * yStride + first) }
+                if row < rows { addFullPanel(F.self, t + row * rank, rank: rank, panels, panel, y + row * yStride + first) }
             } else {
-                for row in 0..<rows { addPanel(t + row * rank, rank: rank, panel, columns: columns, y + row * yStride + first) }
+                for row in 0..<rows {
+                    for k in 0..<rank {
+                        let w = t[row * rank + k], start = panel + k * columns
+                        for column in 0..<columns { y[row * yStride + first + column] += w * F.load(panels, start + column) }
+                    }
+                }
             }
             first += columns
         }
     }
 
-    /// One row, one 32-column panel: four accumulators held across the rank.
+    /// One row, one 32-column panel starting at element `panel`: four accumulators held across the rank.
     @inline(__always)
-    static func addFullPanel(_ t: UnsafePointer<Float>, rank: Int, _ panel: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let out = UnsafeMutableRawPointer(y), p = UnsafeRawPointer(panel)
+    static func addFullPanel<F: FactorElement>(_: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y: UnsafeMutablePointer<Float>) {
+        let out = UnsafeMutableRawPointer(y)
         var s0 = out.loadUnaligned(as: SIMD8<Float>.self), s1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var s2 = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), s3 = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
         for k in 0..<rank {
-            let w = SIMD8<Float>(repeating: t[k]), row = p + k * 128
-            s0.addProduct(w, row.loadUnaligned(as: SIMD8<Float>.self))
-            s1.addProduct(w, row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            s2.addProduct(w, row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-            s3.addProduct(w, row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            let w = SIMD8<Float>(repeating: t[k]), row = panel + 32 * k
+            s0.addProduct(w, F.load8(panels, row))
+            s1.addProduct(w, F.load8(panels, row + 8))
+            s2.addProduct(w, F.load8(panels, row + 16))
+            s3.addProduct(w, F.load8(panels, row + 24))
         }
         out.storeBytes(of: s0, as: SIMD8<Float>.self)
         out.storeBytes(of: s1, toByteOffset: 32, as: SIMD8<Float>.self)
@@ -84,16 +151,17 @@ enum LowRankKernels {
 
     /// Two rows, one 32-column panel: each panel row loaded once for both.
     @inline(__always)
-    static func addFullPanel2(_ t: UnsafePointer<Float>, rank: Int, _ panel: UnsafePointer<Float>, _ y0: UnsafeMutablePointer<Float>, _ y1: UnsafeMutablePointer<Float>) {
-        let o0 = UnsafeMutableRawPointer(y0), o1 = UnsafeMutableRawPointer(y1), p = UnsafeRawPointer(panel)
+    static func addFullPanel2<F: FactorElement>(
+        _: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y0: UnsafeMutablePointer<Float>, _ y1: UnsafeMutablePointer<Float>
+    ) {
+        let o0 = UnsafeMutableRawPointer(y0), o1 = UnsafeMutableRawPointer(y1)
         var a0 = o0.loadUnaligned(as: SIMD8<Float>.self), a1 = o0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var a2 = o0.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = o0.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
         var b0 = o1.loadUnaligned(as: SIMD8<Float>.self), b1 = o1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var b2 = o1.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), b3 = o1.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
         for k in 0..<rank {
-            let u = SIMD8<Float>(repeating: t[k]), v = SIMD8<Float>(repeating: t[rank + k]), row = p + k * 128
-            let w0 = row.loadUnaligned(as: SIMD8<Float>.self), w1 = row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let w2 = row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), w3 = row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+            let u = SIMD8<Float>(repeating: t[k]), v = SIMD8<Float>(repeating: t[rank + k]), row = panel + 32 * k
+            let w0 = F.load8(panels, row), w1 = F.load8(panels, row + 8), w2 = F.load8(panels, row + 16), w3 = F.load8(panels, row + 24)
             a0.addProduct(u, w0); a1.addProduct(u, w1); a2.addProduct(u, w2); a3.addProduct(u, w3)
             b0.addProduct(v, w0); b1.addProduct(v, w1); b2.addProduct(v, w2); b3.addProduct(v, w3)
         }
@@ -107,11 +175,15 @@ enum LowRankKernels {
         o1.storeBytes(of: b3, toByteOffset: 96, as: SIMD8<Float>.self)
     }
 
-    /// One row, a narrower last panel of `columns` outputs.
-    static func addPanel(_ t: UnsafePointer<Float>, rank: Int, _ panel: UnsafePointer<Float>, columns: Int, _ y: UnsafeMutablePointer<Float>) {
-        for k in 0..<rank {
-            let w = t[k], row = panel + k * columns
-            for column in 0..<columns { y[column] += w * row[column] }
+    /// `count` values widened into `target`.
+    static func widen<F: FactorElement>(_: F.Type, _ source: UnsafeRawPointer, count: Int, into target: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let out = UnsafeMutableRawPointer(target)
+        var i = 0
+        while i + 8 <= count {
+            out.storeBytes(of: F.load8(source, i), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
         }
+        while i < count { target[i] = F.load(source, i); i += 1 }
+        return target
     }
 }

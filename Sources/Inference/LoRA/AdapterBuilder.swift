@@ -18,8 +18,8 @@ extension TargetSource {
     init(pair: LoRAPair) {
         let label = "\(pair.projection.rawValue) of layer \(pair.layer)"
         func tensor(_ values: [Float], _ name: String, _ shape: [Int]) -> TensorData {
-            let storage = AdapterStorage(floatCount: values.count)
-            storage.base.update(from: values, count: values.count)
+            let storage = AdapterStorage(byteCount: values.count * 4)
+            values.withUnsafeBytes { storage.base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             // A count that does not fill the shape is reported by the builder's shape check.
             let fits = shape.reduce(1, *) == values.count
             return TensorData(name: name, rowMajorShape: fits ? shape : [values.count], type: .f32,
@@ -56,8 +56,9 @@ enum RowOrder: Equatable {
 }
 
 /// Checks target sources against a base configuration and converts them into a `LoRAAdapter`:
-/// one allocation, `A` copied as is, `B` reordered into panels and its rows into the base's
-/// row order, every value checked finite, and the canonical content hashed on the way.
+/// one allocation, factors kept in the file's float type (`FactorType`), `A` copied as is,
+/// `B` reordered into panels and its rows into the base's row order, every value checked
+/// finite, and the canonical content hashed on the way.
 enum AdapterBuilder {
     /// Whether to hash the content, or trust an id computed when the same files were validated.
     enum Identity {
@@ -69,7 +70,7 @@ enum AdapterBuilder {
         guard !sources.isEmpty else { throw .missingTensor("any lora_A/lora_B pair (the adapter is empty)") }
         let sorted = sources.sorted { ($0.layer, $0.projection.index) < ($1.layer, $1.projection.index) }
         var targets: [LoRATarget] = []
-        var floats = 0
+        var bytes = 0
         for (index, source) in sorted.enumerated() {
             guard (0..<c.layerCount).contains(source.layer) else { throw .layerOutOfRange(source.layer, layerCount: c.layerCount) }
             if index > 0, sorted[index - 1].layer == source.layer, sorted[index - 1].projection == source.projection {
@@ -80,43 +81,49 @@ enum AdapterBuilder {
             guard source.a.shape == [source.rank, inputs] else { throw .shapeMismatch(tensor: source.a.name, shape: source.a.shape, expected: [source.rank, inputs]) }
             guard source.b.shape == [outputs, source.rank] else { throw .shapeMismatch(tensor: source.b.name, shape: source.b.shape, expected: [outputs, source.rank]) }
             guard source.scale.isFinite else { throw .badConfig("scale \(source.scale) of \(source.projection.rawValue) of layer \(source.layer) is not finite") }
+            let type = source.a.type == source.b.type ? FactorType(source.a.type) : .f32
             targets.append(LoRATarget(
                 layer: source.layer, projection: source.projection, rank: source.rank, inputs: inputs, outputs: outputs,
-                scale: source.scale, aOffset: floats, bOffset: floats + source.rank * inputs))
-            floats += source.rank * (inputs + outputs)
+                scale: source.scale, type: type, aByteOffset: bytes, bByteOffset: bytes + source.rank * inputs * type.byteWidth))
+            bytes += source.rank * (inputs + outputs) * type.byteWidth
         }
 
-        let storage = AdapterStorage(floatCount: floats)
+        let storage = AdapterStorage(byteCount: bytes)
         let hasher: CanonicalHasher?
         if case .compute = identity { hasher = CanonicalHasher(targetCount: targets.count) } else { hasher = nil }
-        let largestB = targets.map { $0.outputs * $0.rank }.max()!
-        let read = AdapterStorage(floatCount: largestB), canonical = AdapterStorage(floatCount: largestB)
-        let rows = UnsafeMutablePointer<Int>.allocate(capacity: max(c.hiddenSize, targets.map(\.outputs).max()!))
-        defer { rows.deallocate() }
+        let largest = targets.map { $0.rank * max($0.inputs, $0.outputs) }.max()!
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: largest), canonical = UnsafeMutablePointer<Float>.allocate(capacity: largest)
+        let rows = UnsafeMutablePointer<Int>.allocate(capacity: targets.map(\.outputs).max()!)
+        defer { values.deallocate(); canonical.deallocate(); rows.deallocate() }
         let stored = RowOrder(c.ropeLayout), d = c.headDimension
 
         for (source, target) in zip(sorted, targets) {
-            let a = storage.base + target.aOffset
-            source.a.type.dequantize(source.a.bytes.baseAddress!, count: target.rank * target.inputs, into: a)
-            guard allFinite(a, count: target.rank * target.inputs) else { throw .nonFiniteWeights(source.a.name) }
-            source.b.type.dequantize(source.b.bytes.baseAddress!, count: target.outputs * target.rank, into: read.base)
-            guard allFinite(read.base, count: target.outputs * target.rank) else { throw .nonFiniteWeights(source.b.name) }
+            let aCount = target.rank * target.inputs, bCount = target.outputs * target.rank
+            source.a.type.dequantize(source.a.bytes.baseAddress!, count: aCount, into: values)
+            guard allFinite(values, count: aCount) else { throw .nonFiniteWeights(source.a.name) }
+            hasher?.add(target: target)
+            hasher?.add(floats: values, count: aCount)
+            let a = storage.base + target.aByteOffset
+            if target.type == .f32 { a.copyMemory(from: values, byteCount: aCount * 4) } else { a.copyMemory(from: source.a.bytes.baseAddress!, byteCount: aCount * 2) }
 
+            source.b.type.dequantize(source.b.bytes.baseAddress!, count: bCount, into: values)
+            guard allFinite(values, count: bCount) else { throw .nonFiniteWeights(source.b.name) }
             for row in 0..<target.outputs { rows[row] = stored.row(row, from: source.rowOrder, projection: target.projection, headDimension: d) }
-            writePanels(read.base, rows: rows, target: target, into: storage.base + target.bOffset)
-
+            let panels = storage.base + target.bByteOffset
+            switch target.type {
+            case .f32: writePanels(UnsafeRawPointer(values), as: UInt32.self, rows: rows, target: target, into: panels)
+            case .f16, .bf16: writePanels(source.b.bytes.baseAddress!, as: UInt16.self, rows: rows, target: target, into: panels)
+            }
             guard let hasher else { continue }
-            var canonicalB = UnsafePointer(read.base)
-            if source.rowOrder != .huggingFace {
+            if source.rowOrder == .huggingFace {
+                hasher.add(floats: values, count: bCount)
+            } else {
                 for row in 0..<target.outputs {
                     let from = RowOrder.huggingFace.row(row, from: source.rowOrder, projection: target.projection, headDimension: d)
-                    (canonical.base + row * target.rank).update(from: read.base + from * target.rank, count: target.rank)
+                    (canonical + row * target.rank).update(from: values + from * target.rank, count: target.rank)
                 }
-                canonicalB = UnsafePointer(canonical.base)
+                hasher.add(floats: canonical, count: bCount)
             }
-            hasher.add(target: target)
-            hasher.add(floats: a, count: target.rank * target.inputs)
-            hasher.add(floats: canonicalB, count: target.outputs * target.rank)
         }
         let id: String
         switch identity {
@@ -126,16 +133,18 @@ enum AdapterBuilder {
         return LoRAAdapter(id: id, name: name, configuration: c, targets: targets, storage: storage)
     }
 
-    /// Writes `B` (`outputs × rank`, row-major) into panels, taking stored row `r` from row `rows[r]`.
-    private static func writePanels(_ b: UnsafePointer<Float>, rows: UnsafePointer<Int>, target: LoRATarget, into panels: UnsafeMutablePointer<Float>) {
+    /// Writes `B` (`outputs × rank` elements of type `T`, row-major) into panels, taking
+    /// stored row `r` from row `rows[r]`.
+    private static func writePanels<T: FixedWidthInteger>(_ b: UnsafeRawPointer, as _: T.Type, rows: UnsafePointer<Int>, target: LoRATarget, into panels: UnsafeMutableRawPointer) {
         let width = LoRAAdapter.panelWidth, rank = target.rank
+        let source = b.assumingMemoryBound(to: T.self), destination = panels.assumingMemoryBound(to: T.self)
         var first = 0
         while first < target.outputs {
             let columns = min(width, target.outputs - first)
-            let panel = panels + first * rank
+            let panel = destination + first * rank
             for column in 0..<columns {
-                let source = b + rows[first + column] * rank
-                for k in 0..<rank { panel[k * columns + column] = source[k] }
+                let row = source + rows[first + column] * rank
+                for k in 0..<rank { panel[k * columns + column] = row[k] }
             }
             first += columns
         }

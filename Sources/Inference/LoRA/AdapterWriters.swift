@@ -1,17 +1,18 @@
 import Foundation
 
 extension LoRAAdapter {
-    /// Writes the adapter as a PEFT directory (`adapter_config.json` + float32
-    /// `adapter_model.safetensors`) that `load` reads back with the same id.
-    public func writePEFT(to directory: String) throws(AdapterError) {
-        try PEFTWriter.write(pairs(), configuration: configuration, to: directory)
+    /// Writes the adapter as a PEFT directory (`adapter_config.json` +
+    /// `adapter_model.safetensors` with tensors of `type`: F32, F16 or BF16). `load` reads it
+    /// back with the same id when every value fits `type` exactly (always for F32).
+    public func writePEFT(to directory: String, type: TensorType = .f32) throws(AdapterError) {
+        try PEFTWriter.write(pairs(), configuration: configuration, to: directory, type: type)
     }
 
-    /// Writes the adapter as a llama.cpp GGUF LoRA file (float32) that `load` reads back with
-    /// the same id. llama.cpp has one alpha per file, so `scale · rank` must be the same for
-    /// every pair.
-    public func writeGGUF(to path: String) throws(AdapterError) {
-        try GGUFAdapterWriter.write(pairs(), name: name, configuration: configuration, to: path)
+    /// Writes the adapter as a llama.cpp GGUF LoRA file with tensors of `type` (F32, F16 or
+    /// BF16); the id is kept as for `writePEFT`. llama.cpp has one alpha per file, so
+    /// `scale · rank` must be the same for every pair.
+    public func writeGGUF(to path: String, type: TensorType = .f32) throws(AdapterError) {
+        try GGUFAdapterWriter.write(pairs(), name: name, configuration: configuration, to: path, type: type)
     }
 }
 
@@ -20,9 +21,17 @@ public enum PEFTWriter {
     /// Writes `pairs` (B rows in Hugging Face order) for a model of shape `configuration`.
     /// The config lists module names and `layers_to_transform` when the pairs cover every
     /// listed module in every listed layer, else each module's full path; ranks and alphas
-    /// that differ from the first pair's go into `rank_pattern` / `alpha_pattern`.
-    public static func write(_ pairs: [LoRAPair], configuration c: LlamaConfiguration, to directory: String) throws(AdapterError) {
+    /// that differ from the first pair's go into `rank_pattern` / `alpha_pattern`. Tensors are
+    /// `type` (F32, F16 or BF16, rounded to nearest even).
+    public static func write(_ pairs: [LoRAPair], configuration c: LlamaConfiguration, to directory: String, type: TensorType = .f32) throws(AdapterError) {
         let pairs = try checked(pairs, configuration: c)
+        let dtype: String
+        switch type {
+        case .f32: dtype = "F32"
+        case .f16: dtype = "F16"
+        case .bf16: dtype = "BF16"
+        default: throw .notRepresentable("PEFT tensors of type \(type) (F32, F16 or BF16)")
+        }
         func alpha(_ pair: LoRAPair) -> Double { Double(pair.scale) * Double(pair.rank) }
         func path(_ pair: LoRAPair) -> String { PEFTReader.ModulePath(layer: pair.layer, projection: pair.projection).name }
         let first = pairs[0]
@@ -61,9 +70,10 @@ public enum PEFTWriter {
         }
         var header: [String: Any] = ["__metadata__": ["format": "pt"]]
         var offset = 0
+        let width = type == .f32 ? 4 : 2
         for tensor in tensors {
-            header[tensor.name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.values.count]]
-            offset += 4 * tensor.values.count
+            header[tensor.name] = ["dtype": dtype, "shape": tensor.shape, "data_offsets": [offset, offset + width * tensor.values.count]]
+            offset += width * tensor.values.count
         }
         var headerBytes: [UInt8]
         do { headerBytes = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) } catch {
@@ -73,8 +83,26 @@ public enum PEFTWriter {
         let weights = try FileSink(path: folder.appendingPathComponent(PEFTReader.weightsName).path)
         try weights.write(withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) })
         try weights.write(headerBytes)
-        for tensor in tensors { try weights.write(floats: tensor.values) }
+        for tensor in tensors { try write(tensor.values, as: type, named: tensor.name, to: weights) }
         try weights.close()
+    }
+
+    /// Writes `values` little-endian as `type` (F32, F16 or BF16, rounded to nearest even).
+    static func write(_ values: [Float], as type: TensorType, named name: String, to sink: FileSink) throws(AdapterError) {
+        guard type != .f32 else { return try sink.write(floats: values) }
+        var bits = [UInt16](repeating: 0, count: values.count)
+        for (index, value) in values.enumerated() {
+            if type == .f16 {
+                bits[index] = Float16(value).bitPattern
+            } else {
+                let pattern = value.bitPattern
+                bits[index] = UInt16((pattern &+ 0x7FFF &+ ((pattern >> 16) & 1)) >> 16)
+            }
+            // An exponent of all ones: the value overflowed the narrower type.
+            let overflowed = type == .f16 ? bits[index] & 0x7C00 == 0x7C00 : bits[index] & 0x7F80 == 0x7F80
+            guard !overflowed else { throw .notRepresentable("value \(value) of \(name) does not fit \(type)") }
+        }
+        try sink.write(bits.withUnsafeBytes { Array($0) })
     }
 
     /// `pairs` sorted into canonical order, after checking shapes, ranks, layers and values.
@@ -99,13 +127,16 @@ public enum PEFTWriter {
     }
 }
 
-/// Writes LoRA pairs as a llama.cpp GGUF LoRA adapter (version 3, float32 tensors).
+/// Writes LoRA pairs as a llama.cpp GGUF LoRA adapter (version 3).
 public enum GGUFAdapterWriter {
     static let alignment = 32
 
-    /// Writes `pairs` (B rows in Hugging Face order; query/key rows are permuted to GGUF's order).
-    public static func write(_ pairs: [LoRAPair], name: String, configuration c: LlamaConfiguration, to path: String) throws(AdapterError) {
+    /// Writes `pairs` (B rows in Hugging Face order; query/key rows are permuted to GGUF's
+    /// order) with tensors of `type` (F32, F16 or BF16).
+    public static func write(_ pairs: [LoRAPair], name: String, configuration c: LlamaConfiguration, to path: String, type: TensorType = .f32) throws(AdapterError) {
         let pairs = try PEFTWriter.checked(pairs, configuration: c)
+        guard [.f32, .f16, .bf16].contains(type) else { throw .notRepresentable("GGUF adapter tensors of type \(type) (F32, F16 or BF16)") }
+        let width = type == .f32 ? 4 : 2
         let alpha = Float(Double(pairs[0].scale) * Double(pairs[0].rank))
         for pair in pairs where alpha == 0 || alpha / Float(pair.rank) != pair.scale {
             throw .notRepresentable("llama.cpp applies alpha / rank with one alpha per file; \(pair.projection.rawValue) of layer \(pair.layer) has scale \(pair.scale) at rank \(pair.rank), the first pair \(pairs[0].scale) at rank \(pairs[0].rank)")
@@ -137,16 +168,16 @@ public enum GGUFAdapterWriter {
             append(tensor.name)
             append(UInt32(tensor.dimensions.count))
             for dimension in tensor.dimensions { append(UInt64(dimension)) }
-            append(UInt32(TensorType.f32.rawValue))
+            append(type.rawValue)
             append(UInt64(offset))
-            offset += padded(4 * tensor.values.count)
+            offset += padded(width * tensor.values.count)
         }
         header += [UInt8](repeating: 0, count: padded(header.count) - header.count)
         let file = try FileSink(path: path)
         try file.write(header)
         for tensor in tensors {
-            try file.write(floats: tensor.values)
-            try file.write([UInt8](repeating: 0, count: padded(4 * tensor.values.count) - 4 * tensor.values.count))
+            try PEFTWriter.write(tensor.values, as: type, named: tensor.name, to: file)
+            try file.write([UInt8](repeating: 0, count: padded(width * tensor.values.count) - width * tensor.values.count))
         }
         try file.close()
     }

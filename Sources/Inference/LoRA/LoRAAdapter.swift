@@ -6,8 +6,9 @@ import Foundation
 /// weights are never copied or changed; any number of adapters share one model.
 ///
 /// Loaded from a PEFT directory or a llama.cpp GGUF LoRA file (`load`), or built from
-/// arrays (`make`). All factors live in one float32 allocation of `byteCount` bytes, kept
-/// alive by whoever holds the adapter. Immutable, so any thread may read it.
+/// arrays (`make`). All factors live in one allocation of `byteCount` bytes, kept alive by
+/// whoever holds the adapter, in the file's float type (float32, float16 or bfloat16; other
+/// types are widened to float32). Immutable, so any thread may read it.
 public final class LoRAAdapter: Sendable {
     /// BLAKE2b-256 of the canonical content (docs/lora.md), 64 lowercase hex digits: the
     /// hash `register_adapter` puts on chain. Equal for the PEFT and GGUF forms of an adapter.
@@ -22,8 +23,8 @@ public final class LoRAAdapter: Sendable {
     /// Index into `targets` per `layer · 7 + projection.index`, or −1.
     private let slots: [Int32]
 
-    /// Bytes of the resident factors (float32), the memory the adapter holds.
-    public var byteCount: Int { storage.floatCount * MemoryLayout<Float>.size }
+    /// Bytes of the resident factors, the memory the adapter holds.
+    public var byteCount: Int { storage.byteCount }
 
     /// Output columns per panel of a stored `B` (see `LoRATarget`).
     static let panelWidth = 32
@@ -76,16 +77,18 @@ public final class LoRAAdapter: Sendable {
         return slot < 0 ? nil : Int(slot)
     }
 
-    /// Every pair as plain arrays: `A` row-major `rank × inputs`, `B` row-major
+    /// Every pair as plain float32 arrays: `A` row-major `rank × inputs`, `B` row-major
     /// `outputs × rank` with rows in Hugging Face order, whatever the base's layout.
     public func pairs() -> [LoRAPair] {
         targets.map { target in
-            let a = Array(UnsafeBufferPointer(start: storage.base + target.aOffset, count: target.rank * target.inputs))
+            let a = (0..<(target.rank * target.inputs)).map { target.type.value(storage.base + target.aByteOffset, $0) }
             var b = [Float](repeating: 0, count: target.outputs * target.rank)
             let stored = RowOrder(configuration.ropeLayout)
             for row in 0..<target.outputs {
                 let source = RowOrder.huggingFace.row(row, from: stored, projection: target.projection, headDimension: configuration.headDimension)
-                for k in 0..<target.rank { b[row * target.rank + k] = target.bValue(row: source, k: k, in: storage.base) }
+                for k in 0..<target.rank {
+                    b[row * target.rank + k] = target.type.value(storage.base + target.bByteOffset, target.bIndex(row: source, k: k))
+                }
             }
             return LoRAPair(layer: target.layer, projection: target.projection, rank: target.rank, scale: target.scale, a: a, b: b)
         }
@@ -105,19 +108,45 @@ public struct LoRATarget: Sendable, Equatable {
     public let outputs: Int
     /// Multiplier of `B·A`: `alpha / rank`, or `alpha / √rank` with rsLoRA.
     public let scale: Float
-    /// Offsets of `A` and of `B`'s first panel in the adapter's storage, in floats.
-    let aOffset: Int
-    let bOffset: Int
+    /// How both factors are stored.
+    let type: FactorType
+    /// Offsets of `A` and of `B`'s first panel in the adapter's storage, in bytes.
+    let aByteOffset: Int
+    let bByteOffset: Int
 
-    /// Offset of `B[row, k]` (row in storage order) from `bOffset`.
+    /// Element index of `B[row, k]` (row in storage order) from `bByteOffset`.
     @inline(__always)
     func bIndex(row: Int, k: Int) -> Int {
         let width = LoRAAdapter.panelWidth, panel = row / width
         let panelColumns = min(width, outputs - panel * width)
         return panel * width * rank + k * panelColumns + row - panel * width
     }
+}
 
-    func bValue(row: Int, k: Int, in base: UnsafePointer<Float>) -> Float { base[bOffset + bIndex(row: row, k: k)] }
+/// The float type of an adapter's stored factors: the file's, so that resident bytes equal
+/// tensor bytes.
+enum FactorType: Sendable, Equatable {
+    case f32, f16, bf16
+
+    /// The stored type for a tensor of `type`: itself for the three float types, else float32.
+    init(_ type: TensorType) {
+        switch type {
+        case .f16: self = .f16
+        case .bf16: self = .bf16
+        default: self = .f32
+        }
+    }
+
+    var byteWidth: Int { self == .f32 ? 4 : 2 }
+
+    /// Element `index` of the array at `base`, as float32.
+    func value(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        switch self {
+        case .f32: F32Factor.load(base, index)
+        case .f16: F16Factor.load(base, index)
+        case .bf16: BF16Factor.load(base, index)
+        }
+    }
 }
 
 /// One low-rank pair as plain arrays, for building (`LoRAAdapter.make`) and writing adapters.
@@ -141,15 +170,14 @@ public struct LoRAPair: Sendable, Equatable {
     }
 }
 
-/// The float32 allocation holding all of an adapter's factors.
+/// The 64-byte-aligned allocation holding all of an adapter's factors.
 final class AdapterStorage: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
-    let floatCount: Int
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
 
-    init(floatCount: Int) {
-        self.floatCount = floatCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, floatCount) * MemoryLayout<Float>.size, alignment: 64)
-            .bindMemory(to: Float.self, capacity: max(1, floatCount))
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        base = .allocate(byteCount: max(1, byteCount), alignment: 64)
     }
 
     deinit { base.deallocate() }

@@ -12,7 +12,7 @@ enum BenchLoraCommand {
         summary: "Measure multi-adapter LoRA serving: cold loads, resident bytes, mixed-adapter throughput, llama.cpp.",
         discussion: """
         Writes --adapters synthetic PEFT adapters (ranks 8, 16, 32 or 64, a random non-empty set
-        of the seven projections in every layer, float32) to a temporary directory, registers them
+        of the seven projections in every layer, tensors of --dtype) to a temporary directory, registers them
         all in an AdapterStore, then measures: cold loads (disk → ready) of rank-16 adapters, from
         the page cache and after dropping the files from it; resident bytes of the stream adapters
         against their tensor bytes and the anonymous RSS growth; aggregate decode tokens/s of
@@ -29,6 +29,7 @@ enum BenchLoraCommand {
             .init(name: "adapters", value: "N", help: "Synthetic adapters written and registered (default 1000)."),
             .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
             .init(name: "repeats", value: "N", help: "Runs per throughput figure; the median is reported (default 3)."),
+            .init(name: "dtype", value: "TYPE", help: "Tensor type of the adapters: f32, f16 or bf16 (default f32)."),
             .init(name: "budget-mb", value: "MB", help: "Resident-set budget of the adapter store (default 4096)."),
             .init(name: "directory", value: "DIR", help: "Where to create the temporary adapter directory (default the system temp)."),
             .init(name: "baseline-python", value: "PATH", help: "Python with llama-cpp-python (default .cache/bench-venv/bin/python)."),
@@ -42,6 +43,8 @@ enum BenchLoraCommand {
         let streams = try arguments.integer("streams", default: 32, in: 1...32)
         let repeats = try arguments.integer("repeats", default: 3, in: 1...100)
         let budget = try arguments.integer("budget-mb", default: 4096, in: 1...1 << 20) << 20
+        let dtypes: [String: TensorType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
+        guard let dtype = dtypes[arguments.value("dtype") ?? "f32"] else { throw UsageError("--dtype must be f32, f16 or bf16") }
         guard streams <= adapterCount else { throw UsageError("--streams \(streams) needs at least as many --adapters") }
         let modelPath = ModelCommands.modelPath(arguments)
         let model = try ModelCommands.load(arguments)
@@ -50,13 +53,14 @@ enum BenchLoraCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        var figures: [String: Any] = ["threads": threads, "streams": streams]
+        var figures: [String: Any] = ["threads": threads, "streams": streams, "dtype": "\(dtype)"]
         let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
-        let infos = try Synthetic.writeAndRegister(count: adapterCount, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
-        let streamInfos = Array(infos.suffix(streams))
-        try measureColdLoads(Array(infos.dropLast(streams)), store: store, figures: &figures)
+        let infos = try Synthetic.writeAndRegister(
+            count: adapterCount, type: dtype, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
+        let streamInfos = Synthetic.streamAdapters(infos, count: streams)
+        try measureColdLoads(infos.filter { info in !streamInfos.contains { $0.id == info.id } }, store: store, figures: &figures)
 
-        // The stream adapters (the last `streams` ones, not loaded yet): anonymous RSS growth
+        // The stream adapters (not loaded yet, equally many of each rank): anonymous RSS growth
         // against their bytes, after free heap memory went back to the system.
         trimHeap()
         let rssBefore = residentSetBytes()
@@ -94,7 +98,7 @@ enum BenchLoraCommand {
         if !arguments.flag("no-baseline") {
             let ggufs = try adapters.enumerated().map { index, adapter in
                 let path = directory.appendingPathComponent("stream-\(index).gguf").path
-                try adapter.writeGGUF(to: path)
+                try adapter.writeGGUF(to: path, type: dtype)
                 return path
             }
             Output.note("running llama.cpp: \(streams) streams over \(streams) GGUF LoRA adapters…")
@@ -228,7 +232,7 @@ enum BenchLoraCommand {
         let streams = figures["streams"] as? Int ?? 0
         print("model \(model), \(figures["threads"] ?? 0) threads")
         let ranks = (figures["rank_counts"] as? [String: Int] ?? [:]).sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.value)× r\($0.key)" }
-        print("adapters on disk: \(figures["adapters"] ?? 0) (\(value("adapters_gb", "%.1f")) GB; \(ranks.joined(separator: ", "))), written in \(value("write_s")) s, registered (validated and hashed) in \(value("register_s")) s")
+        print("adapters on disk: \(figures["adapters"] ?? 0) \(figures["dtype"] ?? "") (\(value("adapters_gb", "%.1f")) GB; \(ranks.joined(separator: ", "))), written in \(value("write_s")) s, registered (validated and hashed) in \(value("register_s")) s")
         print("cold load, rank 16 (\(value("cold_load_rank16_mean_mb")) MB mean): page cache p50 \(value("cold_load_rank16_page_cache_p50_ms")) ms, p90 \(value("cold_load_rank16_page_cache_p90_ms")) ms; from disk p50 \(value("cold_load_rank16_disk_p50_ms")) ms, p90 \(value("cold_load_rank16_disk_p90_ms")) ms (goal p50 ≤ 10 ms)")
         print("resident bytes of the \(streams) stream adapters: \(value("resident_over_tensor_bytes", "%.4f"))× their tensor bytes; anonymous RSS growth \(value("rss_growth_over_tensor_bytes", "%.4f"))× (goal within 5%)")
         print("decode, \(streams) streams aggregate: base \(value("base_tokens_per_s")) tokens/s, each on its own adapter \(value("mixed_tokens_per_s")) tokens/s: \(value("mixed_over_base", "%.2f"))× (goal ≥ 0.8×)")
@@ -240,19 +244,21 @@ enum BenchLoraCommand {
 
 /// Synthetic adapters for the bench: adapter `i` has rank 8, 16, 32 or 64 and a random
 /// non-empty set of the seven projections in every layer, all drawn from a generator seeded
-/// with `i`; `A` is uniform in ±0.5/√inputs, `B` in ±0.005, alpha = 2·rank (scale 2).
+/// with `i`; `A` is uniform in ±0.5/√inputs, `B` in ±0.005 (rounded to the tensor type),
+/// alpha = 2·rank (scale 2).
 enum Synthetic {
     static let ranks = [8, 16, 32, 64]
 
-    /// Writes `count` adapters as PEFT directories and registers them all, on `threads` threads.
+    /// Writes `count` adapters as PEFT directories with tensors of `type` and registers them
+    /// all, on `threads` threads.
     static func writeAndRegister(
-        count: Int, configuration: LlamaConfiguration, store: AdapterStore, directory: URL, threads: Int, figures: inout [String: Any]
+        count: Int, type: TensorType, configuration: LlamaConfiguration, store: AdapterStore, directory: URL, threads: Int, figures: inout [String: Any]
     ) throws -> [AdapterInfo] {
         let paths = (0..<count).map { directory.appendingPathComponent(String(format: "adapter-%04d", $0)).path }
         Output.note("writing \(count) synthetic PEFT adapters to \(directory.path)…")
         var start = DispatchTime.now().uptimeNanoseconds
         try parallel(count, threads: threads) { index in
-            try PEFTWriter.write(pairs(index, configuration), configuration: configuration, to: paths[index])
+            try PEFTWriter.write(pairs(index, configuration), configuration: configuration, to: paths[index], type: type)
         }
         figures["write_s"] = BenchInferenceCommand.seconds(since: start)
         Output.note("registering (validating and hashing) \(count) adapters…")
@@ -268,6 +274,19 @@ enum Synthetic {
         figures["adapters_gb"] = Double(infos.reduce(0) { $0 + $1.byteCount }) / 1e9
         figures["rank_counts"] = Dictionary(grouping: infos, by: { String($0.ranks[0]) }).mapValues(\.count)
         return infos
+    }
+
+    /// `count` adapters from the end of the list, taking the ranks in turn so that every rank
+    /// is equally represented (the list's own mix varies from run to run of the generator).
+    static func streamAdapters(_ infos: [AdapterInfo], count: Int) -> [AdapterInfo] {
+        var byRank = ranks.map { rank in infos.reversed().filter { $0.ranks == [rank] } }
+        var chosen: [AdapterInfo] = []
+        var turn = 0
+        while chosen.count < count, byRank.contains(where: { !$0.isEmpty }) {
+            if !byRank[turn % ranks.count].isEmpty { chosen.append(byRank[turn % ranks.count].removeFirst()) }
+            turn += 1
+        }
+        return chosen
     }
 
     /// Runs `body(i)` for `i` in `0..<count`, spread over `threads` threads; rethrows the first error.
