@@ -80,7 +80,7 @@ enum BenchLoraCommand {
 
         let workload = BenchInferenceCommand.Workload(tokenizer: model.tokenizer, repeats: repeats)
         let prompts = Array(workload.streamPrompts.prefix(streams))
-        Output.note("decoding \(streams) streams on the base and on \(streams) adapters (\(repeats) runs each)…")
+        Output.note("decoding \(streams) streams on the base and on \(streams) adapters (\(repeats) run\(repeats == 1 ? "" : "s") each)…")
         let engine = InferenceEngine(model: model, threads: threads)
         var base: [Double] = [], mixed: [Double] = []
         var mixedTokens: [[Int32]] = []
