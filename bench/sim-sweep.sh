@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The long simulation sweep of BENCHMARKS.md "Consensus simulation": seeds FIRST..100000 in
+# chunks of 5,000 (4 validators, 1 Byzantine, every fault), one summary line per chunk appended
+# to bench/sim-sweep.txt, so an interrupted sweep resumes with the next chunk:
+#   bench/sim-sweep.sh [FIRST]      # default 1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release
+first=${1:-1}
+for start in $(seq "$first" 5000 100000); do
+  end=$((start + 4999))
+  began=$(date -u +%FT%TZ)
+  summary=$(.build/release/tributary sim --seeds "$start..$end" --validators 4 --byzantine 1 --faults all --jobs 2 | grep -v '^  ')
+  echo "$began $(date -u +%FT%TZ) $summary" | tee -a bench/sim-sweep.txt
+done
