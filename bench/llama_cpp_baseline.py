@@ -97,14 +97,19 @@ def median_of(repeats, run):
     return statistics.median(run() for _ in range(repeats))
 
 
-def main():
+def arguments_and_workload():
+    """The command line every baseline script takes, and the workload file it names."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--workload", required=True)
     args = parser.parse_args()
     with open(args.workload) as handle:
-        work = json.load(handle)
+        return args, json.load(handle)
+
+
+def main():
+    args, work = arguments_and_workload()
     streams = work["streams"]
     single_context = max(len(work["prompt_long"]), len(work["prompt_short"]) + work["single_decode_tokens"]) + 8
     engine = Engine(args.model, args.threads, 1, single_context)

@@ -19,7 +19,6 @@ Prints one JSON object:
 Throughputs are medians of `repeats` runs. Usage:
   llama_cpp_lora_baseline.py --model FILE --threads N --workload FILE.json
 """
-import argparse
 import ctypes
 import json
 import statistics
@@ -28,17 +27,11 @@ import time
 
 import llama_cpp
 
-from llama_cpp_baseline import Engine, median_of
+from llama_cpp_baseline import Engine, arguments_and_workload, median_of
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--workload", required=True)
-    args = parser.parse_args()
-    with open(args.workload) as handle:
-        work = json.load(handle)
+    args, work = arguments_and_workload()
     prompts, steps, repeats = work["stream_prompts"], work["stream_decode_steps"], work["repeats"]
     count = len(prompts)
     engine = Engine(args.model, args.threads, count, count * (max(len(p) for p in prompts) + steps + 8))

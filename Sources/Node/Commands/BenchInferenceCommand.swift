@@ -36,10 +36,9 @@ enum BenchInferenceCommand {
         var baseline: [String: Any]?
         if !arguments.flag("no-baseline") {
             Output.note("running llama.cpp on \(modelPath) with \(threads) threads…")
-            baseline = try runBaseline(
-                python: arguments.value("baseline-python") ?? ".cache/bench-venv/bin/python",
-                script: arguments.value("baseline-script") ?? "bench/llama_cpp_baseline.py",
-                model: modelPath, threads: threads, workload: workload)
+            baseline = try LlamaCppBaseline.run(
+                arguments, defaultScript: "bench/llama_cpp_baseline.py", installer: "bench/inference.sh",
+                model: modelPath, threads: threads, workload: workload.json)
         }
         Output.note("running tributary with \(threads) threads…")
         let ours = try measure(model: model, threads: threads, workload: workload)
@@ -125,28 +124,6 @@ enum BenchInferenceCommand {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         figures["peak_rss_mb"] = Double(usage.ru_maxrss) / 1024
-        return figures
-    }
-
-    static func runBaseline(python: String, script: String, model: String, threads: Int, workload: Workload) throws -> [String: Any] {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw CommandError("no baseline Python at \(python); run bench/inference.sh (it installs llama-cpp-python) or pass --no-baseline")
-        }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-bench-workload-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try JSONSerialization.data(withJSONObject: workload.json).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--model", model, "--threads", String(threads), "--workload", file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let figures = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw CommandError("the llama.cpp baseline failed (status \(process.terminationStatus))") }
         return figures
     }
 

@@ -105,9 +105,8 @@ enum BenchLoraCommand {
             var work = workload.json
             work["adapters"] = ggufs
             work["stream_prompts"] = prompts.map { $0.map(Int.init) }
-            baseline = try runBaseline(
-                python: arguments.value("baseline-python") ?? ".cache/bench-venv/bin/python",
-                script: arguments.value("baseline-script") ?? "bench/llama_cpp_lora_baseline.py",
+            baseline = try LlamaCppBaseline.run(
+                arguments, defaultScript: "bench/llama_cpp_lora_baseline.py", installer: "bench/lora.sh",
                 model: modelPath, threads: threads, workload: work)
             if let theirs = baseline?["lora_tokens_per_s"] as? Double { figures["mixed_over_llama_cpp_lora"] = median(mixed) / theirs }
             if let tokens = baseline?["lora_tokens"] as? [[Int]] {
@@ -193,29 +192,6 @@ enum BenchLoraCommand {
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-    }
-
-    /// Runs the llama.cpp script on `workload` (written to a temporary JSON file) and returns its figures.
-    static func runBaseline(python: String, script: String, model: String, threads: Int, workload: [String: Any]) throws -> [String: Any] {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw CommandError("no baseline Python at \(python); run bench/lora.sh (it installs llama-cpp-python) or pass --no-baseline")
-        }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-bench-lora-workload-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try JSONSerialization.data(withJSONObject: workload).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--model", model, "--threads", String(threads), "--workload", file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let figures = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw CommandError("the llama.cpp baseline failed (status \(process.terminationStatus))")
-        }
-        return figures
     }
 
     static func report(_ figures: [String: Any], baseline: [String: Any]?, model: String, json: Bool) {
