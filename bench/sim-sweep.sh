@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release
+# A private copy of the binary, so rebuilding the tree during the sweep does not change it.
+binary=$(mktemp -d)/tributary
+cp .build/release/tributary "$binary"
 first=${1:-1}
 for start in $(seq "$first" 5000 100000); do
   end=$((start + 4999))
   began=$(date -u +%FT%TZ)
-  summary=$(.build/release/tributary sim --seeds "$start..$end" --validators 4 --byzantine 1 --faults all --jobs 2 | grep -v '^  ')
+  summary=$("$binary" sim --seeds "$start..$end" --validators 4 --byzantine 1 --faults all --jobs 2 | grep -v '^  ')
   echo "$began $(date -u +%FT%TZ) $summary" | tee -a bench/sim-sweep.txt
 done
