@@ -16,18 +16,22 @@ public final class InferenceEngine {
     var buffers = ForwardBuffers()
     let attentionScores: AttentionScores
     let adapterWork = AdapterWork()
+    /// How activations meet quantized weights in the matrix products.
+    public let activations: ActivationPrecision
 
     /// Most token rows in one forward pass; longer inputs are split into passes.
     public static let batchRowsMax = 512
     /// Floats in each thread's buffer for decoded weight tiles (4 MiB).
     static let tileFloatsPerThread = 1 << 20
 
-    /// An engine for `model` running its matrix work on `threads` threads (the caller's included).
-    public init(model: LlamaModel, threads: Int) {
+    /// An engine for `model` running its matrix work on `threads` threads (the caller's
+    /// included), with `activations` precision in the matrix products.
+    public init(model: LlamaModel, threads: Int, activations: ActivationPrecision = .float32) {
         precondition(threads >= 1, "an engine needs at least one thread")
         // The engine parallelises around OpenBLAS, so each call must stay on its caller's thread.
         openblas_set_num_threads(1)
         self.model = model
+        self.activations = activations
         self.pool = WorkerPool(threadCount: threads)
         self.attentionScores = AttentionScores(members: threads)
         let widest = max(model.configuration.hiddenSize, model.configuration.intermediateSize)

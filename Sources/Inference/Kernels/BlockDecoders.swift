@@ -36,6 +36,15 @@ func quantDot(_ q0: SIMD8<Float>, _ q1: SIMD8<Float>, _ q2: SIMD8<Float>, _ q3: 
     return s + t
 }
 
+/// The sum of the lanes as a tree of adds. The standard library's `sum()` adds one lane at
+/// a time, which costs as much as several blocks in rows of few blocks.
+@inline(__always)
+func laneSum(_ v: SIMD8<Float>) -> Float {
+    let four = v.lowHalf + v.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
 /// Integer lanes as floats, written lane by lane so the compiler emits one vector
 /// conversion inline (the standard library's generic SIMD conversion is sometimes left as
 /// a call per block).

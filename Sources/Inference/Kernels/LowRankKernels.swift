@@ -73,7 +73,7 @@ enum LowRankKernels {
             while k < rank {
                 var sum = SIMD8<Float>()
                 for c in stride(from: 0, to: inputs, by: 8) { sum.addProduct(UnsafeRawPointer(xr).loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self), F.load8(a, k * inputs + c)) }
-                tr[k] = sum.sum() * scale
+                tr[k] = laneSum(sum) * scale
                 k += 1
             }
         }
@@ -91,7 +91,7 @@ enum LowRankKernels {
             s2.addProduct(v, F.load8(a, first + 2 * count + c))
             s3.addProduct(v, F.load8(a, first + 3 * count + c))
         }
-        return SIMD4(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+        return SIMD4(laneSum(s0), laneSum(s1), laneSum(s2), laneSum(s3))
     }
 
     /// `y[row·yStride + o] += Σ_k t[row·rank + k] · B[o, k]` for `rows` rows and every

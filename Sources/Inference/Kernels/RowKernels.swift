@@ -47,7 +47,7 @@ enum RowKernels {
         if block < blocks {
             D.accumulateDot(w, block: block, UnsafeRawPointer(x + block * 32), blockSum: blockSums[block], &a0, &o0)
         }
-        return (a0 + a1).sum() + (o0 + o1)
+        return laneSum(a0 + a1) + (o0 + o1)
     }
 
     @inline(__always)
@@ -69,8 +69,8 @@ enum RowKernels {
             a1.addProduct(v.w3, p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
             b1.addProduct(v.w3, q.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         }
-        y.pointee = (a0 + a1).sum()
-        y[yStride] = (b0 + b1).sum()
+        y.pointee = laneSum(a0 + a1)
+        y[yStride] = laneSum(b0 + b1)
     }
 
     @inline(__always)
@@ -103,10 +103,10 @@ enum RowKernels {
             c1.addProduct(v.w3, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
             d1.addProduct(v.w3, s.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         }
-        y.pointee = (a0 + a1).sum()
-        y[yStride] = (b0 + b1).sum()
-        y[2 * yStride] = (c0 + c1).sum()
-        y[3 * yStride] = (d0 + d1).sum()
+        y.pointee = laneSum(a0 + a1)
+        y[yStride] = laneSum(b0 + b1)
+        y[2 * yStride] = laneSum(c0 + c1)
+        y[3 * yStride] = laneSum(d0 + d1)
     }
 
     /// Eight vectors, one accumulator each: every decoded block feeds 32 FMAs.
@@ -136,14 +136,14 @@ enum RowKernels {
             accumulate(&g, p + 6 * stride)
             accumulate(&h, p + 7 * stride)
         }
-        y.pointee = a.sum()
-        y[yStride] = b.sum()
-        y[2 * yStride] = c.sum()
-        y[3 * yStride] = d.sum()
-        y[4 * yStride] = e.sum()
-        y[5 * yStride] = f.sum()
-        y[6 * yStride] = g.sum()
-        y[7 * yStride] = h.sum()
+        y.pointee = laneSum(a)
+        y[yStride] = laneSum(b)
+        y[2 * yStride] = laneSum(c)
+        y[3 * yStride] = laneSum(d)
+        y[4 * yStride] = laneSum(e)
+        y[5 * yStride] = laneSum(f)
+        y[6 * yStride] = laneSum(g)
+        y[7 * yStride] = laneSum(h)
     }
 
     /// Writes rows `rows` of the matrix as float32, `columns` values per row, into `target`.

@@ -58,6 +58,14 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// `multiply` against activations quantized by `Int8Activations` for this matrix's
+    /// encoding (`vectorBytes` apart); only for encodings where `Int8Activations.applies`.
+    func multiply(rows rowRange: Range<Int>, int8Activations: UnsafeRawPointer, vectorBytes: Int, vectors: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
+        Int8RowKernels.multiply(
+            type, weights: base, rowBytes: rowBytes, blocks: columns / 32, rows: rowRange,
+            activations: int8Activations, vectorBytes: vectorBytes, vectors: vectors, y: y, yStride: yStride)
+    }
+
     /// Writes rows `rowRange` as float32 into `target` (`columns` values per row).
     func dequantize(rows rowRange: Range<Int>, into target: UnsafeMutablePointer<Float>) {
         let blocks = columns / 32
@@ -68,6 +76,19 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q4_0: RowKernels.dequantize(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
         case .q4_1: RowKernels.dequantize(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
         case .q8_0: RowKernels.dequantize(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        }
+    }
+
+    /// `W·x` for one vector `x` of `columns` floats, computed on the calling thread by the
+    /// kernels the engine uses for a single sequence, with `activations` precision.
+    public func product(_ x: [Float], activations: ActivationPrecision = .float32) -> [Float] {
+        precondition(x.count == columns, "product: \(x.count) values for \(columns) columns")
+        return [Float](unsafeUninitializedCapacity: rows) { y, count in
+            x.withUnsafeBufferPointer { x in
+                let product = MatrixProduct(weights: self, x: x.baseAddress!, xStride: columns, y: y.baseAddress!, yStride: rows)
+                MatrixMultiply.RegisterKernelInput(product, vectors: 1, activations: activations).multiply(product, rows: 0..<rows, vectors: 1)
+            }
+            count = rows
         }
     }
 

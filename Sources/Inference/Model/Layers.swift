@@ -91,7 +91,7 @@ enum Layers {
             s2.addProduct(v, r.loadUnaligned(fromByteOffset: 2 * bytes + offset, as: SIMD8<Float>.self))
             s3.addProduct(v, r.loadUnaligned(fromByteOffset: 3 * bytes + offset, as: SIMD8<Float>.self))
         }
-        return SIMD4(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+        return SIMD4(laneSum(s0), laneSum(s1), laneSum(s2), laneSum(s3))
     }
 
     /// `out = Σ_t weights[t] · values[t]` over `length` rows of `d` floats, 64 columns at a
@@ -162,7 +162,7 @@ enum Layers {
         for offset in stride(from: 0, to: count * 4, by: 32) {
             sum.addProduct(ra.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
         }
-        return sum.sum()
+        return laneSum(sum)
     }
 
     /// `y += alpha · x` for `count` a multiple of 8.

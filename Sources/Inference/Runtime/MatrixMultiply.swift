@@ -16,6 +16,10 @@ struct MatrixProduct {
 enum MatrixMultiply {
     /// Largest batch computed with the register kernels; larger batches use `sgemm`.
     static let registerKernelBatchMax = 8
+    /// Largest batch whose products use int8 activations when the engine asks for them; from
+    /// about five vectors on, the float32 kernels (which decode each weight block once for
+    /// all vectors) are faster (BENCHMARKS.md, "Inference").
+    static let int8BatchMax = 4
     /// Largest batch computed with `BroadcastKernels`; larger batches use `sgemm`.
     static let broadcastKernelBatchMax = 32
     /// Output rows per thread work unit, so threads write disjoint cache lines.
@@ -24,21 +28,18 @@ enum MatrixMultiply {
     /// Computes every product for `batch` activation rows; products may run concurrently,
     /// so no product may read another's output. Work is dealt out in chunks of output rows
     /// to whichever thread is free.
-    static func run(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace) {
+    static func run(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, activations: ActivationPrecision = .float32) {
         guard batch > 0, !products.isEmpty else { return }
         if batch <= registerKernelBatchMax {
             let total = products.reduce(0) { $0 + $1.weights.rows }
-            let sums = products.map { blockSums($0, vectors: batch) }
+            let precision = batch <= int8BatchMax ? activations : .float32
+            let inputs = products.map { RegisterKernelInput($0, vectors: batch, activations: precision) }
             pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: 8)) { _, range in
                 var start = 0
                 for (index, product) in products.enumerated() {
                     let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
                     if lower < upper {
-                        sums[index].withUnsafeBufferPointer { sums in
-                            product.weights.multiply(
-                                rows: (lower - start)..<(upper - start), x: product.x, xStride: product.xStride,
-                                blockSums: sums.baseAddress!, vectors: batch, y: product.y, yStride: product.yStride)
-                        }
+                        inputs[index].multiply(product, rows: (lower - start)..<(upper - start), vectors: batch)
                     }
                     start += product.weights.rows
                 }
@@ -103,6 +104,44 @@ enum MatrixMultiply {
         }
     }
 
+    /// What the register kernels read besides the weights: the sums of each 32-value block
+    /// of each activation vector (float32 kernels), or the vectors quantized to 8 bits.
+    enum RegisterKernelInput {
+        case blockSums([Float])
+        case int8(bytes: [UInt8], vectorBytes: Int)
+
+        init(_ product: MatrixProduct, vectors: Int, activations: ActivationPrecision) {
+            let type = product.weights.type, blocks = product.weights.columns / 32
+            guard activations == .int8, Int8Activations.applies(to: type) else {
+                self = .blockSums(MatrixMultiply.blockSums(product, vectors: vectors))
+                return
+            }
+            let vectorBytes = Int8Activations.vectorBytes(type, blocks: blocks)
+            let bytes = [UInt8](unsafeUninitializedCapacity: vectors * vectorBytes) { buffer, count in
+                Int8Activations.quantize(type, x: product.x, xStride: product.xStride, vectors: vectors, blocks: blocks, into: buffer.baseAddress!)
+                count = vectors * vectorBytes
+            }
+            self = .int8(bytes: bytes, vectorBytes: vectorBytes)
+        }
+
+        func multiply(_ product: MatrixProduct, rows: Range<Int>, vectors: Int) {
+            switch self {
+            case let .blockSums(sums):
+                sums.withUnsafeBufferPointer { sums in
+                    product.weights.multiply(
+                        rows: rows, x: product.x, xStride: product.xStride, blockSums: sums.baseAddress!, vectors: vectors,
+                        y: product.y, yStride: product.yStride)
+                }
+            case let .int8(bytes, vectorBytes):
+                bytes.withUnsafeBytes { bytes in
+                    product.weights.multiply(
+                        rows: rows, int8Activations: bytes.baseAddress!, vectorBytes: vectorBytes, vectors: vectors,
+                        y: product.y, yStride: product.yStride)
+                }
+            }
+        }
+    }
+
     /// Sums of each 32-value block of each activation vector, for the factored kernels.
     static func blockSums(_ product: MatrixProduct, vectors: Int) -> [Float] {
         let blocks = product.weights.columns / 32
@@ -113,7 +152,7 @@ enum MatrixMultiply {
                     let p = x + block * 128
                     let sum = (p.loadUnaligned(as: SIMD8<Float>.self) + p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
                         + (p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) + p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-                    buffer[vector * blocks + block] = sum.sum()
+                    buffer[vector * blocks + block] = laneSum(sum)
                 }
             }
             count = vectors * blocks

@@ -20,6 +20,7 @@ enum BenchInferenceCommand {
             ModelCommands.modelOption,
             ModelCommands.homeOption,
             .init(name: "threads", value: "N", help: "Threads for both engines (default 2)."),
+            ModelCommands.activationsOption,
             .init(name: "repeats", value: "N", help: "Runs per figure; the median is reported (default 3)."),
             .init(name: "baseline-python", value: "PATH", help: "Python with llama-cpp-python (default .cache/bench-venv/bin/python)."),
             .init(name: "baseline-script", value: "FILE", help: "The baseline script (default bench/llama_cpp_baseline.py)."),
@@ -41,7 +42,8 @@ enum BenchInferenceCommand {
                 model: modelPath, threads: threads, workload: workload.json)
         }
         Output.note("running tributary with \(threads) threads…")
-        let ours = try measure(model: model, threads: threads, workload: workload)
+        let activations = try ModelCommands.activations(arguments)
+        let ours = try measure(model: model, threads: threads, activations: activations, workload: workload)
         report(ours: ours, baseline: baseline, threads: threads, modelPath: modelPath, json: arguments.flag("json"))
     }
 
@@ -87,8 +89,8 @@ enum BenchInferenceCommand {
         """
     }
 
-    static func measure(model: LlamaModel, threads: Int, workload: Workload) throws -> [String: Any] {
-        let engine = InferenceEngine(model: model, threads: threads)
+    static func measure(model: LlamaModel, threads: Int, activations: ActivationPrecision, workload: Workload) throws -> [String: Any] {
+        let engine = InferenceEngine(model: model, threads: threads, activations: activations)
         func median(_ run: () throws -> Double) rethrows -> Double {
             let values = try (0..<workload.repeats).map { _ in try run() }.sorted()
             return values[values.count / 2]
@@ -98,7 +100,7 @@ enum BenchInferenceCommand {
             _ = Sampler.argmax(try engine.evaluate([(engine.makeCache(), prompt)])[0])
             return seconds(since: start)
         }
-        var figures: [String: Any] = ["engine": "tributary", "threads": threads]
+        var figures: [String: Any] = ["engine": "tributary", "threads": threads, "activations": activations.rawValue]
         let long = try median { try prefillSeconds(workload.promptLong) }
         figures["prefill_tokens_per_s"] = Double(workload.promptLong.count) / long
         figures["ttft_ms"] = long * 1000
@@ -162,7 +164,7 @@ enum BenchInferenceCommand {
             let padding = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + padding : padding + text
         }
-        print("model \(modelPath), \(threads) threads")
+        print("model \(modelPath), \(threads) threads, tributary activations \(ours["activations"] ?? "f32")")
         print(padded("", 44, left: true) + padded("tributary", 12) + padded("llama.cpp", 12) + padded("ratio", 9))
         for row in rows {
             let ratio = ratios[row.key].map { String(format: "%.2f×", $0) } ?? "—"

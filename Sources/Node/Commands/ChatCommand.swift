@@ -21,6 +21,7 @@ enum ChatCommand {
             ModelCommands.modelOption,
             ModelCommands.homeOption,
             ModelCommands.threadsOption,
+            ModelCommands.activationsOption,
         ]
     ) { arguments in
         let maxTokens = try arguments.integer("max-tokens", default: 512, in: 1...1_000_000)
@@ -29,7 +30,7 @@ enum ChatCommand {
         guard let template = model.chatTemplate else {
             throw CommandError("\(model.path) has no chat template this engine renders (ChatML or Llama 3); use 'tributary generate'")
         }
-        let engine = InferenceEngine(model: model, threads: try ModelCommands.threads(arguments))
+        let engine = InferenceEngine(model: model, threads: try ModelCommands.threads(arguments), activations: try ModelCommands.activations(arguments))
         let generator = TextGenerator(engine: engine)
         let opening = arguments.value("system").map { [ChatMessage(role: "system", content: $0)] } ?? []
         var messages = opening

@@ -27,13 +27,14 @@ enum GenerateCommand {
             .init(name: "adapter", value: "DIR|ID", help: "Apply a LoRA adapter: a PEFT directory or GGUF LoRA file, or the id or name of one in <home>/adapters."),
             ModelCommands.homeOption,
             ModelCommands.threadsOption,
+            ModelCommands.activationsOption,
         ]
     ) { arguments in
         let prompt = try promptText(arguments)
         let maxTokens = try arguments.integer("max-tokens", default: 128, in: 0...1_000_000)
         let sampling = try samplingParameters(arguments)
         let model = try ModelCommands.load(arguments)
-        let generator = TextGenerator(engine: InferenceEngine(model: model, threads: try ModelCommands.threads(arguments)))
+        let generator = TextGenerator(engine: InferenceEngine(model: model, threads: try ModelCommands.threads(arguments), activations: try ModelCommands.activations(arguments)))
         let tokenizer = model.tokenizer
         var promptTokens = tokenizer.encode(prompt)
         if tokenizer.addsBOS, let bos = tokenizer.bosTokenId { promptTokens.insert(bos, at: 0) }

@@ -15,6 +15,9 @@ enum ModelCommands {
     static let homeOption = CommandSpec.Option(name: "home", value: "DIR", help: "Node home; models live in DIR/models (default $TRIBUTARY_HOME or ~/.tributary).")
     static let modelOption = CommandSpec.Option(name: "model", value: "PATH", help: "A Llama GGUF file or Hugging Face directory (default $TRIBUTARY_MODEL, else the fetched default model).")
     static let threadsOption = CommandSpec.Option(name: "threads", value: "N", help: "Worker threads (default: all cores).")
+    static let activationsOption = CommandSpec.Option(
+        name: "activations", value: "f32|int8",
+        help: "Activation precision in matrix products: f32 (default, matches the reference) or int8 (faster decode, approximate).")
 
     static let fetch = CommandSpec(
         path: ["model", "fetch"],
@@ -104,6 +107,15 @@ enum ModelCommands {
     /// `--threads`, defaulting to every active core.
     static func threads(_ arguments: ParsedArguments) throws -> Int {
         try arguments.integer("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
+    }
+
+    /// `--activations`, defaulting to float32.
+    static func activations(_ arguments: ParsedArguments) throws -> ActivationPrecision {
+        guard let given = arguments.value("activations") else { return .float32 }
+        guard let precision = ActivationPrecision(rawValue: given) else {
+            throw CommandError("--activations must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), not '\(given)'")
+        }
+        return precision
     }
 
     private static func hashMatches(_ path: String) throws -> Bool {

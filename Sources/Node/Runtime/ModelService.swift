@@ -13,7 +13,7 @@ final class ModelService: Sendable {
 
     /// Loads the model at `path`, registers every adapter directory or `.gguf` file in
     /// `adapterDirectory` (if it exists), and starts the scheduler on `threads` threads.
-    init(path: String, threads: Int, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String, log: Logger) throws {
+    init(path: String, threads: Int, activations: ActivationPrecision, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String, log: Logger) throws {
         model = try LlamaModel(path: path)
         name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         adapters = AdapterStore(configuration: model.configuration, budgetBytes: adapterBudgetBytes)
@@ -27,7 +27,7 @@ final class ModelService: Sendable {
                 throw CommandError("adapter \(adapterPath): \(error)")
             }
         }
-        scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads), limits: limits, adapters: adapters)
+        scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads, activations: activations), limits: limits, adapters: adapters)
     }
 
     /// The adapter a request's `model` names (its id or name); nil for the base model.
