@@ -65,6 +65,32 @@ enum Int8Activations {
         }
     }
 
+    /// Vectors per pass of `Int8BroadcastKernels`.
+    static let broadcastLanes = 32
+
+    /// Bytes of `quantizeTransposed`'s output for vectors of `blocks` blocks.
+    static func transposedBytes(blocks: Int) -> Int { blocks * (8 * broadcastLanes * 4 + 2 * broadcastLanes * 4) }
+
+    /// Quantizes up to 32 vectors (`xStride` floats apart) for `Int8BroadcastKernels`: per block,
+    /// eight groups of 32 four-byte words (group `k`, word `v` = vector `v`'s values `k`, `k+8`,
+    /// `k+16`, `k+24`: the weights' lane order), then 32 scales `d` and 32 sums `d · Σq`, all
+    /// blocks in turn. Vectors from `vectors` to 32 are zeros.
+    static func quantizeTransposed(x: UnsafePointer<Float>, xStride: Int, vectors: Int, blocks: Int, into target: UnsafeMutableRawPointer) {
+        precondition(vectors <= broadcastLanes, "at most \(broadcastLanes) vectors per pass")
+        let groupBytes = broadcastLanes * 4, blockBytes = 8 * groupBytes + 2 * broadcastLanes * 4
+        target.initializeMemory(as: UInt8.self, repeating: 0, count: transposedBytes(blocks: blocks))
+        for block in 0..<blocks {
+            let out = target + block * blockBytes
+            for vector in 0..<vectors {
+                let q = quantizeBlock(UnsafeRawPointer(x + vector * xStride + block * 32))
+                let words = packBytes(q.values.0, q.values.1, q.values.2, q.values.3)
+                for k in 0..<8 { out.storeBytes(of: words[k], toByteOffset: k * groupBytes + 4 * vector, as: Int32.self) }
+                out.storeBytes(of: q.scale, toByteOffset: 8 * groupBytes + 4 * vector, as: Float.self)
+                out.storeBytes(of: q.scaledSum, toByteOffset: 8 * groupBytes + groupBytes + 4 * vector, as: Float.self)
+            }
+        }
+    }
+
     /// One block's 8-bit values as four 8-lane vectors (values `8j…8j+7` in vector `j`),
     /// its scale `d` and `d · Σq`.
     struct QuantizedBlock {

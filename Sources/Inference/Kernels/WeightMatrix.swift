@@ -79,17 +79,23 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// `W·x` for one vector `x` of `columns` floats, computed on the calling thread by the
-    /// kernels the engine uses for a single sequence, with `activations` precision.
-    public func product(_ x: [Float], activations: ActivationPrecision = .float32) -> [Float] {
-        precondition(x.count == columns, "product: \(x.count) values for \(columns) columns")
-        return [Float](unsafeUninitializedCapacity: rows) { y, count in
-            x.withUnsafeBufferPointer { x in
+    /// `W·x` for each vector `x` of `columns` floats, computed on the calling thread by the
+    /// kernels the engine chooses for a batch of that many vectors, with `activations` precision.
+    public func products(_ vectors: [[Float]], activations: ActivationPrecision = .float32) -> [[Float]] {
+        precondition(vectors.allSatisfy { $0.count == columns }, "products: vectors must have \(columns) values")
+        guard !vectors.isEmpty else { return [] }
+        let x = vectors.flatMap { $0 }
+        var y = [Float](repeating: 0, count: vectors.count * rows)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { y in
+                let scratch = ScratchSpace(
+                    members: 1, floatsPerMember: max(InferenceEngine.tileFloatsPerThread, 16 * columns),
+                    activationFloats: columns * MatrixMultiply.broadcastKernelBatchMax)
                 let product = MatrixProduct(weights: self, x: x.baseAddress!, xStride: columns, y: y.baseAddress!, yStride: rows)
-                MatrixMultiply.RegisterKernelInput(product, vectors: 1, activations: activations).multiply(product, rows: 0..<rows, vectors: 1)
+                MatrixMultiply.run([product], batch: vectors.count, pool: WorkerPool(threadCount: 1), scratch: scratch, activations: activations)
             }
-            count = rows
         }
+        return (0..<vectors.count).map { Array(y[($0 * rows)..<(($0 + 1) * rows)]) }
     }
 
     /// Row `row` as float32 (an embedding lookup).

@@ -45,7 +45,11 @@ enum MatrixMultiply {
                 }
             }
         } else if batch <= broadcastKernelBatchMax {
-            runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
+            if activations == .int8, products.allSatisfy({ Int8BroadcastKernels.applies(to: $0.weights.type) }) {
+                runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch)
+            } else {
+                runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
+            }
         } else {
             // Each tile is multiplied by the whole batch with sgemm.
             forEachDecodedTile(products, perThread: 2, pool: pool, scratch: scratch) { product, _, rows, tile in
@@ -58,10 +62,11 @@ enum MatrixMultiply {
     }
 
     /// Splits every product's rows into tiles (about `perThread` per thread), and on the pool
-    /// decodes each tile to float32 in its thread's buffer and hands it to `body` with the
-    /// product, its index and the tile's rows.
+    /// decodes each tile in its thread's buffer — to float32, or with `int8` to
+    /// `Int8BroadcastKernels.decodeTile`'s bytes (fewer than four per weight) — and hands it to
+    /// `body` with the product, its index and the tile's rows.
     static func forEachDecodedTile(
-        _ products: [MatrixProduct], perThread: Int, pool: WorkerPool, scratch: ScratchSpace,
+        _ products: [MatrixProduct], perThread: Int, pool: WorkerPool, scratch: ScratchSpace, int8: Bool = false,
         _ body: (MatrixProduct, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void
     ) {
         var tiles: [(product: Int, rows: Range<Int>)] = []
@@ -74,7 +79,11 @@ enum MatrixMultiply {
             let buffer = scratch.buffer(member: member)
             for tile in tiles[range] {
                 let product = products[tile.product]
-                product.weights.dequantize(rows: tile.rows, into: buffer)
+                if int8 {
+                    Int8BroadcastKernels.decodeTile(product.weights, rows: tile.rows, into: UnsafeMutableRawPointer(buffer))
+                } else {
+                    product.weights.dequantize(rows: tile.rows, into: buffer)
+                }
                 body(product, tile.product, tile.rows, buffer)
             }
         }
@@ -101,6 +110,33 @@ enum MatrixMultiply {
             BroadcastKernels.multiply(
                 tile: tile, rows: rows.count, columns: product.weights.columns, xT: transposed[index], lanes: lanes,
                 batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
+        }
+    }
+
+    /// Batches of 9–32 vectors with int8 activations: each distinct input is quantized and
+    /// transposed once, then tiles of rows are decoded to bytes and multiplied by
+    /// `Int8BroadcastKernels`.
+    static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace) {
+        var quantized: [UnsafeRawPointer] = []
+        var byInput: [UnsafePointer<Float>: UnsafeRawPointer] = [:]
+        var offset = 0
+        for product in products {
+            if let done = byInput[product.x] {
+                quantized.append(done)
+                continue
+            }
+            let blocks = product.weights.columns / 32
+            let floats = (Int8Activations.transposedBytes(blocks: blocks) + 3) / 4
+            let target = UnsafeMutableRawPointer(scratch.activations(offset: offset, count: floats))
+            Int8Activations.quantizeTransposed(x: product.x, xStride: product.xStride, vectors: batch, blocks: blocks, into: target)
+            quantized.append(UnsafeRawPointer(target))
+            byInput[product.x] = UnsafeRawPointer(target)
+            offset += floats
+        }
+        forEachDecodedTile(products, perThread: 4, pool: pool, scratch: scratch, int8: true) { product, index, rows, tile in
+            Int8BroadcastKernels.multiply(
+                product.weights.type, tile: UnsafeRawPointer(tile), rows: rows.count, blocks: product.weights.columns / 32,
+                x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
         }
     }
 
