@@ -6,9 +6,10 @@ public enum ActivationPrecision: String, Sendable, CaseIterable {
     /// with the float32 reference to about 10⁻⁴).
     case float32 = "f32"
     /// Activations quantized to 8 bits per 32-value block (a float scale per block, as
-    /// llama.cpp's Q8_1) and multiplied with integer dot products. Faster for one to eight
-    /// sequences; logits move by about 10⁻¹, so greedy choices can differ from the reference.
-    /// Applies to Q4_0, Q4_1 and Q8_0 weights; other encodings and larger batches use float32.
+    /// llama.cpp's Q8_1) and multiplied with integer dot products: faster decode of 1–4 and
+    /// 9–32 sequences; logits move by up to about 1, so greedy choices can differ from the
+    /// reference. Applies to Q4_0, Q4_1 and Q8_0 weights; other encodings and other batch
+    /// sizes use float32.
     case int8
 }
 

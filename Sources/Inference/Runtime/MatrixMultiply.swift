@@ -16,9 +16,10 @@ struct MatrixProduct {
 enum MatrixMultiply {
     /// Largest batch computed with the register kernels; larger batches use `sgemm`.
     static let registerKernelBatchMax = 8
-    /// Largest batch whose products use int8 activations when the engine asks for them; from
-    /// about five vectors on, the float32 kernels (which decode each weight block once for
-    /// all vectors) are faster (BENCHMARKS.md, "Inference").
+    /// Largest batch of the register-kernel range that uses int8 activations when the engine
+    /// asks for them; from about five vectors on, the float32 register kernels (which decode
+    /// each weight block once for all vectors) are faster. The broadcast range (9–32) has int8
+    /// kernels of its own.
     static let int8BatchMax = 4
     /// Largest batch computed with `BroadcastKernels`; larger batches use `sgemm`.
     static let broadcastKernelBatchMax = 32
