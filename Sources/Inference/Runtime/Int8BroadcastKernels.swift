@@ -14,9 +14,6 @@ import _Builtin_intrinsics.intel
 enum Int8BroadcastKernels {
     static let decodedBlockBytes = 40
 
-    /// Whether `type` has these kernels (the int8 row kernels' encodings).
-    static func applies(to type: TensorType) -> Bool { Int8Activations.applies(to: type) }
-
     /// Decodes rows `rows` of `weights` into `target`, `decodedBlockBytes` per block.
     static func decodeTile(_ weights: WeightMatrix, rows: Range<Int>, into target: UnsafeMutableRawPointer) {
         let blocks = weights.columns / 32

@@ -46,7 +46,7 @@ enum MatrixMultiply {
                 }
             }
         } else if batch <= broadcastKernelBatchMax {
-            if activations == .int8, products.allSatisfy({ Int8BroadcastKernels.applies(to: $0.weights.type) }) {
+            if activations == .int8, products.allSatisfy({ Int8Activations.applies(to: $0.weights.type) }) {
                 runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch)
             } else {
                 runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
