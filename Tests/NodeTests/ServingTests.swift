@@ -147,8 +147,9 @@ import Testing
         #expect(node.stop() == 0)
     }
 
-    /// A node serving with int8 activations answers one request as `generate --activations
-    /// int8` does; an unknown precision is a clear error on both commands.
+    /// A node serving with int8 activations says so in `/v1/models` and answers one request as
+    /// `generate --activations int8` does; an unknown precision is a clear error on the command
+    /// line and in the config.
     @Test func int8ActivationsServeAsTheCommandLine() throws {
         let (directory, home) = try Self.home("serving-int8")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -157,17 +158,21 @@ import Testing
         #expect(local.status == 0, "\(local.stderr)")
         let expected = (try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [String: Any])?["text"] as? String
         let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2", "--inference-activations", "int8"])
+        let models = try HTTP.get("\(node.url)/v1/models").json["data"] as? [[String: Any]]
+        #expect(models?.first?["activations"] as? String == "int8")
         let answer = try Self.completion(node, prompt, maxTokens: 16)
         #expect(answer.status == 200)
         #expect((answer.json["choices"] as? [[String: Any]])?.first?["text"] as? String == expected)
         _ = node.stop()
-        let log = (try? String(contentsOfFile: node.logPath, encoding: .utf8)) ?? ""
-        #expect(log.contains("serving model") && log.contains("activations=int8"), "\(log)")
 
         let wrong = try Tributary.run(["generate", "--prompt", prompt, "--max-tokens", "1", "--activations", "fp8"])
-        #expect(wrong.status != 0 && wrong.stderr.contains("--activations must be one of f32, int8, not 'fp8'"), "\(wrong.stderr)")
+        #expect(wrong.status == 2 && wrong.stderr.contains("--activations must be 'f32' or 'int8', got 'fp8'"), "\(wrong.stderr)")
         let refused = try Tributary.run(["start", "--home", home, "--serve-model", "--inference-activations", "fp8"])
-        #expect(refused.status != 0 && refused.stderr.contains("--inference-activations must be 'f32' or 'int8'"), "\(refused.stderr)")
+        #expect(refused.status == 2 && refused.stderr.contains("inference_activations must be 'f32' or 'int8', got 'fp8'"), "\(refused.stderr)")
+        let (badDirectory, badHome) = try Self.home("serving-int8-config", settings: ["inference_activations": "int4"])
+        defer { try? FileManager.default.removeItem(atPath: badDirectory) }
+        let badConfig = try Tributary.run(["start", "--home", badHome])
+        #expect(badConfig.status == 2 && badConfig.stderr.contains("inference_activations must be 'f32' or 'int8', got 'int4'"), "\(badConfig.stderr)")
     }
 
     @Test func mistakesAreClearAndAFullQueueIsBusy() throws {

@@ -1,17 +1,5 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
-
-/// How the engine multiplies activations with quantized weights.
-public enum ActivationPrecision: String, Sendable, CaseIterable {
-    /// Float32 activations against weights decoded in registers (the default; logits agree
-    /// with the float32 reference to about 10⁻⁴).
-    case float32 = "f32"
-    /// Activations quantized to 8 bits per 32-value block (a float scale per block, as
-    /// llama.cpp's Q8_1) and multiplied with integer dot products: faster decode of 1–4 and
-    /// 9–32 sequences; logits move by up to about 1, so greedy choices can differ from the
-    /// reference. Applies to Q4_0, Q4_1 and Q8_0 weights; other encodings and other batch
-    /// sizes use float32.
-    case int8
-}
 
 /// Activation vectors quantized to 8 bits per 32-value block and laid out to match one
 /// weight encoding's `LaneLayout`, so that integer dot products pair each weight with its
@@ -29,10 +17,8 @@ enum Int8Activations {
     static let pairBytes = 80
     static let q8_0BlockBytes = 36
 
-    /// Whether weights of `type` have int8 kernels.
-    static func applies(to type: TensorType) -> Bool {
-        type == .q4_0 || type == .q4_1 || type == .q8_0
-    }
+    /// Whether weights of `type` have int8 kernels: the encodings with a lane layout.
+    static func applies(to type: TensorType) -> Bool { LaneLayout.applies(to: type) }
 
     /// Bytes of one quantized vector of `blocks` blocks, laid out for `type`.
     static func vectorBytes(_ type: TensorType, blocks: Int) -> Int {
@@ -67,10 +53,14 @@ enum Int8Activations {
     }
 
     /// Vectors per pass of `Int8BroadcastKernels`.
-    static let broadcastLanes = 32
+    static let broadcastLanes = MatrixMultiply.broadcastKernelBatchMax
+    /// Bytes of one group of `quantizeTransposed`'s output: four values of every vector.
+    static let transposedGroupBytes = broadcastLanes * 4
+    /// Bytes per block of `quantizeTransposed`'s output: eight groups, then the scales and sums.
+    static let transposedBlockBytes = 8 * transposedGroupBytes + 2 * broadcastLanes * 4
 
     /// Bytes of `quantizeTransposed`'s output for vectors of `blocks` blocks.
-    static func transposedBytes(blocks: Int) -> Int { blocks * (8 * broadcastLanes * 4 + 2 * broadcastLanes * 4) }
+    static func transposedBytes(blocks: Int) -> Int { blocks * transposedBlockBytes }
 
     /// Quantizes up to 32 vectors (`xStride` floats apart) for `Int8BroadcastKernels`: per block,
     /// eight groups of 32 four-byte words (group `k`, word `v` = vector `v`'s values `k`, `k+8`,
@@ -78,10 +68,10 @@ enum Int8Activations {
     /// blocks in turn. Vectors from `vectors` to 32 are zeros.
     static func quantizeTransposed(x: UnsafePointer<Float>, xStride: Int, vectors: Int, blocks: Int, into target: UnsafeMutableRawPointer) {
         precondition(vectors <= broadcastLanes, "at most \(broadcastLanes) vectors per pass")
-        let groupBytes = broadcastLanes * 4, blockBytes = 8 * groupBytes + 2 * broadcastLanes * 4
+        let groupBytes = transposedGroupBytes
         target.initializeMemory(as: UInt8.self, repeating: 0, count: transposedBytes(blocks: blocks))
         for block in 0..<blocks {
-            let out = target + block * blockBytes
+            let out = target + block * transposedBlockBytes
             for vector in 0..<vectors {
                 let q = quantizeBlock(UnsafeRawPointer(x + vector * xStride + block * 32))
                 let words = packBytes(q.values.0, q.values.1, q.values.2, q.values.3)
@@ -128,3 +118,4 @@ enum Int8Activations {
         (a & 0xFF) | (b & 0xFF) &<< 8 | (c & 0xFF) &<< 16 | d &<< 24
     }
 }
+#endif

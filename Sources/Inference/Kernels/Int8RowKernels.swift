@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 /// Dot products of quantized weight rows (`LaneLayout`) with `Int8Activations`, multiplying
@@ -5,8 +6,8 @@ import _Builtin_intrinsics.intel
 /// into 16 bits) and `vpmaddwd` (pairs summed into 32 bits), then scaling each block's
 /// integer sum by the weight's and the activation's scales in float32.
 ///
-/// No 16-bit sum can saturate: a Q4 nibble pair gives at most 2 · 15 · 127 and a Q8_0 pair
-/// 2 · 128 · 127, both below 2¹⁵.
+/// No 16-bit sum can saturate: a Q4 lane (low and high nibble pairs added) holds at most
+/// 4 · 15 · 127 and a Q8_0 pair 2 · 128 · 127, both below 2¹⁵.
 enum Int8RowKernels {
     /// `y[v * yStride + r] = Σ_c W[r, c] · x̂[v, c]` for `r` in `rows`, `v` in `0..<vectors`,
     /// where `x̂` are the quantized activations (`vectorBytes` apart).
@@ -109,3 +110,4 @@ enum Int8RowKernels {
         }
     }
 }
+#endif

@@ -58,6 +58,7 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    #if arch(x86_64)
     /// `multiply` against activations quantized by `Int8Activations` for this matrix's
     /// encoding (`vectorBytes` apart); only for encodings where `Int8Activations.applies`.
     func multiply(rows rowRange: Range<Int>, int8Activations: UnsafeRawPointer, vectorBytes: Int, vectors: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
@@ -65,6 +66,7 @@ public struct WeightMatrix: @unchecked Sendable {
             type, weights: base, rowBytes: rowBytes, blocks: columns / 32, rows: rowRange,
             activations: int8Activations, vectorBytes: vectorBytes, vectors: vectors, y: y, yStride: yStride)
     }
+    #endif
 
     /// Writes rows `rowRange` as float32 into `target` (`columns` values per row).
     func dequantize(rows rowRange: Range<Int>, into target: UnsafeMutablePointer<Float>) {

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import _Builtin_intrinsics.intel
 
 /// Products of quantized weight rows with 9 to 32 activation vectors quantized to 8 bits
@@ -55,8 +56,8 @@ enum Int8BroadcastKernels {
         }
     }
 
-    static let groupBytes = Int8Activations.broadcastLanes * 4
-    static let activationBlockBytes = 8 * groupBytes + 2 * groupBytes
+    static let groupBytes = Int8Activations.transposedGroupBytes
+    static let activationBlockBytes = Int8Activations.transposedBlockBytes
 
     @inline(never)
     static func multiplyUnsigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
@@ -108,22 +109,25 @@ enum Int8BroadcastKernels {
                     i3 = _mm256_add_epi32(i3, dot(96))
                 }
                 let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)
-                accumulate(&f0, i0, scales, xb, 0)
-                accumulate(&f1, i1, scales, xb, 1)
-                accumulate(&f2, i2, scales, xb, 2)
-                accumulate(&f3, i3, scales, xb, 3)
+                accumulate(&f0, i0, scales, xb, 0, constant: false)
+                accumulate(&f1, i1, scales, xb, 1, constant: false)
+                accumulate(&f2, i2, scales, xb, 2, constant: false)
+                accumulate(&f3, i3, scales, xb, 3, constant: false)
             }
             store(f0, f1, f2, f3, batch: batch, into: y + row, yStride: yStride)
         }
     }
 
-    /// Adds one block's integer sums of vectors `8·register …` scaled: `d_w·d_x·Σ + m_w·s_x`.
+    /// Adds one block's integer sums of vectors `8·register …` scaled: `d_w·d_x·Σ`, plus
+    /// `m_w·s_x` when the encoding has a `constant` term.
     @inline(__always)
-    private static func accumulate(_ sum: inout SIMD8<Float>, _ integers: SIMD4<Int64>, _ scales: SIMD2<Float>, _ xb: UnsafeRawPointer, _ register: Int) {
+    private static func accumulate(_ sum: inout SIMD8<Float>, _ integers: SIMD4<Int64>, _ scales: SIMD2<Float>, _ xb: UnsafeRawPointer, _ register: Int, constant: Bool = true) {
         let d = xb.loadUnaligned(fromByteOffset: 8 * groupBytes + 32 * register, as: SIMD8<Float>.self)
-        let s = xb.loadUnaligned(fromByteOffset: 9 * groupBytes + 32 * register, as: SIMD8<Float>.self)
         sum.addProduct(_mm256_cvtepi32_ps(integers), d * scales[0])
-        sum.addProduct(s, SIMD8<Float>(repeating: scales[1]))
+        if constant {
+            let s = xb.loadUnaligned(fromByteOffset: 9 * groupBytes + 32 * register, as: SIMD8<Float>.self)
+            sum.addProduct(s, SIMD8<Float>(repeating: scales[1]))
+        }
     }
 
     /// Writes lanes `0..<batch` of the 32 lanes `f0 f1 f2 f3` to `y[v · yStride]`.
@@ -135,3 +139,4 @@ enum Int8BroadcastKernels {
         }
     }
 }
+#endif

@@ -46,11 +46,13 @@ enum MatrixMultiply {
                 }
             }
         } else if batch <= broadcastKernelBatchMax {
+            #if arch(x86_64)
             if activations == .int8, products.allSatisfy({ Int8Activations.applies(to: $0.weights.type) }) {
                 runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch)
-            } else {
-                runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
+                return
             }
+            #endif
+            runBroadcast(products, batch: batch, pool: pool, scratch: scratch)
         } else {
             // Each tile is multiplied by the whole batch with sgemm.
             forEachDecodedTile(products, perThread: 2, pool: pool, scratch: scratch) { product, _, rows, tile in
@@ -81,7 +83,11 @@ enum MatrixMultiply {
             for tile in tiles[range] {
                 let product = products[tile.product]
                 if int8 {
+                    #if arch(x86_64)
                     Int8BroadcastKernels.decodeTile(product.weights, rows: tile.rows, into: UnsafeMutableRawPointer(buffer))
+                    #else
+                    preconditionFailure("int8 tiles need the x86-64 kernels")
+                    #endif
                 } else {
                     product.weights.dequantize(rows: tile.rows, into: buffer)
                 }
@@ -114,6 +120,7 @@ enum MatrixMultiply {
         }
     }
 
+    #if arch(x86_64)
     /// Batches of 9–32 vectors with int8 activations: each distinct input is quantized and
     /// transposed once, then tiles of rows are decoded to bytes and multiplied by
     /// `Int8BroadcastKernels`.
@@ -140,14 +147,19 @@ enum MatrixMultiply {
                 x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
         }
     }
+    #endif
 
     /// What the register kernels read besides the weights: the sums of each 32-value block
-    /// of each activation vector (float32 kernels), or the vectors quantized to 8 bits.
+    /// of each activation vector (float32 kernels), or the vectors quantized to 8 bits (on
+    /// x86-64, the only architecture with int8 kernels; elsewhere `int8` computes in float32).
     enum RegisterKernelInput {
         case blockSums([Float])
+        #if arch(x86_64)
         case int8(bytes: [UInt8], vectorBytes: Int)
+        #endif
 
         init(_ product: MatrixProduct, vectors: Int, activations: ActivationPrecision) {
+            #if arch(x86_64)
             let type = product.weights.type, blocks = product.weights.columns / 32
             guard activations == .int8, Int8Activations.applies(to: type) else {
                 self = .blockSums(MatrixMultiply.blockSums(product, vectors: vectors))
@@ -159,6 +171,9 @@ enum MatrixMultiply {
                 count = vectors * vectorBytes
             }
             self = .int8(bytes: bytes, vectorBytes: vectorBytes)
+            #else
+            self = .blockSums(MatrixMultiply.blockSums(product, vectors: vectors))
+            #endif
         }
 
         func multiply(_ product: MatrixProduct, rows: Range<Int>, vectors: Int) {
@@ -169,12 +184,14 @@ enum MatrixMultiply {
                         rows: rows, x: product.x, xStride: product.xStride, blockSums: sums.baseAddress!, vectors: vectors,
                         y: product.y, yStride: product.yStride)
                 }
+            #if arch(x86_64)
             case let .int8(bytes, vectorBytes):
                 bytes.withUnsafeBytes { bytes in
                     product.weights.multiply(
                         rows: rows, int8Activations: bytes.baseAddress!, vectorBytes: vectorBytes, vectors: vectors,
                         y: product.y, yStride: product.yStride)
                 }
+            #endif
             }
         }
     }

@@ -48,7 +48,11 @@ struct CompletionsAPI: Sendable {
     }
 
     private func models() -> HTTPResponse {
-        let base: [String: Any] = ["id": service.name, "object": "model", "created": 0, "owned_by": "tributary"]
+        // `activations` (an extension of OpenAI's format): "int8" tells clients the logits are approximate.
+        let base: [String: Any] = [
+            "id": service.name, "object": "model", "created": 0, "owned_by": "tributary",
+            "activations": service.scheduler.engine.activations.rawValue,
+        ]
         let adapters = service.adapters.adapters.map { info -> [String: Any] in
             ["id": info.id, "object": "model", "created": 0, "owned_by": "tributary", "name": info.name, "parent": service.name]
         }

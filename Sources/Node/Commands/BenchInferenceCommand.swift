@@ -30,6 +30,7 @@ enum BenchInferenceCommand {
     ) { arguments in
         let threads = try arguments.integer("threads", default: 2, in: 1...256)
         let repeats = try arguments.integer("repeats", default: 3, in: 1...100)
+        let activations = try ModelCommands.activations(arguments)
         let modelPath = ModelCommands.modelPath(arguments)
         let model = try ModelCommands.load(arguments)
         let workload = Workload(tokenizer: model.tokenizer, repeats: repeats)
@@ -42,9 +43,8 @@ enum BenchInferenceCommand {
                 model: modelPath, threads: threads, workload: workload.json)
         }
         Output.note("running tributary with \(threads) threads…")
-        let activations = try ModelCommands.activations(arguments)
         let ours = try measure(model: model, threads: threads, activations: activations, workload: workload)
-        report(ours: ours, baseline: baseline, threads: threads, modelPath: modelPath, json: arguments.flag("json"))
+        report(ours: ours, baseline: baseline, threads: threads, activations: activations, modelPath: modelPath, json: arguments.flag("json"))
     }
 
     /// The token ids both engines run.
@@ -129,7 +129,7 @@ enum BenchInferenceCommand {
         return figures
     }
 
-    static func report(ours: [String: Any], baseline: [String: Any]?, threads: Int, modelPath: String, json: Bool) {
+    static func report(ours: [String: Any], baseline: [String: Any]?, threads: Int, activations: ActivationPrecision, modelPath: String, json: Bool) {
         let rows: [(key: String, label: String)] = [
             ("prefill_tokens_per_s", "prefill, 512-token prompt (tokens/s)"),
             ("ttft_ms", "time to first token, 512-token prompt (ms)"),
@@ -164,7 +164,7 @@ enum BenchInferenceCommand {
             let padding = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + padding : padding + text
         }
-        print("model \(modelPath), \(threads) threads, tributary activations \(ours["activations"] ?? "f32")")
+        print("model \(modelPath), \(threads) threads, tributary activations \(activations.rawValue)")
         print(padded("", 44, left: true) + padded("tributary", 12) + padded("llama.cpp", 12) + padded("ratio", 9))
         for row in rows {
             let ratio = ratios[row.key].map { String(format: "%.2f×", $0) } ?? "—"

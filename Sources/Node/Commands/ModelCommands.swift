@@ -111,11 +111,7 @@ enum ModelCommands {
 
     /// `--activations`, defaulting to float32.
     static func activations(_ arguments: ParsedArguments) throws -> ActivationPrecision {
-        guard let given = arguments.value("activations") else { return .float32 }
-        guard let precision = ActivationPrecision(rawValue: given) else {
-            throw CommandError("--activations must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", ")), not '\(given)'")
-        }
-        return precision
+        try ActivationPrecision(named: arguments.value("activations") ?? ActivationPrecision.float32.rawValue, setting: "--activations")
     }
 
     private static func hashMatches(_ path: String) throws -> Bool {
@@ -135,5 +131,15 @@ enum ModelCommands {
         guard process.terminationStatus == 0 else {
             throw CommandError("'\(name) \(arguments.joined(separator: " "))' failed with status \(process.terminationStatus)")
         }
+    }
+}
+
+extension ActivationPrecision {
+    /// The precision called `name` ("f32" or "int8"), or a usage error naming `setting`.
+    init(named name: String, setting: String) throws(UsageError) {
+        guard let precision = ActivationPrecision(rawValue: name) else {
+            throw UsageError("\(setting) must be \(Self.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")), got '\(name)'")
+        }
+        self = precision
     }
 }

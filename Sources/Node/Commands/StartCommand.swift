@@ -20,7 +20,7 @@ enum StartCommand {
             .init(name: "log-level", value: "LEVEL", help: "debug, info, warning or error."),
             .init(name: "serve-model", value: "PATH", help: "Also serve a model over the OpenAI-style API: the default model, or the GGUF file / Hugging Face directory PATH.", valueIsOptional: true),
             .init(name: "inference-threads", value: "N", help: "Threads of the served model (default: every core)."),
-            .init(name: "inference-activations", value: "f32|int8", help: "Activation precision of the served model (default f32; int8 decodes few streams faster, approximately)."),
+            .init(name: "inference-activations", value: "f32|int8", help: "Activation precision of the served model: f32 (default, matches the reference) or int8 (faster decode, approximate)."),
         ]
     ) { arguments in
         let home = NodeHome(arguments: arguments)
@@ -28,6 +28,7 @@ enum StartCommand {
         if let value = arguments.value("http-address") { config.http_address = value }
         if let value = arguments.value("log-format") { config.log_format = value }
         if let value = arguments.value("log-level") { config.log_level = value }
+        if let value = arguments.value("inference-activations") { config.inference_activations = value }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         let (address, log, mempoolLimits, consensus) = try config.validated()
 
@@ -89,14 +90,11 @@ enum StartCommand {
         limits.queuedRequestsMax = config.serving_queue_max
         limits.maxTokensMax = config.serving_max_tokens_max
         let threads = try arguments.integer("inference-threads", default: config.inference_threads > 0 ? config.inference_threads : ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
-        let activationsName = arguments.value("inference-activations") ?? config.inference_activations
-        guard let activations = ActivationPrecision(rawValue: activationsName) else {
-            throw UsageError("--inference-activations must be 'f32' or 'int8', got '\(activationsName)'")
-        }
+        let activations = try config.activationPrecision()
         let service = try ModelService(
             path: path, threads: threads, activations: activations, limits: limits, adapterBudgetBytes: config.adapter_budget_bytes,
             adapterDirectory: NodeHome(arguments: arguments).file("adapters"), log: log)
-        log.info("serving model", ["model": service.name, "path": path, "threads": threads, "activations": activations.rawValue, "adapters": service.adapters.adapters.count])
+        log.info("serving model", ["model": service.name, "path": path, "threads": threads, "activations": service.scheduler.engine.activations.rawValue, "adapters": service.adapters.adapters.count])
         print("OpenAI-style API: model \(service.name) and \(service.adapters.adapters.count) adapter(s) at /v1/completions and /v1/chat/completions")
         return service
     }

@@ -27,7 +27,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var serve_model = ""
     /// Threads of the served model; 0 for every core.
     var inference_threads = 0
-    /// Activation precision of the served model: "f32" (matches the reference) or "int8" (faster decode of few streams).
+    /// Activation precision of the served model: "f32" (matches the reference) or "int8" (faster decode, approximate).
     var inference_activations = "f32"
     /// Sequences decoding together in one batched step.
     var serving_sequences_max = 32
@@ -39,6 +39,11 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var adapter_budget_bytes = 1 << 30
 
     static let fileName = "config.json"
+
+    /// `inference_activations` as a precision.
+    func activationPrecision() throws(UsageError) -> ActivationPrecision {
+        try ActivationPrecision(named: inference_activations, setting: "inference_activations")
+    }
 
     /// Settings that environment variables may override, with their variable names.
     static let environment: [(variable: String, key: String)] = [
@@ -96,9 +101,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...1_000_000).contains(serving_queue_max) else { throw UsageError("serving_queue_max must be 0...1000000") }
         guard (1...1_000_000).contains(serving_max_tokens_max) else { throw UsageError("serving_max_tokens_max must be 1...1000000") }
         guard (0...256).contains(inference_threads) else { throw UsageError("inference_threads must be 0...256") }
-        guard ActivationPrecision(rawValue: inference_activations) != nil else {
-            throw UsageError("inference_activations must be 'f32' or 'int8', got '\(inference_activations)'")
-        }
+        _ = try activationPrecision()
         guard adapter_budget_bytes >= 1 << 20 else { throw UsageError("adapter_budget_bytes must be at least 1 MiB") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
