@@ -13,6 +13,11 @@ first=${1:-1}
 for start in $(seq "$first" 5000 100000); do
   end=$((start + 4999))
   began=$(date -u +%FT%TZ)
-  summary=$("$binary" sim --seeds "$start..$end" --validators 4 --byzantine 1 --faults all --jobs 2 | grep -v '^  ')
-  echo "$began $(date -u +%FT%TZ) $summary" | tee -a bench/sim-sweep.txt
+  if output=$("$binary" sim --seeds "$start..$end" --validators 4 --byzantine 1 --faults all --jobs 2 2>&1); then
+    echo "$began $(date -u +%FT%TZ) $(grep -v '^  ' <<<"$output")" | tee -a bench/sim-sweep.txt
+  else
+    # A failing seed stops the sweep; its line names the seed, which replays exactly.
+    echo "$began $(date -u +%FT%TZ) FAILED $start..$end: $(grep -m1 -E 'violated|FAILED' <<<"$output")" | tee -a bench/sim-sweep.txt
+    exit 1
+  fi
 done
