@@ -151,7 +151,8 @@ public struct ConsensusEngine {
     }
 
     /// Rebuilds what this validator signed before a restart (votes count again, the lock
-    /// is back) and sends it again. Returns the round to resume.
+    /// is back) and sends it again, with the votes that moved it to later rounds. Returns the
+    /// round to resume.
     private mutating func restore(_ records: ArraySlice<WALRecord>) -> UInt32 {
         var resume: UInt32 = 0
         for record in records {
@@ -173,6 +174,9 @@ public struct ConsensusEngine {
                 candidates[proposal.candidate.hash] = proposal.candidate
                 effects.append(.broadcast(.proposal(proposal)))
                 resume = max(resume, proposal.proposal.round)
+            case let .roundChange(round, justification):
+                for vote in justification { _ = votes.add(vote) }
+                resume = max(resume, round)
             case .height:
                 break
             }
@@ -258,7 +262,10 @@ public struct ConsensusEngine {
                 step = .precommit
             }
         case .precommit:  // OnTimeoutPrecommit — line 65
-            if timeout.round == round && step != .decided { startRound(round + 1) }
+            if timeout.round == round && step != .decided {
+                effects.append(.persist(.roundChange(round: round + 1, votes: votes.votes(.precommit, round: round))))
+                startRound(round + 1)
+            }
         case .commit:
             if step == .decided { enterHeight() }
         case .sync:
@@ -274,6 +281,7 @@ public struct ConsensusEngine {
             if decideIfCommitted() { continue }
             if step == .decided { return }
             if let target = votes.skipTarget(above: round) {  // line 55
+                effects.append(.persist(.roundChange(round: target, votes: votes.votes(.prevote, round: target) + votes.votes(.precommit, round: target))))
                 startRound(target)
                 continue
             }

@@ -16,6 +16,11 @@ public enum WALRecord: Hashable, Sendable, CanonicalCodable {
     /// power prevoting for it. Written before the precommit; after a restart the lock is back
     /// and the polka can be shown to peers, who need it to accept the block again.
     case lock(round: UInt32, block: BlockCandidate, polka: [SignedVote])
+    /// This node entered `round`, justified by `votes` it received: the precommits of the round
+    /// before (a precommit timeout) or the votes of `round` itself (a round skip). Written before
+    /// the new round's first message; after a restart the votes are counted and gossiped again,
+    /// so peers still in the old round can follow even if their senders never repeat them.
+    case roundChange(round: UInt32, votes: [SignedVote])
 
     public func encode(to writer: inout CanonicalWriter) {
         switch self {
@@ -25,6 +30,9 @@ public enum WALRecord: Hashable, Sendable, CanonicalCodable {
         case let .lock(round, block, polka):
             writer.write(UInt8(4)); writer.write(round); writer.write(block)
             writer.write(array: polka, max: Self.polkaVotesMax)
+        case let .roundChange(round, votes):
+            writer.write(UInt8(5)); writer.write(round)
+            writer.write(array: votes, max: 2 * Self.polkaVotesMax)
         }
     }
 
@@ -36,6 +44,7 @@ public enum WALRecord: Hashable, Sendable, CanonicalCodable {
         case 4:
             self = .lock(round: try reader.readUInt32(), block: try reader.read(),
                          polka: try reader.readArray(max: Self.polkaVotesMax, field: "polka"))
+        case 5: self = .roundChange(round: try reader.readUInt32(), votes: try reader.readArray(max: 2 * Self.polkaVotesMax, field: "votes"))
         case let tag: throw .unknownTag(type: "WAL record", tag: tag)
         }
     }

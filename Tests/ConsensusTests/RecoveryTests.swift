@@ -48,4 +48,37 @@ import Testing
         let other = node.candidate(by: node.proposer(round: 1), timeOffsetMs: 3)
         #expect(node.handle(node.proposal(round: 1, other)).sentVotes == [Vote(kind: .prevote, height: 1, round: 1, blockHash: nil)])
     }
+
+    /// A validator that left round 0 on other validators' precommits, without a precommit of
+    /// its own, counts and gossips those precommits again after a restart, so peers still in
+    /// round 0 can follow it (the sweep's seed 70660 stalled without this).
+    @Test func aRestartedValidatorKeepsTheVotesThatMovedItToALaterRound() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recovery-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let walPath = directory + "/consensus.wal"
+        let senders: [Int]
+        do {
+            let node = try EngineHarness(notProposing: [0, 1], directory: directory)
+            let wal = try ConsensusWAL(path: walPath)
+            func run(_ event: ConsensusEvent) throws {
+                for case let .persist(record) in node.handle(event) {
+                    if case let .height(height) = record { try wal.startHeight(height) } else { try wal.append(record) }
+                }
+            }
+            try run(.start)
+            senders = Array(node.others.prefix(3))
+            for other in senders { try run(node.vote(.precommit, round: 0, nil, by: other)) }
+            try run(.timeout(Timeout(height: 1, round: 0, kind: .precommit)))
+            #expect(!wal.records.contains { if case .vote = $0 { true } else { false } }, "it signed nothing in round 0")
+        }
+        let wal = try ConsensusWAL(path: walPath)
+        let node = try EngineHarness(notProposing: [0, 1], recovered: wal.records, directory: directory)
+        _ = node.handle(.start)
+        let gossiped = node.engine.messagesToGossip().compactMap { if case let .vote(vote) = $0 { vote } else { nil } }
+        let roundZeroPrecommits = gossiped.filter { $0.vote.kind == .precommit && $0.vote.round == 0 }
+        #expect(Set(roundZeroPrecommits.map(\.validator)) == Set(senders.map { node.keys[$0].publicKey }))
+        // It resumes in round 1: a proposal there gets its prevote.
+        let block = node.candidate(by: node.proposer(round: 1))
+        #expect(node.handle(node.proposal(round: 1, block)).sentVotes.map(\.round) == [1])
+    }
 }

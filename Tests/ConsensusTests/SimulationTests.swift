@@ -42,6 +42,9 @@ import Testing
             }
             nextSeed += UInt64(count)
         }
+        // Seeds the long sweep (bench/sim-sweep.sh) found failing, kept once fixed. 70660: a
+        // restarted node forgot the precommits that moved it to round 1 (WALRecord.roundChange).
+        mixes.append(Mix(validators: 4, byzantine: 1, faults: everything, seeds: 70660...70660))
         return mixes
     }()
 

@@ -18,6 +18,11 @@ import Testing
         .vote(SignedVote(Vote(kind: kind, height: 7, round: round, blockHash: Digest.blake2b([UInt8(round)])), signedBy: key, chainID: "c"))
     }
 
+    /// Round 2 entered on other validators' precommits of round 1.
+    let roundChange = WALRecord.roundChange(round: 2, votes: (0..<3).map { _ in
+        SignedVote(Vote(kind: .precommit, height: 7, round: 1, blockHash: nil), signedBy: SigningKey(), chainID: "c")
+    })
+
     @Test func recordsSurviveReopening() throws {
         let path = directory + "/a.wal"
         do {
@@ -25,9 +30,10 @@ import Testing
             try wal.startHeight(7)
             try wal.append(vote(round: 0))
             try wal.append(vote(round: 1, .precommit))
+            try wal.append(roundChange)
         }
         let reopened = try ConsensusWAL(path: path)
-        #expect(reopened.records == [.height(7), vote(round: 0), vote(round: 1, .precommit)])
+        #expect(reopened.records == [.height(7), vote(round: 0), vote(round: 1, .precommit), roundChange])
         #expect(reopened.repairedTail == 0)
         try reopened.startHeight(8)
         #expect(try ConsensusWAL(path: path).records == [.height(8)])
