@@ -2,8 +2,8 @@ import Consensus
 import Foundation
 import Testing
 
-/// The CI seeds of the deterministic simulation: 525 planned runs across fault mixes plus regression seeds, Byzantine
-/// behaviours and network sizes. A failure names its seed and shows the run's last events;
+/// The CI seeds of the deterministic simulation: 525 runs across fault mixes, Byzantine
+/// behaviours and network sizes, plus the regression seeds the long sweep found. A failure names its seed and shows the run's last events;
 /// `tributary sim --seed S …` with the printed options replays it exactly.
 @Suite struct SimulationTests {
     struct Mix: Sendable, CustomTestStringConvertible {
