@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// The CI seeds of the deterministic simulation: 525 runs across fault mixes, Byzantine
-/// behaviours and network sizes, plus the regression seeds the long sweep found. A failure names its seed and shows the run's last events;
-/// `tributary sim --seed S …` with the printed options replays it exactly.
+/// behaviours and network sizes, plus the regression seeds the long sweep found. A failure
+/// names its seed and shows the run's last events; `tributary sim --seed S …` with the
+/// printed options replays it exactly.
 @Suite struct SimulationTests {
     struct Mix: Sendable, CustomTestStringConvertible {
         let validators: Int
