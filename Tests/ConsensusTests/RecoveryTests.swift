@@ -7,6 +7,13 @@ import Testing
 /// A validator that crashes and restarts never signs two different messages for one height,
 /// round and step, and keeps its lock.
 @Suite struct RecoveryTests {
+    /// Hands `event` to `node` and writes what it persists to `wal`, as the node driver does.
+    static func handle(_ event: ConsensusEvent, by node: EngineHarness, loggingTo wal: ConsensusWAL) throws {
+        for case let .persist(record) in node.handle(event) {
+            if case let .height(height) = record { try wal.startHeight(height) } else { try wal.append(record) }
+        }
+    }
+
     @Test func aRestartedValidatorResendsWhatItSignedAndNothingElse() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recovery-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -16,11 +23,7 @@ import Testing
         do {
             let node = try EngineHarness(notProposing: [0, 1], directory: directory)
             let wal = try ConsensusWAL(path: walPath)
-            func run(_ event: ConsensusEvent) throws {
-                for case let .persist(record) in node.handle(event) {
-                    if case let .height(height) = record { try wal.startHeight(height) } else { try wal.append(record) }
-                }
-            }
+            func run(_ event: ConsensusEvent) throws { try Self.handle(event, by: node, loggingTo: wal) }
             try run(.start)
             block = node.candidate(by: node.proposer(round: 0))
             try run(node.proposal(round: 0, block))
@@ -60,11 +63,7 @@ import Testing
         do {
             let node = try EngineHarness(notProposing: [0, 1], directory: directory)
             let wal = try ConsensusWAL(path: walPath)
-            func run(_ event: ConsensusEvent) throws {
-                for case let .persist(record) in node.handle(event) {
-                    if case let .height(height) = record { try wal.startHeight(height) } else { try wal.append(record) }
-                }
-            }
+            func run(_ event: ConsensusEvent) throws { try Self.handle(event, by: node, loggingTo: wal) }
             try run(.start)
             senders = Array(node.others.prefix(3))
             for other in senders { try run(node.vote(.precommit, round: 0, nil, by: other)) }
