@@ -59,60 +59,65 @@ enum Int8BroadcastKernels {
     static let groupBytes = Int8Activations.transposedGroupBytes
     static let activationBlockBytes = Int8Activations.transposedBlockBytes
 
+    /// Q4: a block's eight products per register add up in 16 bits, widened once.
     @inline(never)
     static func multiplyUnsigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
         let ones = _mm256_set1_epi16(1)
-        for row in 0..<rows {
-            let w = tile + row * blocks * decodedBlockBytes
-            var f0 = SIMD8<Float>(), f1 = SIMD8<Float>(), f2 = SIMD8<Float>(), f3 = SIMD8<Float>()
-            for block in 0..<blocks {
-                let wb = w + block * decodedBlockBytes, xb = x + block * activationBlockBytes
-                var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
-                for k in 0..<8 {
-                    let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
-                    let xk = xb + k * groupBytes
-                    i0 = _mm256_add_epi16(i0, _mm256_maddubs_epi16(weights, xk.loadUnaligned(as: SIMD4<Int64>.self)))
-                    i1 = _mm256_add_epi16(i1, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int64>.self)))
-                    i2 = _mm256_add_epi16(i2, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Int64>.self)))
-                    i3 = _mm256_add_epi16(i3, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Int64>.self)))
-                }
-                let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)
-                accumulate(&f0, _mm256_madd_epi16(i0, ones), scales, xb, 0)
-                accumulate(&f1, _mm256_madd_epi16(i1, ones), scales, xb, 1)
-                accumulate(&f2, _mm256_madd_epi16(i2, ones), scales, xb, 2)
-                accumulate(&f3, _mm256_madd_epi16(i3, ones), scales, xb, 3)
+        multiplyRows(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, constant: true) { wb, xb in
+            var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
+            for k in 0..<8 {
+                let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
+                let xk = xb + k * groupBytes
+                i0 = _mm256_add_epi16(i0, _mm256_maddubs_epi16(weights, xk.loadUnaligned(as: SIMD4<Int64>.self)))
+                i1 = _mm256_add_epi16(i1, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int64>.self)))
+                i2 = _mm256_add_epi16(i2, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Int64>.self)))
+                i3 = _mm256_add_epi16(i3, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Int64>.self)))
             }
-            store(f0, f1, f2, f3, batch: batch, into: y + row, yStride: yStride)
+            return (_mm256_madd_epi16(i0, ones), _mm256_madd_epi16(i1, ones), _mm256_madd_epi16(i2, ones), _mm256_madd_epi16(i3, ones))
         }
     }
 
+    /// Q8_0: each product moves the weight's sign onto the activation and is widened at once.
     @inline(never)
     static func multiplySigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
         let ones = _mm256_set1_epi16(1)
+        multiplyRows(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, constant: false) { wb, xb in
+            var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
+            for k in 0..<8 {
+                let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
+                let magnitudes = _mm256_abs_epi8(weights)
+                let xk = xb + k * groupBytes
+                @inline(__always) func dot(_ offset: Int) -> SIMD4<Int64> {
+                    let signed = _mm256_sign_epi8(xk.loadUnaligned(fromByteOffset: offset, as: SIMD4<Int64>.self), weights)
+                    return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed), ones)
+                }
+                i0 = _mm256_add_epi32(i0, dot(0))
+                i1 = _mm256_add_epi32(i1, dot(32))
+                i2 = _mm256_add_epi32(i2, dot(64))
+                i3 = _mm256_add_epi32(i3, dot(96))
+            }
+            return (i0, i1, i2, i3)
+        }
+    }
+
+    /// The loop both encodings share: per row and block, `blockSums` gives the four registers'
+    /// 32-bit integer sums (vectors 0–7, 8–15, 16–23, 24–31), which are scaled and accumulated.
+    @inline(__always)
+    private static func multiplyRows(
+        tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
+        constant: Bool, blockSums: (UnsafeRawPointer, UnsafeRawPointer) -> (SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>)
+    ) {
         for row in 0..<rows {
             let w = tile + row * blocks * decodedBlockBytes
             var f0 = SIMD8<Float>(), f1 = SIMD8<Float>(), f2 = SIMD8<Float>(), f3 = SIMD8<Float>()
             for block in 0..<blocks {
                 let wb = w + block * decodedBlockBytes, xb = x + block * activationBlockBytes
-                var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
-                for k in 0..<8 {
-                    let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
-                    let magnitudes = _mm256_abs_epi8(weights)
-                    let xk = xb + k * groupBytes
-                    @inline(__always) func dot(_ offset: Int) -> SIMD4<Int64> {
-                        let signed = _mm256_sign_epi8(xk.loadUnaligned(fromByteOffset: offset, as: SIMD4<Int64>.self), weights)
-                        return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed), ones)
-                    }
-                    i0 = _mm256_add_epi32(i0, dot(0))
-                    i1 = _mm256_add_epi32(i1, dot(32))
-                    i2 = _mm256_add_epi32(i2, dot(64))
-                    i3 = _mm256_add_epi32(i3, dot(96))
-                }
+                let (i0, i1, i2, i3) = blockSums(wb, xb)
                 let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)
-                accumulate(&f0, i0, scales, xb, 0, constant: false)
-                accumulate(&f1, i1, scales, xb, 1, constant: false)
-                accumulate(&f2, i2, scales, xb, 2, constant: false)
-                accumulate(&f3, i3, scales, xb, 3, constant: false)
+                accumulate(&f0, i0, scales, xb, 0, constant: constant)
+                accumulate(&f1, i1, scales, xb, 1, constant: constant)
+                accumulate(&f2, i2, scales, xb, 2, constant: constant)
+                accumulate(&f3, i3, scales, xb, 3, constant: constant)
             }
             store(f0, f1, f2, f3, batch: batch, into: y + row, yStride: yStride)
         }
@@ -121,7 +126,7 @@ enum Int8BroadcastKernels {
     /// Adds one block's integer sums of vectors `8·register …` scaled: `d_w·d_x·Σ`, plus
     /// `m_w·s_x` when the encoding has a `constant` term.
     @inline(__always)
-    private static func accumulate(_ sum: inout SIMD8<Float>, _ integers: SIMD4<Int64>, _ scales: SIMD2<Float>, _ xb: UnsafeRawPointer, _ register: Int, constant: Bool = true) {
+    private static func accumulate(_ sum: inout SIMD8<Float>, _ integers: SIMD4<Int64>, _ scales: SIMD2<Float>, _ xb: UnsafeRawPointer, _ register: Int, constant: Bool) {
         let d = xb.loadUnaligned(fromByteOffset: 8 * groupBytes + 32 * register, as: SIMD8<Float>.self)
         sum.addProduct(_mm256_cvtepi32_ps(integers), d * scales[0])
         if constant {
