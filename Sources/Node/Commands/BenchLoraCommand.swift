@@ -25,6 +25,7 @@ enum BenchLoraCommand {
         options: [
             ModelCommands.modelOption,
             ModelCommands.homeOption,
+            ModelCommands.activationsOption,
             .init(name: "threads", value: "N", help: "Threads for both engines (default 2)."),
             .init(name: "adapters", value: "N", help: "Synthetic adapters written and registered (default 1000)."),
             .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
@@ -39,6 +40,7 @@ enum BenchLoraCommand {
         ]
     ) { arguments in
         let threads = try arguments.integer("threads", default: 2, in: 1...256)
+        let activations = try ModelCommands.activations(arguments)
         let adapterCount = try arguments.integer("adapters", default: 1000, in: 1...100_000)
         let streams = try arguments.integer("streams", default: 32, in: 1...32)
         let repeats = try arguments.integer("repeats", default: 3, in: 1...100)
@@ -53,7 +55,7 @@ enum BenchLoraCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        var figures: [String: Any] = ["threads": threads, "streams": streams, "dtype": "\(dtype)"]
+        var figures: [String: Any] = ["threads": threads, "streams": streams, "dtype": "\(dtype)", "activations": activations.rawValue]
         let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
         let infos = try Synthetic.writeAndRegister(
             count: adapterCount, type: dtype, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
@@ -81,7 +83,7 @@ enum BenchLoraCommand {
         let workload = BenchInferenceCommand.Workload(tokenizer: model.tokenizer, repeats: repeats)
         let prompts = Array(workload.streamPrompts.prefix(streams))
         Output.note("decoding \(streams) streams on the base and on \(streams) adapters (\(repeats) run\(repeats == 1 ? "" : "s") each)…")
-        let engine = InferenceEngine(model: model, threads: threads)
+        let engine = InferenceEngine(model: model, threads: threads, activations: activations)
         var base: [Double] = [], mixed: [Double] = []
         var mixedTokens: [[Int32]] = []
         for _ in 0..<repeats {
@@ -206,7 +208,7 @@ enum BenchLoraCommand {
             return String(format: format, number)
         }
         let streams = figures["streams"] as? Int ?? 0
-        print("model \(model), \(figures["threads"] ?? 0) threads")
+        print("model \(model), \(figures["threads"] ?? 0) threads, tributary activations \(figures["activations"] ?? "")")
         let ranks = (figures["rank_counts"] as? [String: Int] ?? [:]).sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.value)× r\($0.key)" }
         print("adapters on disk: \(figures["adapters"] ?? 0) \(figures["dtype"] ?? "") (\(value("adapters_gb", "%.1f")) GB; \(ranks.joined(separator: ", "))), written in \(value("write_s")) s, registered (validated and hashed) in \(value("register_s")) s")
         print("cold load, rank 16 (\(value("cold_load_rank16_mean_mb")) MB mean): page cache p50 \(value("cold_load_rank16_page_cache_p50_ms")) ms, p90 \(value("cold_load_rank16_page_cache_p90_ms")) ms; from disk p50 \(value("cold_load_rank16_disk_p50_ms")) ms, p90 \(value("cold_load_rank16_disk_p90_ms")) ms (goal p50 ≤ 10 ms)")
