@@ -130,7 +130,10 @@ extension ModelTests {
                 let alone = try TextGenerator(engine: engine).generate([direct])[0]
                 #expect(generation.tokens == alone.tokens, "request \(index) on \(name ?? "base")")
             }
-            #expect(store.statistics.evictions >= 2)
+            // all-r16 cannot stay resident beside either other adapter, so at least one eviction
+            // happens in any order; more depend on timing (both all-r16 requests may share one load,
+            // and the two small adapters fit together).
+            #expect(store.statistics.evictions >= 1)
             #expect(throws: ScheduleError.unknownAdapter("ff")) { try scheduler.submit(GenerationRequest(promptTokens: [1], maxTokens: 1), adapterID: "ff") { _ in } }
         }
 

@@ -54,16 +54,24 @@ enum StartCommand {
         print("HTTP API listening on http://\(address)")
         fflush(nil)
 
+        // The node (with its store) must be released on this thread, before the process exits:
+        // RocksDB closed on a dispatch thread during exit aborts. So the handlers hold the node
+        // weakly, and the cancel handlers, which run once a handler in flight has returned (and
+        // let go of the node), are waited for.
+        let handlersDone = DispatchGroup()
         let signalSources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            // Weak: a cancelled source releases its handler on a dispatch thread, and the node
-            // (with its store) must be released here, before the process exits.
             source.setEventHandler { [weak node] in node?.shutdown() }
+            handlersDone.enter()
+            source.setCancelHandler { handlersDone.leave() }
             source.resume()
             return source
         }
-        defer { signalSources.forEach { $0.cancel() } }
+        defer {
+            signalSources.forEach { $0.cancel() }
+            handlersDone.wait()
+        }
 
         defer { server.stop() }
         try node.run()
