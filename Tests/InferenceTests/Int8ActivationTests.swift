@@ -17,7 +17,8 @@ import Testing
     }
 
     /// The parser's sample file plus random Q8_0, Q4_1 and Q4_0 matrices of three rows of four,
-    /// two and four blocks, with a −128 among the Q8_0 values.
+    /// two and four blocks, with a −128 among the Q8_0 values, and a Q4_1 matrix of 37 rows
+    /// (more than two of the broadcast kernels' 16-row groups).
     static func matrices(in directory: URL) throws -> [TensorData] {
         var builder = GGUFParserTests.sample()
         var random = SeededGenerator(seed: 0x5a_4d1e)
@@ -28,10 +29,13 @@ import Testing
         q8[2] = 0x80
         for _ in 0..<(3 * 2) { q41 += scale() + halfBytes(Float16(Float.random(in: -1...1, using: &random))) + bytes(16) }
         for _ in 0..<(3 * 4) { q40 += scale() + bytes(16) }
+        var tall: [UInt8] = []
+        for _ in 0..<(37 * 2) { tall += scale() + halfBytes(Float16(Float.random(in: -1...1, using: &random))) + bytes(16) }
         builder.tensors += [
             .init(name: "q8_0_random", dimensions: [128, 3], type: 8, data: q8),
             .init(name: "q4_1_random", dimensions: [64, 3], type: 3, data: q41),
             .init(name: "q4_0_random", dimensions: [128, 3], type: 2, data: q40),
+            .init(name: "q4_1_tall", dimensions: [64, 37], type: 3, data: tall),
         ]
         return try GGUFFile(path: write(builder.bytes(), named: "int8.gguf", in: directory)).tensors
     }
@@ -77,7 +81,7 @@ import Testing
             expectProducts(float32, of: quantized, "float32")
             checked += 1
         }
-        #expect(checked == 8)
+        #expect(checked == 9)
     }
 }
 

@@ -57,7 +57,7 @@ extension InferenceEngine {
             let weights = weights.matrix(projection)
             return MatrixProduct(weights: weights, x: UnsafePointer(x), xStride: weights.columns, y: y, yStride: weights.rows)
         }
-        MatrixMultiply.run(products, batch: rows, pool: pool, scratch: scratch, activations: activations)
+        MatrixMultiply.run(products, batch: rows, pool: pool, scratch: scratch, activations: activations, int8Tiles: int8Tiles)
         addAdapterDeltas(maps, layer: layer)
     }
 
@@ -132,7 +132,7 @@ extension InferenceEngine {
             }
         }
         let head = model.weights.head
-        MatrixMultiply.run([MatrixProduct(weights: head, x: normed, xStride: head.columns, y: output, yStride: head.rows)], batch: m, pool: pool, scratch: scratch, activations: activations)
+        MatrixMultiply.run([MatrixProduct(weights: head, x: normed, xStride: head.columns, y: output, yStride: head.rows)], batch: m, pool: pool, scratch: scratch, activations: activations, int8Tiles: int8Tiles)
         return (0..<m).map { Array(UnsafeBufferPointer(start: output + $0 * c.vocabularySize, count: c.vocabularySize)) }
     }
 }

@@ -18,6 +18,8 @@ public final class InferenceEngine {
     let adapterWork = AdapterWork()
     /// How activations meet quantized weights in the matrix products.
     public let activations: ActivationPrecision
+    /// With int8 activations, the model's matrices decoded once for the batched kernels.
+    let int8Tiles: Int8Tiles?
 
     /// Most token rows in one forward pass; longer inputs are split into passes.
     public static let batchRowsMax = 512
@@ -32,6 +34,7 @@ public final class InferenceEngine {
         openblas_set_num_threads(1)
         self.model = model
         self.activations = activations
+        self.int8Tiles = activations == .int8 ? Int8Tiles(model.weights.matrices) : nil
         self.pool = WorkerPool(threadCount: threads)
         self.attentionScores = AttentionScores(members: threads)
         let widest = max(model.configuration.hiddenSize, model.configuration.intermediateSize)

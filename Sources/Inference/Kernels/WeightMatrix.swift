@@ -94,7 +94,8 @@ public struct WeightMatrix: @unchecked Sendable {
                     members: 1, floatsPerMember: max(InferenceEngine.tileFloatsPerThread, 16 * columns),
                     activationFloats: columns * MatrixMultiply.broadcastKernelBatchMax)
                 let product = MatrixProduct(weights: self, x: x.baseAddress!, xStride: columns, y: y.baseAddress!, yStride: rows)
-                MatrixMultiply.run([product], batch: vectors.count, pool: WorkerPool(threadCount: 1), scratch: scratch, activations: activations)
+                let tiles = activations == .int8 ? Int8Tiles([self]) : nil
+                MatrixMultiply.run([product], batch: vectors.count, pool: WorkerPool(threadCount: 1), scratch: scratch, activations: activations, int8Tiles: tiles)
             }
         }
         return (0..<vectors.count).map { Array(y[($0 * rows)..<(($0 + 1) * rows)]) }
@@ -114,8 +115,10 @@ public struct WeightMatrix: @unchecked Sendable {
 /// block-header loads of the last block stay inside the allocation.
 final class WeightStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
+    let byteCount: Int
 
     init(byteCount: Int) {
+        self.byteCount = byteCount
         base = .allocate(byteCount: byteCount + 64, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount + 64)
     }

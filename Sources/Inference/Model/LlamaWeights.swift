@@ -19,6 +19,13 @@ public enum Projection: String, Sendable, CaseIterable {
     case gate = "gate_proj", up = "up_proj", down = "down_proj"
 }
 
+extension LlamaWeights {
+    /// Every matrix the forward pass multiplies with: each block's projections, then the head.
+    public var matrices: [WeightMatrix] {
+        layers.flatMap { layer in Projection.allCases.map(layer.matrix) } + [head]
+    }
+}
+
 extension LlamaLayerWeights {
     /// The weight matrix of `projection`.
     public func matrix(_ projection: Projection) -> WeightMatrix {

@@ -62,64 +62,55 @@ enum Int8BroadcastKernels {
     /// Q4: a block's eight products per register add up in 16 bits, widened once.
     @inline(never)
     static func multiplyUnsigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
-        let ones = _mm256_set1_epi16(1)
-        multiplyRows(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, constant: true) { wb, xb in
-            var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
-            for k in 0..<8 {
-                let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
-                let xk = xb + k * groupBytes
-                i0 = _mm256_add_epi16(i0, _mm256_maddubs_epi16(weights, xk.loadUnaligned(as: SIMD4<Int64>.self)))
-                i1 = _mm256_add_epi16(i1, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int64>.self)))
-                i2 = _mm256_add_epi16(i2, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Int64>.self)))
-                i3 = _mm256_add_epi16(i3, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Int64>.self)))
-            }
-            return (_mm256_madd_epi16(i0, ones), _mm256_madd_epi16(i1, ones), _mm256_madd_epi16(i2, ones), _mm256_madd_epi16(i3, ones))
-        }
+        multiplyRows(UnsignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
     }
 
     /// Q8_0: each product moves the weight's sign onto the activation and is widened at once.
     @inline(never)
     static func multiplySigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
-        let ones = _mm256_set1_epi16(1)
-        multiplyRows(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, constant: false) { wb, xb in
-            var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
-            for k in 0..<8 {
-                let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
-                let magnitudes = _mm256_abs_epi8(weights)
-                let xk = xb + k * groupBytes
-                @inline(__always) func dot(_ offset: Int) -> SIMD4<Int64> {
-                    let signed = _mm256_sign_epi8(xk.loadUnaligned(fromByteOffset: offset, as: SIMD4<Int64>.self), weights)
-                    return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed), ones)
-                }
-                i0 = _mm256_add_epi32(i0, dot(0))
-                i1 = _mm256_add_epi32(i1, dot(32))
-                i2 = _mm256_add_epi32(i2, dot(64))
-                i3 = _mm256_add_epi32(i3, dot(96))
-            }
-            return (i0, i1, i2, i3)
-        }
+        multiplyRows(SignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
     }
 
-    /// The loop both encodings share: per row and block, `blockSums` gives the four registers'
+    /// Rows whose 32 results are gathered before they are written out per vector.
+    static let rowsPerFlush = 16
+
+    /// The loop both encodings share: per row and block, `Sums.of` gives the four registers'
     /// 32-bit integer sums (vectors 0–7, 8–15, 16–23, 24–31), which are scaled and accumulated.
+    /// Generic rather than taking a closure so that the block sums inline into the loop (a call
+    /// per block would spill the float accumulators, which every call may clobber). Results
+    /// of `rowsPerFlush` rows are kept together and written one vector at a time, a run of
+    /// consecutive floats each, rather than 32 scattered floats per row.
     @inline(__always)
-    private static func multiplyRows(
-        tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
-        constant: Bool, blockSums: (UnsafeRawPointer, UnsafeRawPointer) -> (SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>)
+    private static func multiplyRows<Sums: Int8BlockSums>(
+        _: Sums.Type, tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int
     ) {
-        for row in 0..<rows {
-            let w = tile + row * blocks * decodedBlockBytes
-            var f0 = SIMD8<Float>(), f1 = SIMD8<Float>(), f2 = SIMD8<Float>(), f3 = SIMD8<Float>()
-            for block in 0..<blocks {
-                let wb = w + block * decodedBlockBytes, xb = x + block * activationBlockBytes
-                let (i0, i1, i2, i3) = blockSums(wb, xb)
-                let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)
-                accumulate(&f0, i0, scales, xb, 0, constant: constant)
-                accumulate(&f1, i1, scales, xb, 1, constant: constant)
-                accumulate(&f2, i2, scales, xb, 2, constant: constant)
-                accumulate(&f3, i3, scales, xb, 3, constant: constant)
+        let lanes = Int8Activations.broadcastLanes
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowsPerFlush * lanes / 8) { results in
+            let gathered = UnsafeMutableRawPointer(results.baseAddress!).assumingMemoryBound(to: Float.self)
+            for first in stride(from: 0, to: rows, by: rowsPerFlush) {
+                let count = min(rowsPerFlush, rows - first)
+                for index in 0..<count {
+                    let w = tile + (first + index) * blocks * decodedBlockBytes
+                    var f0 = SIMD8<Float>(), f1 = SIMD8<Float>(), f2 = SIMD8<Float>(), f3 = SIMD8<Float>()
+                    for block in 0..<blocks {
+                        let wb = w + block * decodedBlockBytes, xb = x + block * activationBlockBytes
+                        let (i0, i1, i2, i3) = Sums.of(wb, xb)
+                        let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)
+                        accumulate(&f0, i0, scales, xb, 0, constant: Sums.hasConstant)
+                        accumulate(&f1, i1, scales, xb, 1, constant: Sums.hasConstant)
+                        accumulate(&f2, i2, scales, xb, 2, constant: Sums.hasConstant)
+                        accumulate(&f3, i3, scales, xb, 3, constant: Sums.hasConstant)
+                    }
+                    results[4 * index] = f0
+                    results[4 * index + 1] = f1
+                    results[4 * index + 2] = f2
+                    results[4 * index + 3] = f3
+                }
+                for vector in 0..<batch {
+                    let target = y + vector * yStride + first
+                    for index in 0..<count { target[index] = gathered[index * lanes + vector] }
+                }
             }
-            store(f0, f1, f2, f3, batch: batch, into: y + row, yStride: yStride)
         }
     }
 
@@ -134,14 +125,61 @@ enum Int8BroadcastKernels {
             sum.addProduct(s, SIMD8<Float>(repeating: scales[1]))
         }
     }
+}
 
-    /// Writes lanes `0..<batch` of the 32 lanes `f0 f1 f2 f3` to `y[v · yStride]`.
+/// One decoded weight block times one block of 32 transposed activation vectors: the four
+/// registers' 32-bit integer sums (vectors 0–7, 8–15, 16–23, 24–31).
+protocol Int8BlockSums {
+    /// Whether the encoding's `m` term (`m_w · s_x`) is added.
+    static var hasConstant: Bool { get }
+    static func of(_ wb: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> (SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>)
+}
+
+/// Q4 (unsigned nibbles): eight `vpmaddubsw` per register add up in 16 bits, widened once.
+enum UnsignedBlockSums: Int8BlockSums {
+    static var hasConstant: Bool { true }
+
     @inline(__always)
-    private static func store(_ f0: SIMD8<Float>, _ f1: SIMD8<Float>, _ f2: SIMD8<Float>, _ f3: SIMD8<Float>, batch: Int, into y: UnsafeMutablePointer<Float>, yStride: Int) {
-        for vector in 0..<batch {
-            let lanes = vector < 16 ? (vector < 8 ? f0 : f1) : (vector < 24 ? f2 : f3)
-            y[vector * yStride] = lanes[vector & 7]
+    static func of(_ wb: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> (SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>) {
+        let groupBytes = Int8BroadcastKernels.groupBytes
+        var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
+        for k in 0..<8 {
+            let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
+            let xk = xb + k * groupBytes
+            i0 = _mm256_add_epi16(i0, _mm256_maddubs_epi16(weights, xk.loadUnaligned(as: SIMD4<Int64>.self)))
+            i1 = _mm256_add_epi16(i1, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int64>.self)))
+            i2 = _mm256_add_epi16(i2, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Int64>.self)))
+            i3 = _mm256_add_epi16(i3, _mm256_maddubs_epi16(weights, xk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Int64>.self)))
         }
+        let ones = _mm256_set1_epi16(1)
+        return (_mm256_madd_epi16(i0, ones), _mm256_madd_epi16(i1, ones), _mm256_madd_epi16(i2, ones), _mm256_madd_epi16(i3, ones))
+    }
+}
+
+/// Q8_0 (signed bytes): each product moves the weight's sign onto the activation and is
+/// widened at once.
+enum SignedBlockSums: Int8BlockSums {
+    static var hasConstant: Bool { false }
+
+    @inline(__always)
+    static func of(_ wb: UnsafeRawPointer, _ xb: UnsafeRawPointer) -> (SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>, SIMD4<Int64>) {
+        let groupBytes = Int8BroadcastKernels.groupBytes
+        let ones = _mm256_set1_epi16(1)
+        var i0 = SIMD4<Int64>(), i1 = SIMD4<Int64>(), i2 = SIMD4<Int64>(), i3 = SIMD4<Int64>()
+        for k in 0..<8 {
+            let weights = _mm256_set1_epi32(wb.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self))
+            let magnitudes = _mm256_abs_epi8(weights)
+            let xk = xb + k * groupBytes
+            @inline(__always) func dot(_ offset: Int) -> SIMD4<Int64> {
+                let signed = _mm256_sign_epi8(xk.loadUnaligned(fromByteOffset: offset, as: SIMD4<Int64>.self), weights)
+                return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signed), ones)
+            }
+            i0 = _mm256_add_epi32(i0, dot(0))
+            i1 = _mm256_add_epi32(i1, dot(32))
+            i2 = _mm256_add_epi32(i2, dot(64))
+            i3 = _mm256_add_epi32(i3, dot(96))
+        }
+        return (i0, i1, i2, i3)
     }
 }
 #endif

@@ -29,26 +29,24 @@ enum MatrixMultiply {
     /// Computes every product for `batch` activation rows; products may run concurrently,
     /// so no product may read another's output. Work is dealt out in chunks of output rows
     /// to whichever thread is free.
-    static func run(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, activations: ActivationPrecision = .float32) {
+    /// With `int8` activations, batches of 9–32 vectors read their weights from `int8Tiles`,
+    /// which must hold every product's matrix.
+    static func run(
+        _ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace,
+        activations: ActivationPrecision = .float32, int8Tiles: Int8Tiles? = nil
+    ) {
         guard batch > 0, !products.isEmpty else { return }
         if batch <= registerKernelBatchMax {
-            let total = products.reduce(0) { $0 + $1.weights.rows }
             let precision = batch <= int8BatchMax ? activations : .float32
             let inputs = products.map { RegisterKernelInput($0, vectors: batch, activations: precision) }
-            pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: 8)) { _, range in
-                var start = 0
-                for (index, product) in products.enumerated() {
-                    let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
-                    if lower < upper {
-                        inputs[index].multiply(product, rows: (lower - start)..<(upper - start), vectors: batch)
-                    }
-                    start += product.weights.rows
-                }
+            forEachRowChunk(products, perThread: 8, pool: pool) { index, product, rows in
+                inputs[index].multiply(product, rows: rows, vectors: batch)
             }
         } else if batch <= broadcastKernelBatchMax {
             #if arch(x86_64)
             if activations == .int8, products.allSatisfy({ Int8Activations.applies(to: $0.weights.type) }) {
-                runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch)
+                guard let int8Tiles else { preconditionFailure("int8 broadcast products need decoded tiles") }
+                runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch, tiles: int8Tiles)
                 return
             }
             #endif
@@ -65,11 +63,10 @@ enum MatrixMultiply {
     }
 
     /// Splits every product's rows into tiles (about `perThread` per thread), and on the pool
-    /// decodes each tile in its thread's buffer — to float32, or with `int8` to
-    /// `Int8BroadcastKernels.decodeTile`'s bytes (fewer than four per weight) — and hands it to
-    /// `body` with the product, its index and the tile's rows.
+    /// decodes each tile to float32 in its thread's buffer and hands it to `body` with the
+    /// product, its index and the tile's rows.
     static func forEachDecodedTile(
-        _ products: [MatrixProduct], perThread: Int, pool: WorkerPool, scratch: ScratchSpace, int8: Bool = false,
+        _ products: [MatrixProduct], perThread: Int, pool: WorkerPool, scratch: ScratchSpace,
         _ body: (MatrixProduct, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void
     ) {
         var tiles: [(product: Int, rows: Range<Int>)] = []
@@ -82,16 +79,23 @@ enum MatrixMultiply {
             let buffer = scratch.buffer(member: member)
             for tile in tiles[range] {
                 let product = products[tile.product]
-                if int8 {
-                    #if arch(x86_64)
-                    Int8BroadcastKernels.decodeTile(product.weights, rows: tile.rows, into: UnsafeMutableRawPointer(buffer))
-                    #else
-                    preconditionFailure("int8 tiles need the x86-64 kernels")
-                    #endif
-                } else {
-                    product.weights.dequantize(rows: tile.rows, into: buffer)
-                }
+                product.weights.dequantize(rows: tile.rows, into: buffer)
                 body(product, tile.product, tile.rows, buffer)
+            }
+        }
+    }
+
+    /// Deals the products' rows, taken end to end, out in chunks (about `perThread` per
+    /// thread) and hands `body` each product's part of a chunk: its index, the product and
+    /// the rows.
+    static func forEachRowChunk(_ products: [MatrixProduct], perThread: Int, pool: WorkerPool, _ body: (Int, MatrixProduct, Range<Int>) -> Void) {
+        let total = products.reduce(0) { $0 + $1.weights.rows }
+        pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: perThread)) { _, range in
+            var start = 0
+            for (index, product) in products.enumerated() {
+                let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
+                if lower < upper { body(index, product, (lower - start)..<(upper - start)) }
+                start += product.weights.rows
             }
         }
     }
@@ -122,9 +126,9 @@ enum MatrixMultiply {
 
     #if arch(x86_64)
     /// Batches of 9–32 vectors with int8 activations: each distinct input is quantized and
-    /// transposed once, then tiles of rows are decoded to bytes and multiplied by
-    /// `Int8BroadcastKernels`.
-    static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace) {
+    /// transposed once, then chunks of rows are multiplied by `Int8BroadcastKernels` straight
+    /// from the matrices' decoded `tiles`.
+    static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, tiles: Int8Tiles) {
         var quantized: [UnsafeRawPointer] = []
         var byInput: [UnsafePointer<Float>: UnsafeRawPointer] = [:]
         var offset = 0
@@ -141,10 +145,15 @@ enum MatrixMultiply {
             byInput[product.x] = UnsafeRawPointer(target)
             offset += floats
         }
-        forEachDecodedTile(products, perThread: 4, pool: pool, scratch: scratch, int8: true) { product, index, rows, tile in
+        let decoded = products.map { product in
+            guard let tile = tiles.tiles(of: product.weights) else { preconditionFailure("no decoded tiles for a \(product.weights.rows)×\(product.weights.columns) matrix") }
+            return tile
+        }
+        forEachRowChunk(products, perThread: 4, pool: pool) { index, product, rows in
+            let blocks = product.weights.columns / 32
             Int8BroadcastKernels.multiply(
-                product.weights.type, tile: UnsafeRawPointer(tile), rows: rows.count, blocks: product.weights.columns / 32,
-                x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
+                product.weights.type, tile: decoded[index] + rows.lowerBound * blocks * Int8BroadcastKernels.decodedBlockBytes,
+                rows: rows.count, blocks: blocks, x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
         }
     }
     #endif
