@@ -25,11 +25,13 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Header-only: the compiler's prefetch builtin, which Swift cannot reach directly.
+        .systemLibrary(name: "CPrefetch"),
 
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium"], swiftSettings: inferenceSwiftSettings),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
             dependencies: ["Crypto", "Ledger", "Consensus", "Inference", "CMicroHTTPD", "CCurl"]

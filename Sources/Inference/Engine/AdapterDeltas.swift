@@ -123,6 +123,23 @@ extension InferenceEngine {
         }
     }
 
+    /// The factors `addAdapterDeltas` will read for `projections` of `layer`: the base
+    /// product before it fetches them toward the cache.
+    func adapterFactors(_ projections: [Projection], layer: Int) -> PrefetchPlan {
+        guard !adapterWork.segments.isEmpty else { return .none }
+        var ranges: [UnsafeRawBufferPointer] = []
+        for segment in adapterWork.segments {
+            let base = UnsafeRawPointer(segment.adapter.storage.base)
+            for projection in projections {
+                guard let index = segment.adapter.targetIndex(layer: layer, projection: projection) else { continue }
+                let target = segment.adapter.targets[index], width = target.type.byteWidth
+                ranges.append(UnsafeRawBufferPointer(start: base + target.aByteOffset, count: target.rank * target.inputs * width))
+                ranges.append(UnsafeRawBufferPointer(start: base + target.bByteOffset, count: target.rank * target.outputs * width))
+            }
+        }
+        return PrefetchPlan(ranges)
+    }
+
     /// One item's delta for `rows` rows: shrink `x` into `t`, expand `t` into `y`.
     private static func addDelta<F: FactorElement>(
         _: F.Type, _ item: AdapterWork.Item, rows: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,

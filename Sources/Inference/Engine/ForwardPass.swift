@@ -57,7 +57,9 @@ extension InferenceEngine {
             let weights = weights.matrix(projection)
             return MatrixProduct(weights: weights, x: UnsafePointer(x), xStride: weights.columns, y: y, yStride: weights.rows)
         }
-        MatrixMultiply.run(products, batch: rows, pool: pool, scratch: scratch, activations: activations, int8Tiles: int8Tiles)
+        MatrixMultiply.run(
+            products, batch: rows, pool: pool, scratch: scratch, activations: activations, int8Tiles: int8Tiles,
+            prefetch: adapterFactors(maps.map(\.0), layer: layer))
         addAdapterDeltas(maps, layer: layer)
     }
 

@@ -44,15 +44,16 @@ enum Int8BroadcastKernels {
     }
 
     /// `y[v · yStride + r] = Σ_c W[r, c] · x̂[v, c]` for the decoded tile's `rows` rows and
-    /// `v < batch`, with `x` from `Int8Activations.quantizeTransposed`.
+    /// `v < batch`, with `x` from `Int8Activations.quantizeTransposed`; `prefetch` advances
+    /// once per row and block.
     static func multiply(
         _ type: TensorType, tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int,
-        y: UnsafeMutablePointer<Float>, yStride: Int
+        y: UnsafeMutablePointer<Float>, yStride: Int, prefetch: inout PrefetchCursor
     ) {
         if type == .q8_0 {
-            multiplySigned(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
+            multiplySigned(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, prefetch: &prefetch)
         } else {
-            multiplyUnsigned(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
+            multiplyUnsigned(tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, prefetch: &prefetch)
         }
     }
 
@@ -61,14 +62,20 @@ enum Int8BroadcastKernels {
 
     /// Q4: a block's eight products per register add up in 16 bits, widened once.
     @inline(never)
-    static func multiplyUnsigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
-        multiplyRows(UnsignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
+    static func multiplyUnsigned(
+        tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
+        prefetch: inout PrefetchCursor
+    ) {
+        multiplyRows(UnsignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, prefetch: &prefetch)
     }
 
     /// Q8_0: each product moves the weight's sign onto the activation and is widened at once.
     @inline(never)
-    static func multiplySigned(tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int) {
-        multiplyRows(SignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride)
+    static func multiplySigned(
+        tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
+        prefetch: inout PrefetchCursor
+    ) {
+        multiplyRows(SignedBlockSums.self, tile: tile, rows: rows, blocks: blocks, x: x, batch: batch, y: y, yStride: yStride, prefetch: &prefetch)
     }
 
     /// Rows whose 32 results are gathered before they are written out per vector.
@@ -82,7 +89,8 @@ enum Int8BroadcastKernels {
     /// consecutive floats each, rather than 32 scattered floats per row.
     @inline(__always)
     private static func multiplyRows<Sums: Int8BlockSums>(
-        _: Sums.Type, tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int
+        _: Sums.Type, tile: UnsafeRawPointer, rows: Int, blocks: Int, x: UnsafeRawPointer, batch: Int, y: UnsafeMutablePointer<Float>, yStride: Int,
+        prefetch: inout PrefetchCursor
     ) {
         let lanes = Int8Activations.broadcastLanes
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: rowsPerFlush * lanes / 8) { results in
@@ -93,6 +101,7 @@ enum Int8BroadcastKernels {
                     let w = tile + (first + index) * blocks * decodedBlockBytes
                     var f0 = SIMD8<Float>(), f1 = SIMD8<Float>(), f2 = SIMD8<Float>(), f3 = SIMD8<Float>()
                     for block in 0..<blocks {
+                        prefetch.advance()
                         let wb = w + block * decodedBlockBytes, xb = x + block * activationBlockBytes
                         let (i0, i1, i2, i3) = Sums.of(wb, xb)
                         let scales = wb.loadUnaligned(fromByteOffset: 32, as: SIMD2<Float>.self)

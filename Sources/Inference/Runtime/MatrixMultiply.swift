@@ -30,10 +30,10 @@ enum MatrixMultiply {
     /// so no product may read another's output. Work is dealt out in chunks of output rows
     /// to whichever thread is free.
     /// With `int8` activations, batches of 9–32 vectors read their weights from `int8Tiles`,
-    /// which must hold every product's matrix.
+    /// which must hold every product's matrix, and fetch `prefetch` toward the cache as they go.
     static func run(
         _ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace,
-        activations: ActivationPrecision = .float32, int8Tiles: Int8Tiles? = nil
+        activations: ActivationPrecision = .float32, int8Tiles: Int8Tiles? = nil, prefetch: PrefetchPlan = .none
     ) {
         guard batch > 0, !products.isEmpty else { return }
         if batch <= registerKernelBatchMax {
@@ -46,7 +46,7 @@ enum MatrixMultiply {
             #if arch(x86_64)
             if activations == .int8, products.allSatisfy({ Int8Activations.applies(to: $0.weights.type) }) {
                 guard let int8Tiles else { preconditionFailure("int8 broadcast products need decoded tiles") }
-                runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch, tiles: int8Tiles)
+                runInt8Broadcast(products, batch: batch, pool: pool, scratch: scratch, tiles: int8Tiles, prefetch: prefetch)
                 return
             }
             #endif
@@ -128,7 +128,7 @@ enum MatrixMultiply {
     /// Batches of 9–32 vectors with int8 activations: each distinct input is quantized and
     /// transposed once, then chunks of rows are multiplied by `Int8BroadcastKernels` straight
     /// from the matrices' decoded `tiles`.
-    static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, tiles: Int8Tiles) {
+    static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, tiles: Int8Tiles, prefetch: PrefetchPlan) {
         var quantized: [UnsafeRawPointer] = []
         var byInput: [UnsafePointer<Float>: UnsafeRawPointer] = [:]
         var offset = 0
@@ -149,11 +149,19 @@ enum MatrixMultiply {
             guard let tile = tiles.tiles(of: product.weights) else { preconditionFailure("no decoded tiles for a \(product.weights.rows)×\(product.weights.columns) matrix") }
             return tile
         }
+        var firstRows: [Int] = [], total = 0
+        for product in products {
+            firstRows.append(total)
+            total += product.weights.rows
+        }
         forEachRowChunk(products, perThread: 4, pool: pool) { index, product, rows in
             let blocks = product.weights.columns / 32
+            let share = (firstRows[index] + rows.lowerBound)..<(firstRows[index] + rows.upperBound)
+            var cursor = prefetch.cursor(part: share, of: total, steps: rows.count * blocks)
             Int8BroadcastKernels.multiply(
                 product.weights.type, tile: decoded[index] + rows.lowerBound * blocks * Int8BroadcastKernels.decodedBlockBytes,
-                rows: rows.count, blocks: blocks, x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride)
+                rows: rows.count, blocks: blocks, x: quantized[index], batch: batch, y: product.y + rows.lowerBound, yStride: product.yStride,
+                prefetch: &cursor)
         }
     }
     #endif
