@@ -23,6 +23,8 @@ enum MatrixMultiply {
     static let int8BatchMax = 4
     /// Largest batch computed with `BroadcastKernels`; larger batches use `sgemm`.
     static let broadcastKernelBatchMax = 32
+    /// Activation blocks per work chunk when the broadcast kernels' inputs are quantized.
+    static let quantizeChunkBlocks = 6
     /// Output rows per thread work unit, so threads write disjoint cache lines.
     static let rowGranularity = 16
 
@@ -129,9 +131,11 @@ enum MatrixMultiply {
     /// transposed once, then chunks of rows are multiplied by `Int8BroadcastKernels` straight
     /// from the matrices' decoded `tiles`.
     static func runInt8Broadcast(_ products: [MatrixProduct], batch: Int, pool: WorkerPool, scratch: ScratchSpace, tiles: Int8Tiles, prefetch: PrefetchPlan) {
+        // Each distinct input is quantized once, its blocks spread over the pool.
         var quantized: [UnsafeRawPointer] = []
         var byInput: [UnsafePointer<Float>: UnsafeRawPointer] = [:]
-        var offset = 0
+        var inputs: [(product: MatrixProduct, target: UnsafeMutableRawPointer, firstBlock: Int)] = []
+        var offset = 0, blockCount = 0
         for product in products {
             if let done = byInput[product.x] {
                 quantized.append(done)
@@ -140,10 +144,22 @@ enum MatrixMultiply {
             let blocks = product.weights.columns / 32
             let floats = (Int8Activations.transposedBytes(blocks: blocks) + 3) / 4
             let target = UnsafeMutableRawPointer(scratch.activations(offset: offset, count: floats))
-            Int8Activations.quantizeTransposed(x: product.x, xStride: product.xStride, vectors: batch, blocks: blocks, into: target)
+            inputs.append((product, target, blockCount))
             quantized.append(UnsafeRawPointer(target))
             byInput[product.x] = UnsafeRawPointer(target)
             offset += floats
+            blockCount += blocks
+        }
+        pool.forEachChunk(blockCount, chunk: quantizeChunkBlocks) { _, range in
+            for input in inputs {
+                let blocks = input.product.weights.columns / 32
+                let first = max(range.lowerBound, input.firstBlock), end = min(range.upperBound, input.firstBlock + blocks)
+                guard first < end else { continue }
+                let block = first - input.firstBlock
+                Int8Activations.quantizeTransposed(
+                    x: input.product.x + 32 * block, xStride: input.product.xStride, vectors: batch, blocks: end - first,
+                    into: input.target + block * Int8Activations.transposedBlockBytes)
+            }
         }
         let decoded = products.map { product in
             guard let tile = tiles.tiles(of: product.weights) else { preconditionFailure("no decoded tiles for a \(product.weights.rows)×\(product.weights.columns) matrix") }
