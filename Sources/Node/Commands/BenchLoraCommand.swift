@@ -17,10 +17,10 @@ enum BenchLoraCommand {
         the page cache and after dropping the files from it; resident bytes of the stream adapters
         against their tensor bytes and the anonymous RSS growth; aggregate decode tokens/s of
         --streams streams (prompts of 24–31 tokens, greedy, 64 steps) each on a different adapter
-        against the same streams on the base, alternating, medians of --repeats runs. The baseline
-        runs bench/llama_cpp_lora_baseline.py: llama.cpp decodes each stream on its own context
-        with only its own adapter (it batches only requests that share one adapter set). The
-        directory is removed.
+        against the same streams on the base, medians of --repeats rounds. The baseline runs
+        bench/llama_cpp_lora_baseline.py once per round, after the two: llama.cpp decodes each
+        stream on its own context with only its own adapter (it batches only requests that share
+        one adapter set). The directory is removed.
         """,
         options: [
             ModelCommands.modelOption,
@@ -29,7 +29,7 @@ enum BenchLoraCommand {
             .init(name: "threads", value: "N", help: "Threads for both engines (default 2)."),
             .init(name: "adapters", value: "N", help: "Synthetic adapters written and registered (default 1000)."),
             .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
-            .init(name: "repeats", value: "N", help: "Runs per throughput figure; the median is reported (default 3)."),
+            .init(name: "repeats", value: "N", help: "Rounds of base, mixed and llama.cpp runs; medians are reported (default 3)."),
             .init(name: "dtype", value: "TYPE", help: "Tensor type of the adapters: f32, f16 or bf16 (default f32)."),
             .init(name: "budget-mb", value: "MB", help: "Resident-set budget of the adapter store (default 4096)."),
             .init(name: "directory", value: "DIR", help: "Where to create the temporary adapter directory (default the system temp)."),
@@ -55,7 +55,7 @@ enum BenchLoraCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        var figures: [String: Any] = ["threads": threads, "streams": streams, "dtype": "\(dtype)", "activations": activations.rawValue]
+        var figures: [String: Any] = ["threads": threads, "streams": streams, "rounds": repeats, "dtype": "\(dtype)", "activations": activations.rawValue]
         let store = AdapterStore(configuration: model.configuration, budgetBytes: budget)
         let infos = try Synthetic.writeAndRegister(
             count: adapterCount, type: dtype, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
@@ -80,40 +80,61 @@ enum BenchLoraCommand {
         figures["resident_over_tensor_bytes"] = Double(accounted) / Double(tensorBytes)
         figures["rss_growth_over_tensor_bytes"] = Double(rssGrowth) / Double(tensorBytes)
 
-        let workload = BenchInferenceCommand.Workload(tokenizer: model.tokenizer, repeats: repeats)
+        let workload = BenchInferenceCommand.Workload(tokenizer: model.tokenizer, repeats: 1)
         let prompts = Array(workload.streamPrompts.prefix(streams))
-        Output.note("decoding \(streams) streams on the base and on \(streams) adapters (\(repeats) run\(repeats == 1 ? "" : "s") each)…")
-        let engine = InferenceEngine(model: model, threads: threads, activations: activations)
-        var base: [Double] = [], mixed: [Double] = []
-        var mixedTokens: [[Int32]] = []
-        for _ in 0..<repeats {
-            base.append(try decode(engine, prompts: prompts, adapters: nil).tokensPerSecond)
-            let run = try decode(engine, prompts: prompts, adapters: adapters)
-            mixed.append(run.tokensPerSecond)
-            mixedTokens = run.tokens
-        }
-        figures["base_tokens_per_s"] = median(base)
-        figures["mixed_tokens_per_s"] = median(mixed)
-        figures["mixed_over_base"] = median(mixed) / median(base)
-
-        var baseline: [String: Any]?
+        var baselineWork: [String: Any]?
         if !arguments.flag("no-baseline") {
             let ggufs = try adapters.enumerated().map { index, adapter in
                 let path = directory.appendingPathComponent("stream-\(index).gguf").path
                 try adapter.writeGGUF(to: path, type: dtype)
                 return path
             }
-            Output.note("running llama.cpp: \(streams) streams over \(streams) GGUF LoRA adapters…")
             var work = workload.json
             work["adapters"] = ggufs
             work["stream_prompts"] = prompts.map { $0.map(Int.init) }
-            baseline = try LlamaCppBaseline.run(
-                arguments, defaultScript: "bench/llama_cpp_lora_baseline.py", installer: "bench/lora.sh",
-                model: modelPath, threads: threads, workload: work)
-            if let theirs = baseline?["lora_tokens_per_s"] as? Double { figures["mixed_over_llama_cpp_lora"] = median(mixed) / theirs }
-            if let tokens = baseline?["lora_tokens"] as? [[Int]] {
+            baselineWork = work
+        }
+        // Each round runs the base, the mixed streams and then llama.cpp once, so that all three
+        // medians sample the same spells of a machine whose speed drifts (a shared VM).
+        Output.note("decoding \(streams) streams on the base and on \(streams) adapters, then llama.cpp on them (\(repeats) round\(repeats == 1 ? "" : "s"))…")
+        let engine = InferenceEngine(model: model, threads: threads, activations: activations)
+        var base: [Double] = [], mixed: [Double] = [], theirsLora: [Double] = [], theirsBase: [Double] = []
+        var mixedTokens: [[Int32]] = []
+        var baseline: [String: Any]?
+        for _ in 0..<repeats {
+            base.append(try decode(engine, prompts: prompts, adapters: nil).tokensPerSecond)
+            let run = try decode(engine, prompts: prompts, adapters: adapters)
+            mixed.append(run.tokensPerSecond)
+            mixedTokens = run.tokens
+            if let baselineWork {
+                let figures = try LlamaCppBaseline.run(
+                    arguments, defaultScript: "bench/llama_cpp_lora_baseline.py", installer: "bench/lora.sh",
+                    model: modelPath, threads: threads, workload: baselineWork)
+                theirsLora += [figures["lora_tokens_per_s"] as? Double].compactMap { $0 }
+                theirsBase += [figures["base_tokens_per_s"] as? Double].compactMap { $0 }
+                baseline = figures
+            }
+        }
+        figures["base_tokens_per_s"] = median(base)
+        figures["mixed_tokens_per_s"] = median(mixed)
+        figures["mixed_over_base"] = median(mixed) / median(base)
+        figures["base_tokens_per_s_runs"] = base
+        figures["mixed_tokens_per_s_runs"] = mixed
+
+        if var theirs = baseline {
+            if !theirsLora.isEmpty {
+                theirs["lora_tokens_per_s"] = median(theirsLora)
+                theirs["lora_tokens_per_s_runs"] = theirsLora
+                figures["mixed_over_llama_cpp_lora"] = median(mixed) / median(theirsLora)
+            }
+            if !theirsBase.isEmpty {
+                theirs["base_tokens_per_s"] = median(theirsBase)
+                theirs["base_tokens_per_s_runs"] = theirsBase
+            }
+            if let tokens = theirs["lora_tokens"] as? [[Int]] {
                 figures["llama_cpp_first_token_agreement"] = zip(tokens, mixedTokens).filter { $0.first == $1.first.map(Int.init) }.count
             }
+            baseline = theirs
         }
         report(figures, baseline: baseline, model: modelPath, json: arguments.flag("json"))
     }

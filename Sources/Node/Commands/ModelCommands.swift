@@ -96,7 +96,7 @@ enum ModelCommands {
         let directory = NodeHome(arguments: arguments).file("adapters")
         let store = AdapterStore(configuration: model.configuration, budgetBytes: Int.max)
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !entry.hasPrefix(".") {
-            try? store.register(path: (directory as NSString).appendingPathComponent(entry))
+            _ = try? store.register(path: (directory as NSString).appendingPathComponent(entry))
         }
         guard let info = store.info(id: given) ?? store.info(name: given) else {
             throw CommandError("no adapter at \(path), and none with that id or name in \(directory)")
