@@ -39,7 +39,9 @@ extension InferenceEngine {
                 }
             }
             project([(.gate, b.normed, b.gate), (.up, b.normed, b.up)], layer: layerIndex, rows: n)
-            Layers.swiGLU(b.gate, up: b.up, count: n * c.intermediateSize)
+            forEachSlice(n * c.intermediateSize) { range in
+                Layers.swiGLU(b.gate + range.lowerBound, up: b.up + range.lowerBound, count: range.count)
+            }
             project([(.down, b.gate, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
         }
@@ -65,8 +67,22 @@ extension InferenceEngine {
 
     private func addToResidual(_ n: Int) {
         let b = buffers
-        for i in 0..<(n * configuration.hiddenSize) { b.residual[i] += b.sublayer[i] }
+        forEachSlice(n * configuration.hiddenSize) { range in
+            for i in range { b.residual[i] += b.sublayer[i] }
+        }
     }
+
+    /// Runs `body` on slices of `0..<count` (multiples of 8 long, but the last) spread over
+    /// the pool; on the calling thread alone when `count` is below `sliceParallelMin`.
+    private func forEachSlice(_ count: Int, _ body: (Range<Int>) -> Void) {
+        guard count >= Self.sliceParallelMin, pool.threadCount > 1 else { return body(0..<count) }
+        let slice = (count / (2 * pool.threadCount) + 7) / 8 * 8
+        pool.forEachChunk(count, chunk: slice) { _, range in body(range) }
+    }
+
+    /// Elements from which element-wise work is spread over the pool (below it, waking the
+    /// helpers costs more than the work).
+    static let sliceParallelMin = 8192
 
     /// Attention of every row's query heads over its own sequence. Rows that continue the
     /// same sequence (a prompt) are handled in blocks per query head as matrix products;
