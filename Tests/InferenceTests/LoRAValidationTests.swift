@@ -72,6 +72,35 @@ import Testing
         }
     }
 
+    /// Half-precision files: NaN and infinities are found from the bits, wherever they lie.
+    @Test func nonFiniteHalfPrecisionWeightsAreRefused() throws {
+        let configuration = try DefaultModel.model().configuration
+        let root = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let adapter = root.appendingPathComponent("half")
+        let name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+        // f16: NaN, +∞, −∞; bf16: NaN, +∞, −∞. Element 3 lies in the vector loop, the last in the tail.
+        for (type, bits) in [(TensorType.f16, [UInt16(0x7E00), 0x7C00, 0xFC00]), (.bf16, [0x7FC0, 0x7F80, 0xFF80])] {
+            try PEFTWriter.write(randomPairs(configuration: configuration, layers: [0], projections: [.query], rank: 3, seed: 4),
+                                 configuration: configuration, to: adapter.path, type: type)
+            let weights = adapter.appendingPathComponent("adapter_model.safetensors")
+            let original = try Data(contentsOf: weights)
+            let file = try SafetensorsFile(path: weights.path)
+            let tensor = try #require(file.tensor(name))
+            let start = tensor.bytes.baseAddress! - file.file.base
+            #expect(throws: Never.self) { try load(adapter, configuration) }
+            for value in bits {
+                for element in [3, tensor.elementCount - 1] {
+                    let offset = start + 2 * element
+                    var damaged = original
+                    withUnsafeBytes(of: value.littleEndian) { damaged.replaceSubrange(offset..<(offset + 2), with: $0) }
+                    try damaged.write(to: weights)
+                    #expect(throws: AdapterError.nonFiniteWeights(name)) { try load(adapter, configuration) }
+                }
+            }
+        }
+    }
+
     @Test func unknownTargetModulesAreRefused() throws {
         let (root, adapter, configuration) = try Self.sample()
         defer { try? FileManager.default.removeItem(at: root) }

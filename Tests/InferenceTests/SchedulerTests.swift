@@ -46,7 +46,7 @@ extension ModelTests {
             let scheduler = GenerationScheduler(engine: engine)
             defer { scheduler.stop() }
             var collectors: [Collector] = []
-            for (index, request) in requests.enumerated() {
+            for request in requests {
                 let collector = Collector()
                 _ = try scheduler.submit(request) { collector.receive($0) }
                 collectors.append(collector)

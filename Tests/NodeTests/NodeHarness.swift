@@ -81,7 +81,7 @@ final class NodeProcess: @unchecked Sendable {
         self.home = home
         self.port = port
         logPath = home + "/node-\(UUID().uuidString.prefix(8)).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Tributary.binary)
         process.arguments = ["start", "--home", home, "--http-address", "127.0.0.1:\(port)"] + extraArguments
         let log = FileHandle(forWritingAtPath: logPath)!

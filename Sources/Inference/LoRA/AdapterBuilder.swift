@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// One adapted projection as read from a file or given in memory, before it is checked and
 /// converted to the engine's layout.
 struct TargetSource {
@@ -89,48 +92,114 @@ enum AdapterBuilder {
         }
 
         let storage = AdapterStorage(byteCount: bytes)
-        let hasher: CanonicalHasher?
-        if case .compute = identity { hasher = CanonicalHasher(targetCount: targets.count) } else { hasher = nil }
-        let largest = targets.map { $0.rank * max($0.inputs, $0.outputs) }.max()!
-        let values = UnsafeMutablePointer<Float>.allocate(capacity: largest), canonical = UnsafeMutablePointer<Float>.allocate(capacity: largest)
-        let rows = UnsafeMutablePointer<Int>.allocate(capacity: targets.map(\.outputs).max()!)
-        defer { values.deallocate(); canonical.deallocate(); rows.deallocate() }
-        let stored = RowOrder(c.ropeLayout), d = c.headDimension
-
-        for (source, target) in zip(sorted, targets) {
-            let aCount = target.rank * target.inputs, bCount = target.outputs * target.rank
-            source.a.type.dequantize(source.a.bytes.baseAddress!, count: aCount, into: values)
-            guard allFinite(values, count: aCount) else { throw .nonFiniteWeights(source.a.name) }
-            hasher?.add(target: target)
-            hasher?.add(floats: values, count: aCount)
-            let a = storage.base + target.aByteOffset
-            if target.type == .f32 { a.copyMemory(from: values, byteCount: aCount * 4) } else { a.copyMemory(from: source.a.bytes.baseAddress!, byteCount: aCount * 2) }
-
-            source.b.type.dequantize(source.b.bytes.baseAddress!, count: bCount, into: values)
-            guard allFinite(values, count: bCount) else { throw .nonFiniteWeights(source.b.name) }
-            for row in 0..<target.outputs { rows[row] = stored.row(row, from: source.rowOrder, projection: target.projection, headDimension: d) }
-            let panels = storage.base + target.bByteOffset
-            switch target.type {
-            case .f32: writePanels(UnsafeRawPointer(values), as: UInt32.self, rows: rows, target: target, into: panels)
-            case .f16, .bf16: writePanels(source.b.bytes.baseAddress!, as: UInt16.self, rows: rows, target: target, into: panels)
-            }
-            guard let hasher else { continue }
-            if source.rowOrder == .huggingFace {
-                hasher.add(floats: values, count: bCount)
-            } else {
-                for row in 0..<target.outputs {
-                    let from = RowOrder.huggingFace.row(row, from: source.rowOrder, projection: target.projection, headDimension: d)
-                    (canonical + row * target.rank).update(from: values + from * target.rank, count: target.rank)
-                }
-                hasher.add(floats: canonical, count: bCount)
-            }
-        }
-        let id: String
+        let work = Array(zip(sorted, targets))
         switch identity {
-        case .compute: id = hasher!.finish()
-        case let .known(known): id = known
+        case .compute:
+            let hasher = CanonicalHasher(targetCount: targets.count)
+            let scratch = Scratch(targets: targets)
+            defer { scratch.deallocate() }
+            for (source, target) in work {
+                try fill(target, from: source, storage: storage, scratch: scratch, configuration: c)
+                hash(target, from: source, into: hasher, scratch: scratch, configuration: c)
+            }
+            return LoRAAdapter(id: hasher.finish(), name: name, configuration: c, targets: targets, storage: storage)
+        case let .known(id):
+            try fillInParallel(work, storage: storage, configuration: c)
+            return LoRAAdapter(id: id, name: name, configuration: c, targets: targets, storage: storage)
         }
-        return LoRAAdapter(id: id, name: name, configuration: c, targets: targets, storage: storage)
+    }
+
+    /// Buffers one thread needs to convert targets: float values and a row map.
+    private struct Scratch {
+        let values: UnsafeMutablePointer<Float>
+        let canonical: UnsafeMutablePointer<Float>
+        let rows: UnsafeMutablePointer<Int>
+
+        init(targets: [LoRATarget]) {
+            let largest = targets.map { $0.rank * max($0.inputs, $0.outputs) }.max()!
+            values = .allocate(capacity: largest)
+            canonical = .allocate(capacity: largest)
+            rows = .allocate(capacity: targets.map(\.outputs).max()!)
+        }
+
+        func deallocate() { values.deallocate(); canonical.deallocate(); rows.deallocate() }
+    }
+
+    /// Threads that fill an adapter's storage whose id is known (a load of a registered adapter).
+    static let fillThreads = 2
+    /// Factor bytes from which filling is split over `fillThreads` threads.
+    static let fillParallelBytesMin = 1 << 20
+
+    /// Fills the storage in the order the factors lie in their file (so the kernel's
+    /// readahead keeps ahead of a file read from disk), split into `fillThreads` runs of
+    /// about equal bytes done at once: reading, checking and first-touching fresh memory
+    /// then overlap. Throws the error of the first failing target in file order.
+    private static func fillInParallel(_ work: [(TargetSource, LoRATarget)], storage: AdapterStorage, configuration c: LlamaConfiguration) throws(AdapterError) {
+        let ordered = work.sorted { $0.0.a.bytes.baseAddress! < $1.0.a.bytes.baseAddress! }
+        let threads = storage.byteCount >= fillParallelBytesMin ? fillThreads : 1
+        var runs: [Range<Int>] = [], first = 0, done = 0
+        for (index, item) in ordered.enumerated() {
+            done += item.0.a.bytes.count + item.0.b.bytes.count
+            if done * threads >= storage.byteCount * (runs.count + 1) || index == ordered.count - 1 {
+                runs.append(first..<(index + 1))
+                first = index + 1
+            }
+        }
+        let spans = runs, failures = Mutex<[Int: AdapterError]>([:])
+        DispatchQueue.concurrentPerform(iterations: spans.count) { run in
+            let scratch = Scratch(targets: ordered[spans[run]].map(\.1))
+            defer { scratch.deallocate() }
+            for index in spans[run] {
+                do throws(AdapterError) {
+                    try fill(ordered[index].1, from: ordered[index].0, storage: storage, scratch: scratch, configuration: c)
+                } catch {
+                    failures.withLock { $0[index] = error }
+                    return
+                }
+            }
+        }
+        if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
+    }
+
+    /// Checks one target's factors finite and writes them into the storage: `A` as is,
+    /// `B` into panels with its rows in the base's order.
+    private static func fill(_ target: LoRATarget, from source: TargetSource, storage: AdapterStorage, scratch: Scratch, configuration c: LlamaConfiguration) throws(AdapterError) {
+        let aCount = target.rank * target.inputs, bCount = target.outputs * target.rank
+        let a = storage.base + target.aByteOffset, panels = storage.base + target.bByteOffset
+        for row in 0..<target.outputs {
+            scratch.rows[row] = RowOrder(c.ropeLayout).row(row, from: source.rowOrder, projection: target.projection, headDimension: c.headDimension)
+        }
+        switch target.type {
+        case .f32:
+            let floats = a.assumingMemoryBound(to: Float.self)
+            source.a.type.dequantize(source.a.bytes.baseAddress!, count: aCount, into: floats)
+            guard allFinite(floats, count: aCount) else { throw .nonFiniteWeights(source.a.name) }
+            source.b.type.dequantize(source.b.bytes.baseAddress!, count: bCount, into: scratch.values)
+            guard allFinite(scratch.values, count: bCount) else { throw .nonFiniteWeights(source.b.name) }
+            writePanels(UnsafeRawPointer(scratch.values), as: UInt32.self, rows: scratch.rows, target: target, into: panels)
+        case .f16, .bf16:
+            // Both factors are stored in this type in the file (see `FactorType`).
+            let exponent: UInt16 = target.type == .f16 ? 0x7C00 : 0x7F80
+            guard allFinite(halves: source.a.bytes.baseAddress!, count: aCount, exponent: exponent) else { throw .nonFiniteWeights(source.a.name) }
+            guard allFinite(halves: source.b.bytes.baseAddress!, count: bCount, exponent: exponent) else { throw .nonFiniteWeights(source.b.name) }
+            a.copyMemory(from: source.a.bytes.baseAddress!, byteCount: aCount * 2)
+            writePanels(source.b.bytes.baseAddress!, as: UInt16.self, rows: scratch.rows, target: target, into: panels)
+        }
+    }
+
+    /// Adds one target's canonical content (B rows in Hugging Face order) to the hash.
+    private static func hash(_ target: LoRATarget, from source: TargetSource, into hasher: CanonicalHasher, scratch: Scratch, configuration c: LlamaConfiguration) {
+        let aCount = target.rank * target.inputs, bCount = target.outputs * target.rank
+        hasher.add(target: target)
+        source.a.type.dequantize(source.a.bytes.baseAddress!, count: aCount, into: scratch.values)
+        hasher.add(floats: scratch.values, count: aCount)
+        source.b.type.dequantize(source.b.bytes.baseAddress!, count: bCount, into: scratch.values)
+        guard source.rowOrder != .huggingFace else { return hasher.add(floats: scratch.values, count: bCount) }
+        for row in 0..<target.outputs {
+            let from = RowOrder.huggingFace.row(row, from: source.rowOrder, projection: target.projection, headDimension: c.headDimension)
+            (scratch.canonical + row * target.rank).update(from: scratch.values + from * target.rank, count: target.rank)
+        }
+        hasher.add(floats: scratch.canonical, count: bCount)
     }
 
     /// Writes `B` (`outputs × rank` elements of type `T`, row-major) into panels, taking
@@ -162,5 +231,23 @@ enum AdapterBuilder {
         var tail: Float = 0
         while i < count { tail += values[i] * 0; i += 1 }
         return probe.sum() == 0 && tail == 0
+    }
+
+    /// Whether no half-precision value (f16 or bf16 bits, `exponent` its exponent mask) is NaN
+    /// or infinite: those have every exponent bit set.
+    static func allFinite(halves: UnsafeRawPointer, count: Int, exponent: UInt16) -> Bool {
+        // `exponent - (v & exponent)` is 0 exactly for those, so its minimum over all values tells.
+        let mask = SIMD16<UInt16>(repeating: exponent)
+        var least = mask
+        var i = 0
+        while i + 16 <= count {
+            least = pointwiseMin(least, mask &- (halves.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self) & mask))
+            i += 16
+        }
+        while i < count {
+            if halves.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & exponent == exponent { return false }
+            i += 1
+        }
+        return least.min() > 0
     }
 }
