@@ -88,7 +88,7 @@ enum AdapterBuilder {
             targets.append(LoRATarget(
                 layer: source.layer, projection: source.projection, rank: source.rank, inputs: inputs, outputs: outputs,
                 scale: source.scale, type: type, aByteOffset: bytes, bByteOffset: bytes + source.rank * inputs * type.byteWidth))
-            bytes += source.rank * (inputs + outputs) * type.byteWidth
+            bytes += targets.last!.storedByteCount
         }
 
         let storage = AdapterStorage(byteCount: bytes)
@@ -139,7 +139,7 @@ enum AdapterBuilder {
         let threads = storage.byteCount >= fillParallelBytesMin ? fillThreads : 1
         var runs: [Range<Int>] = [], first = 0, done = 0
         for (index, item) in ordered.enumerated() {
-            done += item.0.a.bytes.count + item.0.b.bytes.count
+            done += item.1.storedByteCount
             if done * threads >= storage.byteCount * (runs.count + 1) || index == ordered.count - 1 {
                 runs.append(first..<(index + 1))
                 first = index + 1
@@ -166,8 +166,9 @@ enum AdapterBuilder {
     private static func fill(_ target: LoRATarget, from source: TargetSource, storage: AdapterStorage, scratch: Scratch, configuration c: LlamaConfiguration) throws(AdapterError) {
         let aCount = target.rank * target.inputs, bCount = target.outputs * target.rank
         let a = storage.base + target.aByteOffset, panels = storage.base + target.bByteOffset
+        let stored = RowOrder(c.ropeLayout)
         for row in 0..<target.outputs {
-            scratch.rows[row] = RowOrder(c.ropeLayout).row(row, from: source.rowOrder, projection: target.projection, headDimension: c.headDimension)
+            scratch.rows[row] = stored.row(row, from: source.rowOrder, projection: target.projection, headDimension: c.headDimension)
         }
         switch target.type {
         case .f32:

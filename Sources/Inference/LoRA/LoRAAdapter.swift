@@ -114,6 +114,9 @@ public struct LoRATarget: Sendable, Equatable {
     let aByteOffset: Int
     let bByteOffset: Int
 
+    /// Bytes of both factors in the adapter's storage.
+    var storedByteCount: Int { rank * (inputs + outputs) * type.byteWidth }
+
     /// Element index of `B[row, k]` (row in storage order) from `bByteOffset`.
     @inline(__always)
     func bIndex(row: Int, k: Int) -> Int {
