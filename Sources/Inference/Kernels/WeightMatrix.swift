@@ -115,10 +115,8 @@ public struct WeightMatrix: @unchecked Sendable {
 /// block-header loads of the last block stay inside the allocation.
 final class WeightStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
-    let byteCount: Int
 
     init(byteCount: Int) {
-        self.byteCount = byteCount
         base = .allocate(byteCount: byteCount + 64, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount + 64)
     }

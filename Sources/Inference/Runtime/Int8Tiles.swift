@@ -26,7 +26,4 @@ final class Int8Tiles: @unchecked Sendable {
     func tiles(of weights: WeightMatrix) -> UnsafeRawPointer? {
         decoded[weights.base].map { UnsafeRawPointer($0.base) }
     }
-
-    /// Bytes of all decoded matrices.
-    var byteCount: Int { decoded.values.reduce(0) { $0 + $1.byteCount } }
 }

@@ -41,7 +41,7 @@ enum MatrixMultiply {
         if batch <= registerKernelBatchMax {
             let precision = batch <= int8BatchMax ? activations : .float32
             let inputs = products.map { RegisterKernelInput($0, vectors: batch, activations: precision) }
-            forEachRowChunk(products, perThread: 8, pool: pool) { index, product, rows in
+            forEachRowChunk(products, perThread: 8, pool: pool) { index, product, rows, _ in
                 inputs[index].multiply(product, rows: rows, vectors: batch)
             }
         } else if batch <= broadcastKernelBatchMax {
@@ -88,15 +88,15 @@ enum MatrixMultiply {
     }
 
     /// Deals the products' rows, taken end to end, out in chunks (about `perThread` per
-    /// thread) and hands `body` each product's part of a chunk: its index, the product and
-    /// the rows.
-    static func forEachRowChunk(_ products: [MatrixProduct], perThread: Int, pool: WorkerPool, _ body: (Int, MatrixProduct, Range<Int>) -> Void) {
+    /// thread) and hands `body` each product's part of a chunk: its index, the product, the
+    /// rows, and where the product's first row lies among all products' rows.
+    static func forEachRowChunk(_ products: [MatrixProduct], perThread: Int, pool: WorkerPool, _ body: (Int, MatrixProduct, Range<Int>, Int) -> Void) {
         let total = products.reduce(0) { $0 + $1.weights.rows }
         pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: perThread)) { _, range in
             var start = 0
             for (index, product) in products.enumerated() {
                 let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
-                if lower < upper { body(index, product, (lower - start)..<(upper - start)) }
+                if lower < upper { body(index, product, (lower - start)..<(upper - start), start) }
                 start += product.weights.rows
             }
         }
@@ -165,14 +165,10 @@ enum MatrixMultiply {
             guard let tile = tiles.tiles(of: product.weights) else { preconditionFailure("no decoded tiles for a \(product.weights.rows)×\(product.weights.columns) matrix") }
             return tile
         }
-        var firstRows: [Int] = [], total = 0
-        for product in products {
-            firstRows.append(total)
-            total += product.weights.rows
-        }
-        forEachRowChunk(products, perThread: 4, pool: pool) { index, product, rows in
+        let total = products.reduce(0) { $0 + $1.weights.rows }
+        forEachRowChunk(products, perThread: 4, pool: pool) { index, product, rows, firstRow in
             let blocks = product.weights.columns / 32
-            let share = (firstRows[index] + rows.lowerBound)..<(firstRows[index] + rows.upperBound)
+            let share = (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound)
             var cursor = prefetch.cursor(part: share, of: total, steps: rows.count * blocks)
             Int8BroadcastKernels.multiply(
                 product.weights.type, tile: decoded[index] + rows.lowerBound * blocks * Int8BroadcastKernels.decodedBlockBytes,

@@ -108,12 +108,12 @@ enum BenchLoraCommand {
             mixed.append(run.tokensPerSecond)
             mixedTokens = run.tokens
             if let baselineWork {
-                let figures = try LlamaCppBaseline.run(
+                let round = try LlamaCppBaseline.run(
                     arguments, defaultScript: "bench/llama_cpp_lora_baseline.py", installer: "bench/lora.sh",
                     model: modelPath, threads: threads, workload: baselineWork)
-                theirsLora += [figures["lora_tokens_per_s"] as? Double].compactMap { $0 }
-                theirsBase += [figures["base_tokens_per_s"] as? Double].compactMap { $0 }
-                baseline = figures
+                theirsLora += [round["lora_tokens_per_s"] as? Double].compactMap { $0 }
+                theirsBase += [round["base_tokens_per_s"] as? Double].compactMap { $0 }
+                baseline = round
             }
         }
         figures["base_tokens_per_s"] = median(base)
