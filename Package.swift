@@ -25,13 +25,14 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJSON", pkgConfig: "libcjson", providers: [.apt(["libcjson-dev"])]),
         // Header-only: the compiler's prefetch builtin, which Swift cannot reach directly.
         .systemLibrary(name: "CPrefetch"),
 
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch"], swiftSettings: inferenceSwiftSettings),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
             dependencies: ["Crypto", "Ledger", "Consensus", "Inference", "CMicroHTTPD", "CCurl"]

@@ -90,6 +90,15 @@ import Testing
         #expect(throws: ModelFileError.malformed("tensor a has a bad dimension")) {
             try parse(header: #"{"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
         }
+        #expect(throws: ModelFileError.malformed("tensor a has a bad dimension")) {
+            try parse(header: #"{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
+        }
+        #expect(throws: ModelFileError.malformed("safetensors header names a twice")) {
+            try parse(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
+        }
+        #expect(throws: ModelFileError.malformed("safetensors header is not JSON")) { try parse(header: #"{} {}"#) }
+        #expect(throws: ModelFileError.malformed("__metadata__ must map strings to strings")) { try parse(header: #"{"__metadata__": {"format": 1}}"#) }
+        #expect(try parse(header: "{\"__metadata__\": {\"format\": \"pt\"}}   \n").metadata == ["format": "pt"])
         #expect(throws: ModelFileError.malformed("tensor a is too large")) {
             try parse(header: #"{"a": {"dtype": "F32", "shape": [2147483647, 2147483647, 2147483647], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
         }

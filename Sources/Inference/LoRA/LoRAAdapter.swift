@@ -173,19 +173,6 @@ public struct LoRAPair: Sendable, Equatable {
     }
 }
 
-/// The 64-byte-aligned allocation holding all of an adapter's factors.
-final class AdapterStorage: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let byteCount: Int
-
-    init(byteCount: Int) {
-        self.byteCount = byteCount
-        base = .allocate(byteCount: max(1, byteCount), alignment: 64)
-    }
-
-    deinit { base.deallocate() }
-}
-
 extension Projection {
     /// Position in `allCases` (q, k, v, o, gate, up, down): the canonical order.
     var index: Int {

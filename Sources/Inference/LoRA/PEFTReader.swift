@@ -32,6 +32,11 @@ enum PEFTReader {
         let folder = URL(fileURLWithPath: directory)
         let configPath = folder.appendingPathComponent(configName).path
         guard FileManager.default.fileExists(atPath: configPath) else { throw .missingFile(configPath) }
+        // Mapped first, so the weights are on their way from disk while the config is read
+        // (a config error is still reported before a weights error).
+        let weightsPath = folder.appendingPathComponent(weightsName).path
+        let weights = FileManager.default.fileExists(atPath: weightsPath)
+            ? Result { () throws(ModelFileError) in try MappedFile(path: weightsPath) } : nil
         guard let data = FileManager.default.contents(atPath: configPath),
               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { throw .badConfig("\(configPath) is not a JSON object") }
@@ -45,15 +50,14 @@ enum PEFTReader {
         let ranks = try pattern(json["rank_pattern"], "rank_pattern") { ($0 as? Int).flatMap { $0 >= 1 ? Double($0) : nil } }
         let alphas = try pattern(json["alpha_pattern"], "alpha_pattern") { ($0 as? NSNumber)?.doubleValue.nonNaNFinite }
 
-        let weightsPath = folder.appendingPathComponent(weightsName).path
-        guard FileManager.default.fileExists(atPath: weightsPath) else {
+        guard let weights else {
             if FileManager.default.fileExists(atPath: folder.appendingPathComponent("adapter_model.bin").path) {
                 throw .unsupportedOption("adapter_model.bin (PyTorch pickle); save the adapter with safetensors")
             }
             throw .missingFile(weightsPath)
         }
         let file: SafetensorsFile
-        do { file = try SafetensorsFile(path: weightsPath) } catch { throw .file(error) }
+        do { file = try SafetensorsFile(file: weights.get()) } catch { throw .file(error) }
 
         var factors: [ModulePath: (a: TensorData?, b: TensorData?)] = [:]
         for tensor in file.tensors {
