@@ -4,10 +4,10 @@ import Foundation
 ///
 /// Storage of `hugePageBytes` or more is mapped on its own, starting on a huge-page boundary,
 /// and the kernel is asked to back it with transparent huge pages (`MADV_HUGEPAGE`): the
-/// first touch of fresh memory then costs a fault per 2 MB instead of per 4 KB — about a
-/// fifth of the time on a virtual machine, where each fault also reaches the host — and the
-/// kernels reading the factors miss the TLB less. Only whole huge pages inside the map are
-/// backed that way, so the resident bytes stay the byte count rounded up to a page.
+/// first touch then costs a fault per 2 MB instead of per 4 KB (on the test VM about a fifth
+/// of the time, see docs/lora.md), and the kernels streaming the factors need far fewer TLB
+/// entries. Only whole huge pages inside the map are backed that way, so the resident bytes
+/// stay the byte count rounded up to a page.
 /// Smaller storage comes from the heap.
 final class AdapterStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
