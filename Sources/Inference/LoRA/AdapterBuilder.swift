@@ -96,7 +96,7 @@ enum AdapterBuilder {
         switch identity {
         case .compute:
             let hasher = CanonicalHasher(targetCount: targets.count)
-            let scratch = Scratch(targets: targets)
+            let scratch = Scratch(targets: targets, hashing: true)
             defer { scratch.deallocate() }
             for (source, target) in work {
                 try fill(target, from: source, storage: storage, scratch: scratch, configuration: c)
@@ -109,16 +109,17 @@ enum AdapterBuilder {
         }
     }
 
-    /// Buffers one thread needs to convert targets: float values and a row map.
+    /// Buffers one thread needs to convert targets: float values and a row map, and for
+    /// hashing a second float buffer (`canonical`, empty otherwise).
     private struct Scratch {
         let values: UnsafeMutablePointer<Float>
         let canonical: UnsafeMutablePointer<Float>
         let rows: UnsafeMutablePointer<Int>
 
-        init(targets: [LoRATarget]) {
+        init(targets: [LoRATarget], hashing: Bool) {
             let largest = targets.map { $0.rank * max($0.inputs, $0.outputs) }.max()!
             values = .allocate(capacity: largest)
-            canonical = .allocate(capacity: largest)
+            canonical = .allocate(capacity: hashing ? largest : 0)
             rows = .allocate(capacity: targets.map(\.outputs).max()!)
         }
 
@@ -147,7 +148,7 @@ enum AdapterBuilder {
         }
         let spans = runs, failures = Mutex<[Int: AdapterError]>([:])
         DispatchQueue.concurrentPerform(iterations: spans.count) { run in
-            let scratch = Scratch(targets: ordered[spans[run]].map(\.1))
+            let scratch = Scratch(targets: ordered[spans[run]].map(\.1), hashing: false)
             defer { scratch.deallocate() }
             for index in spans[run] {
                 do throws(AdapterError) {
