@@ -89,6 +89,15 @@ import Testing
             let tensor = try #require(file.tensor(name))
             let start = tensor.bytes.baseAddress! - file.file.base
             #expect(throws: Never.self) { try load(adapter, configuration) }
+            // The largest finite magnitudes and the smallest subnormals are accepted.
+            let extremes: [UInt16] = type == .f16 ? [0x7BFF, 0xFBFF, 0x0001, 0x8001] : [0x7F7F, 0xFF7F, 0x0001, 0x8001]
+            var finite = original
+            for (index, value) in extremes.enumerated() {
+                let offset = start + 2 * [3, 4, tensor.elementCount - 2, tensor.elementCount - 1][index]
+                withUnsafeBytes(of: value.littleEndian) { finite.replaceSubrange(offset..<(offset + 2), with: $0) }
+            }
+            try finite.write(to: weights)
+            #expect(throws: Never.self) { try load(adapter, configuration) }
             for value in bits {
                 for element in [3, tensor.elementCount - 1] {
                     let offset = start + 2 * element
@@ -106,6 +115,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         for entry in ["lm_head", "embed_tokens", "self_attn", "qkv_proj"] {
             try editConfig(adapter) { $0["target_modules"] = ["q_proj", entry, "v_proj"] }
+            #expect(throws: AdapterError.unknownTargetModule(entry)) { try load(adapter, configuration) }
+        }
+        // Entries name a module by its whole path or by a suffix of it that starts at a dot.
+        let paths = ["0.self_attn.q_proj", "layers.0.self_attn.v_proj", "model.layers.1.self_attn.q_proj", "1.self_attn.v_proj"]
+        try editConfig(adapter) { $0["target_modules"] = paths }
+        #expect(try load(adapter, configuration).targets.count == 4)
+        for entry in ["00.self_attn.q_proj", "x.model.layers.0.self_attn.q_proj", "layers.0.mlp.q_proj", "elf_attn.q_proj", ".q_proj", ""] {
+            try editConfig(adapter) { $0["target_modules"] = paths + [entry] }
             #expect(throws: AdapterError.unknownTargetModule(entry)) { try load(adapter, configuration) }
         }
         try editConfig(adapter) { $0["target_modules"] = ["q_proj"] }

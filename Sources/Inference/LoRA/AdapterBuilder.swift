@@ -235,21 +235,23 @@ enum AdapterBuilder {
         return probe.sum() == 0 && tail == 0
     }
 
-    /// Whether no half-precision value (f16 or bf16 bits, `exponent` its exponent mask) is NaN
-    /// or infinite: those have every exponent bit set.
+    /// Whether no half-precision value (f16 or bf16 bits, `exponent` its exponent mask, whose
+    /// top bit is bit 14) is NaN or infinite: those have every exponent bit set.
     static func allFinite(halves: UnsafeRawPointer, count: Int, exponent: UInt16) -> Bool {
-        // `exponent - (v & exponent)` is 0 exactly for those, so its minimum over all values tells.
-        let mask = SIMD16<UInt16>(repeating: exponent)
-        var least = mask
+        // Adding the mask's lowest bit to `v & exponent` carries into bit 15 exactly for those.
+        let lowest = exponent & (~exponent &+ 1)
+        let mask = SIMD16<UInt16>(repeating: exponent), lowests = SIMD16<UInt16>(repeating: lowest)
+        var carries = SIMD16<UInt16>()
         var i = 0
         while i + 16 <= count {
-            least = pointwiseMin(least, mask &- (halves.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self) & mask))
+            carries |= (halves.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self) & mask) &+ lowests
             i += 16
         }
+        var tail: UInt16 = 0
         while i < count {
-            if halves.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & exponent == exponent { return false }
+            tail |= (halves.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & exponent) &+ lowest
             i += 1
         }
-        return least.min() > 0
+        return max(carries.max(), tail) < 0x8000
     }
 }

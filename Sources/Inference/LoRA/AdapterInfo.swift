@@ -27,30 +27,30 @@ public struct AdapterInfo: Sendable, Equatable {
     }
 }
 
-/// Size, modification time and inode of one file, to notice that it changed.
+/// Size, modification time, inode and device of one file, to notice that it changed.
 struct FileFingerprint: Equatable {
     let path: String
     let size: Int
-    let modified: Date
-    let inode: Int
+    let modifiedSeconds: Int
+    let modifiedNanoseconds: Int
+    let inode: UInt
+    let device: UInt
 
-    /// The fingerprints of the files an adapter is read from.
+    /// The fingerprints of the files an adapter is read from (through symbolic links: the
+    /// file read is the one that must not change).
     static func of(adapterAt path: String) throws(AdapterError) -> [FileFingerprint] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missingFile(path) }
-        let folder = URL(fileURLWithPath: path)
-        let files = isDirectory.boolValue
-            ? [PEFTReader.configName, PEFTReader.weightsName].map { folder.appendingPathComponent($0).path } : [path]
-        var prints: [FileFingerprint] = []
-        for file in files {
-            // Through symbolic links: the file read is the one that must not change.
-            let resolved = URL(fileURLWithPath: file).resolvingSymlinksInPath().path
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: resolved) else { throw .missingFile(file) }
-            prints.append(FileFingerprint(
-                path: file, size: (attributes[.size] as? NSNumber)?.intValue ?? -1,
-                modified: attributes[.modificationDate] as? Date ?? .distantPast,
-                inode: (attributes[.systemFileNumber] as? NSNumber)?.intValue ?? -1))
-        }
-        return prints
+        let top = try of(file: path)
+        guard top.isDirectory else { return [top.fingerprint] }
+        let folder = path.hasSuffix("/") ? path : path + "/"
+        return try [PEFTReader.configName, PEFTReader.weightsName].map { name throws(AdapterError) in try of(file: folder + name).fingerprint }
+    }
+
+    private static func of(file: String) throws(AdapterError) -> (fingerprint: FileFingerprint, isDirectory: Bool) {
+        var status = stat()
+        guard stat(file, &status) == 0 else { throw .missingFile(file) }
+        let fingerprint = FileFingerprint(
+            path: file, size: Int(status.st_size), modifiedSeconds: status.st_mtim.tv_sec, modifiedNanoseconds: status.st_mtim.tv_nsec,
+            inode: UInt(status.st_ino), device: UInt(status.st_dev))
+        return (fingerprint, status.st_mode & S_IFMT == S_IFDIR)
     }
 }

@@ -32,12 +32,15 @@ enum PEFTReader {
         let folder = URL(fileURLWithPath: directory)
         let configPath = folder.appendingPathComponent(configName).path
         guard FileManager.default.fileExists(atPath: configPath) else { throw .missingFile(configPath) }
-        // Mapped first, so the weights are on their way from disk while the config is read
-        // (a config error is still reported before a weights error).
+        let config = FileHandle(forReadingAtPath: configPath)
+        // Both files are requested from disk before either is read, the small config first so
+        // that its read does not queue behind the weights' (a config error is still reported
+        // before a weights error).
+        if let config { posix_fadvise(config.fileDescriptor, 0, 0, POSIX_FADV_WILLNEED) }
         let weightsPath = folder.appendingPathComponent(weightsName).path
         let weights = FileManager.default.fileExists(atPath: weightsPath)
             ? Result { () throws(ModelFileError) in try MappedFile(path: weightsPath) } : nil
-        guard let data = FileManager.default.contents(atPath: configPath),
+        guard let data = try? config?.readToEnd(),
               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { throw .badConfig("\(configPath) is not a JSON object") }
         try checkOptions(json)
@@ -68,11 +71,10 @@ enum PEFTReader {
         }
         var sources: [TargetSource] = []
         for path in targeted.sorted() {
-            let prefix = "base_model.model.\(path.name)"
-            guard let a = factors[path]?.a else { throw .missingTensor("\(prefix).lora_A.weight") }
-            guard let b = factors[path]?.b else { throw .missingTensor("\(prefix).lora_B.weight") }
-            let moduleRank = try match(ranks, path: path.name, "rank_pattern").map(Int.init) ?? rank
-            let moduleAlpha = try match(alphas, path: path.name, "alpha_pattern") ?? alpha
+            guard let a = factors[path]?.a else { throw .missingTensor("base_model.model.\(path.name).lora_A.weight") }
+            guard let b = factors[path]?.b else { throw .missingTensor("base_model.model.\(path.name).lora_B.weight") }
+            let moduleRank = try match(ranks, path: path, "rank_pattern").map(Int.init) ?? rank
+            let moduleAlpha = try match(alphas, path: path, "alpha_pattern") ?? alpha
             let scale = Float(moduleAlpha / (rsLoRA ? Double(moduleRank).squareRoot() : Double(moduleRank)))
             sources.append(TargetSource(layer: path.layer, projection: path.projection, rank: moduleRank, scale: scale, a: a, b: b, rowOrder: .huggingFace))
         }
@@ -89,16 +91,88 @@ enum PEFTReader {
         static func < (a: Self, b: Self) -> Bool { (a.layer, a.projection.index) < (b.layer, b.projection.index) }
     }
 
-    /// `[base_model.model.]model.layers.N.<self_attn|mlp>.<module>.lora_<A|B>.weight`.
+    /// A `target_modules` entry or `rank_pattern`/`alpha_pattern` key. As in PEFT it names
+    /// every module whose path equals it or ends with "." + it; compared here component by
+    /// component from the end, without spelling out each path.
+    struct ModuleSuffix {
+        let key: String
+        /// The key's dot-separated components, last first.
+        private let components: [Substring]
+
+        init(_ key: String) {
+            self.key = key
+            components = key.split(separator: ".", omittingEmptySubsequences: false).reversed()
+        }
+
+        func matches(_ path: ModulePath) -> Bool {
+            guard components.count <= 5 else { return false }
+            for (index, component) in components.enumerated() {
+                let equal = switch index {
+                case 0: component == path.projection.rawValue
+                case 1: component == path.projection.huggingFaceGroup
+                case 2: component == String(path.layer)
+                case 3: component == "layers"
+                default: component == "model"
+                }
+                guard equal else { return false }
+            }
+            return true
+        }
+    }
+
+    /// `[base_model.model.]model.layers.N.<self_attn|mlp>.<module>.lora_<A|B>.weight`,
+    /// read from the name's UTF-8 bytes (a load parses hundreds of names).
     static func parse(_ name: String) -> (ModulePath, isA: Bool)? {
-        let trimmed = name.hasPrefix("base_model.model.") ? String(name.dropFirst("base_model.model.".count)) : name
-        let parts = trimmed.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 7, parts[0] == "model", parts[1] == "layers", parts[6] == "weight",
-              let layer = Int(parts[2]), layer >= 0, String(layer) == parts[2],
-              let projection = Projection(rawValue: String(parts[4])), parts[3] == projection.huggingFaceGroup,
-              parts[5] == "lora_A" || parts[5] == "lora_B"
-        else { return nil }
-        return (ModulePath(layer: layer, projection: projection), parts[5] == "lora_A")
+        var name = name
+        return name.withUTF8 { bytes in
+            var parts = NameParts(bytes)
+            if bytes.starts(with: NameParts.peftPrefix) { parts.skip(NameParts.peftPrefix.count) }
+            guard parts.next(is: "model"), parts.next(is: "layers"), let layer = parts.nextDecimal(),
+                  let group = parts.next(), let module = parts.next(),
+                  let projection = Projection.allCases.first(where: { module.elementsEqual($0.rawValue.utf8) }),
+                  group.elementsEqual(projection.huggingFaceGroup.utf8),
+                  let factor = parts.next(), parts.next(is: "weight"), parts.isAtEnd
+            else { return nil }
+            let isA = factor.elementsEqual("lora_A".utf8)
+            guard isA || factor.elementsEqual("lora_B".utf8) else { return nil }
+            return (ModulePath(layer: layer, projection: projection), isA)
+        }
+    }
+
+    /// The dot-separated components of a tensor name's bytes, taken one at a time.
+    private struct NameParts {
+        static let peftPrefix = Array("base_model.model.".utf8)
+        private let bytes: UnsafeBufferPointer<UInt8>
+        private var position = 0
+        /// Whether the last component was taken (a name ending in a dot has an empty one more).
+        private(set) var isAtEnd = false
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+        mutating func skip(_ count: Int) { position += count }
+
+        mutating func next() -> Slice<UnsafeBufferPointer<UInt8>>? {
+            guard !isAtEnd else { return nil }
+            let end = bytes[position...].firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
+            defer { if end == bytes.count { isAtEnd = true } else { position = end + 1 } }
+            return bytes[position..<end]
+        }
+
+        mutating func next(is expected: StaticString) -> Bool {
+            guard let part = next() else { return false }
+            return part.elementsEqual(UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
+        }
+
+        /// Decimal digits without a leading zero (or "0" itself), at most 18 of them.
+        mutating func nextDecimal() -> Int? {
+            guard let digits = next(), !digits.isEmpty, digits.count <= 18, digits.count == 1 || digits.first != UInt8(ascii: "0") else { return nil }
+            var value = 0
+            for digit in digits {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
+                value = value * 10 + Int(digit - UInt8(ascii: "0"))
+            }
+            return value
+        }
     }
 
     private static func checkOptions(_ json: [String: Any]) throws(AdapterError) {
@@ -155,11 +229,12 @@ enum PEFTReader {
         guard !entries.isEmpty else { throw .badConfig("target_modules is empty") }
         var targeted = Set<ModulePath>()
         for entry in entries {
+            let suffix = ModuleSuffix(entry)
             var matched = false
             for layer in 0..<layerCount {
                 for projection in Projection.allCases {
                     let path = ModulePath(layer: layer, projection: projection)
-                    guard suffixMatches(entry, path.name) else { continue }
+                    guard suffix.matches(path) else { continue }
                     matched = true
                     if layers.contains(layer) { targeted.insert(path) }
                 }
@@ -169,31 +244,27 @@ enum PEFTReader {
         return targeted
     }
 
-    static func suffixMatches(_ key: String, _ path: String) -> Bool {
-        path == key || path.hasSuffix("." + key)
-    }
-
     /// A `rank_pattern` / `alpha_pattern` object: module-path suffix → value.
-    private static func pattern(_ value: Any?, _ field: String, _ convert: (Any) -> Double?) throws(AdapterError) -> [(key: String, value: Double)] {
+    private static func pattern(_ value: Any?, _ field: String, _ convert: (Any) -> Double?) throws(AdapterError) -> [(key: ModuleSuffix, value: Double)] {
         guard let value, !(value is NSNull) else { return [] }
         guard let object = value as? [String: Any] else { throw .badConfig("\(field) must be an object") }
-        var entries: [(String, Double)] = []
+        var entries: [(ModuleSuffix, Double)] = []
         for (key, raw) in object.sorted(by: { $0.key < $1.key }) {
             guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }) else {
                 throw .unsupportedOption("\(field) key '\(key)' (regular expressions are not supported)")
             }
             guard let number = convert(raw) else { throw .badConfig("\(field)[\(key)] = \(raw) is not valid") }
-            entries.append((key, number))
+            entries.append((ModuleSuffix(key), number))
         }
         return entries
     }
 
     /// The value of the keys matching `path`; keys that match with different values are an error.
-    private static func match(_ entries: [(key: String, value: Double)], path: String, _ field: String) throws(AdapterError) -> Double? {
-        let matching = entries.filter { suffixMatches($0.key, path) }
+    private static func match(_ entries: [(key: ModuleSuffix, value: Double)], path: ModulePath, _ field: String) throws(AdapterError) -> Double? {
+        let matching = entries.filter { $0.key.matches(path) }
         guard let first = matching.first else { return nil }
         if let other = matching.first(where: { $0.value != first.value }) {
-            throw .badConfig("\(field) keys '\(first.key)' and '\(other.key)' both match \(path) with different values")
+            throw .badConfig("\(field) keys '\(first.key.key)' and '\(other.key.key)' both match \(path.name) with different values")
         }
         return first.value
     }
