@@ -92,6 +92,7 @@ enum AdapterBuilder {
         }
 
         let storage = AdapterStorage(byteCount: bytes)
+        defer { if storage.isPooled { AdapterMemory.shared.refillIfLow() } }
         let work = Array(zip(sorted, targets))
         switch identity {
         case .compute:

@@ -16,9 +16,10 @@ enum BenchLoraCommand {
         all in an AdapterStore, then measures: cold loads (disk → ready) of rank-16 adapters, from
         the page cache, after dropping the files from it, and so into a second store kept at
         its budget (each load evicts, memory is reused); resident bytes of the stream adapters
-        against their tensor bytes and the anonymous RSS growth; aggregate decode tokens/s of
-        --streams streams (prompts of 24–31 tokens, greedy, 64 steps) each on a different adapter
-        against the same streams on the base, medians of --repeats rounds. The baseline runs
+        against their tensor bytes and the anonymous RSS growth (less the change in what the
+        adapter memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of
+        24–31 tokens, greedy, 64 steps) each on a different adapter against the same streams on
+        the base, medians of --repeats rounds. The baseline runs
         bench/llama_cpp_lora_baseline.py once per round, after the two: llama.cpp decodes each
         stream on its own context with only its own adapter (it batches only requests that share
         one adapter set). The directory is removed.
@@ -64,11 +65,14 @@ enum BenchLoraCommand {
         try measureColdLoads(infos.filter { info in !streamInfos.contains { $0.id == info.id } }, store: store, figures: &figures)
 
         // The stream adapters (not loaded yet, equally many of each rank): anonymous RSS growth
-        // against their bytes, after free heap memory went back to the system.
+        // against their bytes, after free heap memory went back to the system, less the change
+        // in memory the adapter pool holds for later loads (touched, so resident, but no adapter's).
         trimHeap()
-        let rssBefore = residentSetBytes()
+        AdapterMemory.shared.waitForRefill()
+        let rssBefore = residentSetBytes(), poolBefore = AdapterMemory.shared.retainedBytes
         let adapters = try streamInfos.map { try store.load($0.id) }
-        let rssGrowth = residentSetBytes() - rssBefore
+        AdapterMemory.shared.waitForRefill()
+        let rssGrowth = residentSetBytes() - rssBefore - (AdapterMemory.shared.retainedBytes - poolBefore)
         let accounted = adapters.reduce(0) { $0 + $1.byteCount }
         var tensorBytes = 0
         for info in streamInfos {
@@ -156,11 +160,13 @@ enum BenchLoraCommand {
         return (Double(prompts.count * steps) / BenchInferenceCommand.seconds(since: start), tokens)
     }
 
-    /// Cold loads of rank-16 adapters, 50 of each kind: from the page cache; from disk after
-    /// their files are flushed and dropped from it (`posix_fadvise(DONTNEED)`), into fresh
-    /// memory as the resident set grows; and from disk into a second store kept at its budget,
-    /// where each load evicts and reuses memory freed by earlier evictions (a node hosting
-    /// more adapters than fit). Dirty pages are written back first, so the disk is idle.
+    /// Cold loads of rank-16 adapters, 50 of each kind: from the page cache; from disk as the
+    /// store's resident set grows; and from disk into a second store kept at its budget, where
+    /// each load evicts (a node hosting more adapters than fit). "From disk": the files were
+    /// read once (by registration for the full store, just before the loads for the growing
+    /// one) and then dropped from the page cache (`posix_fadvise(DONTNEED)`); a VM's host may
+    /// still cache them. Each load starts once earlier ones' background work has settled:
+    /// dirty pages written back, and the adapter memory pool's idle-priority refill finished.
     static func measureColdLoads(_ infos: [AdapterInfo], store: AdapterStore, figures: inout [String: Any]) throws {
         let candidates = infos.filter { $0.ranks == [16] }
         let cached = Array(candidates.prefix(50)), uncached = Array(candidates.dropFirst(50).prefix(50))
@@ -171,6 +177,7 @@ enum BenchLoraCommand {
             ["adapter_config.json", "adapter_model.safetensors"].map { URL(fileURLWithPath: info.path).appendingPathComponent($0).path }
         }
         func timedLoad(_ info: AdapterInfo, from store: AdapterStore) throws -> Double {
+            AdapterMemory.shared.waitForRefill()
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try store.load(info.id)
             return BenchInferenceCommand.seconds(since: start) * 1000
@@ -180,6 +187,8 @@ enum BenchLoraCommand {
             for file in files(info) { _ = FileManager.default.contents(atPath: file) }
             times["page_cache", default: []].append(try timedLoad(info, from: store))
         }
+        // Read once, as the full store's registration reads its adapters just before their loads.
+        for info in uncached { for file in files(info) { _ = FileManager.default.contents(atPath: file) } }
         for info in uncached {
             for file in files(info) { dropFromPageCache(file) }
             times["disk", default: []].append(try timedLoad(info, from: store))
