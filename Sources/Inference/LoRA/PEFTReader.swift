@@ -32,15 +32,15 @@ enum PEFTReader {
         let folder = URL(fileURLWithPath: directory)
         let configPath = folder.appendingPathComponent(configName).path
         guard FileManager.default.fileExists(atPath: configPath) else { throw .missingFile(configPath) }
-        let config = FileHandle(forReadingAtPath: configPath)
+        guard let config = FileHandle(forReadingAtPath: configPath) else { throw .badConfig("\(configPath) cannot be opened") }
         // Both files are requested from disk before either is read, the small config first so
         // that its read does not queue behind the weights' (a config error is still reported
         // before a weights error).
-        if let config { posix_fadvise(config.fileDescriptor, 0, 0, POSIX_FADV_WILLNEED) }
+        posix_fadvise(config.fileDescriptor, 0, 0, POSIX_FADV_WILLNEED)
         let weightsPath = folder.appendingPathComponent(weightsName).path
         let weights = FileManager.default.fileExists(atPath: weightsPath)
             ? Result { () throws(ModelFileError) in try MappedFile(path: weightsPath) } : nil
-        guard let data = try? config?.readToEnd(),
+        guard let data = try? config.readToEnd(),
               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { throw .badConfig("\(configPath) is not a JSON object") }
         try checkOptions(json)
