@@ -42,8 +42,8 @@ extension ModelTests {
         }
 
         /// A registered adapter large enough to be filled on several threads, and to be stored
-        /// in its own huge-page-aligned map, loads to the same factors as a first read, for
-        /// each stored float type.
+        /// in memory from the adapter pool (`AdapterMemory`), loads to the same factors as a
+        /// first read, for each stored float type.
         @Test func storeLoadsMatchAFirstRead() throws {
             let configuration = try DefaultModel.model().configuration
             let directory = Fixtures.temporaryDirectory()

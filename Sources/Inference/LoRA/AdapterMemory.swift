@@ -29,7 +29,7 @@ public final class AdapterMemory: Sendable {
     public let retainedBytesMax: Int
 
     /// A page-aligned range of mapped memory, whole pages long.
-    public struct Region: @unchecked Sendable, Equatable {
+    public struct Region: @unchecked Sendable {
         public let base: UnsafeMutableRawPointer
         public let byteCount: Int
 
@@ -121,15 +121,19 @@ public final class AdapterMemory: Sendable {
     /// served: touching fresh memory on one core slowed a load's own faults and reads on the
     /// other on the test VM, even at idle priority.
     public func refillIfLow() {
-        guard reserveBytes > 0, largestFreeBytes < reserveBytes / 2 else { return }
+        guard isLow else { return }
         refiller.request { [weak self] in self?.refill() }
     }
+
+    /// Whether no free region holds half a reserve (never, for a pool without one).
+    private var isLow: Bool { reserveBytes > 0 && largestFreeBytes < reserveBytes / 2 }
 
     /// Bytes of the largest free region: the largest storage the pool can give without a new map.
     public var largestFreeBytes: Int { state.withLock { $0.free.map(\.byteCount).max() ?? 0 } }
 
     private func refill() {
-        guard largestFreeBytes < reserveBytes / 2, let region = Self.map(reserveBytes) else { return }
+        // Loads may have given memory back since the request.
+        guard isLow, let region = Self.map(reserveBytes) else { return }
         Self.touch(region)
         give(region)
     }
