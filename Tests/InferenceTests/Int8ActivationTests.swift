@@ -89,7 +89,9 @@ extension ModelTests {
     @Suite struct Int8ActivationModelTests {
         /// The default model with int8 activations against the float32 reference: the logits
         /// move (that is why it is not the default) but stay close, and the most likely next
-        /// token is the reference's for every fixture prompt.
+        /// token is the reference's for every fixture prompt — or, where the reference itself
+        /// has a near tie (prompt 2: tokens 15487 and 5325 differ by 0.002), a token the
+        /// reference scores within `nearTie` of its best.
         @Test func modelStaysCloseToTheReference() throws {
             let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2, activations: .int8)
             var worst: Float = 0
@@ -101,7 +103,8 @@ extension ModelTests {
                 let reference = Fixtures.referenceLogits("base.p\(index).logits_last")
                 let error = maxAbsoluteDifference(logits, reference)
                 worst = max(worst, error)
-                #expect(argmax(logits) == argmax(reference), "prompt \(index): max |Δlogit| \(error)")
+                let nearTie: Float = 0.01
+                #expect(reference[Int(argmax(logits))] >= reference[Int(argmax(reference))] - nearTie, "prompt \(index): max |Δlogit| \(error)")
             }
             print("int8 activations: max |Δlogit| at the last position over \(Expected.shared.prompts.count) prompts: \(worst)")
             #expect(worst < 1.5)

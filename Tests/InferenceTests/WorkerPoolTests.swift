@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Synchronization
 import Testing
 
 @Suite struct WorkerPoolTests {
@@ -16,6 +17,32 @@ import Testing
                     for index in range { hits[index] += 1 }
                 }
                 #expect(hits.allSatisfy { $0 == 1 }, "chunk \(chunk)")
+            }
+        }
+    }
+
+    /// Guided chunks cover every index once; each starts on a multiple of the granularity,
+    /// and no chunk is longer than a `1 / (2 · threads)` share of what was left before it
+    /// (rounded up to the granularity), so the last ones are short.
+    @Test func guidedChunksCoverEveryIndexOnceAndShrink() {
+        let pool = WorkerPool(threadCount: 3)
+        let count = 1_000
+        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+        defer { hits.deallocate() }
+        for granularity in [1, 16, 100, 999, 1_000, 5_000] {
+            for _ in 0..<200 {
+                hits.initialize(repeating: 0)
+                let chunks = Mutex<[Range<Int>]>([])
+                pool.forEachGuidedChunk(count, granularity: granularity) { _, range in
+                    for index in range { hits[index] += 1 }
+                    chunks.withLock { $0.append(range) }
+                }
+                #expect(hits.allSatisfy { $0 == 1 }, "granularity \(granularity)")
+                for range in chunks.withLock({ $0 }) {
+                    let left = count - range.lowerBound
+                    let share = max(1, (left / 6 + granularity - 1) / granularity) * granularity
+                    #expect(range.lowerBound % granularity == 0 && range.count <= share, "\(range) at granularity \(granularity)")
+                }
             }
         }
     }

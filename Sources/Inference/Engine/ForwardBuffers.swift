@@ -30,7 +30,27 @@ struct ForwardBuffers {
         self.rows = rows
     }
 
-    func release() { storage.forEach { $0.deallocate() } }
+    func release() {
+        storage.forEach { $0.deallocate() }
+        logitStorage.forEach { $0.deallocate() }
+    }
+
+    private(set) var logitRows = 0
+    private var logitStorage: [UnsafeMutablePointer<Float>] = []
+
+    /// Final-norm output of the rows whose logits are wanted `[logitRows, hidden]`.
+    var finalNormed: UnsafeMutablePointer<Float> { logitStorage[0] }
+    /// Their logits `[logitRows, vocabulary]`: kept from pass to pass, so that a decode step
+    /// writes memory it has written before instead of fresh pages (6 MB for 32 streams).
+    var logits: UnsafeMutablePointer<Float> { logitStorage[1] }
+
+    /// Ensures room for `rows` rows of logits of `configuration`'s vocabulary.
+    mutating func reserve(logitRows rows: Int, configuration c: LlamaConfiguration) {
+        guard rows > logitRows else { return }
+        logitStorage.forEach { $0.deallocate() }
+        logitStorage = [c.hiddenSize, c.vocabularySize].map { UnsafeMutablePointer<Float>.allocate(capacity: rows * $0) }
+        logitRows = rows
+    }
 }
 
 /// Per-thread buffers for attention scores.

@@ -16,13 +16,13 @@ extension InferenceEngine {
         }
         for (layerIndex, layer) in model.weights.layers.enumerated() {
             layer.attentionNorm.withUnsafeBufferPointer { weight in
-                for r in 0..<n {
+                forEachRow(n) { r in
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
             project([(.query, b.normed, b.queries), (.key, b.normed, b.keys), (.value, b.normed, b.values)], layer: layerIndex, rows: n)
-            for (r, row) in rows.enumerated() {
-                let cos = b.cos + r * d / 2, sin = b.sin + r * d / 2
+            forEachRow(n) { r in
+                let row = rows[r], cos = b.cos + r * d / 2, sin = b.sin + r * d / 2
                 Layers.rope(b.queries + r * attentionWidth, heads: c.headCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
                 Layers.rope(b.keys + r * kvWidth, heads: c.kvHeadCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
                 for head in 0..<c.kvHeadCount {
@@ -34,7 +34,7 @@ extension InferenceEngine {
             project([(.output, b.attention, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
             layer.feedForwardNorm.withUnsafeBufferPointer { weight in
-                for r in 0..<n {
+                forEachRow(n) { r in
                     Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
                 }
             }
@@ -79,6 +79,21 @@ extension InferenceEngine {
         let slice = (count / (2 * pool.threadCount) + 7) / 8 * 8
         pool.forEachChunk(count, chunk: slice) { _, range in body(range) }
     }
+
+    /// Runs `body(row)` for every row of `0..<count`, spread over the pool in a few chunks
+    /// per thread once there are `rowParallelMin` rows (fewer are not worth waking the helpers).
+    private func forEachRow(_ count: Int, _ body: (Int) -> Void) {
+        guard count >= Self.rowParallelMin, pool.threadCount > 1 else {
+            for row in 0..<count { body(row) }
+            return
+        }
+        pool.forEachChunk(count, chunk: max(1, count / (4 * pool.threadCount))) { _, range in
+            for row in range { body(row) }
+        }
+    }
+
+    /// Rows from which per-row work (norms, rotary embedding) is spread over the pool.
+    static let rowParallelMin = 8
 
     /// Elements from which element-wise work is spread over the pool (below it, waking the
     /// helpers costs more than the work).
@@ -139,11 +154,9 @@ extension InferenceEngine {
     /// Final norm and output head for the listed rows.
     private func logits(ofRows logitRows: [Int]) -> [[Float]] {
         guard !logitRows.isEmpty else { return [] }
-        let c = configuration, b = buffers
-        let m = logitRows.count
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hiddenSize)
-        let output = UnsafeMutablePointer<Float>.allocate(capacity: m * c.vocabularySize)
-        defer { normed.deallocate(); output.deallocate() }
+        let c = configuration, m = logitRows.count
+        buffers.reserve(logitRows: m, configuration: c)
+        let b = buffers, normed = b.finalNormed, output = b.logits
         model.weights.outputNorm.withUnsafeBufferPointer { weight in
             for (index, row) in logitRows.enumerated() {
                 Layers.rmsNorm(b.residual + row * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: normed + index * c.hiddenSize)

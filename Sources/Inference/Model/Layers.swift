@@ -6,26 +6,57 @@ import Foundation
 enum Layers {
     /// `out = x / sqrt(mean(x²) + ε) · weight` for one row of `count` values.
     static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, epsilon: Float, count: Int, into out: UnsafeMutablePointer<Float>) {
-        var sum: Float = 0
-        for i in 0..<count { sum += x[i] * x[i] }
+        let rx = UnsafeRawPointer(x), rw = UnsafeRawPointer(weight), ro = UnsafeMutableRawPointer(out)
+        var squares = SIMD8<Float>(), i = 0
+        while i + 8 <= count {
+            let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            squares.addProduct(v, v)
+            i += 8
+        }
+        var sum = laneSum(squares)
+        for j in i..<count { sum += x[j] * x[j] }
         let scale = 1 / (sum / Float(count) + epsilon).squareRoot()
-        for i in 0..<count { out[i] = weight[i] * (x[i] * scale) }
+        i = 0
+        while i + 8 <= count {
+            let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * scale
+            ro.storeBytes(of: rw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        for j in i..<count { out[j] = weight[j] * (x[j] * scale) }
     }
 
     /// Rotary embedding of `heads` consecutive head vectors of one row, using the cos/sin
-    /// of this row's position (`headDimension / 2` each).
+    /// of this row's position (`headDimension / 2` each): each pair `(x₀, x₁)` — adjacent
+    /// values (`interleaved`) or values half a head apart — becomes
+    /// `(x₀·cos − x₁·sin, x₁·cos + x₀·sin)`, eight pairs at a time.
     static func rope(
         _ vector: UnsafeMutablePointer<Float>, heads: Int, headDimension d: Int,
         cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, layout: LlamaConfiguration.RopeLayout
     ) {
-        let half = d / 2
+        let half = d / 2, rc = UnsafeRawPointer(cos), rs = UnsafeRawPointer(sin)
         for head in 0..<heads {
-            let v = vector + head * d
-            for i in 0..<half {
-                let (first, second) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
+            let v = vector + head * d, rv = UnsafeMutableRawPointer(v)
+            var i = 0
+            while i + 8 <= half {
+                let c = rc.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), s = rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                if layout == .interleaved {
+                    let low = rv.loadUnaligned(fromByteOffset: 8 * i, as: SIMD8<Float>.self), high = rv.loadUnaligned(fromByteOffset: 8 * i + 32, as: SIMD8<Float>.self)
+                    let x0 = SIMD8(lowHalf: low.evenHalf, highHalf: high.evenHalf), x1 = SIMD8(lowHalf: low.oddHalf, highHalf: high.oddHalf)
+                    let r0 = x0 * c - x1 * s, r1 = x1 * c + x0 * s
+                    rv.storeBytes(of: SIMD8(r0[0], r1[0], r0[1], r1[1], r0[2], r1[2], r0[3], r1[3]), toByteOffset: 8 * i, as: SIMD8<Float>.self)
+                    rv.storeBytes(of: SIMD8(r0[4], r1[4], r0[5], r1[5], r0[6], r1[6], r0[7], r1[7]), toByteOffset: 8 * i + 32, as: SIMD8<Float>.self)
+                } else {
+                    let x0 = rv.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), x1 = rv.loadUnaligned(fromByteOffset: 4 * (i + half), as: SIMD8<Float>.self)
+                    rv.storeBytes(of: x0 * c - x1 * s, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    rv.storeBytes(of: x1 * c + x0 * s, toByteOffset: 4 * (i + half), as: SIMD8<Float>.self)
+                }
+                i += 8
+            }
+            for j in i..<half {
+                let (first, second) = layout == .interleaved ? (2 * j, 2 * j + 1) : (j, j + half)
                 let x0 = v[first], x1 = v[second]
-                v[first] = x0 * cos[i] - x1 * sin[i]
-                v[second] = x1 * cos[i] + x0 * sin[i]
+                v[first] = x0 * cos[j] - x1 * sin[j]
+                v[second] = x1 * cos[j] + x0 * sin[j]
             }
         }
     }

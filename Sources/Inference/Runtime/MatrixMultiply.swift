@@ -41,7 +41,7 @@ enum MatrixMultiply {
         if batch <= registerKernelBatchMax {
             let precision = batch <= int8BatchMax ? activations : .float32
             let inputs = products.map { RegisterKernelInput($0, vectors: batch, activations: precision) }
-            forEachRowChunk(products, perThread: 8, pool: pool) { index, product, rows, _ in
+            forEachRowChunk(products, pool: pool) { index, product, rows, _ in
                 inputs[index].multiply(product, rows: rows, vectors: batch)
             }
         } else if batch <= broadcastKernelBatchMax {
@@ -87,12 +87,13 @@ enum MatrixMultiply {
         }
     }
 
-    /// Deals the products' rows, taken end to end, out in chunks (about `perThread` per
-    /// thread) and hands `body` each product's part of a chunk: its index, the product, the
-    /// rows, and where the product's first row lies among all products' rows.
-    static func forEachRowChunk(_ products: [MatrixProduct], perThread: Int, pool: WorkerPool, _ body: (Int, MatrixProduct, Range<Int>, Int) -> Void) {
+    /// Deals the products' rows, taken end to end, out in guided chunks (multiples of
+    /// `rowGranularity`, shrinking as the rows run out) and hands `body` each product's part
+    /// of a chunk: its index, the product, the rows, and where the product's first row lies
+    /// among all products' rows.
+    static func forEachRowChunk(_ products: [MatrixProduct], pool: WorkerPool, _ body: (Int, MatrixProduct, Range<Int>, Int) -> Void) {
         let total = products.reduce(0) { $0 + $1.weights.rows }
-        pool.forEachChunk(total, chunk: chunkRows(total, threads: pool.threadCount, perThread: perThread)) { _, range in
+        pool.forEachGuidedChunk(total, granularity: rowGranularity) { _, range in
             var start = 0
             for (index, product) in products.enumerated() {
                 let lower = max(range.lowerBound, start), upper = min(range.upperBound, start + product.weights.rows)
@@ -166,7 +167,7 @@ enum MatrixMultiply {
             return tile
         }
         let total = products.reduce(0) { $0 + $1.weights.rows }
-        forEachRowChunk(products, perThread: 4, pool: pool) { index, product, rows, firstRow in
+        forEachRowChunk(products, pool: pool) { index, product, rows, firstRow in
             let blocks = product.weights.columns / 32
             let share = (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound)
             var cursor = prefetch.cursor(part: share, of: total, steps: rows.count * blocks)

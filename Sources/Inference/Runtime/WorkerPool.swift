@@ -56,6 +56,29 @@ public final class WorkerPool: Sendable {
         }
     }
 
+    /// Runs `body` on consecutive chunks of `0..<count` handed to whichever member is free
+    /// next, each about `1 / (2 · threadCount)` of what is left when it is claimed (a multiple
+    /// of `granularity`, at least one), so chunks shrink as the work runs out and the members
+    /// finish close together (guided scheduling): the last chunks, not an eighth of the work,
+    /// decide how long the others wait.
+    public func forEachGuidedChunk(_ count: Int, granularity: Int, _ body: (_ member: Int, _ range: Range<Int>) -> Void) {
+        precondition(granularity > 0, "chunks must not be empty")
+        guard threadCount > 1, count > granularity else { return body(0, 0..<count) }
+        let divisor = 2 * threadCount
+        shared.nextChunk.store(0, ordering: .relaxed)
+        run { member in
+            var start = shared.nextChunk.load(ordering: .relaxed)
+            while start < count {
+                let left = count - start
+                let size = min(left, max(1, (left / divisor + granularity - 1) / granularity) * granularity)
+                let (claimed, current) = shared.nextChunk.compareExchange(expected: start, desired: start + size, ordering: .relaxed)
+                guard claimed else { start = current; continue }
+                body(member, start..<start + size)
+                start = shared.nextChunk.load(ordering: .relaxed)
+            }
+        }
+    }
+
     /// State shared with the worker threads.
     private final class Shared: @unchecked Sendable {
         let generation = Atomic<Int>(0)
@@ -64,7 +87,7 @@ public final class WorkerPool: Sendable {
         /// Whether the caller sleeps until `pending` reaches zero.
         let callerSleeping = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
-        /// Start of the next unclaimed chunk in `forEachChunk`.
+        /// Start of the next unclaimed chunk in `forEachChunk` and `forEachGuidedChunk`.
         let nextChunk = Atomic<Int>(0)
         /// The current region's body; written by the caller before `generation` is bumped
         /// and read by workers after they observe the bump.
