@@ -63,6 +63,7 @@ public final class WorkerPool: Sendable {
     /// decide how long the others wait.
     public func forEachGuidedChunk(_ count: Int, granularity: Int, _ body: (_ member: Int, _ range: Range<Int>) -> Void) {
         precondition(granularity > 0, "chunks must not be empty")
+        guard count > 0 else { return }
         guard threadCount > 1, count > granularity else { return body(0, 0..<count) }
         let divisor = 2 * threadCount
         shared.nextChunk.store(0, ordering: .relaxed)
