@@ -4,18 +4,25 @@ import Synchronization
 import Testing
 
 @Suite struct WorkerPoolTests {
+    static let count = 1_000
+
+    /// The ranges one region handed out (`region` passes each to its argument, from any
+    /// thread), and how many of them hold each index of `0..<count`.
+    static func handedOut(_ region: (@escaping (Range<Int>) -> Void) -> Void) -> (hits: [Int], chunks: [Range<Int>]) {
+        let chunks = Mutex<[Range<Int>]>([])
+        region { range in chunks.withLock { $0.append(range) } }
+        var hits = [Int](repeating: 0, count: count)
+        let handed = chunks.withLock { $0 }
+        for range in handed { for index in range { hits[index] += 1 } }
+        return (hits, handed)
+    }
+
     /// Every index is handed out exactly once, whatever the chunk size, across many regions.
     @Test func chunksCoverEveryIndexOnce() {
         let pool = WorkerPool(threadCount: 3)
-        let count = 1_000
-        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
-        defer { hits.deallocate() }
         for chunk in [1, 7, 64, 999, 1_000, 5_000] {
             for _ in 0..<200 {
-                hits.initialize(repeating: 0)
-                pool.forEachChunk(count, chunk: chunk) { _, range in
-                    for index in range { hits[index] += 1 }
-                }
+                let (hits, _) = Self.handedOut { visit in pool.forEachChunk(Self.count, chunk: chunk) { _, range in visit(range) } }
                 #expect(hits.allSatisfy { $0 == 1 }, "chunk \(chunk)")
             }
         }
@@ -26,20 +33,12 @@ import Testing
     /// (rounded up to the granularity), so the last ones are short.
     @Test func guidedChunksCoverEveryIndexOnceAndShrink() {
         let pool = WorkerPool(threadCount: 3)
-        let count = 1_000
-        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
-        defer { hits.deallocate() }
         for granularity in [1, 16, 100, 999, 1_000, 5_000] {
             for _ in 0..<200 {
-                hits.initialize(repeating: 0)
-                let chunks = Mutex<[Range<Int>]>([])
-                pool.forEachGuidedChunk(count, granularity: granularity) { _, range in
-                    for index in range { hits[index] += 1 }
-                    chunks.withLock { $0.append(range) }
-                }
+                let (hits, chunks) = Self.handedOut { visit in pool.forEachGuidedChunk(Self.count, granularity: granularity) { _, range in visit(range) } }
                 #expect(hits.allSatisfy { $0 == 1 }, "granularity \(granularity)")
-                for range in chunks.withLock({ $0 }) {
-                    let left = count - range.lowerBound
+                for range in chunks {
+                    let left = Self.count - range.lowerBound
                     let share = max(1, (left / 6 + granularity - 1) / granularity) * granularity
                     #expect(range.lowerBound % granularity == 0 && range.count <= share, "\(range) at granularity \(granularity)")
                 }
