@@ -142,6 +142,59 @@ extension ModelTests {
             }
         }
 
+        /// Ranks that are not a multiple of the decode kernels' steps (eight rows of `A` per
+        /// pass, two of `B`) give the logits of the same adapter padded with zero rank rows to
+        /// 16: for a prompt, and decode steps of three streams sharing the adapter (rows taken
+        /// two at a time, then one). 16-bit factors go through the same kernels widened.
+        @Test func oddRanksGiveTheLogitsOfTheirZeroPaddedForm() throws {
+            let model = try DefaultModel.model()
+            let c = model.configuration
+            let engine = InferenceEngine(model: model, threads: 2)
+            var random = SeededGenerator(seed: 11)
+            func uniform(_ count: Int, _ amplitude: Float) -> [Float] { (0..<count).map { _ in Float.random(in: -amplitude...amplitude, using: &random) } }
+            /// `pair` with zero rows of `A` and zero columns of `B` up to rank 16.
+            func padded(_ pair: LoRAPair) -> LoRAPair {
+                let extra = 16 - pair.rank, inputs = pair.a.count / pair.rank, outputs = pair.b.count / pair.rank
+                var wide = pair
+                wide.rank = 16
+                wide.a += [Float](repeating: 0, count: extra * inputs)
+                wide.b = (0..<outputs).flatMap { row in pair.b[(row * pair.rank)..<((row + 1) * pair.rank)] + [Float](repeating: 0, count: extra) }
+                return wide
+            }
+            for rank in [3, 5, 13] {
+                let pairs = [0, 11, c.layerCount - 1].flatMap { layer in
+                    Projection.allCases.map { projection in
+                        let (inputs, outputs) = projection.shape(c)
+                        return LoRAPair(layer: layer, projection: projection, rank: rank, scale: 2,
+                                        a: uniform(rank * inputs, 0.5 / Float(inputs).squareRoot()), b: uniform(outputs * rank, 0.05))
+                    }
+                }
+                let odd = try LoRAAdapter.make(name: "r\(rank)", configuration: c, pairs: pairs)
+                let even = try LoRAAdapter.make(name: "r\(rank) padded", configuration: c, pairs: pairs.map(padded))
+                let directory = Fixtures.temporaryDirectory()
+                defer { try? FileManager.default.removeItem(at: directory) }
+                try odd.writePEFT(to: directory.path, type: .bf16)
+                let narrow = try LoRAAdapter.load(path: directory.path, for: c)
+                let narrowPadded = try LoRAAdapter.make(name: "bf16 padded", configuration: c, pairs: narrow.pairs().map(padded))
+                func run(_ adapter: LoRAAdapter) throws -> [[Float]] {
+                    let prompts = (0..<3).map { Expected.shared.prompts[$0].tokenIds }
+                    let caches = prompts.map { _ in engine.makeCache() }
+                    var logits = try engine.evaluate(zip(caches, prompts).map { ($0, $1, adapter) })
+                    var all = logits
+                    for _ in 0..<2 {
+                        logits = try engine.evaluate(zip(caches, logits).map { ($0, [argmax($1)], adapter) })
+                        all += logits
+                    }
+                    return all
+                }
+                for (adapter, reference) in [(odd, even), (narrow, narrowPadded)] {
+                    for (index, (got, expected)) in zip(try run(adapter), try run(reference)).enumerated() {
+                        #expect(maxAbsoluteDifference(got, expected) < 1e-3, "rank \(rank), \(adapter.name), row \(index)")
+                    }
+                }
+            }
+        }
+
         @Test func ggufFormGivesTheSameLogitsAndMismatchedAdaptersAreRefused() throws {
             let model = try DefaultModel.model()
             let engine = InferenceEngine(model: model, threads: 2)

@@ -87,21 +87,15 @@ enum F32Decoder: BlockDecoder {
 enum F16Decoder: BlockDecoder {
     @inline(__always) static func decode(_ row: UnsafeRawPointer, block index: Int) -> Block32 {
         let block = row + 64 * index
-        @inline(__always) func widen(_ offset: Int) -> SIMD8<Float> {
-            SIMD8<Float>(block.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float16>.self))
-        }
-        return Block32(w0: widen(0), w1: widen(16), w2: widen(32), w3: widen(48))
+        return Block32(w0: widenHalves(block), w1: widenHalves(block + 16), w2: widenHalves(block + 32), w3: widenHalves(block + 48))
     }
 }
 
 enum BF16Decoder: BlockDecoder {
     @inline(__always) static func decode(_ row: UnsafeRawPointer, block index: Int) -> Block32 {
         let block = row + 64 * index
-        @inline(__always) func widen(_ offset: Int) -> SIMD8<Float> {
-            let bits = SIMD8<UInt32>(truncatingIfNeeded: block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self)) &<< 16
-            return unsafeBitCast(bits, to: SIMD8<Float>.self)
-        }
-        return Block32(w0: widen(0), w1: widen(16), w2: widen(32), w3: widen(48))
+        return Block32(
+            w0: widenBrainHalves(block), w1: widenBrainHalves(block + 16), w2: widenBrainHalves(block + 32), w3: widenBrainHalves(block + 48))
     }
 }
 

@@ -1,43 +1,40 @@
 import COpenBLAS
 
 /// A float type LoRA factors are kept in (the adapter file's), read eight values at a time
-/// widened exactly to float32.
+/// widened exactly to float32. Kernels address factors through these loads with wrapping
+/// arithmetic (`&+`, `&*`): offsets stay inside an adapter's storage, and checked arithmetic
+/// in the inner loops costs more instructions than the multiply-adds.
 protocol FactorElement {
     static var byteWidth: Int { get }
+    /// The eight values at `pointer`.
+    static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float>
+    /// The value at `pointer`.
+    static func load(_ pointer: UnsafeRawPointer) -> Float
+}
+
+extension FactorElement {
     /// Values `index..<index + 8` of the array at `base`.
-    static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
-    static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float
+    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> { load8(base + index &* byteWidth) }
+    /// Value `index` of the array at `base`.
+    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float { load(base + index &* byteWidth) }
 }
 
 enum F32Factor: FactorElement {
     static let byteWidth = 4
-    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        base.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
-    }
-    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
-        base.loadUnaligned(fromByteOffset: 4 * index, as: Float.self)
-    }
+    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { pointer.loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { pointer.loadUnaligned(as: Float.self) }
 }
 
 enum F16Factor: FactorElement {
     static let byteWidth = 2
-    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<Float16>.self))
-    }
-    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
-        Float(base.loadUnaligned(fromByteOffset: 2 * index, as: Float16.self))
-    }
+    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { widenHalves(pointer) }
+    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { Float(pointer.loadUnaligned(as: Float16.self)) }
 }
 
 enum BF16Factor: FactorElement {
     static let byteWidth = 2
-    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        let bits = SIMD8<UInt32>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: 2 * index, as: SIMD8<UInt16>.self)) &<< 16
-        return unsafeBitCast(bits, to: SIMD8<Float>.self)
-    }
-    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
-        Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) << 16)
-    }
+    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { widenBrainHalves(pointer) }
+    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { Float(bitPattern: UInt32(pointer.loadUnaligned(as: UInt16.self)) << 16) }
 }
 
 /// The two products of a LoRA delta `y += scale·(x·Aᵀ)·Bᵀ` for one adapter's rows
@@ -62,36 +59,47 @@ enum LowRankKernels {
                         scale, x, Int32(xStride), matrix, Int32(inputs), 0, t, Int32(rank))
             return
         }
+        let rowBytes = inputs * F.byteWidth
         for row in 0..<rows {
-            let xr = x + row * xStride, tr = t + row * rank
+            let xr = UnsafeRawPointer(x + row * xStride), tr = t + row * rank
             var k = 0
-            while k + 4 <= rank {
-                let four = dot4(F.self, xr, a, firstRow: k, count: inputs) * scale
-                for lane in 0..<4 { tr[k + lane] = four[lane] }
-                k += 4
+            while k &+ 8 <= rank {
+                let eight = dot8(F.self, xr, a + k &* rowBytes, rowBytes: rowBytes, count: inputs) * scale
+                UnsafeMutableRawPointer(tr + k).storeBytes(of: eight, as: SIMD8<Float>.self)
+                k &+= 8
             }
             while k < rank {
                 var sum = SIMD8<Float>()
-                for c in stride(from: 0, to: inputs, by: 8) { sum.addProduct(UnsafeRawPointer(xr).loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self), F.load8(a, k * inputs + c)) }
+                let ak = a + k &* rowBytes
+                var c = 0
+                while c < inputs {
+                    sum.addProduct(xr.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self), F.load8(ak, c))
+                    c &+= 8
+                }
                 tr[k] = laneSum(sum) * scale
-                k += 1
+                k &+= 1
             }
         }
     }
 
-    /// `x` dotted with rows `firstRow…firstRow+3` of the `count`-wide matrix at `a`.
+    /// `x` dotted with the eight `count`-wide rows from `a`, `rowBytes` apart: eight
+    /// independent accumulators, so the multiply-adds do not wait on each other.
     @inline(__always)
-    static func dot4<F: FactorElement>(_: F.Type, _ x: UnsafePointer<Float>, _ a: UnsafeRawPointer, firstRow: Int, count: Int) -> SIMD4<Float> {
+    static func dot8<F: FactorElement>(_: F.Type, _ x: UnsafeRawPointer, _ a: UnsafeRawPointer, rowBytes: Int, count: Int) -> SIMD8<Float> {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        let rx = UnsafeRawPointer(x), first = firstRow * count
-        for c in stride(from: 0, to: count, by: 8) {
-            let v = rx.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
-            s0.addProduct(v, F.load8(a, first + c))
-            s1.addProduct(v, F.load8(a, first + count + c))
-            s2.addProduct(v, F.load8(a, first + 2 * count + c))
-            s3.addProduct(v, F.load8(a, first + 3 * count + c))
+        var s4 = SIMD8<Float>(), s5 = SIMD8<Float>(), s6 = SIMD8<Float>(), s7 = SIMD8<Float>()
+        let a1 = a + rowBytes, a2 = a + 2 &* rowBytes, a3 = a + 3 &* rowBytes, a4 = a + 4 &* rowBytes
+        let a5 = a + 5 &* rowBytes, a6 = a + 6 &* rowBytes, a7 = a + 7 &* rowBytes
+        var c = 0
+        while c < count {
+            let v = x.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self)
+            s0.addProduct(v, F.load8(a, c)); s1.addProduct(v, F.load8(a1, c))
+            s2.addProduct(v, F.load8(a2, c)); s3.addProduct(v, F.load8(a3, c))
+            s4.addProduct(v, F.load8(a4, c)); s5.addProduct(v, F.load8(a5, c))
+            s6.addProduct(v, F.load8(a6, c)); s7.addProduct(v, F.load8(a7, c))
+            c &+= 8
         }
-        return SIMD4(laneSum(s0), laneSum(s1), laneSum(s2), laneSum(s3))
+        return SIMD8(laneSum(s0), laneSum(s1), laneSum(s2), laneSum(s3), laneSum(s4), laneSum(s5), laneSum(s6), laneSum(s7))
     }
 
     /// `y[row·yStride + o] += Σ_k t[row·rank + k] · B[o, k]` for `rows` rows and every
@@ -130,23 +138,35 @@ enum LowRankKernels {
         }
     }
 
-    /// One row, one 32-column panel starting at element `panel`: four accumulators held across the rank.
+    /// One row, one 32-column panel starting at element `panel`: even and odd `k` in
+    /// accumulators of their own (eight in all), so the multiply-adds do not wait on each other.
     @inline(__always)
     static func addFullPanel<F: FactorElement>(_: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y: UnsafeMutablePointer<Float>) {
         let out = UnsafeMutableRawPointer(y)
         var s0 = out.loadUnaligned(as: SIMD8<Float>.self), s1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var s2 = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), s3 = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        for k in 0..<rank {
-            let w = SIMD8<Float>(repeating: t[k]), row = panel + 32 * k
-            s0.addProduct(w, F.load8(panels, row))
-            s1.addProduct(w, F.load8(panels, row + 8))
-            s2.addProduct(w, F.load8(panels, row + 16))
-            s3.addProduct(w, F.load8(panels, row + 24))
+        var u0 = SIMD8<Float>(), u1 = SIMD8<Float>(), u2 = SIMD8<Float>(), u3 = SIMD8<Float>()
+        var row = panels + panel &* F.byteWidth
+        let rowBytes = 32 &* F.byteWidth
+        var k = 0
+        while k &+ 2 <= rank {
+            let w = SIMD8<Float>(repeating: t[k]), v = SIMD8<Float>(repeating: t[k &+ 1]), next = row + rowBytes
+            s0.addProduct(w, F.load8(row, 0)); s1.addProduct(w, F.load8(row, 8))
+            s2.addProduct(w, F.load8(row, 16)); s3.addProduct(w, F.load8(row, 24))
+            u0.addProduct(v, F.load8(next, 0)); u1.addProduct(v, F.load8(next, 8))
+            u2.addProduct(v, F.load8(next, 16)); u3.addProduct(v, F.load8(next, 24))
+            row = next + rowBytes
+            k &+= 2
         }
-        out.storeBytes(of: s0, as: SIMD8<Float>.self)
-        out.storeBytes(of: s1, toByteOffset: 32, as: SIMD8<Float>.self)
-        out.storeBytes(of: s2, toByteOffset: 64, as: SIMD8<Float>.self)
-        out.storeBytes(of: s3, toByteOffset: 96, as: SIMD8<Float>.self)
+        if k < rank {
+            let w = SIMD8<Float>(repeating: t[k])
+            s0.addProduct(w, F.load8(row, 0)); s1.addProduct(w, F.load8(row, 8))
+            s2.addProduct(w, F.load8(row, 16)); s3.addProduct(w, F.load8(row, 24))
+        }
+        out.storeBytes(of: s0 + u0, as: SIMD8<Float>.self)
+        out.storeBytes(of: s1 + u1, toByteOffset: 32, as: SIMD8<Float>.self)
+        out.storeBytes(of: s2 + u2, toByteOffset: 64, as: SIMD8<Float>.self)
+        out.storeBytes(of: s3 + u3, toByteOffset: 96, as: SIMD8<Float>.self)
     }
 
     /// Two rows, one 32-column panel: each panel row loaded once for both.
@@ -159,11 +179,16 @@ enum LowRankKernels {
         var a2 = o0.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = o0.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
         var b0 = o1.loadUnaligned(as: SIMD8<Float>.self), b1 = o1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var b2 = o1.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), b3 = o1.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        for k in 0..<rank {
-            let u = SIMD8<Float>(repeating: t[k]), v = SIMD8<Float>(repeating: t[rank + k]), row = panel + 32 * k
-            let w0 = F.load8(panels, row), w1 = F.load8(panels, row + 8), w2 = F.load8(panels, row + 16), w3 = F.load8(panels, row + 24)
+        var row = panels + panel &* F.byteWidth
+        let rowBytes = 32 &* F.byteWidth
+        var k = 0
+        while k < rank {
+            let u = SIMD8<Float>(repeating: t[k]), v = SIMD8<Float>(repeating: t[rank &+ k])
+            let w0 = F.load8(row, 0), w1 = F.load8(row, 8), w2 = F.load8(row, 16), w3 = F.load8(row, 24)
             a0.addProduct(u, w0); a1.addProduct(u, w1); a2.addProduct(u, w2); a3.addProduct(u, w3)
             b0.addProduct(v, w0); b1.addProduct(v, w1); b2.addProduct(v, w2); b3.addProduct(v, w3)
+            row = row + rowBytes
+            k &+= 1
         }
         o0.storeBytes(of: a0, as: SIMD8<Float>.self)
         o0.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
