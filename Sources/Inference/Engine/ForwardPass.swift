@@ -1,3 +1,5 @@
+import Dispatch
+
 extension InferenceEngine {
     /// Runs `rows` through the model, writing their keys and values into their caches, and
     /// returns the logits of the rows listed in `logitRows`.
@@ -8,6 +10,9 @@ extension InferenceEngine {
         buffers.reserve(rows: n, configuration: c)
         adapterWork.plan(rows)
         defer { adapterWork.finish() }
+        let tunes = !adapterWork.segments.isEmpty && MatrixMultiply.prefetches(batch: n, activations: activations)
+        prefetchesFactors = tunes && prefetchTuner.prefetchesNextPass
+        let start = DispatchTime.now().uptimeNanoseconds
         let b = buffers
         for (index, row) in rows.enumerated() {
             model.weights.embedding.dequantize(rows: Int(row.token)..<Int(row.token) + 1, into: b.residual + index * c.hiddenSize)
@@ -46,7 +51,9 @@ extension InferenceEngine {
             addToResidual(n)
         }
         for row in rows { row.cache.length = max(row.cache.length, row.position + 1) }
-        return logits(ofRows: logitRows)
+        let logits = logits(ofRows: logitRows)
+        if tunes { prefetchTuner.record(rows: n, nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
+        return logits
     }
 
     /// Applies some of block `layer`'s projections to `rows` activation rows:
@@ -61,7 +68,7 @@ extension InferenceEngine {
         }
         MatrixMultiply.run(
             products, batch: rows, pool: pool, scratch: scratch, activations: activations, int8Tiles: int8Tiles,
-            prefetch: adapterFactors(maps.map(\.0), layer: layer))
+            prefetch: prefetchesFactors ? adapterFactors(maps.map(\.0), layer: layer) : .none)
         addAdapterDeltas(maps, layer: layer)
     }
 

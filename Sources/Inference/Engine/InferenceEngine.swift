@@ -20,6 +20,10 @@ public final class InferenceEngine {
     public let activations: ActivationPrecision
     /// With int8 activations, the model's matrices decoded once for the batched kernels.
     let int8Tiles: Int8Tiles?
+    /// Whether base products fetch adapter factors ahead, chosen by timing passes.
+    public internal(set) var prefetchTuner = PrefetchTuner()
+    /// Whether the pass in progress fetches adapter factors ahead.
+    var prefetchesFactors = false
 
     /// Most token rows in one forward pass; longer inputs are split into passes.
     public static let batchRowsMax = 512

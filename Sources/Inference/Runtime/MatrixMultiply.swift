@@ -28,6 +28,16 @@ enum MatrixMultiply {
     /// Output rows per thread work unit, so threads write disjoint cache lines.
     static let rowGranularity = 16
 
+    /// Whether `run` fetches its `prefetch` plan for a batch of `batch` vectors: only the
+    /// int8 broadcast kernels do (x86-64).
+    static func prefetches(batch: Int, activations: ActivationPrecision) -> Bool {
+        #if arch(x86_64)
+        activations == .int8 && batch > registerKernelBatchMax && batch <= broadcastKernelBatchMax
+        #else
+        false
+        #endif
+    }
+
     /// Computes every product for `batch` activation rows; products may run concurrently,
     /// so no product may read another's output. Work is dealt out in chunks of output rows
     /// to whichever thread is free.

@@ -105,12 +105,14 @@ enum BenchLoraCommand {
         let engine = InferenceEngine(model: model, threads: threads, activations: activations)
         var base: [Double] = [], mixed: [Double] = [], theirsLora: [Double] = [], theirsBase: [Double] = []
         var mixedTokens: [[Int32]] = []
+        var prefetchChoices: [Bool] = []  // the engine's PrefetchTuner choice after each mixed round
         var baseline: [String: Any]?
         for _ in 0..<repeats {
             base.append(try decode(engine, prompts: prompts, adapters: nil).tokensPerSecond)
             let run = try decode(engine, prompts: prompts, adapters: adapters)
             mixed.append(run.tokensPerSecond)
             mixedTokens = run.tokens
+            prefetchChoices.append(engine.prefetchTuner.keepsPrefetching)
             if let baselineWork {
                 let round = try LlamaCppBaseline.run(
                     arguments, defaultScript: "bench/llama_cpp_lora_baseline.py", installer: "bench/lora.sh",
@@ -125,6 +127,7 @@ enum BenchLoraCommand {
         figures["mixed_over_base"] = median(mixed) / median(base)
         figures["base_tokens_per_s_runs"] = base
         figures["mixed_tokens_per_s_runs"] = mixed
+        figures["factor_prefetch_runs"] = prefetchChoices
 
         if var theirs = baseline {
             if !theirsLora.isEmpty {
