@@ -19,7 +19,8 @@ enum BenchLoraCommand {
         against their tensor bytes and the anonymous RSS growth (less the change in what the
         adapter memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of
         24–31 tokens, greedy, 64 steps) each on a different adapter against the same streams on
-        the base, medians of --repeats rounds. The baseline runs
+        the base, medians of --repeats rounds (with the engine's choice of fetching adapter factors
+        ahead after each mixed round, factor_prefetch_runs). The baseline runs
         bench/llama_cpp_lora_baseline.py once per round, after the two: llama.cpp decodes each
         stream on its own context with only its own adapter (it batches only requests that share
         one adapter set). The directory is removed.
