@@ -19,8 +19,9 @@ enum BenchLoraCommand {
         against their tensor bytes and the anonymous RSS growth (less the change in what the
         adapter memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of
         24–31 tokens, greedy, 64 steps) each on a different adapter against the same streams on
-        the base, medians of --repeats rounds (with the engine's choice of fetching adapter factors
-        ahead after each mixed round, factor_prefetch_runs). The baseline runs
+        the base, the two sets' steps alternating and timed one by one, medians of --repeats
+        rounds (with the engine's choice of fetching adapter factors ahead after each round,
+        factor_prefetch_runs). The baseline runs
         bench/llama_cpp_lora_baseline.py once per round, after the two: llama.cpp decodes each
         stream on its own context with only its own adapter (it batches only requests that share
         one adapter set). The directory is removed.
@@ -100,8 +101,9 @@ enum BenchLoraCommand {
             work["stream_prompts"] = prompts.map { $0.map(Int.init) }
             baselineWork = work
         }
-        // Each round runs the base, the mixed streams and then llama.cpp once, so that all three
-        // medians sample the same spells of a machine whose speed drifts (a shared VM).
+        // Each round decodes the base and the mixed streams in alternation and then runs
+        // llama.cpp once, so that all three medians sample the same spells of a machine whose
+        // speed drifts (a shared VM).
         Output.note("decoding \(streams) streams on the base and on \(streams) adapters, then llama.cpp on them (\(repeats) round\(repeats == 1 ? "" : "s"))…")
         let engine = InferenceEngine(model: model, threads: threads, activations: activations)
         var base: [Double] = [], mixed: [Double] = [], theirsLora: [Double] = [], theirsBase: [Double] = []
@@ -109,9 +111,9 @@ enum BenchLoraCommand {
         var prefetchChoices: [Bool] = []  // the engine's PrefetchTuner choice after each mixed round
         var baseline: [String: Any]?
         for _ in 0..<repeats {
-            base.append(try decode(engine, prompts: prompts, adapters: nil).tokensPerSecond)
             let run = try decode(engine, prompts: prompts, adapters: adapters)
-            mixed.append(run.tokensPerSecond)
+            base.append(run.base)
+            mixed.append(run.mixed)
             mixedTokens = run.tokens
             prefetchChoices.append(engine.prefetchTuner.keepsPrefetching)
             if let baselineWork {
@@ -126,6 +128,7 @@ enum BenchLoraCommand {
         figures["base_tokens_per_s"] = median(base)
         figures["mixed_tokens_per_s"] = median(mixed)
         figures["mixed_over_base"] = median(mixed) / median(base)
+        figures["mixed_over_base_runs"] = zip(mixed, base).map { $0 / $1 }
         figures["base_tokens_per_s_runs"] = base
         figures["mixed_tokens_per_s_runs"] = mixed
         figures["factor_prefetch_runs"] = prefetchChoices
@@ -148,20 +151,47 @@ enum BenchLoraCommand {
         report(figures, baseline: baseline, model: modelPath, json: arguments.flag("json"))
     }
 
-    /// Greedy decode of one stream per prompt (with `adapters[i]` if given): prefill, then
-    /// `streamDecodeSteps` timed batched steps.
-    static func decode(_ engine: InferenceEngine, prompts: [[Int32]], adapters: [LoRAAdapter]?) throws -> (tokensPerSecond: Double, tokens: [[Int32]]) {
-        let caches = prompts.map { _ in engine.makeCache() }
-        let chosen = prompts.indices.map { adapters?[$0] }
-        var next = try engine.evaluate(prompts.indices.map { (caches[$0], prompts[$0], chosen[$0]) }).map(Sampler.argmax)
-        var tokens = next.map { [$0] }
+    /// Greedy decode of one stream per prompt on the base and, separately, of the same
+    /// prompts each on `adapters[i]`: both prefill (untimed), then `streamDecodeSteps`
+    /// batched steps of the two sets in alternation, each step timed on its own, so that both
+    /// throughputs sample the same moments of a machine whose speed drifts (a shared VM
+    /// swings by tens of percent within minutes). Returns tokens/s of each set and the mixed
+    /// streams' tokens.
+    static func decode(_ engine: InferenceEngine, prompts: [[Int32]], adapters: [LoRAAdapter]) throws -> (base: Double, mixed: Double, tokens: [[Int32]]) {
+        var base = try StreamSet(engine, prompts: prompts, adapters: nil)
+        var mixed = try StreamSet(engine, prompts: prompts, adapters: adapters)
+        var baseNanoseconds: UInt64 = 0, mixedNanoseconds: UInt64 = 0
         let steps = BenchInferenceCommand.Workload.streamDecodeSteps
-        let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps {
-            next = try engine.evaluate(prompts.indices.map { (caches[$0], [next[$0]], chosen[$0]) }).map(Sampler.argmax)
-            for index in next.indices { tokens[index].append(next[index]) }
+            baseNanoseconds += try base.step()
+            mixedNanoseconds += try mixed.step()
         }
-        return (Double(prompts.count * steps) / BenchInferenceCommand.seconds(since: start), tokens)
+        let tokens = Double(prompts.count * steps)
+        return (tokens / (Double(baseNanoseconds) / 1e9), tokens / (Double(mixedNanoseconds) / 1e9), mixed.tokens)
+    }
+
+    /// Streams decoded greedily together, one per prompt, each with its adapter (if any).
+    struct StreamSet {
+        let engine: InferenceEngine
+        let caches: [KVCache]
+        let adapters: [LoRAAdapter?]
+        private(set) var tokens: [[Int32]]
+
+        /// Prefills every prompt and picks each stream's first token.
+        init(_ engine: InferenceEngine, prompts: [[Int32]], adapters: [LoRAAdapter]?) throws {
+            let caches = prompts.map { _ in engine.makeCache() }, chosen = prompts.indices.map { adapters?[$0] }
+            let first = try engine.evaluate(prompts.indices.map { (caches[$0], prompts[$0], chosen[$0]) }).map(Sampler.argmax)
+            (self.engine, self.caches, self.adapters, tokens) = (engine, caches, chosen, first.map { [$0] })
+        }
+
+        /// One batched decode step of every stream; returns its duration in nanoseconds.
+        mutating func step() throws -> UInt64 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let next = try engine.evaluate(caches.indices.map { (caches[$0], [tokens[$0].last!], adapters[$0]) }).map(Sampler.argmax)
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            for index in next.indices { tokens[index].append(next[index]) }
+            return elapsed
+        }
     }
 
     /// Cold loads of rank-16 adapters, 50 of each kind: from the page cache; from disk as the
