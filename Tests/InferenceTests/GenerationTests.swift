@@ -109,6 +109,33 @@ extension ModelTests {
             #expect(cache.length == prompt.count)
             #expect(maxAbsoluteDifference(whole, last) < 1e-3)
         }
+
+        /// Half-precision keys and values: a prompt past the first growth of the cache (64
+        /// positions, so stored rows are copied), in two prefill pieces (the block path widens
+        /// them for `sgemm`), then decode steps of two streams (the single-row path reads them
+        /// narrow) stay within half-precision rounding of a float32 cache, at half the bytes.
+        @Test func halfPrecisionCachesTrackFloat32Caches() throws {
+            let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2)
+            let c = engine.configuration
+            let prompts = [Array(Expected.shared.prompts.flatMap(\.tokenIds).prefix(90)), Expected.shared.prompts[2].tokenIds]
+            var worst: Float = 0
+            let wide = prompts.map { _ in KVCache(configuration: c) }, narrow = prompts.map { _ in KVCache(configuration: c, precision: .float16) }
+            for caches in [wide, narrow] {
+                _ = try engine.evaluate([(caches[0], Array(prompts[0][..<40]))])
+            }
+            var a = try engine.evaluate(zip(wide, prompts).map { cache, prompt in (cache, cache.length > 0 ? Array(prompt[40...]) : prompt) })
+            var b = try engine.evaluate(zip(narrow, prompts).map { cache, prompt in (cache, cache.length > 0 ? Array(prompt[40...]) : prompt) })
+            for _ in 0..<4 {
+                worst = max(worst, zip(a, b).map { maxAbsoluteDifference($0, $1) }.max()!)
+                let next = a.map { [argmax($0)] }
+                a = try engine.evaluate(zip(wide, next).map { ($0, $1) })
+                b = try engine.evaluate(zip(narrow, next).map { ($0, $1) })
+            }
+            worst = max(worst, zip(a, b).map { maxAbsoluteDifference($0, $1) }.max()!)
+            #expect(worst < 0.05, "max |Δlogit| \(worst)")
+            #expect(worst > 0, "half precision must change the logits at all")
+            #expect(narrow[0].length == 94 && narrow[0].byteCount * 2 == wide[0].byteCount)
+        }
     }
 }
 

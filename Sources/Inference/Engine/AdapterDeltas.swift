@@ -114,9 +114,9 @@ extension InferenceEngine {
                     let t = t + item.tOffset + unit.rows.lowerBound * item.target.rank
                     let buffer = scratch.buffer(member: member)
                     switch item.target.type {
-                    case .f32: Self.addDelta(F32Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
-                    case .f16: Self.addDelta(F16Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
-                    case .bf16: Self.addDelta(BF16Factor.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    case .f32: Self.addDelta(StoredF32.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    case .f16: Self.addDelta(StoredF16.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
+                    case .bf16: Self.addDelta(StoredBF16.self, item, rows: unit.rows.count, x: x, t: t, y: y, scratch: buffer, scratchFloats: scratch.floatsPerMember)
                     }
                 }
             }
@@ -141,7 +141,7 @@ extension InferenceEngine {
     }
 
     /// One item's delta for `rows` rows: shrink `x` into `t`, expand `t` into `y`.
-    private static func addDelta<F: FactorElement>(
+    private static func addDelta<F: StoredFloat>(
         _: F.Type, _ item: AdapterWork.Item, rows: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     ) {

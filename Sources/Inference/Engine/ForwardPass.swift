@@ -31,8 +31,8 @@ extension InferenceEngine {
                 Layers.rope(b.queries + r * attentionWidth, heads: c.headCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
                 Layers.rope(b.keys + r * kvWidth, heads: c.kvHeadCount, headDimension: d, cos: cos, sin: sin, layout: c.ropeLayout)
                 for head in 0..<c.kvHeadCount {
-                    (row.cache.keys(layer: layerIndex, kvHead: head) + row.position * d).update(from: b.keys + r * kvWidth + head * d, count: d)
-                    (row.cache.values(layer: layerIndex, kvHead: head) + row.position * d).update(from: b.values + r * kvWidth + head * d, count: d)
+                    row.cache.store(b.keys + r * kvWidth + head * d, into: row.cache.keys(layer: layerIndex, kvHead: head), position: row.position)
+                    row.cache.store(b.values + r * kvWidth + head * d, into: row.cache.values(layer: layerIndex, kvHead: head), position: row.position)
                 }
             }
             attend(rows, layer: layerIndex)
@@ -123,9 +123,11 @@ extension InferenceEngine {
                 scoresNeeded = max(scoresNeeded, rows[start].position + 1)
             } else {
                 for blockStart in stride(from: start, to: end, by: Self.attentionBlockRows) {
-                    let count = min(Self.attentionBlockRows, end - blockStart)
+                    let count = min(Self.attentionBlockRows, end - blockStart), length = rows[blockStart].position + count
                     items += (0..<c.headCount).map { AttentionItem.block(start: blockStart, count: count, head: $0) }
-                    scoresNeeded = max(scoresNeeded, count * (rows[blockStart].position + count))
+                    // Half-precision keys and values are widened after the scores for sgemm.
+                    let widened = rows[blockStart].cache.precision == .float32 ? 0 : 2 * length * d
+                    scoresNeeded = max(scoresNeeded, count * length + widened)
                 }
             }
             start = end
@@ -139,17 +141,32 @@ extension InferenceEngine {
                 case let .single(r, kvHead):
                     let row = rows[r]
                     let offset = r * attentionWidth + kvHead * group * d
-                    Layers.attention(
-                        queries: b.queries + offset, heads: group, headDimension: d,
-                        keys: row.cache.keys(layer: layer, kvHead: kvHead), values: row.cache.values(layer: layer, kvHead: kvHead),
-                        length: row.position + 1, scores: scores, into: b.attention + offset)
+                    let keys = row.cache.keys(layer: layer, kvHead: kvHead), values = row.cache.values(layer: layer, kvHead: kvHead)
+                    switch row.cache.precision {
+                    case .float32:
+                        Layers.attention(StoredF32.self, queries: b.queries + offset, heads: group, headDimension: d, keys: keys, values: values,
+                                         length: row.position + 1, scores: scores, into: b.attention + offset)
+                    case .float16:
+                        Layers.attention(StoredF16.self, queries: b.queries + offset, heads: group, headDimension: d, keys: keys, values: values,
+                                         length: row.position + 1, scores: scores, into: b.attention + offset)
+                    }
                 case let .block(first, count, head):
                     let row = rows[first]
-                    let offset = first * attentionWidth + head * d
+                    let offset = first * attentionWidth + head * d, length = row.position + count
+                    let storedKeys = row.cache.keys(layer: layer, kvHead: head / group), storedValues = row.cache.values(layer: layer, kvHead: head / group)
+                    let keys: UnsafePointer<Float>, values: UnsafePointer<Float>
+                    switch row.cache.precision {
+                    case .float32:
+                        keys = UnsafePointer(storedKeys.assumingMemoryBound(to: Float.self))
+                        values = UnsafePointer(storedValues.assumingMemoryBound(to: Float.self))
+                    case .float16:
+                        let wideKeys = scores + count * length
+                        keys = UnsafePointer(StoredF16.widen(storedKeys, count: length * d, into: wideKeys))
+                        values = UnsafePointer(StoredF16.widen(storedValues, count: length * d, into: wideKeys + length * d))
+                    }
                     Layers.attentionBlock(
                         queries: b.queries + offset, stride: attentionWidth, rows: count, first: row.position, headDimension: d,
-                        keys: row.cache.keys(layer: layer, kvHead: head / group), values: row.cache.values(layer: layer, kvHead: head / group),
-                        scores: scores, into: b.attention + offset)
+                        keys: keys, values: values, scores: scores, into: b.attention + offset)
                 }
             }
         }

@@ -52,8 +52,13 @@ public final class InferenceEngine {
     /// Threads the engine computes with.
     public var threadCount: Int { pool.threadCount }
 
-    /// A new, empty sequence for this engine's model.
-    public func makeCache() -> KVCache { KVCache(configuration: configuration) }
+    /// A new, empty sequence for this engine's model: keys and values in float32, or in
+    /// half precision with int8 activations (an approximate mode already, and attention then
+    /// reads half the memory, as llama.cpp's default cache does). The engine runs caches of
+    /// either precision.
+    public func makeCache() -> KVCache {
+        KVCache(configuration: configuration, precision: activations == .int8 ? .float16 : .float32)
+    }
 
     /// Appends `tokens` to each request's sequence and returns, per request, the logits
     /// (`vocabularySize` floats) that follow its last token. Checks every request before

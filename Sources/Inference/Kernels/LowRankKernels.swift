@@ -1,42 +1,5 @@
 import COpenBLAS
 
-/// A float type LoRA factors are kept in (the adapter file's), read eight values at a time
-/// widened exactly to float32. Kernels address factors through these loads with wrapping
-/// arithmetic (`&+`, `&*`): offsets stay inside an adapter's storage, and checked arithmetic
-/// in the inner loops costs more instructions than the multiply-adds.
-protocol FactorElement {
-    static var byteWidth: Int { get }
-    /// The eight values at `pointer`.
-    static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float>
-    /// The value at `pointer`.
-    static func load(_ pointer: UnsafeRawPointer) -> Float
-}
-
-extension FactorElement {
-    /// Values `index..<index + 8` of the array at `base`.
-    @inline(__always) static func load8(_ base: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> { load8(base + index &* byteWidth) }
-    /// Value `index` of the array at `base`.
-    @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float { load(base + index &* byteWidth) }
-}
-
-enum F32Factor: FactorElement {
-    static let byteWidth = 4
-    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { pointer.loadUnaligned(as: SIMD8<Float>.self) }
-    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { pointer.loadUnaligned(as: Float.self) }
-}
-
-enum F16Factor: FactorElement {
-    static let byteWidth = 2
-    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { widenHalves(pointer) }
-    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { Float(pointer.loadUnaligned(as: Float16.self)) }
-}
-
-enum BF16Factor: FactorElement {
-    static let byteWidth = 2
-    @inline(__always) static func load8(_ pointer: UnsafeRawPointer) -> SIMD8<Float> { widenBrainHalves(pointer) }
-    @inline(__always) static func load(_ pointer: UnsafeRawPointer) -> Float { Float(bitPattern: UInt32(pointer.loadUnaligned(as: UInt16.self)) << 16) }
-}
-
 /// The two products of a LoRA delta `y += scale·(x·Aᵀ)·Bᵀ` for one adapter's rows
 /// (Punica's names): `shrink` maps rows to rank width, `expand` adds them back at output
 /// width. A few rows (decode) use register kernels that read each factor once, widening as
@@ -49,12 +12,12 @@ enum LowRankKernels {
     /// `t[row·rank + k] = scale · Σ_c A[k, c] · x[row·xStride + c]` for `rows` rows; `A` is
     /// `rank × inputs` row-major, `inputs` a multiple of 8. `scratch` (`scratchFloats`) holds
     /// the float32 copy of a 16-bit `A` for `sgemm`.
-    static func shrink<F: FactorElement>(
+    static func shrink<F: StoredFloat>(
         _: F.Type, x: UnsafePointer<Float>, xStride: Int, rows: Int, a: UnsafeRawPointer, rank: Int, inputs: Int, scale: Float,
         into t: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     ) {
-        if rows >= sgemmRowsMin, F.self == F32Factor.self || rank * inputs <= scratchFloats {
-            let matrix = F.self == F32Factor.self ? a.assumingMemoryBound(to: Float.self) : UnsafePointer(widen(F.self, a, count: rank * inputs, into: scratch))
+        if rows >= sgemmRowsMin, F.self == StoredF32.self || rank * inputs <= scratchFloats {
+            let matrix = F.self == StoredF32.self ? a.assumingMemoryBound(to: Float.self) : UnsafePointer(F.widen(a, count: rank * inputs, into: scratch))
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(rank), Int32(inputs),
                         scale, x, Int32(xStride), matrix, Int32(inputs), 0, t, Int32(rank))
             return
@@ -85,7 +48,7 @@ enum LowRankKernels {
     /// `x` dotted with the eight `count`-wide rows from `a`, `rowBytes` apart: eight
     /// independent accumulators, so the multiply-adds do not wait on each other.
     @inline(__always)
-    static func dot8<F: FactorElement>(_: F.Type, _ x: UnsafeRawPointer, _ a: UnsafeRawPointer, rowBytes: Int, count: Int) -> SIMD8<Float> {
+    static func dot8<F: StoredFloat>(_: F.Type, _ x: UnsafeRawPointer, _ a: UnsafeRawPointer, rowBytes: Int, count: Int) -> SIMD8<Float> {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
         var s4 = SIMD8<Float>(), s5 = SIMD8<Float>(), s6 = SIMD8<Float>(), s7 = SIMD8<Float>()
         let a1 = a + rowBytes, a2 = a + 2 &* rowBytes, a3 = a + 3 &* rowBytes, a4 = a + 4 &* rowBytes
@@ -104,7 +67,7 @@ enum LowRankKernels {
 
     /// `y[row·yStride + o] += Σ_k t[row·rank + k] · B[o, k]` for `rows` rows and every
     /// output `o` of the panels of `B`.
-    static func expand<F: FactorElement>(
+    static func expand<F: StoredFloat>(
         _: F.Type, t: UnsafePointer<Float>, rows: Int, rank: Int, panels: UnsafeRawPointer, outputs: Int,
         y: UnsafeMutablePointer<Float>, yStride: Int, scratch: UnsafeMutablePointer<Float>, scratchFloats: Int
     ) {
@@ -113,10 +76,10 @@ enum LowRankKernels {
         while first < outputs {
             let columns = min(width, outputs - first)
             let panel = first * rank
-            if rows >= sgemmRowsMin, F.self == F32Factor.self || rank * columns <= scratchFloats {
-                let matrix = F.self == F32Factor.self
+            if rows >= sgemmRowsMin, F.self == StoredF32.self || rank * columns <= scratchFloats {
+                let matrix = F.self == StoredF32.self
                     ? (panels + 4 * panel).assumingMemoryBound(to: Float.self)
-                    : UnsafePointer(widen(F.self, panels + F.byteWidth * panel, count: rank * columns, into: scratch))
+                    : UnsafePointer(F.widen(panels + F.byteWidth * panel, count: rank * columns, into: scratch))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(rank),
                             1, t, Int32(rank), matrix, Int32(columns), 1, y + first, Int32(yStride))
             } else if columns == width {
@@ -141,7 +104,7 @@ enum LowRankKernels {
     /// One row, one 32-column panel starting at element `panel`: even and odd `k` in
     /// accumulators of their own (eight in all), so the multiply-adds do not wait on each other.
     @inline(__always)
-    static func addFullPanel<F: FactorElement>(_: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y: UnsafeMutablePointer<Float>) {
+    static func addFullPanel<F: StoredFloat>(_: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y: UnsafeMutablePointer<Float>) {
         let out = UnsafeMutableRawPointer(y)
         var s0 = out.loadUnaligned(as: SIMD8<Float>.self), s1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
         var s2 = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), s3 = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
@@ -171,7 +134,7 @@ enum LowRankKernels {
 
     /// Two rows, one 32-column panel: each panel row loaded once for both.
     @inline(__always)
-    static func addFullPanel2<F: FactorElement>(
+    static func addFullPanel2<F: StoredFloat>(
         _: F.Type, _ t: UnsafePointer<Float>, rank: Int, _ panels: UnsafeRawPointer, _ panel: Int, _ y0: UnsafeMutablePointer<Float>, _ y1: UnsafeMutablePointer<Float>
     ) {
         let o0 = UnsafeMutableRawPointer(y0), o1 = UnsafeMutableRawPointer(y1)
@@ -198,17 +161,5 @@ enum LowRankKernels {
         o1.storeBytes(of: b1, toByteOffset: 32, as: SIMD8<Float>.self)
         o1.storeBytes(of: b2, toByteOffset: 64, as: SIMD8<Float>.self)
         o1.storeBytes(of: b3, toByteOffset: 96, as: SIMD8<Float>.self)
-    }
-
-    /// `count` values widened into `target`.
-    static func widen<F: FactorElement>(_: F.Type, _ source: UnsafeRawPointer, count: Int, into target: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        let out = UnsafeMutableRawPointer(target)
-        var i = 0
-        while i + 8 <= count {
-            out.storeBytes(of: F.load8(source, i), toByteOffset: 4 * i, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { target[i] = F.load(source, i); i += 1 }
-        return target
     }
 }

@@ -145,9 +145,9 @@ enum FactorType: Sendable, Equatable {
     /// Element `index` of the array at `base`, as float32.
     func value(_ base: UnsafeRawPointer, _ index: Int) -> Float {
         switch self {
-        case .f32: F32Factor.load(base, index)
-        case .f16: F16Factor.load(base, index)
-        case .bf16: BF16Factor.load(base, index)
+        case .f32: StoredF32.load(base, index)
+        case .f16: StoredF16.load(base, index)
+        case .bf16: StoredBF16.load(base, index)
         }
     }
 }

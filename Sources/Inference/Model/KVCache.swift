@@ -1,29 +1,42 @@
-/// The keys and values one sequence has produced so far, for every layer, in float32.
+/// The keys and values one sequence has produced so far, for every layer, in float32 or, to
+/// halve the memory attention reads, in IEEE half precision.
 ///
 /// Layout per layer: keys `[kvHead][position][headDimension]`, then values the same, so
 /// attention for one head reads contiguous memory. Capacity grows by doubling.
 public final class KVCache {
+    /// How keys and values are stored.
+    public enum Precision: Sendable {
+        case float32
+        /// IEEE binary16: half the bytes, about three significant digits.
+        case float16
+
+        var byteWidth: Int { self == .float32 ? 4 : 2 }
+    }
+
     /// The shape of the model whose keys and values this holds.
     public let configuration: LlamaConfiguration
+    /// How keys and values are stored.
+    public let precision: Precision
     /// Positions filled so far; the next token goes at `length`.
     public internal(set) var length = 0
     /// Positions allocated.
     private(set) var capacity = 0
-    private var storage: UnsafeMutablePointer<Float>?
+    private var storage: UnsafeMutableRawPointer?
 
     /// Positions allocated by the first growth.
     static let initialCapacity = 64
 
     /// An empty cache; memory is allocated as positions are added.
-    public init(configuration: LlamaConfiguration) {
+    public init(configuration: LlamaConfiguration, precision: Precision = .float32) {
         self.configuration = configuration
+        self.precision = precision
     }
 
     deinit { storage?.deallocate() }
 
-    /// Floats per layer for `capacity` positions (keys and values).
-    private func layerFloats(_ capacity: Int) -> Int {
-        2 * configuration.kvHeadCount * capacity * configuration.headDimension
+    /// Bytes per layer for `capacity` positions (keys and values).
+    private func layerBytes(_ capacity: Int) -> Int {
+        2 * configuration.kvHeadCount * capacity * configuration.headDimension * precision.byteWidth
     }
 
     /// Makes room for positions up to `length` (exclusive), keeping what is stored.
@@ -31,14 +44,14 @@ public final class KVCache {
         guard length > capacity else { return }
         var newCapacity = max(capacity, Self.initialCapacity)
         while newCapacity < length { newCapacity *= 2 }
-        let fresh = UnsafeMutablePointer<Float>.allocate(capacity: configuration.layerCount * layerFloats(newCapacity))
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: configuration.layerCount * layerBytes(newCapacity), alignment: 64)
         if let storage {
-            let d = configuration.headDimension
+            let rowBytes = configuration.headDimension * precision.byteWidth
             for layer in 0..<configuration.layerCount {
                 for plane in 0..<(2 * configuration.kvHeadCount) {
-                    let from = storage + layer * layerFloats(capacity) + plane * capacity * d
-                    let to = fresh + layer * layerFloats(newCapacity) + plane * newCapacity * d
-                    to.update(from: from, count: self.length * d)
+                    let from = storage + layer * layerBytes(capacity) + plane * capacity * rowBytes
+                    let to = fresh + layer * layerBytes(newCapacity) + plane * newCapacity * rowBytes
+                    to.copyMemory(from: from, byteCount: self.length * rowBytes)
                 }
             }
             storage.deallocate()
@@ -47,18 +60,30 @@ public final class KVCache {
         capacity = newCapacity
     }
 
-    /// Keys of `layer` for `kvHead`: `capacity` rows of `headDimension` floats.
-    func keys(layer: Int, kvHead: Int) -> UnsafeMutablePointer<Float> {
-        storage! + layer * layerFloats(capacity) + kvHead * capacity * configuration.headDimension
+    /// Keys of `layer` for `kvHead`: `capacity` rows of `headDimension` stored values.
+    func keys(layer: Int, kvHead: Int) -> UnsafeMutableRawPointer {
+        storage! + layer * layerBytes(capacity) + kvHead * capacity * configuration.headDimension * precision.byteWidth
     }
 
     /// Values of `layer` for `kvHead`, laid out like `keys`.
-    func values(layer: Int, kvHead: Int) -> UnsafeMutablePointer<Float> {
+    func values(layer: Int, kvHead: Int) -> UnsafeMutableRawPointer {
         keys(layer: layer, kvHead: configuration.kvHeadCount + kvHead)
     }
 
+    /// Stores one head's `headDimension` floats as row `position` of `plane` (from `keys` or `values`).
+    func store(_ vector: UnsafePointer<Float>, into plane: UnsafeMutableRawPointer, position: Int) {
+        let d = configuration.headDimension
+        switch precision {
+        case .float32:
+            (plane + position * d * 4).copyMemory(from: vector, byteCount: d * 4)
+        case .float16:
+            let row = plane + position * d * 2
+            for i in 0..<d { row.storeBytes(of: Float16(vector[i]), toByteOffset: 2 * i, as: Float16.self) }
+        }
+    }
+
     /// Bytes held.
-    public var byteCount: Int { storage == nil ? 0 : configuration.layerCount * layerFloats(capacity) * 4 }
+    public var byteCount: Int { storage == nil ? 0 : configuration.layerCount * layerBytes(capacity) }
 
     /// Forgets every position from `length` on, so the sequence can continue differently.
     public func truncate(to length: Int) {

@@ -86,68 +86,82 @@ enum Layers {
     }
 
     /// Causal attention of `heads` consecutive query heads of one row over the first
-    /// `length` cached positions of their shared key/value head:
+    /// `length` cached positions of their shared key/value head, stored as `F`:
     /// `out = softmax(q·Kᵀ / √d) · V`. `scores` needs `length` floats.
-    static func attention(
-        queries: UnsafePointer<Float>, heads: Int, headDimension d: Int, keys: UnsafePointer<Float>,
-        values: UnsafePointer<Float>, length: Int, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+    static func attention<F: StoredFloat>(
+        _: F.Type, queries: UnsafePointer<Float>, heads: Int, headDimension d: Int, keys: UnsafeRawPointer,
+        values: UnsafeRawPointer, length: Int, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
     ) {
-        let scale = 1 / Float(d).squareRoot()
+        let scale = 1 / Float(d).squareRoot(), rowBytes = d * F.byteWidth
         for head in 0..<heads {
-            let q = queries + head * d
+            let q = UnsafeRawPointer(queries + head * d)
             var t = 0
             while t + 4 <= length {
-                let four = dot4(q, keys + t * d, stride: d, count: d)
+                let four = dot4(F.self, q, keys + t &* rowBytes, rowBytes: rowBytes, count: d)
                 for lane in 0..<4 { scores[t + lane] = four[lane] * scale }
                 t += 4
             }
             while t < length {
-                scores[t] = dot(q, keys + t * d, count: d) * scale
+                scores[t] = dot4(F.self, q, keys + t &* rowBytes, rowBytes: 0, count: d)[0] * scale
                 t += 1
             }
             VectorMath.softmax(scores, count: length)
-            weightedSum(scores, values, length: length, headDimension: d, into: out + head * d)
+            weightedSum(F.self, scores, values, length: length, headDimension: d, into: out + head * d)
         }
     }
 
-    /// `q` dotted with four consecutive rows `stride` floats apart (`count` a multiple of 8).
+    /// `q` dotted with four stored rows `rowBytes` apart (`count` a multiple of 8; with
+    /// `rowBytes` 0, four times the first row).
     @inline(__always)
-    static func dot4(_ q: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int) -> SIMD4<Float> {
+    static func dot4<F: StoredFloat>(_: F.Type, _ q: UnsafeRawPointer, _ rows: UnsafeRawPointer, rowBytes: Int, count: Int) -> SIMD4<Float> {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        let rq = UnsafeRawPointer(q), r = UnsafeRawPointer(rows), bytes = 4 * stride
-        for offset in Swift.stride(from: 0, to: count * 4, by: 32) {
-            let v = rq.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-            s0.addProduct(v, r.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
-            s1.addProduct(v, r.loadUnaligned(fromByteOffset: bytes + offset, as: SIMD8<Float>.self))
-            s2.addProduct(v, r.loadUnaligned(fromByteOffset: 2 * bytes + offset, as: SIMD8<Float>.self))
-            s3.addProduct(v, r.loadUnaligned(fromByteOffset: 3 * bytes + offset, as: SIMD8<Float>.self))
+        let r1 = rows + rowBytes, r2 = rows + 2 &* rowBytes, r3 = rows + 3 &* rowBytes
+        var c = 0
+        while c < count {
+            let v = q.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self)
+            s0.addProduct(v, F.load8(rows, c))
+            s1.addProduct(v, F.load8(r1, c))
+            s2.addProduct(v, F.load8(r2, c))
+            s3.addProduct(v, F.load8(r3, c))
+            c &+= 8
         }
         return SIMD4(laneSum(s0), laneSum(s1), laneSum(s2), laneSum(s3))
     }
 
-    /// `out = Σ_t weights[t] · values[t]` over `length` rows of `d` floats, 64 columns at a
-    /// time held in registers across all rows.
-    static func weightedSum(_ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float>, length: Int, headDimension d: Int, into out: UnsafeMutablePointer<Float>) {
+    /// `out = Σ_t weights[t] · values[t]` over `length` stored rows of `d` values, 64 columns
+    /// at a time held in registers across all rows (`d` a multiple of 8).
+    static func weightedSum<F: StoredFloat>(
+        _: F.Type, _ weights: UnsafePointer<Float>, _ values: UnsafeRawPointer, length: Int, headDimension d: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let rowBytes = d * F.byteWidth
         var column = 0
         while column < d {
             let width = min(64, d - column)
             var sums = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
             if width < 64 { (out + column).initialize(repeating: 0, count: width) }
+            var row = values + column &* F.byteWidth
             for t in 0..<length {
                 let w = SIMD8<Float>(repeating: weights[t])
-                let row = UnsafeRawPointer(values + t * d + column)
                 if width == 64 {
-                    sums.0.addProduct(w, row.loadUnaligned(as: SIMD8<Float>.self))
-                    sums.1.addProduct(w, row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                    sums.2.addProduct(w, row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-                    sums.3.addProduct(w, row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-                    sums.4.addProduct(w, row.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
-                    sums.5.addProduct(w, row.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
-                    sums.6.addProduct(w, row.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
-                    sums.7.addProduct(w, row.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+                    sums.0.addProduct(w, F.load8(row, 0))
+                    sums.1.addProduct(w, F.load8(row, 8))
+                    sums.2.addProduct(w, F.load8(row, 16))
+                    sums.3.addProduct(w, F.load8(row, 24))
+                    sums.4.addProduct(w, F.load8(row, 32))
+                    sums.5.addProduct(w, F.load8(row, 40))
+                    sums.6.addProduct(w, F.load8(row, 48))
+                    sums.7.addProduct(w, F.load8(row, 56))
                 } else {
-                    axpy(weights[t], values + t * d + column, out + column, count: width)
+                    let o = UnsafeMutableRawPointer(out + column)
+                    var c = 0
+                    while c < width {
+                        var v = o.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self)
+                        v.addProduct(w, F.load8(row, c))
+                        o.storeBytes(of: v, toByteOffset: c &* 4, as: SIMD8<Float>.self)
+                        c &+= 8
+                    }
                 }
+                row = row + rowBytes
             }
             if width == 64 {
                 let o = UnsafeMutableRawPointer(out + column)
@@ -183,28 +197,5 @@ enum Layers {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(length),
                     1, scores, Int32(length), values, Int32(d), 0, out, Int32(stride))
-    }
-
-    /// `Σ a[i]·b[i]` for `count` a multiple of 8.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var sum = SIMD8<Float>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        for offset in stride(from: 0, to: count * 4, by: 32) {
-            sum.addProduct(ra.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
-        }
-        return laneSum(sum)
-    }
-
-    /// `y += alpha · x` for `count` a multiple of 8.
-    @inline(__always)
-    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let a = SIMD8<Float>(repeating: alpha)
-        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
-        for offset in stride(from: 0, to: count * 4, by: 32) {
-            var v = ry.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-            v.addProduct(a, rx.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
-            ry.storeBytes(of: v, toByteOffset: offset, as: SIMD8<Float>.self)
-        }
     }
 }
