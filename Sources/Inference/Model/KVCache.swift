@@ -44,7 +44,12 @@ public final class KVCache {
         guard length > capacity else { return }
         var newCapacity = max(capacity, Self.initialCapacity)
         while newCapacity < length { newCapacity *= 2 }
-        let fresh = UnsafeMutableRawPointer.allocate(byteCount: configuration.layerCount * layerBytes(newCapacity), alignment: 64)
+        let bytes = configuration.layerCount * layerBytes(newCapacity)
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        switch precision {
+        case .float32: fresh.bindMemory(to: Float.self, capacity: bytes / 4)
+        case .float16: fresh.bindMemory(to: Float16.self, capacity: bytes / 2)
+        }
         if let storage {
             let rowBytes = configuration.headDimension * precision.byteWidth
             for layer in 0..<configuration.layerCount {
@@ -60,7 +65,8 @@ public final class KVCache {
         capacity = newCapacity
     }
 
-    /// Keys of `layer` for `kvHead`: `capacity` rows of `headDimension` stored values.
+    /// Keys of `layer` for `kvHead`: `capacity` rows of `headDimension` values, bound to
+    /// `Float` or `Float16` as `precision` says.
     func keys(layer: Int, kvHead: Int) -> UnsafeMutableRawPointer {
         storage! + layer * layerBytes(capacity) + kvHead * capacity * configuration.headDimension * precision.byteWidth
     }
@@ -75,10 +81,10 @@ public final class KVCache {
         let d = configuration.headDimension
         switch precision {
         case .float32:
-            (plane + position * d * 4).copyMemory(from: vector, byteCount: d * 4)
+            (plane.assumingMemoryBound(to: Float.self) + position * d).update(from: vector, count: d)
         case .float16:
-            let row = plane + position * d * 2
-            for i in 0..<d { row.storeBytes(of: Float16(vector[i]), toByteOffset: 2 * i, as: Float16.self) }
+            let row = plane.assumingMemoryBound(to: Float16.self) + position * d
+            for i in 0..<d { row[i] = Float16(vector[i]) }
         }
     }
 
