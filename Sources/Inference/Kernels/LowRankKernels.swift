@@ -32,14 +32,7 @@ enum LowRankKernels {
                 k &+= 8
             }
             while k < rank {
-                var sum = SIMD8<Float>()
-                let ak = a + k &* rowBytes
-                var c = 0
-                while c < inputs {
-                    sum.addProduct(xr.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self), F.load8(ak, c))
-                    c &+= 8
-                }
-                tr[k] = laneSum(sum) * scale
+                tr[k] = F.dot(xr, a + k &* rowBytes, count: inputs) * scale
                 k &+= 1
             }
         }

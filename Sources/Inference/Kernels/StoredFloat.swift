@@ -17,6 +17,17 @@ extension StoredFloat {
     /// Value `index` of the array at `base`.
     @inline(__always) static func load(_ base: UnsafeRawPointer, _ index: Int) -> Float { load(base + index &* byteWidth) }
 
+    /// `x` (`count` floats, a multiple of 8) dotted with the `count` values at `row`.
+    @inline(__always) static func dot(_ x: UnsafeRawPointer, _ row: UnsafeRawPointer, count: Int) -> Float {
+        var sum = SIMD8<Float>()
+        var c = 0
+        while c < count {
+            sum.addProduct(x.loadUnaligned(fromByteOffset: c &* 4, as: SIMD8<Float>.self), load8(row, c))
+            c &+= 8
+        }
+        return laneSum(sum)
+    }
+
     /// The `count` values at `source` widened into `target`, which it returns.
     static func widen(_ source: UnsafeRawPointer, count: Int, into target: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         let out = UnsafeMutableRawPointer(target)

@@ -102,7 +102,7 @@ enum Layers {
                 t += 4
             }
             while t < length {
-                scores[t] = dot4(F.self, q, keys + t &* rowBytes, rowBytes: 0, count: d)[0] * scale
+                scores[t] = F.dot(q, keys + t &* rowBytes, count: d) * scale
                 t += 1
             }
             VectorMath.softmax(scores, count: length)
@@ -110,8 +110,7 @@ enum Layers {
         }
     }
 
-    /// `q` dotted with four stored rows `rowBytes` apart (`count` a multiple of 8; with
-    /// `rowBytes` 0, four times the first row).
+    /// `q` dotted with four stored rows `rowBytes` apart (`count` a multiple of 8).
     @inline(__always)
     static func dot4<F: StoredFloat>(_: F.Type, _ q: UnsafeRawPointer, _ rows: UnsafeRawPointer, rowBytes: Int, count: Int) -> SIMD4<Float> {
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()

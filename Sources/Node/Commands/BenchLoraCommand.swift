@@ -108,7 +108,7 @@ enum BenchLoraCommand {
         let engine = InferenceEngine(model: model, threads: threads, activations: activations)
         var base: [Double] = [], mixed: [Double] = [], theirsLora: [Double] = [], theirsBase: [Double] = []
         var mixedTokens: [[Int32]] = []
-        var prefetchChoices: [Bool] = []  // the engine's PrefetchTuner choice after each mixed round
+        var prefetchChoices: [Bool] = []  // the engine's PrefetchTuner choice after each round
         var baseline: [String: Any]?
         for _ in 0..<repeats {
             let run = try decode(engine, prompts: prompts, adapters: adapters)
