@@ -5,7 +5,7 @@ APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicro
 	libcurl4-openssl-dev libcjson-dev pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 
-.PHONY: deps build model test devnet bench-ledger clean
+.PHONY: deps build model test devnet bench-ledger bench-inference bench-lora clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -31,6 +31,14 @@ devnet: model
 
 bench-ledger: build
 	$(TRIBUTARY) bench ledger
+
+# The inference and LoRA benchmarks build, fetch the model and install their llama.cpp
+# baseline in .cache/bench-venv themselves (bench/with-baseline.sh).
+bench-inference: deps
+	bench/inference.sh
+
+bench-lora: deps
+	bench/lora.sh
 
 clean:
 	rm -rf .build devnet

@@ -205,6 +205,24 @@ import Testing
         #expect(statuses.value.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses.value)")
         #expect(node.stop() == 0)
     }
+
+    /// `tributary bench lora` at a small scale (its defaults write 1,000 adapters): every goal's
+    /// figure is in the JSON, the accounting is exact, and the temporary directory is removed.
+    @Test func loraBenchReportsEveryGoalsFigure() throws {
+        let directory = Tributary.temporaryDirectory("bench-lora")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Tributary.run(["bench", "lora", "--adapters", "24", "--streams", "4", "--repeats", "1", "--no-baseline", "--json", "--directory", directory])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])["tributary"] as? [String: Any]
+        #expect(figures?["activations"] as? String == "int8" && figures?["dtype"] as? String == "F16")
+        #expect(figures?["adapters"] as? Int == 24)
+        #expect(figures?["stream_adapter_ranks"] as? [Int] == [8, 16, 32, 64])
+        #expect(figures?["resident_over_tensor_bytes"] as? Double == 1)
+        for key in ["base_tokens_per_s", "mixed_tokens_per_s", "mixed_over_base", "cold_load_rank16_page_cache_p50_ms", "cold_load_rank16_disk_p50_ms"] {
+            #expect((figures?[key] as? Double ?? 0) > 0, "\(key)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
 }
 
 /// Runs `body(0..<count)` each on its own thread (not a pool sized by cores, so all run at

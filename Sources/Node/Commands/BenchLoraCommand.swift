@@ -13,15 +13,15 @@ enum BenchLoraCommand {
         discussion: """
         Writes --adapters synthetic PEFT adapters (ranks 8, 16, 32 or 64, a random non-empty set
         of the seven projections in every layer, tensors of --dtype) to a temporary directory, registers them
-        all in an AdapterStore, then measures: cold loads (disk → ready) of rank-16 adapters, from
-        the page cache, after dropping the files from it, and so into a second store kept at
-        its budget (each load evicts, memory is reused); resident bytes of the stream adapters
-        against their tensor bytes and the anonymous RSS growth (less the change in what the
-        adapter memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of
-        24–31 tokens, greedy, 64 steps) each on a different adapter against the same streams on
-        the base, the two sets' steps alternating and timed one by one, medians of --repeats
-        rounds (with the engine's choice of fetching adapter factors ahead after each round,
-        factor_prefetch_runs). The baseline runs
+        all in an AdapterStore, then measures: resident bytes of the stream adapters against
+        their tensor bytes and the anonymous RSS growth (less the change in what the adapter
+        memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of 24–31
+        tokens, greedy, 64 steps) each on a different adapter against the same streams on the
+        base, the two sets' steps alternating and timed one by one, medians of --repeats rounds
+        (with the engine's choice of fetching adapter factors ahead after each round,
+        factor_prefetch_runs); last, cold loads (disk → ready) of rank-16 adapters, from the
+        page cache, after dropping the files from it, and so into a second store kept at its
+        budget (each load evicts, memory is reused). The baseline runs
         bench/llama_cpp_lora_baseline.py once per round, after the two: llama.cpp decodes each
         stream on its own context with only its own adapter (it batches only requests that share
         one adapter set). The directory is removed.
@@ -29,12 +29,18 @@ enum BenchLoraCommand {
         options: [
             ModelCommands.modelOption,
             ModelCommands.homeOption,
-            ModelCommands.activationsOption,
+            .init(name: "activations", value: "f32|int8", help: """
+                Activation precision of the base products (default int8: llama.cpp, the baseline, \
+                also multiplies its quantized weights by int8-quantized activations).
+                """),
             .init(name: "threads", value: "N", help: "Threads for both engines (default 2)."),
             .init(name: "adapters", value: "N", help: "Synthetic adapters written and registered (default 1000)."),
             .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
             .init(name: "repeats", value: "N", help: "Rounds of base, mixed and llama.cpp runs; medians are reported (default 3)."),
-            .init(name: "dtype", value: "TYPE", help: "Tensor type of the adapters: f32, f16 or bf16 (default f32)."),
+            .init(name: "dtype", value: "TYPE", help: """
+                Tensor type of the adapters: f32, f16 or bf16 (default f16, as llama.cpp's \
+                convert_lora_to_gguf.py writes them).
+                """),
             .init(name: "budget-mb", value: "MB", help: "Resident-set budget of the adapter store (default 4096)."),
             .init(name: "directory", value: "DIR", help: "Where to create the temporary adapter directory (default the system temp)."),
             .init(name: "baseline-python", value: "PATH", help: "Python with llama-cpp-python (default .cache/bench-venv/bin/python)."),
@@ -44,13 +50,13 @@ enum BenchLoraCommand {
         ]
     ) { arguments in
         let threads = try arguments.integer("threads", default: 2, in: 1...256)
-        let activations = try ModelCommands.activations(arguments)
+        let activations = try ModelCommands.activations(arguments, default: .int8)
         let adapterCount = try arguments.integer("adapters", default: 1000, in: 1...100_000)
         let streams = try arguments.integer("streams", default: 32, in: 1...32)
         let repeats = try arguments.integer("repeats", default: 3, in: 1...100)
         let budget = try arguments.integer("budget-mb", default: 4096, in: 1...1 << 20) << 20
         let dtypes: [String: TensorType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
-        guard let dtype = dtypes[arguments.value("dtype") ?? "f32"] else { throw UsageError("--dtype must be f32, f16 or bf16") }
+        guard let dtype = dtypes[arguments.value("dtype") ?? "f16"] else { throw UsageError("--dtype must be f32, f16 or bf16") }
         guard streams <= adapterCount else { throw UsageError("--streams \(streams) needs at least as many --adapters") }
         let modelPath = ModelCommands.modelPath(arguments)
         let model = try ModelCommands.load(arguments)
@@ -64,7 +70,6 @@ enum BenchLoraCommand {
         let infos = try Synthetic.writeAndRegister(
             count: adapterCount, type: dtype, configuration: model.configuration, store: store, directory: directory, threads: threads, figures: &figures)
         let streamInfos = Synthetic.streamAdapters(infos, count: streams)
-        try measureColdLoads(infos.filter { info in !streamInfos.contains { $0.id == info.id } }, store: store, figures: &figures)
 
         // The stream adapters (not loaded yet, equally many of each rank): anonymous RSS growth
         // against their bytes, after free heap memory went back to the system, less the change
@@ -125,6 +130,10 @@ enum BenchLoraCommand {
                 baseline = round
             }
         }
+        // Cold loads come last: right after the bench has written its gigabytes of adapters, the
+        // VM's host was still writing them back and reads from disk took twice as long (F32,
+        // p50 16.7 ms against 9.4 ms after a minute's pause), which no serving node sees.
+        try measureColdLoads(infos.filter { info in !streamInfos.contains { $0.id == info.id } }, store: store, figures: &figures)
         figures["base_tokens_per_s"] = median(base)
         figures["mixed_tokens_per_s"] = median(mixed)
         figures["mixed_over_base"] = median(mixed) / median(base)
@@ -194,7 +203,7 @@ enum BenchLoraCommand {
         }
     }
 
-    /// Cold loads of rank-16 adapters, 50 of each kind: from the page cache; from disk as the
+    /// Cold loads of rank-16 adapters, 50 of each kind (fewer in small runs): from the page cache; from disk as the
     /// store's resident set grows; and from disk into a second store kept at its budget, where
     /// each load evicts (a node hosting more adapters than fit). "From disk": the files were
     /// read once (by registration for the full store, just before the loads for the growing
@@ -203,8 +212,10 @@ enum BenchLoraCommand {
     /// dirty pages written back, and the adapter memory pool's idle-priority refill finished.
     static func measureColdLoads(_ infos: [AdapterInfo], store: AdapterStore, figures: inout [String: Any]) throws {
         let candidates = infos.filter { $0.ranks == [16] }
-        let cached = Array(candidates.prefix(50)), uncached = Array(candidates.dropFirst(50).prefix(50))
-        let evicting = Array(candidates.dropFirst(100).prefix(50 + fullStoreFillCount))
+        // 50 per kind; fewer (as many for each of the first two kinds) in a run with few adapters.
+        let count = min(50, max(1, (candidates.count - fullStoreFillCount) / 3))
+        let cached = Array(candidates.prefix(count)), uncached = Array(candidates.dropFirst(count).prefix(count))
+        let evicting = Array(candidates.dropFirst(2 * count).prefix(count + fullStoreFillCount))
         Output.note("cold loads: \(cached.count) rank-16 adapters from the page cache, \(uncached.count) from disk, \(max(0, evicting.count - fullStoreFillCount)) from disk into a full store…")
         sync()
         func files(_ info: AdapterInfo) -> [String] {

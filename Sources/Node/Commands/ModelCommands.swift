@@ -110,8 +110,9 @@ enum ModelCommands {
     }
 
     /// `--activations`, defaulting to float32.
-    static func activations(_ arguments: ParsedArguments) throws -> ActivationPrecision {
-        try ActivationPrecision(named: arguments.value("activations") ?? ActivationPrecision.float32.rawValue, setting: "--activations")
+    /// `--activations`, or `fallback` when it is not given.
+    static func activations(_ arguments: ParsedArguments, default fallback: ActivationPrecision = .float32) throws -> ActivationPrecision {
+        try ActivationPrecision(named: arguments.value("activations") ?? fallback.rawValue, setting: "--activations")
     }
 
     private static func hashMatches(_ path: String) throws -> Bool {
