@@ -203,12 +203,12 @@ enum BenchLoraCommand {
         }
     }
 
-    /// Cold loads of rank-16 adapters, 50 of each kind (fewer in small runs): from the page cache; from disk as the
-    /// store's resident set grows; and from disk into a second store kept at its budget, where
-    /// each load evicts (a node hosting more adapters than fit). "From disk": the files were
-    /// read once (by registration for the full store, just before the loads for the growing
-    /// one) and then dropped from the page cache (`posix_fadvise(DONTNEED)`); a VM's host may
-    /// still cache them. Each load starts once earlier ones' background work has settled:
+    /// Cold loads of rank-16 adapters, 50 of each kind (fewer in small runs): from the page
+    /// cache; from disk as the store's resident set grows; and from disk into a second store
+    /// kept at its budget, where each load evicts (a node hosting more adapters than fit).
+    /// "From disk": the files were read once (by registration for the full store, just before
+    /// the loads for the growing one) and then dropped from the page cache
+    /// (`posix_fadvise(DONTNEED)`); a VM's host may still cache them. Each load starts once earlier ones' background work has settled:
     /// dirty pages written back, and the adapter memory pool's idle-priority refill finished.
     static func measureColdLoads(_ infos: [AdapterInfo], store: AdapterStore, figures: inout [String: Any]) throws {
         let candidates = infos.filter { $0.ranks == [16] }

@@ -109,7 +109,6 @@ enum ModelCommands {
         try arguments.integer("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)
     }
 
-    /// `--activations`, defaulting to float32.
     /// `--activations`, or `fallback` when it is not given.
     static func activations(_ arguments: ParsedArguments, default fallback: ActivationPrecision = .float32) throws -> ActivationPrecision {
         try ActivationPrecision(named: arguments.value("activations") ?? fallback.rawValue, setting: "--activations")
