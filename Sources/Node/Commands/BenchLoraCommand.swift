@@ -38,8 +38,8 @@ enum BenchLoraCommand {
             .init(name: "streams", value: "N", help: "Concurrent streams, each on its own adapter (default 32)."),
             .init(name: "repeats", value: "N", help: "Rounds of base, mixed and llama.cpp runs; medians are reported (default 3)."),
             .init(name: "dtype", value: "TYPE", help: """
-                Tensor type of the adapters: f32, f16 or bf16 (default f16, as llama.cpp's \
-                convert_lora_to_gguf.py writes them).
+                Tensor type of the adapters: f32, f16 or bf16 (default f16: LoRA servers hold \
+                factors in 16 bits; vLLM offers only float16 or bfloat16).
                 """),
             .init(name: "budget-mb", value: "MB", help: "Resident-set budget of the adapter store (default 4096)."),
             .init(name: "directory", value: "DIR", help: "Where to create the temporary adapter directory (default the system temp)."),
