@@ -12,8 +12,8 @@ enum BenchLoraCommand {
         summary: "Measure multi-adapter LoRA serving: cold loads, resident bytes, mixed-adapter throughput, llama.cpp.",
         discussion: """
         Writes --adapters synthetic PEFT adapters (ranks 8, 16, 32 or 64, a random non-empty set
-        of the seven projections in every layer, tensors of --dtype) to a temporary directory, registers them
-        all in an AdapterStore, then measures: resident bytes of the stream adapters against
+        of the seven projections in every layer, tensors of --dtype) to a temporary directory,
+        registers them all in an AdapterStore, then measures: resident bytes of the stream adapters against
         their tensor bytes and the anonymous RSS growth (less the change in what the adapter
         memory pool keeps); aggregate decode tokens/s of --streams streams (prompts of 24–31
         tokens, greedy, 64 steps) each on a different adapter against the same streams on the
