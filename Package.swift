@@ -32,15 +32,17 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "Ledger", dependencies: ["Crypto", "CRocksDB"]),
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger"]),
+        .target(name: "Gossip", dependencies: ["Crypto"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "Consensus", "Inference", "CMicroHTTPD", "CCurl"]
+            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "CMicroHTTPD", "CCurl"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Crypto", "Consensus"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Ledger", "Crypto"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto"]),
     ]

@@ -12,8 +12,17 @@ public protocol ConsensusApplication: AnyObject {
     var hasPendingTransactions: Bool { get }
     /// A new block for the next height, proposed by `proposer` (`getValue()` in the paper).
     func propose(proposer: Address) -> BlockCandidate
-    /// Whether a proposed block for the next height is valid (`valid(v)` in the paper).
+    /// The validators that certify `height`, if already known (the set of the height after the
+    /// next one is known once the block before it commits).
+    func validatorSet(forHeight height: UInt64) -> ValidatorSet?
+    /// Whether a proposed block for the next height is valid (`valid(v)` in the paper). The
+    /// answer must not change during a height: it is asked once per block and remembered.
     func isValid(_ candidate: BlockCandidate) -> Bool
+    /// Whether a newly proposed block's time is acceptable to this node's clock. Asked each time
+    /// a fresh proposal (one without a valid round) is prevoted on, never remembered: a node
+    /// whose clock lags prevotes nil on new blocks, yet still locks on and prevotes blocks that
+    /// others gave a polka, so its clock cannot stall a height.
+    func isTimely(_ candidate: BlockCandidate) -> Bool
     /// Whether a committed block received from a peer is the valid, certified next block.
     func isValidCommitted(_ block: Block) -> Bool
 }

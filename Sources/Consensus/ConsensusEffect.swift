@@ -28,6 +28,8 @@ public struct Timeout: Hashable, Sendable, CustomStringConvertible {
 public enum ConsensusEvent: Sendable {
     /// Begin consensus on the application's next height.
     case start
+    /// A proposal or vote whose signature was checked (`ConsensusMessage.isAuthentic`) by the
+    /// driver: the engine does not check signatures again.
     case message(ConsensusMessage)
     case timeout(Timeout)
     /// The mempool has transactions (the engine may be waiting for some to propose).

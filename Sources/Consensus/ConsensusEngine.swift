@@ -22,8 +22,8 @@ public struct ConsensusEngine {
 
     /// Votes and proposals from up to this many rounds ahead are kept.
     public static let roundsAheadMax: UInt32 = 10_000
-    /// Messages of the next height kept until it starts.
-    public static let futureMessagesMax = 10_000
+    /// Messages of the next height kept until it starts, per validator of that height.
+    public static let futureMessagesPerValidatorMax = 64
 
     public let config: ConsensusConfig
     public let chainID: String
@@ -47,7 +47,9 @@ public struct ConsensusEngine {
     private var polkaRounds: Set<UInt32> = []
     /// What this node signed at the current height, per round and step (nil = for no block).
     private var signed: [SigningSlot: Digest?] = [:]
+    /// Messages of the next height from its validators, at most `futureMessagesPerValidatorMax` each.
     private var future: [ConsensusMessage] = []
+    private var futureCounts: [Address: Int] = [:]
     private var syncPending = false
     private var recovered: [WALRecord]
     private var effects: [ConsensusEffect] = []
@@ -140,7 +142,8 @@ public struct ConsensusEngine {
         recovered = []
 
         let pending = future.filter { $0.height == height }
-        future = future.filter { $0.height > height }
+        future = []
+        futureCounts = [:]
         for message in pending { receive(message) }
 
         if let startRoundNumber {
@@ -210,6 +213,8 @@ public struct ConsensusEngine {
 
     // MARK: Messages
 
+    /// Takes a message whose signature the driver checked (`ConsensusMessage.isAuthentic`): gossip
+    /// checks each message once, before anything acts on it or relays it.
     private mutating func receive(_ message: ConsensusMessage) {
         guard message.height == height else {
             if message.height > height { rememberFuture(message) }
@@ -218,12 +223,11 @@ public struct ConsensusEngine {
         guard message.round <= round &+ Self.roundsAheadMax else { return }
         switch message {
         case let .vote(vote):
-            guard !votes.contains(vote), validators.power(of: vote.validator) > 0, vote.hasValidSignature(chainID: chainID) else { return }
+            guard !votes.contains(vote), validators.power(of: vote.validator) > 0 else { return }
             if case let .conflict(evidence) = votes.add(vote) { effects.append(.evidence(evidence)) }
         case let .proposal(proposal):
             guard proposals[proposal.proposal.round] == nil,
-                  proposal.proposer == schedule.proposer(round: proposal.proposal.round),
-                  proposal.isAuthentic(chainID: chainID)
+                  proposal.proposer == schedule.proposer(round: proposal.proposal.round)
             else { return }
             accept(proposal)
         }
@@ -236,10 +240,15 @@ public struct ConsensusEngine {
         votes.hear(from: proposal.proposer, round: proposal.proposal.round)
     }
 
-    /// A message from a later height: keep the next height's, and fetch the blocks this node
-    /// is missing (at most once per retry interval).
+    /// A message from a later height: keep the next height's when its sender validates that
+    /// height (a bounded number per sender, so no one crowds out the others), and fetch the
+    /// blocks this node is missing (at most once per retry interval).
     private mutating func rememberFuture(_ message: ConsensusMessage) {
-        if message.height == height + 1, future.count < Self.futureMessagesMax { future.append(message) }
+        if message.height == height + 1, let nextValidators = app.validatorSet(forHeight: message.height),
+           nextValidators.power(of: message.sender) > 0, futureCounts[message.sender, default: 0] < Self.futureMessagesPerValidatorMax {
+            futureCounts[message.sender, default: 0] += 1
+            future.append(message)
+        }
         guard step != .decided, !syncPending else { return }
         syncPending = true
         effects.append(.requestBlocks(fromHeight: height))
@@ -300,7 +309,8 @@ public struct ConsensusEngine {
             guard validRound < round, votes.hasQuorum(.prevote, round: validRound, for: candidate.hash) else { return false }
             acceptable = isValid(candidate) && (locked.map { $0.round <= validRound || $0.candidate.hash == candidate.hash } ?? true)
         } else {
-            acceptable = isValid(candidate) && (locked.map { $0.candidate.hash == candidate.hash } ?? true)
+            // A new block must also be timely for this node's clock (asked afresh each round).
+            acceptable = isValid(candidate) && app.isTimely(candidate) && (locked.map { $0.candidate.hash == candidate.hash } ?? true)
         }
         castVote(.prevote, for: acceptable ? candidate.hash : nil)
         step = .prevote

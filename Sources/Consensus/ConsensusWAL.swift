@@ -57,15 +57,19 @@ public struct WALError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The consensus write-ahead log: an append-only file of framed records, each fsynced before
-/// the message it describes is sent. Frame: `u32` big-endian payload length, the first 8 bytes
-/// of the payload's BLAKE2b-256, the payload (a canonical `WALRecord`).
+/// the message it describes is sent. The file starts with the 8 bytes `TRBWAL02`; then frames:
+/// `u32` big-endian payload length, the first 4 bytes of the BLAKE2b-256 of those length
+/// bytes, the first 8 bytes of the BLAKE2b-256 of length and payload, the payload (a canonical
+/// `WALRecord`).
 ///
 /// A crash can tear only the last frame (appends are sequential and synced one by one): such
-/// a tail is cut off on open and reported in `repairedTail`. A damaged frame followed by more
-/// data means the file was corrupted, and opening fails with the offset.
+/// a tail is cut off on open and reported in `repairedTail`. Because the length has its own
+/// checksum, a damaged length is told apart from a torn frame: any damage but a torn final
+/// frame means the file was corrupted, and opening fails with the offset.
 public final class ConsensusWAL {
     public static let recordMaxBytes = Block.maxBytes + (1 << 20)
-    static let headerBytes = 12
+    static let fileHeader: [UInt8] = Array("TRBWAL02".utf8)
+    static let frameHeaderBytes = 16
 
     public let path: String
     public private(set) var records: [WALRecord] = []
@@ -78,7 +82,13 @@ public final class ConsensusWAL {
         self.path = path
         descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw WALError("cannot open consensus WAL \(path): \(String(cString: strerror(errno)))") }
-        let bytes = try Self.readAll(descriptor, path: path)
+        var bytes = try Self.readAll(descriptor, path: path)
+        if bytes.isEmpty {
+            guard Self.fileHeader.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == Self.fileHeader.count,
+                  fsync(descriptor) == 0
+            else { throw WALError("cannot write consensus WAL \(path): \(String(cString: strerror(errno)))") }
+            bytes = Self.fileHeader
+        }
         let (records, validBytes) = try Self.parse(bytes, path: path)
         self.records = records
         if validBytes < bytes.count {
@@ -104,7 +114,7 @@ public final class ConsensusWAL {
     /// Replaces the log, atomically, with one `.height(height)` record.
     public func startHeight(_ height: UInt64) throws(WALError) {
         let temporary = path + ".new"
-        let frame = Self.frame(.height(height))
+        let frame = Self.fileHeader + Self.frame(.height(height))
         let file = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard file >= 0 else { throw WALError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         let written = frame.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
@@ -137,27 +147,37 @@ public final class ConsensusWAL {
     static func frame(_ record: WALRecord) -> [UInt8] {
         let payload = record.canonicalBytes
         precondition(payload.count <= recordMaxBytes, "WAL record over its maximum size")
-        var writer = CanonicalWriter(reservingCapacity: payload.count + headerBytes)
+        var writer = CanonicalWriter(reservingCapacity: payload.count + frameHeaderBytes)
         writer.write(UInt32(payload.count))
-        writer.write(raw: Digest.blake2b(payload).bytes.prefix(8))
+        let length = writer.bytes
+        writer.write(raw: Digest.blake2b(length).bytes.prefix(4))
+        writer.write(raw: Digest.blake2b(length + payload).bytes.prefix(8))
         writer.write(raw: payload)
         return writer.bytes
     }
 
-    /// The records of a log file and how many leading bytes hold whole, intact frames.
+    /// The records of a log file and how many leading bytes hold the file header and whole,
+    /// intact frames.
     static func parse(_ bytes: [UInt8], path: String) throws(WALError) -> ([WALRecord], Int) {
+        guard bytes.starts(with: fileHeader) else {
+            throw WALError("consensus WAL \(path) does not start with \(String(decoding: fileHeader, as: UTF8.self)): it was written by an older version or is not a WAL; refusing to start (move the file away only if you are sure this validator did not sign at its height)")
+        }
         var records: [WALRecord] = []
-        var offset = 0
+        var offset = fileHeader.count
         while offset < bytes.count {
-            guard bytes.count - offset >= headerBytes else { break }  // torn header at the end
-            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
-            let end = offset + headerBytes + length
-            guard length <= recordMaxBytes, end <= bytes.count else {
-                if end > bytes.count { break }  // torn frame at the end
+            guard bytes.count - offset >= frameHeaderBytes else { break }  // torn header at the end
+            let lengthBytes = Array(bytes[offset..<offset + 4])
+            guard Digest.blake2b(lengthBytes).bytes.prefix(4).elementsEqual(bytes[offset + 4..<offset + 8]) else {
+                throw WALError("consensus WAL \(path) is corrupt at byte \(offset): the frame length fails its checksum; refusing to start (move the file away only if you are sure this validator did not sign at this height)")
+            }
+            let length = lengthBytes.reduce(0) { $0 << 8 | Int($1) }
+            guard length <= recordMaxBytes else {
                 throw WALError("consensus WAL \(path) is corrupt at byte \(offset): frame length \(length) over the maximum")
             }
-            let payload = bytes[offset + headerBytes..<end]
-            guard Digest.blake2b(Array(payload)).bytes.prefix(8).elementsEqual(bytes[offset + 4..<offset + headerBytes]) else {
+            let end = offset + frameHeaderBytes + length
+            guard end <= bytes.count else { break }  // an intact length running past the end: the last frame was torn
+            let payload = bytes[offset + frameHeaderBytes..<end]
+            guard Digest.blake2b(lengthBytes + payload).bytes.prefix(8).elementsEqual(bytes[offset + 8..<offset + frameHeaderBytes]) else {
                 if end == bytes.count { break }  // the last frame was torn while written
                 throw WALError("consensus WAL \(path) is corrupt at byte \(offset): checksum mismatch with \(bytes.count - end) bytes after it; refusing to start (move the file away only if you are sure this validator did not sign at this height)")
             }

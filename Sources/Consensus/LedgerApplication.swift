@@ -49,19 +49,24 @@ public final class LedgerApplication: ConsensusApplication {
         return executed.candidate
     }
 
-    /// How far ahead of this node's clock a proposed block's time may be.
+    /// How far ahead of this node's clock a newly proposed block's time may be.
     public static let clockDriftMaxMs: UInt64 = 30_000
+
+    public func validatorSet(forHeight height: UInt64) -> ValidatorSet? { try? store.validatorSet(forHeight: height) }
+
+    public func isTimely(_ candidate: BlockCandidate) -> Bool {
+        candidate.header.timeMs <= clockMs() + Self.clockDriftMaxMs
+    }
 
     public func isValid(_ candidate: BlockCandidate) -> Bool {
         if executions[candidate.hash] != nil { return true }
-        guard candidate.header.timeMs <= clockMs() + Self.clockDriftMaxMs else { return false }
-        guard let executed = try? execution.verify(candidate) else { return false }
+        guard let executed = try? execution.verify(candidate, signatureChecked: { mempool.contains($0.hash) }) else { return false }
         executions[candidate.hash] = executed
         return true
     }
 
     public func isValidCommitted(_ block: Block) -> Bool {
-        guard let executed = try? execution.verify(block) else { return false }
+        guard let executed = try? execution.verify(block, signatureChecked: { mempool.contains($0.hash) }) else { return false }
         executions[block.hash] = executed
         return true
     }
@@ -73,7 +78,7 @@ public final class LedgerApplication: ConsensusApplication {
         if let known = executions[block.hash] {
             executed = known
         } else {
-            executed = try execution.verify(block)
+            executed = try execution.verify(block, signatureChecked: { mempool.contains($0.hash) })
         }
         do { try store.commit(block, stateWrites: executed.stateWrites, tree: executed.tree) } catch { throw .store(error) }
         executions = [:]

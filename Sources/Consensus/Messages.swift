@@ -98,6 +98,15 @@ public enum ConsensusMessage: Hashable, Sendable, CanonicalCodable {
         }
     }
 
+    /// Whether the sender's signature verifies (and a proposal carries the block it signed).
+    /// Checked once per message by whoever delivers it to the engine, which trusts it.
+    public func isAuthentic(chainID: String) -> Bool {
+        switch self {
+        case let .proposal(signed): signed.isAuthentic(chainID: chainID)
+        case let .vote(signed): signed.hasValidSignature(chainID: chainID)
+        }
+    }
+
     public var sender: Address {
         switch self {
         case let .proposal(signed): signed.proposer

@@ -9,6 +9,10 @@ public struct SigningDomain: Hashable, Sendable {
     public static let transaction = SigningDomain(tag: "tributary/transaction/v1")
     public static let vote = SigningDomain(tag: "tributary/vote/v1")
     public static let proposal = SigningDomain(tag: "tributary/proposal/v1")
+    /// A node key proving it holds the session of a peer-to-peer handshake.
+    public static let handshake = SigningDomain(tag: "tributary/handshake/v1")
+    /// A node key vouching for a gossiped envelope it originated.
+    public static let envelope = SigningDomain(tag: "tributary/envelope/v1")
 
     public static let chainIDMaxBytes = 64
 

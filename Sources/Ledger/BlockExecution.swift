@@ -76,8 +76,12 @@ public struct BlockExecution: Sendable {
 
     /// Checks every rule of a proposed block against the committed state — chain, height,
     /// link, time, transactions root, each signature and transaction, app hash — and returns
-    /// its execution. Finality (the certificate) is checked by `verify`.
-    public func verify(_ candidate: BlockCandidate) throws(BlockError) -> ExecutedBlock {
+    /// its execution. Finality (the certificate) is checked by `verify`. Signatures for which
+    /// `signatureChecked` answers true were checked before (the node's mempool holds only
+    /// checked transactions, and a transaction's hash covers its signature), so each signature
+    /// is verified once per node.
+    public func verify(_ candidate: BlockCandidate,
+                       signatureChecked: (SignedTransaction) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
         let status = store.status!
         let header = candidate.header
         guard header.chainID == status.chainID else { throw .wrongChain(header.chainID) }
@@ -94,7 +98,7 @@ public struct BlockExecution: Sendable {
         var state = StateOverlay(base: store)
         for (index, transaction) in candidate.transactions.enumerated() {
             do {
-                try executor.checkSignature(transaction)
+                if !signatureChecked(transaction) { try executor.checkSignature(transaction) }
                 try executor.apply(transaction, to: &state, context: context)
             } catch {
                 throw .invalidTransaction(index: index, error)
@@ -107,11 +111,11 @@ public struct BlockExecution: Sendable {
 
     /// Checks a committed block: its certificate against the validators of its height, then
     /// everything `verify(_: BlockCandidate)` checks.
-    public func verify(_ block: Block) throws(BlockError) -> ExecutedBlock {
+    public func verify(_ block: Block, signatureChecked: (SignedTransaction) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
         let validators: ValidatorSet
         do { validators = try store.validatorSet(forHeight: block.header.height) } catch { throw .store(error) }
         do { try validators.verify(block.certificate, for: block.header) } catch { throw .invalidCertificate(error) }
-        return try verify(block.candidate)
+        return try verify(block.candidate, signatureChecked: signatureChecked)
     }
 
     /// Verifies and commits `block`.

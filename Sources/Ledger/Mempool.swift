@@ -101,6 +101,11 @@ public final class Mempool: Sendable {
         pool.withLock { $0.nextNonce(sender, committed: committedNonce) }
     }
 
+    /// Whether a transaction with `hash` is pending (its signature was checked on admission).
+    public func contains(_ hash: Digest) -> Bool {
+        pool.withLock { $0.byHash[hash] != nil }
+    }
+
     /// The pending transaction with `hash`, if any.
     public func transaction(_ hash: Digest) -> SignedTransaction? {
         pool.withLock { $0.byHash[hash]?.transaction }

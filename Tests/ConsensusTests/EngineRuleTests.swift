@@ -229,16 +229,35 @@ import Testing
         #expect(node.handle(node.vote(.prevote, round: 0, a.hash, by: byzantine)).evidence.isEmpty)
     }
 
-    @Test func votesWithBadSignaturesOrFromNonValidatorsAreIgnored() throws {
+    @Test func votesFromNonValidatorsAreIgnored() throws {
         let node = try EngineHarness()
         _ = node.handle(.start)
         let stranger = SigningKey()
         let foreign = SignedVote(Vote(kind: .precommit, height: 1, round: 3, blockHash: nil), signedBy: stranger, chainID: EngineHarness.chainID)
         _ = node.handle(.message(.vote(foreign)))
-        let real = SignedVote(Vote(kind: .precommit, height: 1, round: 3, blockHash: nil), signedBy: node.keys[node.others[0]], chainID: "other-chain")
-        _ = node.handle(.message(.vote(real)))
         _ = node.handle(node.vote(.precommit, round: 3, nil, by: node.others[1]))
-        // Only one genuine validator message from round 3 counted: 10 of 40 power, no skip.
+        // Only one validator message from round 3 counted: 10 of 40 power, no skip.
         #expect(node.engine.round == 0)
+    }
+
+    /// Signatures are checked where messages enter (gossip), once: a message signed for another
+    /// chain, by someone else, or with a block other than the one signed is not authentic.
+    @Test func authenticityCoversSignatureChainAndBlock() throws {
+        let node = try EngineHarness()
+        let key = node.keys[node.others[0]]
+        let vote = Vote(kind: .precommit, height: 1, round: 3, blockHash: nil)
+        #expect(ConsensusMessage.vote(SignedVote(vote, signedBy: key, chainID: EngineHarness.chainID)).isAuthentic(chainID: EngineHarness.chainID))
+        #expect(!ConsensusMessage.vote(SignedVote(vote, signedBy: key, chainID: "other-chain")).isAuthentic(chainID: EngineHarness.chainID))
+        let forged = SignedVote(vote: vote, validator: node.keys[node.others[1]].publicKey,
+                                signature: SignedVote(vote, signedBy: key, chainID: EngineHarness.chainID).signature)
+        #expect(!ConsensusMessage.vote(forged).isAuthentic(chainID: EngineHarness.chainID))
+        let block = node.candidate(by: node.proposer(round: 0))
+        var swapped = node.candidate(by: node.proposer(round: 0), timeOffsetMs: 1)
+        swapped.header.proposer = block.header.proposer
+        let signed = SignedProposal(Proposal(height: 1, round: 0, validRound: nil, blockHash: block.hash), candidate: block,
+                                    signedBy: node.keys[node.proposer(round: 0)], chainID: EngineHarness.chainID)
+        #expect(ConsensusMessage.proposal(signed).isAuthentic(chainID: EngineHarness.chainID))
+        let carriesAnother = SignedProposal(proposal: signed.proposal, candidate: swapped, proposer: signed.proposer, signature: signed.signature)
+        #expect(!ConsensusMessage.proposal(carriesAnother).isAuthentic(chainID: EngineHarness.chainID))
     }
 }

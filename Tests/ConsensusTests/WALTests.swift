@@ -74,7 +74,7 @@ import Testing
             try wal.append(vote(round: 1))
         }
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        bytes[ConsensusWALFrame.size(of: .height(7)) + 20] ^= 0x01  // inside the second record
+        bytes[ConsensusWALFrame.fileHeaderBytes + ConsensusWALFrame.size(of: .height(7)) + 20] ^= 0x01  // inside the second record
         try bytes.write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: WALError.self) { try ConsensusWAL(path: path) }
         #expect(error?.description.contains("corrupt at byte") == true)
@@ -83,7 +83,29 @@ import Testing
     }
 }
 
-/// Frame arithmetic for the tests: a frame is a 12-byte header and the record.
+extension WALTests {
+    /// A flipped bit in a middle frame's length made it run past the end of the file, and the
+    /// rest was cut as a torn tail: the validator forgot what it signed after that frame.
+    @Test func aDamagedLengthInTheMiddleIsALoudError() throws {
+        let path = directory + "/d.wal"
+        do {
+            let wal = try ConsensusWAL(path: path)
+            try wal.startHeight(7)
+            try wal.append(vote(round: 0))
+            try wal.append(vote(round: 1))
+        }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[ConsensusWALFrame.fileHeaderBytes + ConsensusWALFrame.size(of: .height(7))] ^= 0x40  // the second frame's length
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: WALError.self) { try ConsensusWAL(path: path) }
+        #expect(error?.description.contains("corrupt at byte") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+}
+
+/// Frame arithmetic for the tests: the file starts with an 8-byte header; a frame is a 16-byte
+/// header and the record.
 enum ConsensusWALFrame {
-    static func size(of record: WALRecord) -> Int { 12 + record.canonicalBytes.count }
+    static let fileHeaderBytes = 8
+    static func size(of record: WALRecord) -> Int { 16 + record.canonicalBytes.count }
 }

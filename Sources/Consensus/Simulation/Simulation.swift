@@ -210,7 +210,7 @@ public final class Simulation {
         case let .deliver(slot, source, message):
             let node = nodes[slot]
             // A partition also cuts the messages in flight across it.
-            guard node.isRunning, canReach(from: nodes[source], to: node) else { return }
+            guard node.isRunning, canReach(from: nodes[source], to: node), message.isAuthentic(chainID: genesis.chainID) else { return }
             trace.add(now, "n\(slot) <- \(describe(message))")
             perform(node, node.handle(.message(message)))
         case let .timeout(slot, incarnation, timeout):

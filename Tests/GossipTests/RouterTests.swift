@@ -1,0 +1,7 @@
+import Crypto
+import Gossip
+import Testing
+
+@Suite struct RouterTests {
+    @Test func placeholder() {}
+}
