@@ -36,6 +36,11 @@ public enum ConsensusEvent: Sendable {
     case transactionsAvailable
     /// A committed block from a peer, for catching up.
     case blockReceived(Block)
+
+    var isStart: Bool {
+        if case .start = self { return true }
+        return false
+    }
 }
 
 /// An output of the engine, for the driver to carry out in order.

@@ -73,6 +73,9 @@ public struct ConsensusEngine {
     /// Feeds one event and returns the effects to carry out, in order.
     public mutating func handle(_ event: ConsensusEvent) -> [ConsensusEffect] {
         effects = []
+        // Nothing happens before the first height begins: there is no validator set yet, and
+        // `start` itself looks for pending transactions and replays buffered work.
+        if height == 0, !event.isStart { return [] }
         switch event {
         case .start:
             enterHeight()

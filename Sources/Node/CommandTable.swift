@@ -6,6 +6,7 @@ enum CommandTable {
         KeysCommands.show,
         InitCommand.spec,
         StartCommand.spec,
+        TestnetCommand.spec,
         ReplayCommand.spec,
         BenchLedgerCommand.spec,
         SimCommand.spec,

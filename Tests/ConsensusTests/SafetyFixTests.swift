@@ -56,6 +56,21 @@ import Testing
         #expect(effects.sentVotes == [Vote(kind: .prevote, height: 1, round: 1, blockHash: block.hash)])
     }
 
+    // MARK: Events before the first height
+
+    /// A transaction submitted before the node's consensus thread started the first height
+    /// crashed the engine (a proposer looked up in the empty schedule): `tributary bench ledger`
+    /// aborted now and then this way. Events before `start` are ignored.
+    @Test func eventsBeforeStartAreIgnored() throws {
+        let node = try EngineHarness()
+        #expect(node.handle(.transactionsAvailable).isEmpty)
+        #expect(node.handle(node.vote(.prevote, round: 0, nil, by: node.others[0])).isEmpty)
+        #expect(node.handle(.timeout(Timeout(height: 1, round: 0, kind: .propose))).isEmpty)
+        #expect(node.engine.height == 0)
+        #expect(!node.handle(.start).isEmpty)
+        #expect(node.engine.height == 1)
+    }
+
     // MARK: Messages of the next height
 
     /// Next-height messages from non-validators are not buffered, and one validator cannot

@@ -60,6 +60,27 @@ enum Tributary {
         return UInt16(bigEndian: address.sin_port)
     }
 
+    /// The first of `count` consecutive free TCP ports on 127.0.0.1 (probed by binding each).
+    static func freePortRange(_ count: Int) -> UInt16 {
+        var random = SystemRandomNumberGenerator()
+        while true {
+            let first = UInt16.random(in: 20_000...60_000, using: &random)
+            if (0..<UInt16(count)).allSatisfy({ isFree(first + $0) }) { return first }
+        }
+    }
+
+    private static func isFree(_ port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     static func temporaryDirectory(_ label: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -76,14 +97,16 @@ final class NodeProcess: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts the node and waits until its HTTP API answers.
-    init(home: String, port: UInt16, extraArguments: [String] = []) throws {
+    /// Starts the node and waits until its HTTP API answers. Peers connect on `p2pAddress`
+    /// (by default a free loopback port; nil keeps the home's config).
+    init(home: String, port: UInt16, p2pAddress: String? = "127.0.0.1:\(Tributary.freePort())", extraArguments: [String] = []) throws {
         self.home = home
         self.port = port
         logPath = home + "/node-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Tributary.binary)
-        process.arguments = ["start", "--home", home, "--http-address", "127.0.0.1:\(port)"] + extraArguments
+        process.arguments = ["start", "--home", home, "--http-address", "127.0.0.1:\(port)"]
+            + (p2pAddress.map { ["--p2p-address", $0] } ?? []) + extraArguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log
         process.standardError = log
@@ -99,6 +122,7 @@ final class NodeProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
 
     /// Sends `signal` and waits for the process to end; returns its exit status.
     @discardableResult

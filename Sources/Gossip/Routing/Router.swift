@@ -49,6 +49,8 @@ public struct Router: Sendable {
         public var requested: UInt64 = 0
         /// Copies of messages already handled that arrived again.
         public var duplicates: UInt64 = 0
+
+        public init() {}
     }
 
     private struct Peer: Sendable {

@@ -11,7 +11,8 @@ import Ledger
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
-/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator |
+/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count) |
+/// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
 /// | `GET /metrics` | Prometheus text |
 ///
 /// Errors are `{"error": code, "message": text}` with a 4xx status for client mistakes.
@@ -29,11 +30,13 @@ struct ChainAPI: Sendable {
             case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
             case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
             case ("GET", 2, "v1") where parts[1] == "status": return status()
+            case ("GET", 3, "v1") where parts[1] == "net" && parts[2] == "peers": return peers()
             case ("GET", 1, "metrics"):
                 let status = node.status
-                return .text(node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count,
-                                                 mempoolBytes: node.mempool.bytes),
-                             contentType: "text/plain; version=0.0.4")
+                var text = node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count,
+                                               mempoolBytes: node.mempool.bytes)
+                if let gossip = node.gossip { text += NetworkMetrics.render(gossip) }
+                return .text(text, contentType: "text/plain; version=0.0.4")
             default:
                 return Self.unknownRoute(request)
             }
@@ -47,7 +50,7 @@ struct ChainAPI: Sendable {
 
     static let routes: [(method: String, prefix: String)] = [
         ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
-        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/metrics"),
+        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
     ]
 
     /// 405 when the path exists under another method, else 404.
@@ -171,7 +174,26 @@ struct ChainAPI: Sendable {
         object["mempool_transactions"] = node.mempool.count
         object["validator"] = node.validatorKey.publicKey.hex
         object["min_fee"] = String(node.store.parameters.minFee)
+        object["peers"] = node.gossip?.transport.peerCount ?? 0
+        if let gossip = node.gossip { object["node_id"] = gossip.transport.nodeID.hex }
         return .json(object)
+    }
+
+    /// `GET /v1/net/peers`: the connected peers, with `connected_ms` how long each has been.
+    private func peers() -> HTTPResponse {
+        let nowMs = ChainNode.nowMs()
+        let peers: [[String: Any]] = (node.gossip?.peers() ?? []).map { entry in
+            [
+                "id": entry.peer.id.hex,
+                "address": entry.peer.address,
+                "direction": entry.peer.direction.rawValue,
+                "connected_ms": nowMs >= entry.peer.connectedAtMs ? nowMs - entry.peer.connectedAtMs : 0,
+                "bytes_sent": entry.peer.bytesSent,
+                "bytes_received": entry.peer.bytesReceived,
+                "score": entry.score,
+            ]
+        }
+        return .json(["peers": peers])
     }
 }
 

@@ -29,8 +29,6 @@ enum BenchLedgerCommand {
         let transactionCount = try arguments.integer("transactions", default: 50_000, in: 1...10_000_000)
         let blockSize = try arguments.integer("block-size", default: 2_000, in: 1...Block.maxTransactions)
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-bench-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let validator = SigningKey()
         let accounts = (0..<accountCount).map { SigningKey(seed: Digest.blake2b(Array("bench account \($0)".utf8)).bytes)! }
         let genesis = Genesis(
@@ -59,45 +57,11 @@ enum BenchLedgerCommand {
         guard valid == transactionCount else { throw CommandError("\(transactionCount - valid) signatures failed to verify") }
 
         Output.note("committing through the node pipeline (RocksDB sync on)…")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try ChainStore(path: directory + "/data")
-        try store.initialize(genesis: genesis)
-        var consensus = ConsensusConfig()
-        consensus.commitDelayMs = 0
-        let node = try ChainNode(
-            store: store, validatorKey: validator,
-            mempoolLimits: Mempool.Limits(transactionsMax: blockSize * 2, perAccountMax: transactionCount),
-            blockTransactionsMax: blockSize, consensus: consensus, walPath: directory + "/consensus.wal",
-            log: Logger(format: .human, level: .warning))
-        let consensusThread = Thread { try? node.run() }
-        consensusThread.start()
-        defer { node.shutdown() }
-
-        var submitSeconds = 0.0
-        let pipelineStart = DispatchTime.now()
-        for transaction in transactions {
-            while true {
-                let submitStart = DispatchTime.now()
-                do {
-                    try node.submit(transaction)
-                    submitSeconds += seconds(since: submitStart)
-                    break
-                } catch .mempool(.full) {
-                    Thread.sleep(forTimeInterval: 0.000_2)  // the consensus thread is committing a block
-                } catch {
-                    throw CommandError("transfer refused: \(error)")
-                }
-            }
-        }
-        while node.metrics.transactionsCommitted.load(ordering: .relaxed) < UInt64(transactionCount) {
-            Thread.sleep(forTimeInterval: 0.000_2)
-        }
-        let pipelineSeconds = seconds(since: pipelineStart)
-        let blocks = Int(node.metrics.blocksCommitted.load(ordering: .relaxed))
-        let commitSeconds = Double(node.metrics.consensusBusyMicroseconds.load(ordering: .relaxed)) / 1e6
+        let pipeline = try measurePipeline(genesis: genesis, validator: validator, transactions: transactions, blockSize: blockSize)
+        let (submitSeconds, blocks, commitSeconds) = (pipeline.submitSeconds, pipeline.blocks, pipeline.commitSeconds)
 
         let verificationsPerSecond = Double(transactionCount) / verifySeconds
-        let committedPerSecond = Double(transactionCount) / pipelineSeconds
+        let committedPerSecond = pipeline.committedPerSecond
         let figures: [String: Any] = [
             "accounts": accountCount, "transactions": transactionCount, "block_size": blockSize, "blocks": blocks,
             "ed25519_verifications_per_s": rounded(verificationsPerSecond),
@@ -119,11 +83,75 @@ enum BenchLedgerCommand {
         }
     }
 
-    private static func seconds(since start: DispatchTime) -> Double {
+    /// What one validator's pipeline took for a run of transfers.
+    struct PipelineFigures {
+        let transactionCount: Int
+        let seconds: Double
+        let submitSeconds: Double
+        let blocks: Int
+        let commitSeconds: Double
+        var committedPerSecond: Double { Double(transactionCount) / seconds }
+    }
+
+    /// Pushes `transactions` through a single validator's node — submission, block building,
+    /// execution, synced commits — in a temporary directory. The node is stopped and its
+    /// consensus thread joined and released before the directory is removed (removing it under
+    /// a running node aborted the process).
+    static func measurePipeline(genesis: Genesis, validator: SigningKey, transactions: [SignedTransaction],
+                                blockSize: Int) throws -> PipelineFigures {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try ChainStore(path: directory + "/data")
+        try store.initialize(genesis: genesis)
+        var consensus = ConsensusConfig()
+        consensus.commitDelayMs = 0
+        let node = try ChainNode(
+            store: store, validatorKey: validator,
+            mempoolLimits: Mempool.Limits(transactionsMax: blockSize * 2, perAccountMax: transactions.count),
+            blockTransactionsMax: blockSize, consensus: consensus, walPath: directory + "/consensus.wal",
+            network: nil, log: Logger(format: .human, level: .warning))
+        let stopped = DispatchSemaphore(value: 0)
+        let consensusThread = Thread {
+            try? node.run()
+            stopped.signal()
+        }
+        consensusThread.start()
+        defer {
+            node.shutdown()
+            stopped.wait()
+        }
+
+        var submitSeconds = 0.0
+        let pipelineStart = DispatchTime.now()
+        for transaction in transactions {
+            while true {
+                let submitStart = DispatchTime.now()
+                do {
+                    try node.submit(transaction)
+                    submitSeconds += seconds(since: submitStart)
+                    break
+                } catch .mempool(.full) {
+                    Thread.sleep(forTimeInterval: 0.000_2)  // the consensus thread is committing a block
+                } catch {
+                    throw CommandError("transfer refused: \(error)")
+                }
+            }
+        }
+        while node.metrics.transactionsCommitted.load(ordering: .relaxed) < UInt64(transactions.count) {
+            Thread.sleep(forTimeInterval: 0.000_2)
+        }
+        return PipelineFigures(
+            transactionCount: transactions.count, seconds: seconds(since: pipelineStart), submitSeconds: submitSeconds,
+            blocks: Int(node.metrics.blocksCommitted.load(ordering: .relaxed)),
+            commitSeconds: Double(node.metrics.consensusBusyMicroseconds.load(ordering: .relaxed)) / 1e6)
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
-    private static func rounded(_ value: Double, places: Int = 0) -> Double {
+    static func rounded(_ value: Double, places: Int = 0) -> Double {
         let scale = pow(10, Double(places))
         return (value * scale).rounded() / scale
     }

@@ -2,13 +2,14 @@ import Crypto
 import Foundation
 import Ledger
 
-/// `tributary init`: a node home with a genesis, a config and the validator key.
+/// `tributary init`: a node home with a genesis, a config, the validator key and the node key.
 enum InitCommand {
     static let spec = CommandSpec(
         path: ["init"],
-        summary: "Create a node home: genesis.json, config.json and the validator key.",
+        summary: "Create a node home: genesis.json, config.json, the validator key and the node key.",
         discussion: """
         The validator key file is created when missing, then copied into the home as validator.key.
+        A new node key (the node's identity among peers) is written to node.key.
         Amounts are in OPEN (decimals allowed); durations in seconds or with a unit: 90d, 36mo, 4y.
         Example: tributary init --home ./n0 --chain-id devnet --validator-key n0.key --fund <addr>=1000000
         """,
@@ -26,6 +27,8 @@ enum InitCommand {
             .init(name: "genesis-time", value: "UNIX", help: "Genesis time in unix seconds (default now)."),
             .init(name: "http-address", value: "HOST:PORT", help: "HTTP API address written to config.json (default 127.0.0.1:26657)."),
             .init(name: "block-interval-ms", value: "MS", help: "Block interval written to config.json (default 500)."),
+            .init(name: "p2p-address", value: "HOST:PORT", help: "Where peers connect, written to config.json (default 0.0.0.0:26656)."),
+            .init(name: "peers", value: "ID@HOST:PORT,...", help: "Persistent peers written to config.json."),
         ]
     ) { arguments in
         let home = NodeHome(arguments: arguments)
@@ -52,8 +55,11 @@ enum InitCommand {
         }
         var config = NodeConfig()
         if let address = arguments.value("http-address") { config.http_address = address }
+        if let address = arguments.value("p2p-address") { config.p2p_address = address }
+        if let peers = arguments.value("peers") { config.persistent_peers = peers }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         _ = try config.validated()
+        _ = try config.network(chainID: arguments.value("chain-id") ?? "devnet")
 
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
@@ -80,11 +86,12 @@ enum InitCommand {
             try KeyFile.write(key, to: homeKeyPath)
         }
         try config.write(home: home.path)
+        let nodeKey = try home.nodeKey(config)
         try genesis.json.write(to: URL(fileURLWithPath: home.genesisPath))
-        print("initialised \(home.path): chain \(genesis.chainID), validator \(key.publicKey.hex), supply \(OPEN.decimal(fromAtomicUnits: supply)) OPEN, genesis \(genesis.hash.hex)")
+        print("initialised \(home.path): chain \(genesis.chainID), validator \(key.publicKey.hex), node \(nodeKey.publicKey.hex), supply \(OPEN.decimal(fromAtomicUnits: supply)) OPEN, genesis \(genesis.hash.hex)")
     }
 
-    private static func splitAssignment(_ entry: String, option: String) throws(UsageError) -> (Address, String) {
+    static func splitAssignment(_ entry: String, option: String) throws(UsageError) -> (Address, String) {
         let parts = entry.split(separator: "=", maxSplits: 1)
         guard parts.count == 2, let address = Address(hex: String(parts[0])) else {
             throw UsageError("--\(option) \(entry): expected <64-hex address>=<value>")

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `tributary query account|block|tx|status`: read from a node's HTTP API.
+/// `tributary query account|block|tx|datanet|adapter|status|peers`: read from a node's HTTP API.
 enum QueryCommands {
     static let all: [CommandSpec] = [
         query("account", "An account's balance, locked and spendable amounts, stake and nonce.",
@@ -11,7 +11,8 @@ enum QueryCommands {
               positional: .init(name: "hash", help: "Transaction hash.")) { "/v1/txs/\($0!)" },
         query("datanet", "A registered datanet.", positional: .init(name: "id", help: "Datanet id.")) { "/v1/datanets/\($0!)" },
         query("adapter", "A registered adapter.", positional: .init(name: "hash", help: "Adapter hash.")) { "/v1/adapters/\($0!)" },
-        query("status", "The node's chain id, height, hashes and mempool size.", positional: nil) { _ in "/v1/status" },
+        query("status", "The node's chain id, height, hashes, mempool size and peer count.", positional: nil) { _ in "/v1/status" },
+        query("peers", "The node's connected peers: id, address, direction, time connected, bytes, score.", positional: nil) { _ in "/v1/net/peers" },
     ]
 
     private static func query(

@@ -10,11 +10,16 @@ enum StartCommand {
         summary: "Run a node: consensus and the HTTP API. Ctrl-C stops it cleanly.",
         discussion: """
         Settings come from <home>/config.json, overridden by TRIBUTARY_HTTP_ADDRESS,
+        TRIBUTARY_P2P_ADDRESS, TRIBUTARY_EXTERNAL_ADDRESS, TRIBUTARY_PERSISTENT_PEERS,
         TRIBUTARY_BLOCK_INTERVAL_MS, TRIBUTARY_LOG_FORMAT, TRIBUTARY_LOG_LEVEL, overridden by flags.
+        The node listens for peers on p2p_address and stays connected to persistent_peers.
         """,
         options: [
             .init(name: "home", value: "DIR", help: "Node home (default $TRIBUTARY_HOME or ~/.tributary)."),
             .init(name: "http-address", value: "HOST:PORT", help: "Where the HTTP API listens."),
+            .init(name: "p2p-address", value: "HOST:PORT", help: "Where peers connect (default 0.0.0.0:26656)."),
+            .init(name: "external-address", value: "HOST:PORT", help: "The address peers should dial, if not p2p-address."),
+            .init(name: "persistent-peers", value: "ID@HOST:PORT,...", help: "Peers to stay connected to."),
             .init(name: "block-interval-ms", value: "MS", help: "How often a block is produced when transactions wait."),
             .init(name: "log-format", value: "human|json", help: "Log line format on stderr."),
             .init(name: "log-level", value: "LEVEL", help: "debug, info, warning or error."),
@@ -26,16 +31,22 @@ enum StartCommand {
         let home = NodeHome(arguments: arguments)
         var config = try NodeConfig.load(home: home.path)
         if let value = arguments.value("http-address") { config.http_address = value }
+        if let value = arguments.value("p2p-address") { config.p2p_address = value }
+        if let value = arguments.value("external-address") { config.external_address = value }
+        if let value = arguments.value("persistent-peers") { config.persistent_peers = value }
         if let value = arguments.value("log-format") { config.log_format = value }
         if let value = arguments.value("log-level") { config.log_level = value }
         if let value = arguments.value("inference-activations") { config.inference_activations = value }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         let (address, log, mempoolLimits, consensus) = try config.validated()
 
+        let network = try config.network(chainID: try home.genesis().chainID)
+        let nodeKey = try home.nodeKey(config, log: log)
         let store = try home.openStore()
         let node = try ChainNode(
             store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
-            blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath, log: log)
+            blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath,
+            network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers), log: log)
         let api = ChainAPI(node: node)
         let service = try serveModel(arguments, config: config, log: log)
         defer { service?.stop() }
@@ -49,9 +60,11 @@ enum StartCommand {
         let status = node.status
         log.info("node started", [
             "chain_id": status.chainID, "height": status.height, "app_hash": status.appHash.hex.prefix(16),
-            "validator": node.validatorKey.publicKey.hex, "http": "http://\(address)",
+            "validator": node.validatorKey.publicKey.hex, "node_id": nodeKey.publicKey.hex, "http": "http://\(address)",
+            "p2p": config.p2p_address, "persistent_peers": network.persistentPeers.count,
         ])
         print("HTTP API listening on http://\(address)")
+        print("node \(nodeKey.publicKey.hex) listening for peers on \(config.p2p_address)")
         fflush(nil)
 
         // The node (with its store) must be released on this thread, before the process exits:

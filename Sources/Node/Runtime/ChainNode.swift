@@ -1,21 +1,22 @@
 import Consensus
 import Crypto
 import Foundation
+import Gossip
 import Ledger
 import Synchronization
 
-/// A running chain node: the store, the mempool and the consensus engine, shared by the HTTP
-/// API threads and the consensus queue.
-///
-/// Validators agree on blocks through `ConsensusEngine`; until nodes talk to each other over
-/// the network, a node commits blocks when its own key holds more than 2/3 of the power (a
-/// single-validator network), and otherwise waits.
-final class ChainNode: Sendable {
+/// A running chain node: the store, the mempool, the consensus engine and, unless it runs
+/// alone, gossip with its peers — shared by the HTTP API threads, the consensus queue and the
+/// gossip queue.
+final class ChainNode: GossipHost, Sendable {
     let store: ChainStore
     let mempool: Mempool
     let validatorKey: SigningKey
     let log: Logger
     let metrics = NodeMetrics()
+    /// Peer-to-peer networking; nil for a node that runs alone (benchmarks).
+    let gossip: GossipService?
+    let chainID: String
     private let executor: Executor
     private let dropped = Mutex(RecentRejections(capacity: 10_000))
     private let failure = Mutex<(any Error)?>(nil)
@@ -36,14 +37,24 @@ final class ChainNode: Sendable {
         case unknown
     }
 
-    /// A node over `store`; `walPath` is its consensus WAL. Consensus starts with `start()`.
+    /// How a node reaches its peers.
+    struct NetworkSettings {
+        let nodeKey: SigningKey
+        let transport: TransportConfig
+        let persistentPeers: [PeerAddress]
+    }
+
+    /// A node over `store`; `walPath` is its consensus WAL. Consensus (and gossip, when
+    /// `network` is given) starts with `run()`.
     init(store: ChainStore, validatorKey: SigningKey, mempoolLimits: Mempool.Limits, blockTransactionsMax: Int,
-         consensus config: ConsensusConfig, walPath: String, log: Logger) throws {
+         consensus config: ConsensusConfig, walPath: String, network: NetworkSettings?, log: Logger) throws {
         self.store = store
         self.mempool = Mempool(limits: mempoolLimits)
         self.validatorKey = validatorKey
         self.log = log
-        self.executor = Executor(chainID: store.status!.chainID)
+        chainID = store.status!.chainID
+        self.executor = Executor(chainID: chainID)
+        gossip = network.map { GossipService(nodeKey: $0.nodeKey, config: $0.transport, persistentPeers: $0.persistentPeers, log: log) }
         let wal = try ConsensusWAL(path: walPath)
         if wal.repairedTail > 0 {
             log.warning("consensus WAL had a torn final record; cut it off", ["bytes": wal.repairedTail, "path": walPath])
@@ -51,24 +62,29 @@ final class ChainNode: Sendable {
         let application = LedgerApplication(
             store: store, mempool: mempool, blockTransactionsMax: blockTransactionsMax, clockMs: Self.nowMs
         ) { [weak self] rejected in self?.recordDropped(rejected) }
-        let engine = ConsensusEngine(key: validatorKey, chainID: store.status!.chainID, application: application,
+        let engine = ConsensusEngine(key: validatorKey, chainID: chainID, application: application,
                                      config: config, recovered: wal.records)
-        let driver = ConsensusDriver(
-            engine: engine, wal: wal, application: application,
+        let gossip = self.gossip
+        let driver = ConsensusDriver(engine: engine, wal: wal, application: application, callbacks: .init(
             onCommit: { [weak self] block, busy in self?.committed(block, busyMicroseconds: busy) },
             onEvidence: { [weak self] evidence in self?.report(evidence) },
-            onFailure: { [weak self] error in self?.fail(error) })
+            onFailure: { [weak self] error in self?.fail(error) },
+            onBroadcast: { item in gossip?.publish(item) },
+            onRequestBlocks: { height in gossip?.requestBlocks(from: height) }))
         self.driver.withLock { $0 = driver }
     }
 
     var status: ChainStatus { store.status! }
 
-    /// Starts consensus and blocks until `shutdown()` or a failure; rethrows the failure.
-    /// On return the consensus engine is stopped and released, so closing the store is safe.
+    /// Starts gossip and consensus and blocks until `shutdown()` or a failure; rethrows the
+    /// failure. On return gossip and the consensus engine are stopped and released, so closing
+    /// the store is safe.
     func run() throws {
         guard let driver = driver.withLock({ $0 }) else { return }
         driver.start()
+        try gossip?.start(host: self)
         while !stop.wait(milliseconds: 1_000) {}
+        gossip?.stop()
         driver.stop()
         self.driver.withLock { $0 = nil }
         if let error = failure.withLock({ $0 }) { throw error }
@@ -86,6 +102,7 @@ final class ChainNode: Sendable {
             throw error
         }
         metrics.add(metrics.transactionsReceived)
+        gossip?.publish(GossipItem(id: transaction.hash, channel: .transactions, bytes: transaction.canonicalBytes))
         driver.withLock { $0 }?.deliver(.transactionsAvailable)
     }
 
@@ -103,6 +120,67 @@ final class ChainNode: Sendable {
         } catch {
             throw .mempool(error)
         }
+    }
+
+    // MARK: Gossip
+
+    var committedHeight: UInt64 { status.height }
+
+    func isRelevant(_ message: ConsensusMessage) -> Bool {
+        let height = status.height
+        guard message.height > height, message.height <= height + 2,
+              let validators = try? store.validatorSet(forHeight: message.height)
+        else { return false }
+        return validators.power(of: message.sender) > 0
+    }
+
+    func consensusMessageArrived(_ message: ConsensusMessage) {
+        driver.withLock { $0 }?.deliver(.message(message))
+    }
+
+    func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome] {
+        let outcomes = transactions.map(admitFromPeer)
+        let admitted = outcomes.count { if case .admitted = $0 { true } else { false } }
+        if admitted > 0 {
+            metrics.add(metrics.transactionsReceived, UInt64(admitted))
+            driver.withLock { $0 }?.deliver(.transactionsAvailable)
+        }
+        return outcomes
+    }
+
+    private func admitFromPeer(_ transaction: SignedTransaction) -> PeerTransactionOutcome {
+        do throws(SubmitError) {
+            try admit(transaction)
+            return .admitted
+        } catch {
+            switch error {
+            case .rejected(.invalidSignature): return .badSignature
+            case .mempool(.alreadyKnown): return .known
+            default: return .refused
+            }
+        }
+    }
+
+    func committedBlocks(from height: UInt64, countMax: Int, bytesMax: Int) -> [Block] {
+        let last = status.height
+        guard height >= 1, height <= last else { return [] }
+        var blocks: [Block] = []
+        var bytes = 0
+        for blockHeight in height...min(last, height + UInt64(countMax) - 1) {
+            guard let block = try? store.block(at: blockHeight) else { break }
+            bytes += block.canonicalBytes.count
+            if !blocks.isEmpty && bytes > bytesMax { break }
+            blocks.append(block)
+        }
+        return blocks
+    }
+
+    func syncedBlocksArrived(_ blocks: [Block]) {
+        driver.withLock { $0 }?.deliverSynced(blocks)
+    }
+
+    func liveConsensusMessages(_ reply: @escaping @Sendable ([GossipItem]) -> Void) {
+        driver.withLock { $0 }?.liveMessages(reply)
     }
 
     func transactionStatus(_ hash: Digest) throws -> TransactionStatus {
@@ -144,7 +222,7 @@ final class ChainNode: Sendable {
         let transaction = Transaction(
             sender: validatorKey.publicKey, nonce: mempool.nextNonce(for: validatorKey.publicKey, committedNonce: account.nonce),
             fee: store.parameters.minFee, body: .evidence(evidence)
-        ).signed(by: validatorKey, chainID: status.chainID)
+        ).signed(by: validatorKey, chainID: chainID)
         do { try submit(transaction) } catch {
             log.warning("could not submit evidence", ["error": "\(error)"])
         }

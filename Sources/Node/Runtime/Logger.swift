@@ -31,6 +31,10 @@ struct Logger: Sendable {
     func error(_ message: String, _ fields: KeyValuePairs<String, Any> = [:]) { log(.error, message, fields) }
 
     func log(_ level: Level, _ message: String, _ fields: KeyValuePairs<String, Any>) {
+        log(level, message, fields: fields.map { ($0.key, $0.value) })
+    }
+
+    func log(_ level: Level, _ message: String, fields: [(key: String, value: Any)]) {
         guard level >= self.level else { return }
         let line: String
         switch format {

@@ -1,5 +1,6 @@
 import Consensus
 import Foundation
+import Gossip
 import Inference
 import Ledger
 
@@ -17,6 +18,31 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var block_transactions_max = 5_000
     /// Relative to the home directory unless absolute.
     var validator_key = "validator.key"
+    /// The node's peer-to-peer identity key, relative to the home unless absolute; created when missing.
+    var node_key = "node.key"
+    /// Where peers connect (`host:port`).
+    var p2p_address = "0.0.0.0:26656"
+    /// The `host:port` peers should dial to reach this node, when it differs from `p2p_address`
+    /// (behind NAT, in a container); shown in `testnet.json` and logs.
+    var external_address = ""
+    /// `<node id>@<host>:<port>,…`: peers to stay connected to, redialed whenever the link ends.
+    var persistent_peers = ""
+    var inbound_peers_max = 40
+    var outbound_peers_max = 10
+    /// Largest frame a peer may send; larger messages travel in several frames.
+    var frame_bytes_max = 65_536
+    /// Largest message reassembled from frames (a block with its certificate must fit).
+    var message_bytes_max = 17 << 20 + 1_024
+    /// Bytes queued for one peer before its transactions are dropped or, on other channels, it is disconnected.
+    var send_queue_bytes_max = 64 << 20
+    /// Bytes per second read from one peer; 0 for no limit.
+    var receive_bytes_per_s_max = 0
+    var handshake_timeout_ms = 5_000
+    var ping_interval_ms = 2_000
+    /// A peer silent this long is dropped.
+    var peer_timeout_ms = 15_000
+    /// A peer that takes no bytes this long while some wait for it is dropped.
+    var write_stall_timeout_ms = 10_000
     var log_format = "human"
     var log_level = "info"
     var http_body_max_bytes = 1 << 20
@@ -48,6 +74,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
     /// Settings that environment variables may override, with their variable names.
     static let environment: [(variable: String, key: String)] = [
         ("TRIBUTARY_HTTP_ADDRESS", "http_address"),
+        ("TRIBUTARY_P2P_ADDRESS", "p2p_address"),
+        ("TRIBUTARY_EXTERNAL_ADDRESS", "external_address"),
+        ("TRIBUTARY_PERSISTENT_PEERS", "persistent_peers"),
         ("TRIBUTARY_BLOCK_INTERVAL_MS", "block_interval_ms"),
         ("TRIBUTARY_LOG_FORMAT", "log_format"),
         ("TRIBUTARY_LOG_LEVEL", "log_level"),
@@ -78,6 +107,33 @@ struct NodeConfig: Codable, Sendable, Equatable {
         } catch {
             throw CommandError("\(path): a setting has the wrong type (\(error))")
         }
+    }
+
+    /// The transport settings and persistent peers, checked.
+    func network(chainID: String) throws(UsageError) -> (transport: TransportConfig, persistentPeers: [PeerAddress]) {
+        do { _ = try PeerAddress.splitHostPort(p2p_address) } catch { throw UsageError("p2p_address: \(error)") }
+        if !external_address.isEmpty {
+            do { _ = try PeerAddress.splitHostPort(external_address) } catch { throw UsageError("external_address: \(error)") }
+        }
+        let peers: [PeerAddress]
+        do { peers = try PeerAddress.list(persistent_peers) } catch { throw UsageError("persistent_peers: \(error)") }
+        var transport = TransportConfig(chainID: chainID)
+        transport.listenAddress = p2p_address
+        transport.inboundPeersMax = inbound_peers_max
+        transport.outboundPeersMax = outbound_peers_max
+        transport.frameBytesMax = frame_bytes_max
+        transport.messageBytesMax = message_bytes_max
+        transport.sendQueueBytesMax = send_queue_bytes_max
+        transport.receiveBytesPerSecondMax = receive_bytes_per_s_max
+        transport.handshakeTimeoutMs = handshake_timeout_ms
+        transport.pingIntervalMs = ping_interval_ms
+        transport.peerTimeoutMs = peer_timeout_ms
+        transport.writeStallTimeoutMs = write_stall_timeout_ms
+        if let defect = transport.defect { throw UsageError(defect) }
+        guard message_bytes_max >= WireMessage.payloadBytesMax else {
+            throw UsageError("message_bytes_max must be at least \(WireMessage.payloadBytesMax) (a largest block)")
+        }
+        return (transport, peers)
     }
 
     func write(home: String) throws {

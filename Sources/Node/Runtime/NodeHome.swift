@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import Ledger
 
-/// A node's home directory: `config.json`, `genesis.json`, `validator.key`, `data/` (the
-/// RocksDB store) and `consensus.wal`.
+/// A node's home directory: `config.json`, `genesis.json`, `validator.key`, `node.key` (its
+/// peer-to-peer identity), `data/` (the RocksDB store) and `consensus.wal`.
 struct NodeHome {
     let path: String
 
@@ -32,6 +32,19 @@ struct NodeHome {
     /// The validator key named by the config, relative to the home unless absolute.
     func validatorKey(_ config: NodeConfig) throws -> SigningKey {
         let keyPath = config.validator_key.hasPrefix("/") ? config.validator_key : file(config.validator_key)
+        return try KeyFile.read(from: keyPath)
+    }
+
+    /// The node key named by the config (relative to the home unless absolute), created when
+    /// missing: the node's identity among peers, apart from the validator key.
+    func nodeKey(_ config: NodeConfig, log: Logger? = nil) throws -> SigningKey {
+        let keyPath = config.node_key.hasPrefix("/") ? config.node_key : file(config.node_key)
+        if !FileManager.default.fileExists(atPath: keyPath) {
+            let key = SigningKey()
+            try KeyFile.write(key, to: keyPath)
+            log?.info("created node key", ["path": keyPath, "node_id": key.publicKey.hex])
+            return key
+        }
         return try KeyFile.read(from: keyPath)
     }
 

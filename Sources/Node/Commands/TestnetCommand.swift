@@ -1,0 +1,130 @@
+import Crypto
+import Foundation
+import Gossip
+import Ledger
+
+/// `tributary testnet`: the homes of a local multi-validator network, each node the others'
+/// persistent peer, and `testnet.json` describing them.
+enum TestnetCommand {
+    static let spec = CommandSpec(
+        path: ["testnet"],
+        summary: "Create the homes of a local network of validators that peer with each other.",
+        discussion: """
+        Writes <out>/node0 … <out>/node<N-1> (genesis.json shared, config.json, validator.key,
+        node.key) and <out>/testnet.json: {"chain_id", "nodes": [{"name", "home", "http", "p2p",
+        "validator"}]}, where http is the node's API URL, p2p is <node id>@<host>:<port> and home
+        is relative to <out>. Node i takes ports base+2i (HTTP) and base+2i+1 (peers). --host
+        may contain {i}, replaced by the node's index (node{i} for containers named node0…).
+        Every validator's account also holds 1000 OPEN to pay fees (evidence reports).
+        Then: tributary start --home <out>/node0 (and each other node, each its own process).
+        """,
+        options: [
+            .init(name: "validators", value: "N", help: "Validators, one node each (default 4)."),
+            .init(name: "out", value: "DIR", help: "Folder for the homes and testnet.json (required)."),
+            .init(name: "chain-id", value: "ID", help: "Chain id (default localnet)."),
+            .init(name: "base-port", value: "PORT", help: "First port; each node takes two (default 26600)."),
+            .init(name: "host", value: "HOST", help: "Address the nodes reach each other at (default 127.0.0.1)."),
+            .init(name: "fund", value: "ADDR=OPEN", help: "Credit an account at genesis.", isRepeatable: true),
+            .init(name: "power", value: "N", help: "Each validator's voting power = stake in whole OPEN (default 10000)."),
+            .init(name: "block-interval-ms", value: "MS", help: "Block interval written to every config.json (default 500)."),
+        ]
+    ) { try run($0) }
+
+    /// OPEN credited to each validator's account for fees.
+    static let validatorBalanceOPEN: UInt64 = 1_000
+
+    private static func run(_ arguments: ParsedArguments) throws {
+        let count = try arguments.integer("validators", default: 4, in: 1...64)
+        let out = ((try arguments.required("out")) as NSString).expandingTildeInPath
+        let chainID = arguments.value("chain-id") ?? "localnet"
+        let basePort: Int = try arguments.integer("base-port", default: 26_600, in: 1...(65_535 - 2 * count + 1))
+        let hostPattern = arguments.value("host") ?? "127.0.0.1"
+        let power: UInt64 = try arguments.integer("power", default: 10_000, in: 1...1_000_000_000)
+        let blockIntervalMs = try arguments.integer("block-interval-ms", default: NodeConfig().block_interval_ms, in: 1...3_600_000)
+        guard chainID.utf8.count <= SigningDomain.chainIDMaxBytes, !chainID.isEmpty else {
+            throw UsageError("--chain-id must be 1...\(SigningDomain.chainIDMaxBytes) bytes")
+        }
+        let manifestPath = (out as NSString).appendingPathComponent("testnet.json")
+        guard !FileManager.default.fileExists(atPath: manifestPath) else {
+            throw CommandError("\(manifestPath) already exists; refusing to overwrite a network")
+        }
+
+        struct Member {
+            let name: String
+            let home: NodeHome
+            let host: String
+            let httpPort: Int
+            let p2pPort: Int
+            let validatorKey = SigningKey()
+            let nodeKey = SigningKey()
+            var peer: PeerAddress { PeerAddress(id: nodeKey.publicKey, host: host, port: UInt16(p2pPort)) }
+        }
+        let members = (0..<count).map { index in
+            Member(name: "node\(index)", home: NodeHome((out as NSString).appendingPathComponent("node\(index)")),
+                   host: hostPattern.replacingOccurrences(of: "{i}", with: String(index)),
+                   httpPort: basePort + 2 * index, p2pPort: basePort + 2 * index + 1)
+        }
+        for member in members where FileManager.default.fileExists(atPath: member.home.path) {
+            throw CommandError("\(member.home.path) already exists; refusing to overwrite a node home")
+        }
+
+        var allocations: [Genesis.Allocation] = members.map {
+            .init(address: $0.validatorKey.publicKey, amount: validatorBalanceOPEN * OPEN.atomicUnitsPerOPEN)
+        }
+        for entry in arguments.allValues("fund") {
+            let (address, value) = try InitCommand.splitAssignment(entry, option: "fund")
+            allocations.append(.init(address: address, amount: try InitCommand.openAmount(value, option: "fund")))
+        }
+        let genesis = Genesis(
+            chainID: chainID, genesisTime: UInt64(Date().timeIntervalSince1970),
+            parameters: ChainParameters(minFee: try InitCommand.openAmount("0.000001", option: "min-fee"),
+                                        minStake: try InitCommand.openAmount("1000", option: "min-stake")),
+            validators: members.map { .init(address: $0.validatorKey.publicKey, power: power) },
+            allocations: allocations, vesting: [])
+        do { _ = try genesis.validated() } catch { throw UsageError("\(error)") }
+
+        var configs: [NodeConfig] = []
+        for member in members {
+            var config = NodeConfig()
+            let listenHost = Self.isIPv4(member.host) ? member.host : "0.0.0.0"
+            config.http_address = "\(listenHost):\(member.httpPort)"
+            config.p2p_address = "\(listenHost):\(member.p2pPort)"
+            config.external_address = member.peer.hostPort
+            config.persistent_peers = members.filter { $0.name != member.name }.map(\.peer.description).joined(separator: ",")
+            config.block_interval_ms = blockIntervalMs
+            _ = try config.validated()
+            _ = try config.network(chainID: chainID)
+            configs.append(config)
+        }
+
+        // Everything is checked: only now touch the disk.
+        for (member, config) in zip(members, configs) {
+            try FileManager.default.createDirectory(atPath: member.home.path, withIntermediateDirectories: true)
+            try KeyFile.write(member.validatorKey, to: member.home.file(config.validator_key))
+            try KeyFile.write(member.nodeKey, to: member.home.file(config.node_key))
+            try config.write(home: member.home.path)
+            try genesis.json.write(to: URL(fileURLWithPath: member.home.genesisPath))
+        }
+        let manifest: [String: Any] = [
+            "chain_id": chainID,
+            "nodes": members.map { member -> [String: Any] in
+                [
+                    "name": member.name, "home": member.name, "http": "http://\(member.host):\(member.httpPort)",
+                    "p2p": member.peer.description, "validator": member.validatorKey.publicKey.hex,
+                ]
+            },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try data.write(to: URL(fileURLWithPath: manifestPath))
+        print("created \(count) validator homes in \(out) (chain \(chainID), genesis \(genesis.hash.hex))")
+        for member in members {
+            print("  \(member.name): http://\(member.host):\(member.httpPort)  p2p \(member.peer.hostPort)  node \(member.nodeKey.publicKey.hex.prefix(16))…")
+        }
+        print("start each: tributary start --home \((out as NSString).appendingPathComponent("node<i>"))")
+    }
+
+    private static func isIPv4(_ host: String) -> Bool {
+        var probe = in_addr()
+        return inet_pton(AF_INET, host, &probe) == 1
+    }
+}

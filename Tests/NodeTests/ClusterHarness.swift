@@ -1,0 +1,141 @@
+import Crypto
+import Foundation
+import Ledger
+
+/// A network of validator processes made by `tributary testnet`, on loopback: start, SIGKILL,
+/// SIGSTOP/SIGCONT and restart any node; send transfers; compare the nodes' chains.
+final class Cluster {
+    let directory: String
+    let basePort: UInt16
+    let size: Int
+    let chainID = "localnet"
+    /// An account funded at genesis that the tests send from.
+    let sender = SigningKey()
+    private(set) var nextNonce: UInt64 = 0
+    private var processes: [NodeProcess?]
+
+    /// Makes the homes, shortens the consensus timeouts (`settings` is merged into every
+    /// config.json) and starts every node.
+    init(validators: Int = 4, settings: [String: Any] = [:]) throws {
+        size = validators
+        directory = Tributary.temporaryDirectory("cluster")
+        basePort = Tributary.freePortRange(2 * validators)
+        processes = Array(repeating: nil, count: validators)
+        let made = try Tributary.run([
+            "testnet", "--validators", String(validators), "--out", directory + "/net", "--chain-id", chainID,
+            "--base-port", String(basePort), "--fund", "\(sender.publicKey.hex)=1000000", "--block-interval-ms", "50",
+        ])
+        guard made.status == 0 else { throw HarnessError("testnet failed: \(made.stderr)") }
+        let timeouts: [String: Any] = ["timeout_propose_ms": 1_000, "timeout_prevote_ms": 500, "timeout_precommit_ms": 500]
+        for index in 0..<validators {
+            let path = home(index) + "/config.json"
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+            config.merge(timeouts) { _, new in new }
+            config.merge(settings) { _, new in new }
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+        }
+        for index in 0..<validators { try start(index) }
+    }
+
+    deinit {
+        for process in processes { process?.stop(signal: SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func home(_ index: Int) -> String { directory + "/net/node\(index)" }
+    func httpPort(_ index: Int) -> UInt16 { basePort + UInt16(2 * index) }
+    func p2pPort(_ index: Int) -> UInt16 { basePort + UInt16(2 * index + 1) }
+    func url(_ index: Int) -> String { "http://127.0.0.1:\(httpPort(index))" }
+    func node(_ index: Int) -> NodeProcess? { processes[index] }
+
+    var manifest: [String: Any] {
+        get throws {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/net/testnet.json"))) as! [String: Any]
+        }
+    }
+
+    func start(_ index: Int) throws {
+        processes[index] = try NodeProcess(home: home(index), port: httpPort(index), p2pAddress: nil)
+    }
+
+    /// SIGKILL: the node loses everything not on disk.
+    func kill(_ index: Int) {
+        processes[index]?.stop(signal: SIGKILL)
+        processes[index] = nil
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT) without waiting for the process to end.
+    func signal(_ index: Int, _ signal: Int32) {
+        if let pid = processes[index]?.pid { Foundation.kill(pid, signal) }
+    }
+
+    /// Stops every node with SIGINT; returns their exit statuses.
+    func stopAll() -> [Int32] {
+        defer { processes = Array(repeating: nil, count: size) }
+        return processes.compactMap { $0?.stop(signal: SIGINT) }
+    }
+
+    func status(_ index: Int) throws -> [String: Any] { try HTTP.get("\(url(index))/v1/status").json }
+    func height(_ index: Int) throws -> Int { try status(index)["height"] as! Int }
+
+    /// Signs a transfer from `sender` with the next nonce and submits it to node `index`.
+    @discardableResult
+    func transfer(via index: Int, amount: UInt64 = 1_000) throws -> String {
+        let transfer = Transaction(sender: sender.publicKey, nonce: nextNonce, fee: 1_000,
+                                   body: .transfer(to: SigningKey().publicKey, amount: amount))
+            .signed(by: sender, chainID: chainID)
+        let answer = try HTTP.post("\(url(index))/v1/txs", json: transfer.submission)
+        guard answer.status == 202 else { throw HarnessError("node \(index) refused a transfer: \(answer.status) \(answer.json)") }
+        nextNonce += 1
+        return transfer.hash.hex
+    }
+
+    /// Waits until `hash` is committed on each of `nodes`; returns its height.
+    @discardableResult
+    func waitCommitted(_ hash: String, on nodes: [Int], timeoutSeconds: Double = 30) throws -> Int {
+        var height = 0
+        try waitUntil("transaction \(hash.prefix(12)) committed on nodes \(nodes)", timeoutSeconds: timeoutSeconds) {
+            for index in nodes {
+                let answer = try HTTP.get("\(url(index))/v1/txs/\(hash)").json
+                guard answer["status"] as? String == "committed" else { return false }
+                height = answer["height"] as! Int
+            }
+            return true
+        }
+        return height
+    }
+
+    func waitUntil(_ what: String, timeoutSeconds: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("timed out after \(timeoutSeconds) s waiting for \(what)")
+    }
+
+    /// The block hash, app hash and certificate round of every height up to `height` on node
+    /// `index`.
+    func chain(of index: Int, upTo height: Int) throws -> [(hash: String, appHash: String, round: Int)] {
+        guard height >= 1 else { return [] }
+        return try (1...height).map { blockHeight in
+            let block = try HTTP.get("\(url(index))/v1/blocks/\(blockHeight)").json
+            let header = block["header"] as! [String: Any]
+            let certificate = block["certificate"] as! [String: Any]
+            return (block["hash"] as! String, header["app_hash"] as! String, certificate["round"] as! Int)
+        }
+    }
+
+    /// Throws unless `nodes` hold the same block and app hash at every height they share.
+    func expectSameChain(_ nodes: [Int]) throws -> [(hash: String, appHash: String, round: Int)] {
+        let common = try nodes.map(height).min() ?? 0
+        let reference = try chain(of: nodes[0], upTo: common)
+        for index in nodes.dropFirst() {
+            let other = try chain(of: index, upTo: common)
+            for (height, (a, b)) in zip(reference, other).enumerated() where a.hash != b.hash || a.appHash != b.appHash {
+                throw HarnessError("node \(index) differs from node \(nodes[0]) at height \(height + 1): \(b.hash) vs \(a.hash)")
+            }
+        }
+        return reference
+    }
+}
