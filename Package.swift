@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Ledger", "Crypto"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip"]),
     ]
 )

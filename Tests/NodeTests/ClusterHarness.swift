@@ -78,16 +78,35 @@ final class Cluster {
     func status(_ index: Int) throws -> [String: Any] { try HTTP.get("\(url(index))/v1/status").json }
     func height(_ index: Int) throws -> Int { try status(index)["height"] as! Int }
 
+    /// A transfer from `sender` with the next nonce.
+    func signTransfer(amount: UInt64 = 1_000) -> SignedTransaction {
+        defer { nextNonce += 1 }
+        return Transaction(sender: sender.publicKey, nonce: nextNonce, fee: 1_000, body: .transfer(to: SigningKey().publicKey, amount: amount))
+            .signed(by: sender, chainID: chainID)
+    }
+
     /// Signs a transfer from `sender` with the next nonce and submits it to node `index`.
     @discardableResult
     func transfer(via index: Int, amount: UInt64 = 1_000) throws -> String {
-        let transfer = Transaction(sender: sender.publicKey, nonce: nextNonce, fee: 1_000,
-                                   body: .transfer(to: SigningKey().publicKey, amount: amount))
-            .signed(by: sender, chainID: chainID)
+        let transfer = signTransfer(amount: amount)
         let answer = try HTTP.post("\(url(index))/v1/txs", json: transfer.submission)
         guard answer.status == 202 else { throw HarnessError("node \(index) refused a transfer: \(answer.status) \(answer.json)") }
-        nextNonce += 1
         return transfer.hash.hex
+    }
+
+    /// The value of a counter or gauge in node `index`'s `/metrics` (0 when absent).
+    func metric(_ index: Int, _ sample: String) throws -> UInt64 {
+        let text = String(decoding: try HTTP.get("\(url(index))/metrics").body, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return UInt64(line.split(separator: " ").last!) ?? 0
+        }
+        return 0
+    }
+
+    /// The node id of node `index` (from testnet.json).
+    func nodeID(_ index: Int) throws -> PublicKey {
+        let nodes = try manifest["nodes"] as! [[String: Any]]
+        return PublicKey(hex: String((nodes[index]["p2p"] as! String).prefix(64)))!
     }
 
     /// Waits until `hash` is committed on each of `nodes`; returns its height.

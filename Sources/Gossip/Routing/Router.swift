@@ -134,10 +134,9 @@ public struct Router: Sendable {
                 }
             }
         case let .requested(source, _, ids):
-            guard peers[source] != nil else { break }
-            let available = ids.compactMap { stored[$0] ?? liveItem($0) }
-            for item in available { peers[source]!.known.remove(item.id) }
-            send(available, to: source, counting: \.relayed)
+            // Only what the peer is not known to hold: asking again for what it was sent does
+            // not make this node send it twice (no amplification).
+            send(ids.compactMap { stored[$0] ?? liveItem($0) }, to: source, counting: \.relayed)
         case let .live(channel, items):
             for item in items where liveSince[item.id] == nil {
                 liveSince[item.id] = tick

@@ -147,9 +147,10 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             switch (message, channel) {
             case let (.items(items), .consensus): receiveConsensus(items, from: peer, host: host)
             case let (.items(items), .transactions): receiveTransactions(items, from: peer, host: host)
-            case let (.announce(ids), .consensus), let (.announce(ids), .transactions):
+            case let (.items(items), .envelopes): receiveEnvelopes(items, from: peer, host: host)
+            case let (.announce(ids), .consensus), let (.announce(ids), .transactions), let (.announce(ids), .envelopes):
                 perform(router.handle(.announced(from: peer, channel, ids)))
-            case let (.request(ids), .consensus), let (.request(ids), .transactions):
+            case let (.request(ids), .consensus), let (.request(ids), .transactions), let (.request(ids), .envelopes):
                 perform(router.handle(.requested(from: peer, channel, ids)))
             case let (.direct(payload), .blocks): receiveBlockSync(payload, from: peer, host: host)
             default: invalid(peer, reason: "unexpected", "a \(message.kind) message on the \(channel) channel")
@@ -222,6 +223,32 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             }
         }
         finish(from: peer, channel: .transactions, accepted: accepted, duplicates: duplicates, discarded: discarded, failure: failure)
+    }
+
+    /// Envelopes signed by their origin's node key. No kind is acted on yet (peer exchange will
+    /// be the first), so authentic ones are not relayed; a bad signature drops the sender.
+    private func receiveEnvelopes(_ items: [[UInt8]], from peer: NodeID, host: any GossipHost) {
+        var duplicates: [Digest] = []
+        var discarded: [Digest] = []
+        var failure: (reason: String, detail: String)?
+        for bytes in items {
+            let id = Digest.blake2b(bytes)
+            counters.received(.envelopes)
+            if router.hasSeen(id) || discarded.contains(id) {
+                duplicates.append(id)
+                continue
+            }
+            guard let envelope = try? GossipEnvelope(canonicalBytes: bytes, maxBytes: WireMessage.payloadBytesMax) else {
+                failure = ("malformed", "an envelope that does not decode")
+                break
+            }
+            guard envelope.isAuthentic(chainID: host.chainID) else {
+                failure = ("bad_signature", "a '\(envelope.kind)' envelope with a bad signature")
+                break
+            }
+            discarded.append(id)
+        }
+        finish(from: peer, channel: .envelopes, accepted: [], duplicates: duplicates, discarded: discarded, failure: failure)
     }
 
     /// Tells the router what a batch from `peer` held, and drops the peer if part of it was invalid.

@@ -37,7 +37,7 @@ enum NetworkMetrics {
         return text
     }
 
-    private static let gossiped: [Channel] = [.consensus, .transactions]
+    private static let gossiped: [Channel] = [.consensus, .transactions, .envelopes]
 
     private static func family(_ name: String, _ help: String, _ samples: [(labels: String, value: UInt64)]) -> String {
         var text = "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
