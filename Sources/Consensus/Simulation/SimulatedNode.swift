@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Gossip
 import Ledger
 
 /// One validator process of a simulation: the real consensus engine over a real ledger — a
@@ -9,6 +10,8 @@ final class SimulatedNode {
     let slot: Int
     let validator: Int
     let key: SigningKey
+    /// This slot's identity among peers (twins share a validator key, not a node key).
+    let nodeID: NodeID
     let behavior: SimulationConfig.Behavior?
     let directory: String
     /// Offset of this node's clock from simulated time.
@@ -25,11 +28,14 @@ final class SimulatedNode {
     private(set) var wal: ConsensusWAL?
     /// Committed blocks fetched from a peer, applied one height at a time.
     var syncQueue: [Block] = []
+    /// The gossip router; its memory is lost in a crash.
+    var router = Router()
 
-    init(slot: Int, validator: Int, key: SigningKey, behavior: SimulationConfig.Behavior?, directory: String) {
+    init(slot: Int, validator: Int, key: SigningKey, nodeID: NodeID, behavior: SimulationConfig.Behavior?, directory: String) {
         self.slot = slot
         self.validator = validator
         self.key = key
+        self.nodeID = nodeID
         self.behavior = behavior
         self.directory = directory
     }
@@ -57,6 +63,7 @@ final class SimulatedNode {
         self.engine = ConsensusEngine(key: key, chainID: genesis.chainID, application: application, config: config,
                                       recovered: wal.records)
         syncQueue = []
+        router = Router()
     }
 
     /// Loses everything in memory; files stay as the last completed write left them.
@@ -67,6 +74,7 @@ final class SimulatedNode {
         wal = nil
         store = nil
         syncQueue = []
+        router = Router()
         crashAfterEffects = nil
         incarnation += 1
     }

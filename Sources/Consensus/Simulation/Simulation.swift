@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Gossip
 import Ledger
 
 /// A whole validator network in one process: real nodes (consensus engine, ledger execution,
@@ -7,22 +8,25 @@ import Ledger
 /// delays, losses, partitions, crashes, Byzantine behaviour — drawn from one seed, so a run
 /// replays exactly.
 ///
-/// The network models gossip: every node sends what it signed at its current height again
-/// on each gossip tick, and a node that sees messages from a later height fetches committed
-/// blocks from a peer. Safety invariants are checked at every step; liveness at the end.
+/// Nodes talk as real nodes do: each runs the gossip `Router` over simulated links that break
+/// (losing what is in flight) and reconnect, so messages are published, relayed by
+/// announcement, requested and re-sent by the same state machine the node's TCP transport
+/// drives (`SimulatedNetwork.swift`). A node that sees messages from a later height fetches
+/// committed blocks from a peer. Safety invariants are checked at every step; liveness at the end.
 public final class Simulation {
     public let config: SimulationConfig
     let consensusConfig: ConsensusConfig
-    private var random: SeededGenerator
-    private var queue = EventQueue<Event>()
+    var random: SeededGenerator
+    var queue = EventQueue<Event>()
     private(set) var now: UInt64 = 0
-    private var nodes: [SimulatedNode] = []
-    private var genesis: Genesis!
+    var nodes: [SimulatedNode] = []
+    var genesis: Genesis!
     private var accounts: [SigningKey] = []
-    private var groups: [Int]?  // partition: group of each validator
-    private var faultsActive = true
-    private var trace: Trace
-    private var report = SimulationReport()
+    var groups: [Int]?  // partition: group of each validator
+    var links: [LinkKey: SimulatedLink] = [:]
+    var faultsActive = true
+    var trace: Trace
+    var report = SimulationReport()
     private var violation: String?
 
     // Invariant bookkeeping.
@@ -38,7 +42,8 @@ public final class Simulation {
     }
 
     enum Event {
-        case deliver(slot: Int, from: Int, ConsensusMessage)
+        case deliver(slot: Int, from: Int, epoch: UInt64, LinkMessage)
+        case linkUp(LinkKey, epoch: UInt64)
         case timeout(slot: Int, incarnation: UInt64, Timeout)
         case blocks(slot: Int, incarnation: UInt64, [Block])
         case gossipTick(slot: Int)
@@ -118,7 +123,7 @@ public final class Simulation {
     /// heights past where the chain stood when faults stopped.
     private var target: UInt64 { max(config.heights, faultsEndHeight + 3) }
 
-    private var honestNodes: [SimulatedNode] { nodes.filter(\.isHonest) }
+    var honestNodes: [SimulatedNode] { nodes.filter(\.isHonest) }
 
     /// Once the network is stable, a round fails only when its proposer misbehaves, and
     /// with equal power no Byzantine validator proposes twice before every honest one has:
@@ -150,7 +155,8 @@ public final class Simulation {
             let copies = behaviors[index] == .twins ? 2 : 1
             for copy in 0..<copies {
                 let slot = nodes.count
-                let node = SimulatedNode(slot: slot, validator: index, key: key, behavior: behaviors[index],
+                let nodeKey = SigningKey(seed: Digest.blake2b(Array("sim \(config.seed) node \(slot)".utf8)).bytes)!
+                let node = SimulatedNode(slot: slot, validator: index, key: key, nodeID: nodeKey.publicKey, behavior: behaviors[index],
                                          directory: runDirectory + "/n\(slot)")
                 if config.faults.contains(.clockSkew) { node.clockOffsetMs = Int64(random.uniform(0...6_000)) - 3_000 }
                 nodes.append(node)
@@ -161,8 +167,9 @@ public final class Simulation {
         report.byzantine = nodes.filter { !$0.isHonest }.map { "n\($0.slot):\($0.behavior!.rawValue)" }
         for node in nodes {
             try boot(node)
-            queue.push(.gossipTick(slot: node.slot), at: random.uniform(100...300))
+            queue.push(.gossipTick(slot: node.slot), at: random.uniform(1...Self.tickMs))
         }
+        updateLinks()
         queue.push(.transactions, at: 50)
         scheduleFaults()
         queue.push(.faultsEnd, at: config.faultPeriodMs)
@@ -190,6 +197,9 @@ public final class Simulation {
         }
     }
 
+    /// The routers' tick, as on a node.
+    static let tickMs: UInt64 = 100
+
     private func boot(_ node: SimulatedNode) throws {
         try node.boot(genesis: genesis, config: consensusConfig) { [unowned self] in genesis.genesisTime * 1000 + now }
         trace.add(now, "n\(node.slot) boot at height \(node.height) (WAL records: \(node.wal?.records.count ?? 0))")
@@ -207,12 +217,10 @@ public final class Simulation {
 
     private func process(_ event: Event) {
         switch event {
-        case let .deliver(slot, source, message):
-            let node = nodes[slot]
-            // A partition also cuts the messages in flight across it.
-            guard node.isRunning, canReach(from: nodes[source], to: node), message.isAuthentic(chainID: genesis.chainID) else { return }
-            trace.add(now, "n\(slot) <- \(describe(message))")
-            perform(node, node.handle(.message(message)))
+        case let .deliver(slot, source, epoch, message):
+            receive(message, at: nodes[slot], from: source, epoch: epoch)
+        case let .linkUp(key, epoch):
+            linkUp(key, epoch: epoch)
         case let .timeout(slot, incarnation, timeout):
             let node = nodes[slot]
             guard node.isRunning, node.incarnation == incarnation else { return }
@@ -224,11 +232,8 @@ public final class Simulation {
             node.syncQueue = blocks
             feedSyncedBlock(node)
         case let .gossipTick(slot):
-            let node = nodes[slot]
-            if node.isRunning, let engine = node.engine {
-                for message in engine.messagesToGossip() { relay(message, from: node) }
-            }
-            queue.push(.gossipTick(slot: slot), at: now + random.uniform(200...400))
+            tick(nodes[slot])
+            queue.push(.gossipTick(slot: slot), at: now + Self.tickMs)
         case .transactions:
             injectTransaction()
             queue.push(.transactions, at: now + random.uniform(50...250))
@@ -240,9 +245,11 @@ public final class Simulation {
             let split = (0..<config.validators).map { _ in Int(random.next() % 2) }
             groups = split
             trace.add(now, "partition \(split)")
+            updateLinks()
         case .heal:
             groups = nil
             trace.add(now, "heal")
+            updateLinks()
         case .faultsEnd:
             faultsActive = false
             groups = nil
@@ -252,6 +259,7 @@ public final class Simulation {
             }
             faultsEndHeight = honestNodes.map(\.height).max() ?? 0
             trace.add(now, "faults end at height \(faultsEndHeight); target \(target)")
+            updateLinks()
         }
     }
 
@@ -263,6 +271,7 @@ public final class Simulation {
         } else {
             node.crash()
             trace.add(now, "n\(node.slot) crash")
+            updateLinks()
         }
     }
 
@@ -273,15 +282,17 @@ public final class Simulation {
         } catch {
             fail("n\(node.slot) cannot restart: \(error)")
         }
+        updateLinks()
     }
 
     /// Carries out a node's effects in order, as its driver would; a pending crash cuts the
     /// list short at a random point.
-    private func perform(_ node: SimulatedNode, _ effects: [ConsensusEffect]) {
+    func perform(_ node: SimulatedNode, _ effects: [ConsensusEffect]) {
         for (index, effect) in effects.enumerated() {
             if let crashPoint = node.crashAfterEffects, index >= crashPoint {
                 trace.add(now, "n\(node.slot) crash after \(index) of \(effects.count) effects")
                 node.crash()
+                updateLinks()
                 return
             }
             do {
@@ -295,6 +306,7 @@ public final class Simulation {
         if node.crashAfterEffects != nil {
             trace.add(now, "n\(node.slot) crash after all \(effects.count) effects")
             node.crash()
+            updateLinks()
             return
         }
         feedSyncedBlock(node)
@@ -359,6 +371,7 @@ public final class Simulation {
         groups = (0..<config.validators).map { $0 == node.validator ? 1 : 0 }
         queue.push(.heal, at: now + random.uniform(500...3_000))
         trace.add(now, "partition: n\(node.slot) decided height \(height) first and is cut off")
+        updateLinks()
     }
 
     /// A synced block is handed to the engine only when it is the node's next height.
@@ -372,51 +385,56 @@ public final class Simulation {
         }
     }
 
-    private func requestBlocks(for node: SimulatedNode, from height: UInt64) {
-        let peers = nodes.filter { $0.slot != node.slot && $0.isRunning && $0.height >= height && canReach(from: $0, to: node) }
+    /// Fetches up to 21 committed blocks from a running peer on the same side of any partition.
+    func requestBlocks(for node: SimulatedNode, from height: UInt64) {
+        let peers = nodes.filter {
+            $0.slot != node.slot && $0.isRunning && $0.height >= height && (groups == nil || groups![$0.validator] == groups![node.validator])
+        }
         guard !peers.isEmpty else { return }
         let peer = peers[Int(random.next() % UInt64(peers.count))]
         let blocks = (height...min(peer.height, height + 20)).compactMap { try? peer.store!.block(at: $0) }
-        guard let latency = latency() else { return }
         trace.add(now, "n\(node.slot) fetches blocks \(height)... from n\(peer.slot)")
-        queue.push(.blocks(slot: node.slot, incarnation: node.incarnation, blocks), at: now + 2 * latency)
+        queue.push(.blocks(slot: node.slot, incarnation: node.incarnation, blocks), at: now + 2 * random.uniform(2...30))
     }
 
     // MARK: Network
 
+    /// Sends what the engine broadcast: an honest node publishes it through its router; a
+    /// Byzantine one may tell different peers different things, directly over its links.
     private func broadcast(_ message: ConsensusMessage, from node: SimulatedNode) {
         var tactic = node.behavior
         if tactic == .chaotic {
             let tactics: [SimulationConfig.Behavior?] = [nil, .amnesia, .conflictingProposals, .invalidBlocks, .silent]
             tactic = tactics[Int(random.next() % UInt64(tactics.count))]
         }
+        func publish(_ message: ConsensusMessage) {
+            route(node, node.router.handle(.published([ConsensusGossip.item(message)])))
+        }
         switch tactic {
         case nil, .twins, .chaotic:
-            send(message, from: node)
+            publish(message)
         case .silent:
             return
         case .amnesia:
             switch message {
             case let .vote(vote) where vote.vote.kind == .precommit:
                 // A precommit reaches a single validator: one may decide while the others cannot.
-                let targets = nodes.filter { $0.validator != node.validator }
-                if !targets.isEmpty { deliver(message, from: node, to: targets[Int(random.next() % UInt64(targets.count))]) }
+                let targets = linkedNodes(of: node)
+                if !targets.isEmpty { sendDirectly(message, from: node, to: targets[Int(random.next() % UInt64(targets.count))]) }
             case .vote:
-                send(message, from: node)
+                publish(message)
             case let .proposal(proposal):
                 guard proposal.proposal.validRound != nil, let fresh = freshProposal(replacing: proposal, by: node) else {
-                    send(message, from: node)
-                    return
+                    return publish(message)
                 }
-                send(.proposal(fresh), from: node)
+                publish(.proposal(fresh))
             }
         case .conflictingProposals:
             guard case let .proposal(proposal) = message, let alternative = conflictingProposal(to: proposal, by: node) else {
-                send(message, from: node)
-                return
+                return publish(message)
             }
-            for target in nodes where target.validator != node.validator {
-                deliver(random.chance(50) ? message : .proposal(alternative), from: node, to: target)
+            for target in linkedNodes(of: node) {
+                sendDirectly(random.chance(50) ? message : .proposal(alternative), from: node, to: target)
             }
         case .invalidBlocks:
             switch message {
@@ -425,8 +443,8 @@ public final class Simulation {
                 let bogus = SignedVote(Vote(kind: vote.vote.kind, height: vote.vote.height, round: vote.vote.round,
                                             blockHash: Digest.blake2b(Array("bogus \(random.next())".utf8))),
                                        signedBy: node.key, chainID: genesis.chainID)
-                for target in nodes where target.validator != node.validator {
-                    deliver(random.chance(50) ? message : .vote(bogus), from: node, to: target)
+                for target in linkedNodes(of: node) {
+                    sendDirectly(random.chance(50) ? message : .vote(bogus), from: node, to: target)
                 }
             case let .proposal(proposal):
                 var candidate = proposal.candidate
@@ -435,7 +453,7 @@ public final class Simulation {
                     Proposal(height: proposal.proposal.height, round: proposal.proposal.round, validRound: proposal.proposal.validRound,
                              blockHash: candidate.hash),
                     candidate: candidate, signedBy: node.key, chainID: genesis.chainID)
-                send(.proposal(invalid), from: node)
+                publish(.proposal(invalid))
             }
         }
     }
@@ -460,75 +478,25 @@ public final class Simulation {
             candidate: candidate, signedBy: node.key, chainID: genesis.chainID)
     }
 
-    /// Gossip: passes on messages a node holds (its own or others'). A Byzantine node's
-    /// own messages keep their misbehaviour; relayed ones go to everyone it talks to.
-    private func relay(_ message: ConsensusMessage, from node: SimulatedNode) {
-        if message.sender == node.key.publicKey {
-            if node.isHonest || node.behavior == .twins { send(message, from: node) }
-            return
-        }
-        guard node.behavior != .silent else { return }
-        send(message, from: node)
-    }
-
-    /// Sends to every other validator's node(s). Twins each talk to their own half of the network.
-    private func send(_ message: ConsensusMessage, from node: SimulatedNode) {
-        for target in nodes where target.validator != node.validator {
-            if node.behavior == .twins, (target.slot + node.slot) % 2 == 1 { continue }
-            deliver(message, from: node, to: target)
-        }
-    }
-
-    private func deliver(_ message: ConsensusMessage, from source: SimulatedNode, to target: SimulatedNode) {
-        guard canReach(from: source, to: target), let latency = latency() else { return }
-        queue.push(.deliver(slot: target.slot, from: source.slot, message), at: now + latency)
-        if faultsActive, config.faults.contains(.duplicate), random.chance(5) {
-            queue.push(.deliver(slot: target.slot, from: source.slot, message), at: now + latency + random.uniform(1...500))
-        }
-    }
-
-    private func canReach(from source: SimulatedNode, to target: SimulatedNode) -> Bool {
-        guard let groups else { return true }
-        return groups[source.validator] == groups[target.validator]
-    }
-
-    /// A message's travel time, or nil when it is lost.
-    private func latency() -> UInt64? {
-        var delay = random.uniform(2...30)
-        guard faultsActive else { return delay }
-        if config.faults.contains(.drop), random.chance(10) { return nil }
-        if config.faults.contains(.delay), random.chance(10) { delay += random.uniform(500...3_000) }
-        if config.faults.contains(.reorder) { delay += random.uniform(0...200) }
-        return delay
-    }
-
     // MARK: Transactions
 
-    /// A transfer between funded accounts, into every running node's mempool (transaction
-    /// gossip), with the nonce an up-to-date honest node expects next.
+    /// A transfer between funded accounts, originated at the most advanced honest node with
+    /// the nonce it expects next, and gossiped from there.
     private func injectTransaction() {
-        guard let reference = honestNodes.filter(\.isRunning).max(by: { $0.height < $1.height }), let store = reference.store else { return }
+        guard let origin = honestNodes.filter(\.isRunning).max(by: { $0.height < $1.height }), let store = origin.store else { return }
         let sender = accounts[Int(random.next() % UInt64(accounts.count))]
         let recipient = accounts[Int(random.next() % UInt64(accounts.count))]
-        let account = store.account(sender.publicKey)
-        let nonce = reference.mempool!.nextNonce(for: sender.publicKey, committedNonce: account.nonce)
+        let nonce = origin.mempool!.nextNonce(for: sender.publicKey, committedNonce: store.account(sender.publicKey).nonce)
         let transfer = Transaction(sender: sender.publicKey, nonce: nonce, fee: 1_000, body: .transfer(to: recipient.publicKey, amount: 1 + random.next() % 1_000))
             .signed(by: sender, chainID: genesis.chainID)
-        gossip(transfer)
+        originate(transfer, at: origin)
     }
 
     private func submitEvidence(_ evidence: DuplicateVoteEvidence, from node: SimulatedNode) {
         let account = node.store!.account(node.key.publicKey)
         let nonce = node.mempool!.nextNonce(for: node.key.publicKey, committedNonce: account.nonce)
-        gossip(Transaction(sender: node.key.publicKey, nonce: nonce, fee: 1_000, body: .evidence(evidence))
-            .signed(by: node.key, chainID: genesis.chainID))
-    }
-
-    private func gossip(_ transaction: SignedTransaction) {
-        for node in nodes where node.isRunning {
-            let store = node.store!
-            try? node.mempool!.add(transaction, account: store.account(transaction.transaction.sender)) { store.account($0).nonce }
-        }
+        originate(Transaction(sender: node.key.publicKey, nonce: nonce, fee: 1_000, body: .evidence(evidence))
+            .signed(by: node.key, chainID: genesis.chainID), at: node)
     }
 
     // MARK: Invariants
@@ -553,7 +521,7 @@ public final class Simulation {
         honestSignatures[slot] = .some(value)
     }
 
-    private func fail(_ reason: String) {
+    func fail(_ reason: String) {
         guard violation == nil else { return }
         violation = reason
         trace.add(now, "VIOLATION: \(reason)")
@@ -564,7 +532,7 @@ public final class Simulation {
         return "v\(index)"
     }
 
-    private func describe(_ message: ConsensusMessage) -> String {
+    func describe(_ message: ConsensusMessage) -> String {
         switch message {
         case let .vote(vote):
             "\(vote.vote.kind == .prevote ? "prevote" : "precommit") h=\(vote.vote.height) r=\(vote.vote.round) "
@@ -613,6 +581,10 @@ public struct SimulationReport: Sendable {
     public var maxRoundAfterFaults: UInt32 = 0
     public var messagesSigned = 0
     public var evidenceSeen = 0
+    /// Messages put on links (items, announcements and requests), and copies of consensus
+    /// messages a node had already handled.
+    public var linkMessages = 0
+    public var duplicateMessages = 0
     /// What broke, if anything.
     public var violation: String?
     /// The last events before the violation.

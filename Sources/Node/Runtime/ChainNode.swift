@@ -126,13 +126,7 @@ final class ChainNode: GossipHost, Sendable {
 
     var committedHeight: UInt64 { status.height }
 
-    func isRelevant(_ message: ConsensusMessage) -> Bool {
-        let height = status.height
-        guard message.height > height, message.height <= height + 2,
-              let validators = try? store.validatorSet(forHeight: message.height)
-        else { return false }
-        return validators.power(of: message.sender) > 0
-    }
+    func isRelevant(_ message: ConsensusMessage) -> Bool { ConsensusGossip.isRelevant(message, to: store) }
 
     func consensusMessageArrived(_ message: ConsensusMessage) {
         driver.withLock { $0 }?.deliver(.message(message))

@@ -112,7 +112,7 @@ final class ConsensusDriver: @unchecked Sendable {
             encodedHeight = engine.height
         }
         if let item = encoded[message] { return item }
-        let item = GossipItem(channel: .consensus, bytes: message.canonicalBytes)
+        let item = ConsensusGossip.item(message)
         encoded[message] = item
         return item
     }

@@ -9,8 +9,8 @@ import Synchronization
 protocol GossipHost: AnyObject, Sendable {
     var chainID: String { get }
     var committedHeight: UInt64 { get }
-    /// Whether an authentic consensus message is worth acting on and relaying: of a height
-    /// being decided or the next, from a validator of that height.
+    /// Whether an authentic consensus message is worth acting on and relaying
+    /// (`ConsensusGossip.isRelevant`).
     func isRelevant(_ message: ConsensusMessage) -> Bool
     /// An authentic, relevant, new consensus message from a peer.
     func consensusMessageArrived(_ message: ConsensusMessage)
@@ -161,37 +161,15 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     // MARK: Receiving
 
     private func receiveConsensus(_ items: [[UInt8]], from peer: NodeID, host: any GossipHost) {
-        var accepted: [GossipItem] = []
-        var duplicates: [Digest] = []
-        var discarded: [Digest] = []
-        var failure: (reason: String, detail: String)?
-        var batch = Set<Digest>()
-        for bytes in items {
-            let id = Digest.blake2b(bytes)
-            counters.received(.consensus)
-            if router.hasSeen(id) || !batch.insert(id).inserted {
-                duplicates.append(id)
-                continue
-            }
-            guard let message = try? ConsensusMessage(canonicalBytes: bytes, maxBytes: WireMessage.payloadBytesMax) else {
-                failure = ("malformed", "a consensus message that does not decode")
-                break
-            }
-            guard message.isAuthentic(chainID: host.chainID) else {
-                failure = ("bad_signature", "a \(message.kind) at height \(message.height) with a bad signature")
-                break
-            }
-            peerHeights[peer] = max(peerHeights[peer] ?? 0, max(message.height, 1) - 1)
-            // Far ahead (the engine itself notices the next height): fetch the blocks in between.
-            if message.height > host.committedHeight + 2 { sendBlockRequest(from: host.committedHeight + 1) }
-            guard host.isRelevant(message) else {
-                discarded.append(id)
-                continue
-            }
-            accepted.append(GossipItem(id: id, channel: .consensus, bytes: bytes))
-            host.consensusMessageArrived(message)
-        }
-        finish(from: peer, channel: .consensus, accepted: accepted, duplicates: duplicates, discarded: discarded, failure: failure)
+        for _ in items { counters.received(.consensus) }
+        let inbound = ConsensusGossip.sort(items, seen: router.hasSeen, chainID: host.chainID, isRelevant: host.isRelevant)
+        peerHeights[peer] = max(peerHeights[peer] ?? 0, max(inbound.highestHeight, 1) - 1)
+        // Far ahead (the engine itself notices the next height): fetch the blocks in between.
+        if inbound.highestHeight > host.committedHeight + 2 { sendBlockRequest(from: host.committedHeight + 1) }
+        for (_, message) in inbound.accepted { host.consensusMessageArrived(message) }
+        if !inbound.accepted.isEmpty { counters.accepted(.consensus, count: inbound.accepted.count, from: peer) }
+        for event in inbound.routerEvents(from: peer) { perform(router.handle(event)) }
+        if let failure = inbound.failure { invalid(peer, reason: failure.reason, failure.detail) }
     }
 
     private func receiveTransactions(_ items: [[UInt8]], from peer: NodeID, host: any GossipHost) {
@@ -391,15 +369,6 @@ extension WireMessage {
         case .announce: "announce"
         case .request: "request"
         case .direct: "direct"
-        }
-    }
-}
-
-extension ConsensusMessage {
-    var kind: String {
-        switch self {
-        case .proposal: "proposal"
-        case let .vote(vote): vote.vote.kind == .prevote ? "prevote" : "precommit"
         }
     }
 }
