@@ -9,6 +9,7 @@ enum CommandTable {
         TestnetCommand.spec,
         ReplayCommand.spec,
         BenchLedgerCommand.spec,
+        BenchNetworkCommand.spec,
         SimCommand.spec,
         ModelCommands.fetch,
         GenerateCommand.spec,

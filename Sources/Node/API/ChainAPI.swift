@@ -6,7 +6,7 @@ import Ledger
 ///
 /// | route | answer |
 /// | --- | --- |
-/// | `POST /v1/txs` | body `{"tx": "<hex of the signed transaction's canonical bytes>"}` or the raw bytes (`application/octet-stream`); `202 {"hash", "status": "pending"}` |
+/// | `POST /v1/txs` | body `{"tx": "<hex of the signed transaction's canonical bytes>"}` or the raw bytes (`application/octet-stream`); `202 {"hash", "status": "pending"}`. A batch `{"txs": ["<hex>", …]}` answers `202 {"results": [...]}`, one result per transaction in order |
 /// | `GET /v1/txs/{hash}` | `{"hash", "status": "committed" | "pending" | "dropped", …}` |
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate |
@@ -66,40 +66,63 @@ struct ChainAPI: Sendable {
 
     // MARK: Routes
 
+    /// Transactions per batch submission (`{"txs": [...]}`).
+    static let batchTransactionsMax = Block.maxTransactions
+
     private func submit(_ request: HTTPRequest) -> HTTPResponse {
-        let bytes: [UInt8]
         if request.headers["content-type"]?.hasPrefix("application/octet-stream") == true {
-            bytes = request.body
-        } else {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
-                  let hex = object["tx"] as? String
-            else { return .error(400, "malformed_request", "body must be JSON {\"tx\": \"<hex>\"} or application/octet-stream bytes") }
-            guard let decoded = Hex.decode(hex) else { return .error(400, "malformed_request", "tx is not hex") }
-            bytes = decoded
+            let (status, object) = submitOne(request.body)
+            return .json(object, status: status)
         }
+        let usage = "body must be JSON {\"tx\": \"<hex>\"}, {\"txs\": [\"<hex>\", …]} or application/octet-stream bytes"
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+            return .error(400, "malformed_request", usage)
+        }
+        if let list = object["txs"] as? [String] {
+            guard list.count <= Self.batchTransactionsMax else {
+                return .error(400, "malformed_request", "at most \(Self.batchTransactionsMax) transactions per batch")
+            }
+            let results = list.map { hex -> [String: Any] in
+                guard let bytes = Hex.decode(hex) else { return ["error": "malformed_request", "message": "tx is not hex"] }
+                return submitOne(bytes).object
+            }
+            return .json(["results": results], status: 202)
+        }
+        guard let hex = object["tx"] as? String else { return .error(400, "malformed_request", usage) }
+        guard let bytes = Hex.decode(hex) else { return .error(400, "malformed_request", "tx is not hex") }
+        let (status, answer) = submitOne(bytes)
+        return .json(answer, status: status)
+    }
+
+    /// Decodes and submits one transaction: `202 {"hash", "status": "pending"}`, or the error's
+    /// status and `{"error", "message"}` (with the hash when it decoded).
+    private func submitOne(_ bytes: [UInt8]) -> (status: Int, object: [String: Any]) {
         let transaction: SignedTransaction
         do {
             transaction = try SignedTransaction(canonicalBytes: bytes, maxBytes: SignedTransaction.maxBytes)
         } catch {
-            return .error(400, "malformed_transaction", "\(error)")
+            return (400, ["error": "malformed_transaction", "message": "\(error)"])
+        }
+        func refused(_ status: Int, _ code: String, _ message: String) -> (Int, [String: Any]) {
+            (status, ["hash": transaction.hash.hex, "error": code, "message": message])
         }
         do {
             try node.submit(transaction)
         } catch {
             switch error {
             case let .rejected(reason):
-                if case .wrongNonce = reason { return .error(409, reason.code, reason.description) }
-                return .error(422, reason.code, reason.description)
+                if case .wrongNonce = reason { return refused(409, reason.code, reason.description) }
+                return refused(422, reason.code, reason.description)
             case let .mempool(reason):
                 switch reason {
-                case .full: return .error(503, reason.code, reason.description)
+                case .full: return refused(503, reason.code, reason.description)
                 case .alreadyKnown, .nonceTaken, .staleNonce, .nonceTooFarAhead, .tooManyGaps:
-                    return .error(409, reason.code, reason.description)
-                case .feesExceedBalance: return .error(422, reason.code, reason.description)
+                    return refused(409, reason.code, reason.description)
+                case .feesExceedBalance: return refused(422, reason.code, reason.description)
                 }
             }
         }
-        return .json(["hash": transaction.hash.hex, "status": "pending"], status: 202)
+        return (202, ["hash": transaction.hash.hex, "status": "pending"])
     }
 
     private func transaction(_ text: String) throws -> HTTPResponse {

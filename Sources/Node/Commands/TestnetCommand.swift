@@ -36,11 +36,46 @@ enum TestnetCommand {
     private static func run(_ arguments: ParsedArguments) throws {
         let count = try arguments.integer("validators", default: 4, in: 1...64)
         let out = ((try arguments.required("out")) as NSString).expandingTildeInPath
-        let chainID = arguments.value("chain-id") ?? "localnet"
-        let basePort: Int = try arguments.integer("base-port", default: 26_600, in: 1...(65_535 - 2 * count + 1))
-        let hostPattern = arguments.value("host") ?? "127.0.0.1"
-        let power: UInt64 = try arguments.integer("power", default: 10_000, in: 1...1_000_000_000)
+        var allocations: [Genesis.Allocation] = []
+        for entry in arguments.allValues("fund") {
+            let (address, value) = try InitCommand.splitAssignment(entry, option: "fund")
+            allocations.append(.init(address: address, amount: try InitCommand.openAmount(value, option: "fund")))
+        }
         let blockIntervalMs = try arguments.integer("block-interval-ms", default: NodeConfig().block_interval_ms, in: 1...3_600_000)
+        let network = try create(
+            validators: count, out: out, chainID: arguments.value("chain-id") ?? "localnet",
+            basePort: try arguments.integer("base-port", default: 26_600, in: 1...(65_535 - 2 * count + 1)),
+            host: arguments.value("host") ?? "127.0.0.1",
+            power: try arguments.integer("power", default: 10_000, in: 1...1_000_000_000), allocations: allocations
+        ) { $0.block_interval_ms = blockIntervalMs }
+        print("created \(count) validator homes in \(out) (chain \(network.chainID), genesis \(network.genesisHash.hex))")
+        for member in network.members {
+            print("  \(member.name): \(member.http)  p2p \(member.peer.hostPort)  node \(member.peer.id.hex.prefix(16))…")
+        }
+        print("start each: tributary start --home \((out as NSString).appendingPathComponent("node<i>"))")
+    }
+
+    /// A network `create` wrote.
+    struct Network {
+        struct Member {
+            let name: String
+            let home: NodeHome
+            /// The API URL.
+            let http: String
+            let peer: PeerAddress
+            let validator: Address
+        }
+
+        let chainID: String
+        let genesisHash: Digest
+        let members: [Member]
+    }
+
+    /// Writes the homes and `testnet.json` of `validators` validators under `out`: one genesis
+    /// (with `allocations`, and 1000 OPEN for each validator), keys, and configs that `adjust`
+    /// may change before they are checked and written.
+    static func create(validators count: Int, out: String, chainID: String, basePort: Int, host hostPattern: String,
+                       power: UInt64, allocations extra: [Genesis.Allocation], adjust: (inout NodeConfig) -> Void = { _ in }) throws -> Network {
         guard chainID.utf8.count <= SigningDomain.chainIDMaxBytes, !chainID.isEmpty else {
             throw UsageError("--chain-id must be 1...\(SigningDomain.chainIDMaxBytes) bytes")
         }
@@ -58,6 +93,7 @@ enum TestnetCommand {
             let validatorKey = SigningKey()
             let nodeKey = SigningKey()
             var peer: PeerAddress { PeerAddress(id: nodeKey.publicKey, host: host, port: UInt16(p2pPort)) }
+            var http: String { "http://\(host):\(httpPort)" }
         }
         let members = (0..<count).map { index in
             Member(name: "node\(index)", home: NodeHome((out as NSString).appendingPathComponent("node\(index)")),
@@ -68,13 +104,9 @@ enum TestnetCommand {
             throw CommandError("\(member.home.path) already exists; refusing to overwrite a node home")
         }
 
-        var allocations: [Genesis.Allocation] = members.map {
+        let allocations: [Genesis.Allocation] = members.map {
             .init(address: $0.validatorKey.publicKey, amount: validatorBalanceOPEN * OPEN.atomicUnitsPerOPEN)
-        }
-        for entry in arguments.allValues("fund") {
-            let (address, value) = try InitCommand.splitAssignment(entry, option: "fund")
-            allocations.append(.init(address: address, amount: try InitCommand.openAmount(value, option: "fund")))
-        }
+        } + extra
         let genesis = Genesis(
             chainID: chainID, genesisTime: UInt64(Date().timeIntervalSince1970),
             parameters: ChainParameters(minFee: try InitCommand.openAmount("0.000001", option: "min-fee"),
@@ -91,7 +123,7 @@ enum TestnetCommand {
             config.p2p_address = "\(listenHost):\(member.p2pPort)"
             config.external_address = member.peer.hostPort
             config.persistent_peers = members.filter { $0.name != member.name }.map(\.peer.description).joined(separator: ",")
-            config.block_interval_ms = blockIntervalMs
+            adjust(&config)
             _ = try config.validated()
             _ = try config.network(chainID: chainID)
             configs.append(config)
@@ -108,19 +140,15 @@ enum TestnetCommand {
         let manifest: [String: Any] = [
             "chain_id": chainID,
             "nodes": members.map { member -> [String: Any] in
-                [
-                    "name": member.name, "home": member.name, "http": "http://\(member.host):\(member.httpPort)",
-                    "p2p": member.peer.description, "validator": member.validatorKey.publicKey.hex,
-                ]
+                ["name": member.name, "home": member.name, "http": member.http, "p2p": member.peer.description,
+                 "validator": member.validatorKey.publicKey.hex]
             },
         ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try data.write(to: URL(fileURLWithPath: manifestPath))
-        print("created \(count) validator homes in \(out) (chain \(chainID), genesis \(genesis.hash.hex))")
-        for member in members {
-            print("  \(member.name): http://\(member.host):\(member.httpPort)  p2p \(member.peer.hostPort)  node \(member.nodeKey.publicKey.hex.prefix(16))…")
-        }
-        print("start each: tributary start --home \((out as NSString).appendingPathComponent("node<i>"))")
+        return Network(chainID: chainID, genesisHash: genesis.hash, members: members.map {
+            .init(name: $0.name, home: $0.home, http: $0.http, peer: $0.peer, validator: $0.validatorKey.publicKey)
+        })
     }
 
     private static func isIPv4(_ host: String) -> Bool {

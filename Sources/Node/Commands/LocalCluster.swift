@@ -1,0 +1,224 @@
+import Crypto
+import Foundation
+import Gossip
+import Ledger
+import Synchronization
+
+/// Four validator processes of this executable on loopback, for `bench network`: started from
+/// testnet homes, fed transfers over HTTP, read through `/metrics` and `/v1/blocks`.
+final class LocalCluster {
+    static let size = 4
+
+    /// What one node's `/metrics` says about gossip.
+    struct Counters {
+        var committed: UInt64 = 0
+        /// Every byte on the peer wire received, handshakes included.
+        var bytesReceived: UInt64 = 0
+        var itemsReceived: [Channel: UInt64] = [:]
+        var itemsAccepted: [Channel: UInt64] = [:]
+    }
+
+    let network: TestnetCommand.Network
+    private var processes: [Process] = []
+
+    /// Writes testnet homes under `directory` (node logs at warning level) and starts the nodes;
+    /// returns once each has its three peers.
+    init(directory: String, allocations: [Genesis.Allocation], blockIntervalMs: Int) throws {
+        let base = try Self.freePortRange(2 * Self.size)
+        network = try TestnetCommand.create(
+            validators: Self.size, out: directory, chainID: BenchNetworkCommand.chainID, basePort: base, host: "127.0.0.1",
+            power: 10_000, allocations: allocations
+        ) { config in
+            config.block_interval_ms = blockIntervalMs
+            config.block_transactions_max = BenchNetworkCommand.blockTransactionsMax
+            config.log_level = "warning"
+            config.mempool_transactions_max = 100_000
+            config.http_body_max_bytes = 4 << 20
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        for member in network.members {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["start", "--home", member.home.path]
+            FileManager.default.createFile(atPath: member.home.file("node.log"), contents: nil)
+            let log = FileHandle(forWritingAtPath: member.home.file("node.log"))
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            processes.append(process)
+        }
+        try waitUntil("every node connected to the three others", seconds: 60) {
+            try network.members.allSatisfy { (try get($0, "/v1/status")["peers"] as? Int) == Self.size - 1 }
+        }
+    }
+
+    /// Stops every node (SIGINT) and waits for it.
+    func stop() {
+        for process in processes where process.isRunning { process.interrupt() }
+        for process in processes { process.waitUntilExit() }
+        processes = []
+    }
+
+    func metrics() throws -> [Counters] {
+        try network.members.map { member in
+            let response = try HTTPClient.send("GET", member.http + "/metrics")
+            var counters = Counters()
+            for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let value = UInt64(parts[1]) else { continue }
+                let sample = String(parts[0])
+                if sample == "tributary_transactions_committed_total" { counters.committed = value }
+                if sample.hasPrefix("tributary_p2p_bytes_total{"), sample.contains("direction=\"received\"") { counters.bytesReceived += value }
+                for channel in Channel.allCases {
+                    if sample == "tributary_p2p_items_received_total{channel=\"\(channel)\"}" { counters.itemsReceived[channel] = value }
+                    if sample == "tributary_p2p_items_accepted_total{channel=\"\(channel)\"}" { counters.itemsAccepted[channel] = value }
+                }
+            }
+            return counters
+        }
+    }
+
+    /// Sends node i the transfers of every fourth account (so an account's nonces stay in order
+    /// on one node), in batches, as fast as the nodes take them; a batch's refusals for a full
+    /// mempool are sent again.
+    func submitAll(_ transfers: [SignedTransaction]) throws {
+        let failure = Mutex<(any Error)?>(nil)
+        let group = DispatchGroup()
+        for (index, member) in network.members.enumerated() {
+            let share = transfers.filter { Int($0.transaction.sender.bytes32.bytes[0]) % Self.size == index }
+            DispatchQueue.global().async(group: group) {
+                do { try Self.send(share, to: member.http, paced: nil) } catch { failure.withLock { $0 = error } }
+            }
+        }
+        group.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Waits until every node has committed `count` transactions.
+    func waitCommitted(_ count: UInt64) throws {
+        try waitUntil("\(count) transfers committed on every node", seconds: 600) {
+            try metrics().allSatisfy { $0.committed >= count }
+        }
+    }
+
+    /// Sends `transfers` at `rate` per second and returns each one's submit-to-commit time in
+    /// milliseconds, commits read from node0's blocks as they appear.
+    func measureLatency(_ transfers: [SignedTransaction], rate: Double, committedBefore: UInt64) throws -> [Double] {
+        let submitted = Mutex<[Digest: UInt64]>([:])
+        let committed = Mutex<[Digest: UInt64]>([:])
+        let failure = Mutex<(any Error)?>(nil)
+        let group = DispatchGroup()
+        for (index, member) in network.members.enumerated() {
+            let share = transfers.filter { Int($0.transaction.sender.bytes32.bytes[0]) % Self.size == index }
+            DispatchQueue.global().async(group: group) {
+                do {
+                    try Self.send(share, to: member.http, paced: (rate / Double(Self.size), { hashes, at in
+                        submitted.withLock { for hash in hashes { $0[hash] = at } }
+                    }))
+                } catch { failure.withLock { $0 = error } }
+            }
+        }
+        // Reads node0's new blocks every few milliseconds and notes when each transfer appeared.
+        let node0 = network.members[0].http
+        var height = (try get(network.members[0], "/v1/status"))["height"] as! Int
+        let deadline = Date().addingTimeInterval(Double(transfers.count) / rate + 120)
+        while committed.withLock({ $0.count }) < transfers.count && Date() < deadline {
+            let latest = (try get(network.members[0], "/v1/status"))["height"] as! Int
+            if latest == height { Thread.sleep(forTimeInterval: 0.003) }
+            while height < latest {
+                height += 1
+                let block = try HTTPClient.send("GET", node0 + "/v1/blocks/\(height)").json ?? [:]
+                let seen = DispatchTime.now().uptimeNanoseconds
+                let hashes = (block["transactions"] as? [[String: Any]] ?? []).compactMap { ($0["hash"] as? String).flatMap(Digest.init(hex:)) }
+                committed.withLock { for hash in hashes { $0[hash] = seen } }
+            }
+        }
+        group.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+        let starts = submitted.withLock { $0 }
+        let ends = committed.withLock { $0 }
+        guard ends.count >= transfers.count else {
+            throw CommandError("only \(ends.count) of \(transfers.count) half-rate transfers committed in time")
+        }
+        return transfers.compactMap { transfer in
+            guard let start = starts[transfer.hash], let end = ends[transfer.hash] else { return nil }
+            return Double(end - min(start, end)) / 1e6
+        }
+    }
+
+    /// POSTs `transfers` to `url` in batches; with `paced`, one batch per 20 ms at the given
+    /// rate, reporting each batch's hashes and send time.
+    private static func send(_ transfers: [SignedTransaction], to url: String,
+                             paced: (rate: Double, sent: ([Digest], UInt64) -> Void)?) throws {
+        var pending = transfers[...]
+        let tickSeconds = 0.02
+        let began = Date()
+        var sentCount = 0
+        while !pending.isEmpty {
+            var batchSize = BenchNetworkCommand.batchTransactions
+            if let paced {
+                let due = Int(paced.rate * Date().timeIntervalSince(began)) - sentCount
+                if due <= 0 {
+                    Thread.sleep(forTimeInterval: tickSeconds)
+                    continue
+                }
+                batchSize = min(due, batchSize)
+            }
+            let batch = Array(pending.prefix(batchSize))
+            let body = try JSONSerialization.data(withJSONObject: ["txs": batch.map { Hex.encode($0.canonicalBytes) }])
+            let at = DispatchTime.now().uptimeNanoseconds
+            let response = try HTTPClient.send("POST", url + "/v1/txs", body: Array(body), headers: ["Content-Type: application/json"])
+            guard response.status == 202, let results = response.json?["results"] as? [[String: Any]], results.count == batch.count else {
+                throw CommandError("\(url) refused a batch: HTTP \(response.status)")
+            }
+            var retry: [SignedTransaction] = []
+            for (transfer, result) in zip(batch, results) {
+                switch result["error"] as? String {
+                case nil, "already_known": break
+                case "mempool_full": retry.append(transfer)
+                case let code?: throw CommandError("\(url) refused a transfer: \(code): \(result["message"] ?? "")")
+                }
+            }
+            paced?.sent(batch.filter { !retry.contains($0) }.map(\.hash), at)
+            sentCount += batch.count - retry.count
+            pending = retry[...] + pending.dropFirst(batch.count)
+            if !retry.isEmpty { Thread.sleep(forTimeInterval: 0.005) }
+        }
+    }
+
+    private func get(_ member: TestnetCommand.Network.Member, _ path: String) throws -> [String: Any] {
+        guard let object = try HTTPClient.send("GET", member.http + path).json else { throw CommandError("\(member.http)\(path) is not JSON") }
+        return object
+    }
+
+    private func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            if processes.contains(where: { !$0.isRunning }) { throw CommandError("a node exited while waiting for \(what)") }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw CommandError("timed out waiting for \(what)")
+    }
+
+    /// The first of `count` consecutive free loopback ports.
+    private static func freePortRange(_ count: Int) throws -> Int {
+        for _ in 0..<100 {
+            let first = Int.random(in: 20_000...60_000)
+            if (first..<first + count).allSatisfy(isFree) { return first }
+        }
+        throw CommandError("found no \(count) consecutive free ports")
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
