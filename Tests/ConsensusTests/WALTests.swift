@@ -18,6 +18,14 @@ import Testing
         .vote(SignedVote(Vote(kind: kind, height: 7, round: round, blockHash: Digest.blake2b([UInt8(round)])), signedBy: key, chainID: "c"))
     }
 
+    /// A log of height 7 holding this node's prevotes of rounds 0 and 1.
+    func writeHeightSevenWithTwoVotes(to path: String) throws {
+        let wal = try ConsensusWAL(path: path)
+        try wal.startHeight(7)
+        try wal.append(vote(round: 0))
+        try wal.append(vote(round: 1))
+    }
+
     /// Round 2 entered on other validators' precommits of round 1.
     let roundChange = WALRecord.roundChange(round: 2, votes: (0..<3).map { _ in
         SignedVote(Vote(kind: .precommit, height: 7, round: 1, blockHash: nil), signedBy: SigningKey(), chainID: "c")
@@ -41,12 +49,7 @@ import Testing
 
     @Test func aTornFinalRecordIsCutOff() throws {
         let path = directory + "/b.wal"
-        do {
-            let wal = try ConsensusWAL(path: path)
-            try wal.startHeight(7)
-            try wal.append(vote(round: 0))
-            try wal.append(vote(round: 1))
-        }
+        try writeHeightSevenWithTwoVotes(to: path)
         let full = try Data(contentsOf: URL(fileURLWithPath: path))
         // Every cut inside the last record: header only, part of the payload, a bad checksum at the end.
         let lastRecordStart = full.count - (ConsensusWALFrame.size(of: vote(round: 1)))
@@ -67,12 +70,7 @@ import Testing
 
     @Test func aCorruptedMiddleIsALoudError() throws {
         let path = directory + "/c.wal"
-        do {
-            let wal = try ConsensusWAL(path: path)
-            try wal.startHeight(7)
-            try wal.append(vote(round: 0))
-            try wal.append(vote(round: 1))
-        }
+        try writeHeightSevenWithTwoVotes(to: path)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[ConsensusWALFrame.fileHeaderBytes + ConsensusWALFrame.size(of: .height(7)) + 20] ^= 0x01  // inside the second record
         try bytes.write(to: URL(fileURLWithPath: path))
@@ -88,12 +86,7 @@ extension WALTests {
     /// rest was cut as a torn tail: the validator forgot what it signed after that frame.
     @Test func aDamagedLengthInTheMiddleIsALoudError() throws {
         let path = directory + "/d.wal"
-        do {
-            let wal = try ConsensusWAL(path: path)
-            try wal.startHeight(7)
-            try wal.append(vote(round: 0))
-            try wal.append(vote(round: 1))
-        }
+        try writeHeightSevenWithTwoVotes(to: path)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[ConsensusWALFrame.fileHeaderBytes + ConsensusWALFrame.size(of: .height(7))] ^= 0x40  // the second frame's length
         try bytes.write(to: URL(fileURLWithPath: path))

@@ -36,19 +36,24 @@ final class LocalCluster {
             config.http_body_max_bytes = 4 << 20
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        for member in network.members {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["start", "--home", member.home.path]
-            FileManager.default.createFile(atPath: member.home.file("node.log"), contents: nil)
-            let log = FileHandle(forWritingAtPath: member.home.file("node.log"))
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            processes.append(process)
-        }
-        try waitUntil("every node connected to the three others", seconds: 60) {
-            try network.members.allSatisfy { (try get($0, "/v1/status")["peers"] as? Int) == Self.size - 1 }
+        do {
+            for member in network.members {
+                let process = Process()
+                process.executableURL = executable
+                process.arguments = ["start", "--home", member.home.path]
+                FileManager.default.createFile(atPath: member.home.file("node.log"), contents: nil)
+                let log = FileHandle(forWritingAtPath: member.home.file("node.log"))
+                process.standardOutput = log
+                process.standardError = log
+                try process.run()
+                processes.append(process)
+            }
+            try waitUntil("every node connected to the three others", seconds: 60) {
+                try network.members.allSatisfy { (try get($0, "/v1/status")["peers"] as? Int) == Self.size - 1 }
+            }
+        } catch {
+            stop()
+            throw error
         }
     }
 
