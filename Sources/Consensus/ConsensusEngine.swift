@@ -22,7 +22,7 @@ public struct ConsensusEngine {
 
     /// Votes and proposals from up to this many rounds ahead are kept.
     public static let roundsAheadMax: UInt32 = 10_000
-    /// Messages of the next height kept until it starts, per validator of that height.
+    /// Messages of a later height kept until it starts, per validator of that height.
     public static let futureMessagesPerValidatorMax = 64
 
     public let config: ConsensusConfig
@@ -47,12 +47,18 @@ public struct ConsensusEngine {
     private var polkaRounds: Set<UInt32> = []
     /// What this node signed at the current height, per round and step (nil = for no block).
     private var signed: [SigningSlot: Digest?] = [:]
-    /// Messages of the next height from its validators, at most `futureMessagesPerValidatorMax` each.
+    /// Messages of later heights from their validators, at most `futureMessagesPerValidatorMax`
+    /// per validator and height (the latest rounds kept).
     private var future: [ConsensusMessage] = []
-    private var futureCounts: [Address: Int] = [:]
+    private var futureCounts: [FutureSlot: Int] = [:]
     private var syncPending = false
     private var recovered: [WALRecord]
     private var effects: [ConsensusEffect] = []
+
+    struct FutureSlot: Hashable {
+        let height: UInt64
+        let sender: Address
+    }
 
     struct SigningSlot: Hashable {
         let round: UInt32
@@ -145,8 +151,8 @@ public struct ConsensusEngine {
         recovered = []
 
         let pending = future.filter { $0.height == height }
-        future = []
-        futureCounts = [:]
+        future = future.filter { $0.height > height }
+        futureCounts = futureCounts.filter { $0.key.height > height }
         for message in pending { receive(message) }
 
         if let startRoundNumber {
@@ -243,14 +249,21 @@ public struct ConsensusEngine {
         votes.hear(from: proposal.proposer, round: proposal.proposal.round)
     }
 
-    /// A message from a later height: keep the next height's when its sender validates that
-    /// height (a bounded number per sender, so no one crowds out the others), and fetch the
-    /// blocks this node is missing (at most once per retry interval).
+    /// A message from a later height: keep it when its sender validates that height (known up
+    /// to two heights past the last committed block: all gossip delivers), at most
+    /// `futureMessagesPerValidatorMax` per sender and height — beyond, its lowest round goes, so
+    /// no one crowds out the others — and fetch the blocks this node is missing (at most once
+    /// per retry interval).
     private mutating func rememberFuture(_ message: ConsensusMessage) {
-        if message.height == height + 1, let nextValidators = app.validatorSet(forHeight: message.height),
-           nextValidators.power(of: message.sender) > 0, futureCounts[message.sender, default: 0] < Self.futureMessagesPerValidatorMax {
-            futureCounts[message.sender, default: 0] += 1
-            future.append(message)
+        if let laterValidators = app.validatorSet(forHeight: message.height), laterValidators.power(of: message.sender) > 0 {
+            let slot = FutureSlot(height: message.height, sender: message.sender)
+            if futureCounts[slot, default: 0] < Self.futureMessagesPerValidatorMax {
+                futureCounts[slot, default: 0] += 1
+                future.append(message)
+            } else if let lowest = future.indices.filter({ future[$0].height == slot.height && future[$0].sender == slot.sender })
+                .min(by: { future[$0].round < future[$1].round }), future[lowest].round < message.round {
+                future[lowest] = message
+            }
         }
         guard step != .decided, !syncPending else { return }
         syncPending = true

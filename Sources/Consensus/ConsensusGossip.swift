@@ -6,14 +6,15 @@ import Ledger
 /// check arriving messages the same way: each decoded and its signature verified once, before
 /// anything acts on it or relays it.
 public enum ConsensusGossip {
-    /// A message as a gossip item: its canonical bytes on the consensus channel.
+    /// A message as a gossip item: its canonical bytes on the consensus channel, its height as
+    /// the epoch (peers get it only while they can keep it).
     public static func item(_ message: ConsensusMessage) -> GossipItem {
-        GossipItem(channel: .consensus, bytes: message.canonicalBytes)
+        GossipItem(channel: .consensus, bytes: message.canonicalBytes, epoch: message.height)
     }
 
     /// Whether an authentic consensus message is worth acting on and relaying for a node whose
-    /// committed chain is `store`: of the height being decided or the next, from a validator of
-    /// that height.
+    /// committed chain is `store`: of the two heights after the last committed one (those the
+    /// engine keeps; peers send no later ones), from a validator of that height.
     public static func isRelevant(_ message: ConsensusMessage, to store: ChainStore) -> Bool {
         let height = store.status!.height
         guard message.height > height, message.height <= height + 2,
@@ -66,7 +67,7 @@ public enum ConsensusGossip {
             }
             inbound.highestHeight = max(inbound.highestHeight, message.height)
             if isRelevant(message) {
-                inbound.accepted.append((GossipItem(id: id, channel: .consensus, bytes: bytes), message))
+                inbound.accepted.append((GossipItem(id: id, channel: .consensus, bytes: bytes, epoch: message.height), message))
             } else {
                 inbound.discarded.append(id)
             }

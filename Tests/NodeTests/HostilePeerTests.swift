@@ -78,6 +78,11 @@ import Testing
         // A peer that never reads while the node has plenty to send it.
         let sleeper = try HostileClient(port: port, receiveBufferBytes: 1_024)
         try sleeper.handshake(chainID: cluster.chainID)
+        // It reports the chain's height (a block sync status: kind 1, u64 height), so it is sent
+        // consensus messages too, and asks 300 times for the first 32 blocks (kind 2, u64 from, u32 count).
+        let height = UInt64(try cluster.height(0))
+        sleeper.send(.direct([1] + withUnsafeBytes(of: height.bigEndian, Array.init)), on: .blocks)
+        for _ in 0..<300 { sleeper.send(.direct([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 32]), on: .blocks) }
         try cluster.waitUntil("the node dropped the peer that does not read", timeoutSeconds: 60) {
             for _ in 0..<50 { try cluster.transfer(via: 0) }
             return try cluster.metric(0, #"tributary_p2p_disconnects_total{reason="write_stall"}"#) >= 1

@@ -2,11 +2,13 @@ import Crypto
 import Gossip
 import Ledger
 
-/// What travels on a simulated link: what the router asked to send.
+/// What travels on a simulated link: what the router asked to send, and height reports.
 enum LinkMessage {
     case items(Channel, [GossipItem])
     case announce(Channel, [Digest])
     case request(Channel, [Digest])
+    /// The sender's last committed height, sent when a link comes up and after each commit.
+    case status(UInt64)
 }
 
 /// A simulated connection between two node slots, like a TCP connection: up or down, in order
@@ -83,13 +85,19 @@ extension Simulation {
         trace.add(now, "link n\(key.low)-n\(key.high) up")
         route(nodes[key.low], nodes[key.low].router.handle(.peerConnected(nodes[key.high].nodeID)))
         route(nodes[key.high], nodes[key.high].router.handle(.peerConnected(nodes[key.low].nodeID)))
+        transmit(.status(nodes[key.low].height), from: nodes[key.low], to: key.high)
+        transmit(.status(nodes[key.high].height), from: nodes[key.high], to: key.low)
+    }
+
+    /// Tells `node`'s peers its new height.
+    func reportHeight(_ node: SimulatedNode) {
+        for peer in linkedNodes(of: node) { transmit(.status(node.height), from: node, to: peer.slot) }
     }
 
     // MARK: Sending
 
-    /// Carries out a node's router effects over its links. A silent validator sends nothing.
+    /// Carries out a node's router effects over its links.
     func route(_ node: SimulatedNode, _ effects: [RouterEffect]) {
-        guard node.behavior != .silent else { return }
         for effect in effects {
             switch effect {
             case let .send(peer, channel, items): transmit(.items(channel, items), from: node, to: slot(of: peer))
@@ -99,12 +107,13 @@ extension Simulation {
         }
     }
 
-    /// Puts a message on the link from `node` to slot `target`, if it is up. With the loss fault
+    /// Puts a message on the link from `node` to slot `target`, if it is up (a silent validator
+    /// sends nothing). With the loss fault
     /// some sends break the link instead (the messages in flight are lost with it); delays hold
     /// up everything behind them on the link, as on a TCP connection.
     func transmit(_ message: LinkMessage, from node: SimulatedNode, to target: Int) {
         let key = LinkKey(node.slot, target)
-        guard var link = links[key], link.isUp else { return }
+        guard node.behavior != .silent, var link = links[key], link.isUp else { return }
         if faultsActive, config.faults.contains(.drop), random.chance(10) {
             trace.add(now, "link n\(key.low)-n\(key.high) breaks")
             breakLink(key)
@@ -181,6 +190,9 @@ extension Simulation {
             route(node, node.router.handle(.announced(from: peer, channel, ids)))
         case let .request(channel, ids):
             route(node, node.router.handle(.requested(from: peer, channel, ids)))
+        case let .status(height):
+            route(node, node.router.handle(.peerEpoch(peer, height)))
+            if height > node.height { requestBlocks(for: node, from: node.height + 1) }
         }
     }
 

@@ -354,6 +354,7 @@ public final class Simulation {
         if node.store!.status!.appHash != block.header.appHash {
             fail("n\(node.slot) app hash after height \(block.header.height) differs from the block's")
         }
+        reportHeight(node)
         report.maxRound = max(report.maxRound, block.certificate.round)
         if !faultsActive, node.isHonest, block.header.height > faultsEndHeight + 1 {
             report.maxRoundAfterFaults = max(report.maxRoundAfterFaults, block.certificate.round)

@@ -17,6 +17,12 @@ import Crypto
 /// For consensus, the driver hands the router the messages of the current height (`live`) from
 /// time to time; a peer that connects gets all of them, and any peer still lacking one after
 /// the announcements had time to settle gets it too — the vote bit arrays of CometBFT, by id.
+///
+/// Peers report their epoch (a node's last committed height) and an item with an epoch (a
+/// consensus message's height) is sent or announced to a peer only while that peer can use it:
+/// a node keeps messages of the two heights after its last committed one. A peer behind gets
+/// the live messages once it reports catching up — so nothing sent reaches a peer too early to
+/// be kept, and what a peer is known to hold is what its engine holds.
 public struct Router: Sendable {
     public struct Limits: Sendable {
         /// Messages kept for peers that ask for them, by count and bytes; oldest go first.
@@ -35,6 +41,8 @@ public struct Router: Sendable {
         public var liveGraceTicks: UInt64 = 3
         /// Ticks to wait for a requested message before asking another announcer.
         public var requestTimeoutTicks: UInt64 = 5
+        /// How many epochs past its reported one a peer can use items of.
+        public var epochsAhead: UInt64 = 2
 
         public init() {}
     }
@@ -56,6 +64,8 @@ public struct Router: Sendable {
     private struct Peer: Sendable {
         var known: BoundedSet<Digest>
         var announceQueue: [Channel: [Digest]] = [:]
+        /// The last epoch the peer reported; nil until it does.
+        var epoch: UInt64?
     }
 
     private struct Want: Sendable {
@@ -147,6 +157,11 @@ public struct Router: Sendable {
             live[channel] = items
         case let .sendDropped(peer, ids):
             for id in ids { peers[peer]?.known.remove(id) }
+        case let .peerEpoch(peer, epoch):
+            guard peers[peer] != nil else { break }
+            peers[peer]!.epoch = epoch
+            // Live messages it could not use before go now: none was announced to it, so no copy races them.
+            for channel in Channel.allCases { send(live[channel] ?? [], to: peer, counting: \.relayed) }
         case .tick:
             tick += 1
             flushAnnouncements()
@@ -177,12 +192,19 @@ public struct Router: Sendable {
 
     // MARK: Sending
 
-    /// Sends `peer` the items it is not known to hold, batched, and marks them held.
+    /// Whether `peer` can use `item` now (see `GossipItem.epoch`).
+    private func canUse(_ item: GossipItem, _ peer: NodeID) -> Bool {
+        guard item.epoch > 0 else { return true }
+        guard let epoch = peers[peer]?.epoch else { return false }
+        return item.epoch > epoch && item.epoch <= epoch + limits.epochsAhead
+    }
+
+    /// Sends `peer` the items it can use and is not known to hold, batched, and marks them held.
     private mutating func send(_ items: [GossipItem], to peer: NodeID, counting counter: WritableKeyPath<Counters, UInt64>) {
         guard peers[peer] != nil else { return }
         var batch: [GossipItem] = []
         var batchBytes = 0
-        for item in items where peers[peer]!.known.insert(item.id) {
+        for item in items where canUse(item, peer) && peers[peer]!.known.insert(item.id) {
             if !batch.isEmpty && (batch[0].channel != item.channel || batchBytes + item.bytes.count > limits.batchBytesMax) {
                 effects.append(.send(peer, batch[0].channel, batch))
                 batch = []
@@ -201,7 +223,9 @@ public struct Router: Sendable {
             guard !queue.isEmpty else { continue }
             peers[peer]!.announceQueue = [:]
             for channel in Channel.allCases {
-                let ids = (queue[channel] ?? []).filter { !peers[peer]!.known.contains($0) }
+                let ids = (queue[channel] ?? []).filter { id in
+                    !peers[peer]!.known.contains(id) && (stored[id] ?? liveItem(id)).map { canUse($0, peer) } == true
+                }
                 for chunk in ids.chunked(WireMessage.entriesMax) {
                     effects.append(.announce(peer, channel, chunk))
                     counters.announced += UInt64(chunk.count)
@@ -304,6 +328,8 @@ public enum RouterEvent: Sendable {
     case live(Channel, [GossipItem])
     /// The transport had no room for these messages to `to`: it may be sent them again later.
     case sendDropped(to: NodeID, [Digest])
+    /// `peer` reports its epoch (its last committed height): items of the next epochs are of use to it.
+    case peerEpoch(NodeID, UInt64)
     /// Time passes (the node ticks every 100 ms): announcements go out, missing messages are
     /// requested, live messages are checked.
     case tick

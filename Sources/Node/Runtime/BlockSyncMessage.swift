@@ -6,7 +6,8 @@ import Ledger
 /// Each block carries its commit certificate, which the engine checks against the validator
 /// set of its height before executing it.
 enum BlockSyncMessage: Hashable, Sendable, CanonicalCodable {
-    /// The sender's last committed height; sent to each peer that connects.
+    /// The sender's last committed height; sent to each peer that connects and after each commit
+    /// (peers then send it the consensus messages of the next two heights).
     case status(height: UInt64)
     /// Asks for committed blocks from `fromHeight` on, at most `countMax`.
     case request(fromHeight: UInt64, countMax: UInt32)

@@ -200,6 +200,7 @@ final class ChainNode: GossipHost, Sendable {
     }
 
     private func committed(_ block: Block, busyMicroseconds: UInt64) {
+        gossip?.heightCommitted(block.header.height)
         metrics.add(metrics.consensusBusyMicroseconds, busyMicroseconds)
         metrics.add(metrics.blocksCommitted)
         metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))

@@ -110,6 +110,14 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
     }
 
+    /// Tells every peer this node's new height: consensus messages of the next two heights are
+    /// of use to it now.
+    func heightCommitted(_ height: UInt64) {
+        queue.async { [self] in
+            for peer in router.connectedPeers { sendDirect(.status(height: height), to: peer) }
+        }
+    }
+
     /// Asks a peer that has them for committed blocks from `height` on.
     func requestBlocks(from height: UInt64) {
         queue.async { [self] in sendBlockRequest(from: height) }
@@ -248,6 +256,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         switch message {
         case let .status(height):
             peerHeights[peer] = max(peerHeights[peer] ?? 0, height)
+            perform(router.handle(.peerEpoch(peer, height)))
             if height > host.committedHeight { sendBlockRequest(from: host.committedHeight + 1) }
         case let .request(fromHeight, countMax):
             let blocks = host.committedBlocks(from: fromHeight, countMax: Int(min(countMax, BlockSyncMessage.countMax)),
