@@ -81,8 +81,8 @@ final class ChainNode: GossipHost, Sendable {
     /// the store is safe.
     func run() throws {
         guard let driver = driver.withLock({ $0 }) else { return }
+        try gossip?.start(host: self)  // first: if the p2p address is taken, nothing else has started
         driver.start()
-        try gossip?.start(host: self)
         while !stop.wait(milliseconds: 1_000) {}
         gossip?.stop()
         driver.stop()
