@@ -224,8 +224,13 @@ public final class ChainStore: StateReader, @unchecked Sendable {
     }
 
     public func block(at height: UInt64) throws(StoreError) -> Block? {
-        guard let bytes = try database.get(Family.blocks, height.bigEndianBytes) else { return nil }
+        guard let bytes = try blockBytes(at: height) else { return nil }
         return try decode(Block.self, bytes, what: "block \(height)")
+    }
+
+    /// The canonical bytes of the block at `height`, as stored.
+    public func blockBytes(at height: UInt64) throws(StoreError) -> [UInt8]? {
+        try database.get(Family.blocks, height.bigEndianBytes)
     }
 
     /// The height and position in its block of a committed transaction.

@@ -60,6 +60,9 @@ import Testing
         // Every node holds the same block and app hash at every height.
         let chain = try cluster.expectSameChain(all)
         #expect(chain.count >= 14)
+        // A block's canonical bytes, for clients that ask for them, hash to the same block.
+        let raw = try HTTP.send("GET", "\(cluster.url(2))/v1/blocks/3", accept: "application/octet-stream")
+        #expect(try Block(canonicalBytes: Array(raw.body), maxBytes: raw.body.count).hash.hex == chain[2].hash)
         #expect(cluster.stopAll() == [0, 0, 0, 0])
     }
 }

@@ -156,12 +156,13 @@ enum HTTP {
         try send("POST", url, body: try JSONSerialization.data(withJSONObject: json), contentType: "application/json")
     }
 
-    static func send(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil) throws -> Response {
+    static func send(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil, accept: String? = nil) throws -> Response {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         request.httpBody = body
         request.timeoutInterval = 10
         if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
         let box = ResultBox()
         let done = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { data, response, error in

@@ -9,7 +9,7 @@ import Ledger
 /// | `POST /v1/txs` | body `{"tx": "<hex of the signed transaction's canonical bytes>"}` or the raw bytes (`application/octet-stream`); `202 {"hash", "status": "pending"}`. A batch `{"txs": ["<hex>", …]}` answers `202 {"results": [...]}`, one result per transaction in order |
 /// | `GET /v1/txs/{hash}` | `{"hash", "status": "committed" | "pending" | "dropped", …}` |
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
-/// | `GET /v1/blocks/{height | latest}` | the block with its certificate |
+/// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count) |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
@@ -26,7 +26,7 @@ struct ChainAPI: Sendable {
             case ("POST", 2, "v1") where parts[1] == "txs": return submit(request)
             case ("GET", 3, "v1") where parts[1] == "txs": return try transaction(String(parts[2]))
             case ("GET", 3, "v1") where parts[1] == "accounts": return try account(String(parts[2]))
-            case ("GET", 3, "v1") where parts[1] == "blocks": return try block(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "blocks": return try block(String(parts[2]), request)
             case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
             case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
             case ("GET", 2, "v1") where parts[1] == "status": return status()
@@ -166,7 +166,8 @@ struct ChainAPI: Sendable {
         ])
     }
 
-    private func block(_ text: String) throws -> HTTPResponse {
+    /// The block as JSON, or its canonical bytes when the client accepts `application/octet-stream`.
+    private func block(_ text: String, _ request: HTTPRequest) throws -> HTTPResponse {
         let height: UInt64
         if text == "latest" {
             height = node.status.height
@@ -174,9 +175,12 @@ struct ChainAPI: Sendable {
             guard let parsed = UInt64(text) else { throw APIError(400, "malformed_height", "'\(text)' is not a height or 'latest'") }
             height = parsed
         }
-        guard let block = try node.store.block(at: height) else {
-            throw APIError(404, "not_found", "no block at height \(height); the chain is at \(node.status.height)")
+        let missing = APIError(404, "not_found", "no block at height \(height); the chain is at \(node.status.height)")
+        if request.headers["accept"]?.contains("application/octet-stream") == true {
+            guard let bytes = try node.store.blockBytes(at: height) else { throw missing }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: bytes)
         }
+        guard let block = try node.store.block(at: height) else { throw missing }
         return .json(JSONView.block(block))
     }
 

@@ -26,7 +26,7 @@ enum BenchNetworkCommand {
             .init(name: "accounts", value: "N", help: "Funded accounts (default 4000)."),
             .init(name: "transactions", value: "N", help: "Transfers for the saturated phase (default 40000)."),
             .init(name: "latency-seconds", value: "S", help: "Length of the half-rate phase (default 15)."),
-            .init(name: "block-interval-ms", value: "MS", help: "The validators' pause after each commit (default 20)."),
+            .init(name: "block-interval-ms", value: "MS", help: "The validators' pause after each commit (default 1: blocks follow each other)."),
             .flag("json", "Print the figures as one JSON object."),
         ]
     ) { try run($0) }
@@ -39,7 +39,7 @@ enum BenchNetworkCommand {
         let accountCount = try arguments.integer("accounts", default: 4_000, in: 4...100_000)
         let saturatedCount = try arguments.integer("transactions", default: 40_000, in: 100...1_000_000)
         let latencySeconds = try arguments.integer("latency-seconds", default: 15, in: 1...600)
-        let blockIntervalMs = try arguments.integer("block-interval-ms", default: 20, in: 1...10_000)
+        let blockIntervalMs = try arguments.integer("block-interval-ms", default: 1, in: 1...10_000)
 
         Output.note("signing transfers from \(accountCount) accounts…")
         let accounts = (0..<accountCount).map { SigningKey(seed: Digest.blake2b(Array("bench network account \($0)".utf8)).bytes)! }
@@ -74,8 +74,18 @@ enum BenchNetworkCommand {
         let halfRate = rate / 2
         let latencyCount = min(Int(halfRate * Double(latencySeconds)), latencyBudget)
         Output.note("half rate: \(Int(halfRate)) transfers/s for \(latencySeconds) s…")
+        let latencyStarted = DispatchTime.now()
         let latencies = try cluster.measureLatency(Array(transfers[saturatedCount..<saturatedCount + latencyCount]), rate: halfRate,
                                                     committedBefore: UInt64(saturatedCount))
+        let latencySecondsMeasured = BenchLedgerCommand.seconds(since: latencyStarted)
+        let afterLatency = try cluster.metrics()
+        // Where the time went: the node processes' CPU (in cores) and each consensus thread's busy share.
+        func load(_ from: [LocalCluster.Counters], _ to: [LocalCluster.Counters], seconds: Double) -> (cores: Double, busy: [Double]) {
+            (zip(from, to).reduce(0) { $0 + $1.1.cpuSeconds - $1.0.cpuSeconds } / seconds,
+             zip(from, to).map { Double($1.consensusBusyMicroseconds - $0.consensusBusyMicroseconds) / 1e6 / seconds })
+        }
+        let saturatedLoad = load(before, after, seconds: saturatedSeconds)
+        let halfLoad = load(after, afterLatency, seconds: latencySecondsMeasured)
 
         let bytesPerTransfer = zip(before, after).map { Double($1.bytesReceived - $0.bytesReceived) / Double(saturatedCount) }
         func copies(_ channel: Channel) -> [Double] {
@@ -101,6 +111,9 @@ enum BenchNetworkCommand {
             "bytes_received_per_transfer_per_node": bytesPerTransfer.map { r($0, 0) },
             "copies_per_transaction_per_node": transactionCopies.map { r($0, 3) },
             "copies_per_consensus_message_per_node": consensusCopies.map { r($0, 3) },
+            "node_cpu_cores_saturated": r(saturatedLoad.cores, 2), "node_cpu_cores_half_rate": r(halfLoad.cores, 2),
+            "consensus_busy_share_saturated": saturatedLoad.busy.map { r($0, 2) },
+            "consensus_busy_share_half_rate": halfLoad.busy.map { r($0, 2) },
             "goals_met": [
                 "throughput": rate >= goalRate, "latency_p50": p50 <= 250, "latency_p99": p99 <= 1_000, "copies": maxCopies <= 1.5,
             ],
@@ -112,6 +125,8 @@ enum BenchNetworkCommand {
         submit-to-commit at half rate:   p50 \(r(p50, 1)) ms, p99 \(r(p99, 1)) ms over \(latencies.count) transfers; goals 250 / 1000 ms: \(p50 <= 250 && p99 <= 1_000 ? "met" : "NOT met")
         bytes received per transfer:     \(bytesPerTransfer.map { String(Int($0)) }.joined(separator: " / ")) per node
         copies per gossiped message:     transactions \(transactionCopies.map { String(r($0, 3)) }.joined(separator: " / ")), consensus \(consensusCopies.map { String(r($0, 3)) }.joined(separator: " / ")) per node; goal ≤ 1.5: \(maxCopies <= 1.5 ? "met" : "NOT met")
+        node processes' CPU:             \(r(saturatedLoad.cores, 2)) cores saturated, \(r(halfLoad.cores, 2)) at half rate (of \(ProcessInfo.processInfo.activeProcessorCount))
+        consensus threads busy:          \(saturatedLoad.busy.map { String(r($0, 2)) }.joined(separator: " / ")) saturated, \(halfLoad.busy.map { String(r($0, 2)) }.joined(separator: " / ")) at half rate
         """)
     }
 

@@ -16,6 +16,10 @@ final class LocalCluster {
         var bytesReceived: UInt64 = 0
         var itemsReceived: [Channel: UInt64] = [:]
         var itemsAccepted: [Channel: UInt64] = [:]
+        /// Time the consensus thread spent proposing, executing and committing.
+        var consensusBusyMicroseconds: UInt64 = 0
+        /// CPU time of the node's process (user and system).
+        var cpuSeconds = 0.0
     }
 
     let network: TestnetCommand.Network
@@ -65,14 +69,16 @@ final class LocalCluster {
     }
 
     func metrics() throws -> [Counters] {
-        try network.members.map { member in
+        try zip(network.members, processes).map { member, process in
             let response = try HTTPClient.send("GET", member.http + "/metrics")
             var counters = Counters()
+            counters.cpuSeconds = Self.cpuSeconds(of: process.processIdentifier)
             for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
                 let parts = line.split(separator: " ")
                 guard parts.count == 2, let value = UInt64(parts[1]) else { continue }
                 let sample = String(parts[0])
                 if sample == "tributary_transactions_committed_total" { counters.committed = value }
+                if sample == "tributary_consensus_busy_microseconds_total" { counters.consensusBusyMicroseconds = value }
                 if sample.hasPrefix("tributary_p2p_bytes_total{"), sample.contains("direction=\"received\"") { counters.bytesReceived += value }
                 for channel in Channel.allCases {
                     if sample == "tributary_p2p_items_received_total{channel=\"\(channel)\"}" { counters.itemsReceived[channel] = value }
@@ -123,19 +129,24 @@ final class LocalCluster {
                 } catch { failure.withLock { $0 = error } }
             }
         }
-        // Reads node0's new blocks every few milliseconds and notes when each transfer appeared.
+        // Reads node0's new blocks every 10 ms and notes when each transfer appeared.
         let node0 = network.members[0].http
-        var height = (try get(network.members[0], "/v1/status"))["height"] as! Int
+        let session = try HTTPClient.Session()
+        func latestHeight() throws -> Int {
+            try HTTPClient.send("GET", node0 + "/v1/status", session: session).json?["height"] as? Int ?? 0
+        }
+        var height = try latestHeight()
         let deadline = Date().addingTimeInterval(Double(transfers.count) / rate + 120)
         while committed.withLock({ $0.count }) < transfers.count && Date() < deadline {
-            let latest = (try get(network.members[0], "/v1/status"))["height"] as! Int
-            if latest == height { Thread.sleep(forTimeInterval: 0.003) }
+            let latest = try latestHeight()
+            if latest == height { Thread.sleep(forTimeInterval: 0.01) }
             while height < latest {
                 height += 1
-                let block = try HTTPClient.send("GET", node0 + "/v1/blocks/\(height)").json ?? [:]
+                let bytes = try HTTPClient.send("GET", node0 + "/v1/blocks/\(height)", headers: ["Accept: application/octet-stream"],
+                                                session: session).body
                 let seen = DispatchTime.now().uptimeNanoseconds
-                let hashes = (block["transactions"] as? [[String: Any]] ?? []).compactMap { ($0["hash"] as? String).flatMap(Digest.init(hex:)) }
-                committed.withLock { for hash in hashes { $0[hash] = seen } }
+                let block = try Block(canonicalBytes: bytes, maxBytes: bytes.count)
+                committed.withLock { for transaction in block.transactions { $0[transaction.hash] = seen } }
             }
         }
         group.wait()
@@ -151,12 +162,13 @@ final class LocalCluster {
         }
     }
 
-    /// POSTs `transfers` to `url` in batches; with `paced`, one batch per 20 ms at the given
-    /// rate, reporting each batch's hashes and send time.
+    /// POSTs `transfers` to `url` in batches over one kept-alive connection; with `paced`, one
+    /// batch per 50 ms at the given rate, reporting each batch's hashes and send time.
     private static func send(_ transfers: [SignedTransaction], to url: String,
                              paced: (rate: Double, sent: ([Digest], UInt64) -> Void)?) throws {
+        let session = try HTTPClient.Session()
         var pending = transfers[...]
-        let tickSeconds = 0.02
+        let tickSeconds = 0.05
         let began = Date()
         var sentCount = 0
         while !pending.isEmpty {
@@ -172,7 +184,8 @@ final class LocalCluster {
             let batch = Array(pending.prefix(batchSize))
             let body = try JSONSerialization.data(withJSONObject: ["txs": batch.map { Hex.encode($0.canonicalBytes) }])
             let at = DispatchTime.now().uptimeNanoseconds
-            let response = try HTTPClient.send("POST", url + "/v1/txs", body: Array(body), headers: ["Content-Type: application/json"])
+            let response = try HTTPClient.send("POST", url + "/v1/txs", body: Array(body), headers: ["Content-Type: application/json"],
+                                               session: session)
             guard response.status == 202, let results = response.json?["results"] as? [[String: Any]], results.count == batch.count else {
                 throw CommandError("\(url) refused a batch: HTTP \(response.status)")
             }
@@ -204,6 +217,17 @@ final class LocalCluster {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw CommandError("timed out waiting for \(what)")
+    }
+
+    /// User and system CPU time of process `pid`, from `/proc/<pid>/stat`.
+    private static func cpuSeconds(of pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = text.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: afterName)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The first of `count` consecutive free loopback ports.

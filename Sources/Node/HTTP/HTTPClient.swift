@@ -18,12 +18,29 @@ enum HTTPClient {
 
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
-    /// Sends one request. Network failures (refused, timeout, bad URL) throw `CommandError`.
+    /// A libcurl handle kept across requests, so they reuse one kept-alive connection. Used from
+    /// one thread at a time.
+    final class Session {
+        fileprivate let curl: UnsafeMutableRawPointer
+
+        init() throws {
+            precondition(globalInit, "curl_global_init failed")
+            guard let curl = curl_easy_init() else { throw CommandError("libcurl could not start a session") }
+            self.curl = curl
+        }
+
+        deinit { curl_easy_cleanup(curl) }
+    }
+
+    /// Sends one request, on `session`'s connection when given. Network failures (refused,
+    /// timeout, bad URL) throw `CommandError`.
     static func send(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [String] = [],
-                     timeoutSeconds: Int = 30) throws -> Response {
+                     timeoutSeconds: Int = 30, session: Session? = nil) throws -> Response {
         precondition(globalInit, "curl_global_init failed")
-        guard let curl = curl_easy_init() else { throw CommandError("libcurl could not start a request") }
-        defer { curl_easy_cleanup(curl) }
+        let owned = session == nil ? curl_easy_init() : nil
+        guard let curl = session?.curl ?? owned else { throw CommandError("libcurl could not start a request") }
+        defer { if let owned { curl_easy_cleanup(owned) } }
+        if session != nil { curl_easy_reset(curl) }  // options go; the open connection stays
         let sink = ResponseSink()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
