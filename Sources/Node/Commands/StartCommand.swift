@@ -61,7 +61,8 @@ enum StartCommand {
         log.info("node started", [
             "chain_id": status.chainID, "height": status.height, "app_hash": status.appHash.hex.prefix(16),
             "validator": node.validatorKey.publicKey.hex, "node_id": nodeKey.publicKey.hex, "http": "http://\(address)",
-            "p2p": config.p2p_address, "persistent_peers": network.persistentPeers.count,
+            "p2p": config.p2p_address, "external_address": config.external_address.isEmpty ? config.p2p_address : config.external_address,
+            "persistent_peers": network.persistentPeers.count,
         ])
         print("HTTP API listening on http://\(address)")
         print("node \(nodeKey.publicKey.hex) listening for peers on \(config.p2p_address)")

@@ -23,7 +23,8 @@ struct NodeConfig: Codable, Sendable, Equatable {
     /// Where peers connect (`host:port`).
     var p2p_address = "0.0.0.0:26656"
     /// The `host:port` peers should dial to reach this node, when it differs from `p2p_address`
-    /// (behind NAT, in a container); shown in `testnet.json` and logs.
+    /// (behind NAT, in a container): shown in the start log, and what peer exchange will
+    /// advertise.
     var external_address = ""
     /// `<node id>@<host>:<port>,…`: peers to stay connected to, redialed whenever the link ends.
     var persistent_peers = ""
