@@ -75,23 +75,29 @@ import Testing
         try counted("tributary_p2p_duplicates_dropped_total", atLeast: duplicatesBefore + 1)
         #expect(!repeater.isClosedByNode(timeoutSeconds: 1))
 
-        // A peer that never reads while the node has plenty to send it.
+        // A peer that never reads, while it keeps asking for data: it reports the chain's height
+        // (a block sync status: kind 1, u64 height), so it is sent consensus messages, and keeps
+        // asking for the first 32 blocks (kind 2, u64 from, u32 count). It is dropped as one that
+        // does not read: its bytes stall in the socket, or pile up past its send queue.
         let sleeper = try HostileClient(port: port, receiveBufferBytes: 1_024)
         try sleeper.handshake(chainID: cluster.chainID)
-        // It reports the chain's height (a block sync status: kind 1, u64 height), so it is sent
-        // consensus messages too, and asks 300 times for the first 32 blocks (kind 2, u64 from, u32 count).
         let height = UInt64(try cluster.height(0))
         sleeper.send(.direct([1] + withUnsafeBytes(of: height.bigEndian, Array.init)), on: .blocks)
-        for _ in 0..<300 { sleeper.send(.direct([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 32]), on: .blocks) }
+        func droppedForNotReading() throws -> UInt64 {
+            try cluster.metric(0, #"tributary_p2p_disconnects_total{reason="write_stall"}"#)
+                + cluster.metric(0, #"tributary_p2p_disconnects_total{reason="send_queue_full"}"#)
+        }
         try cluster.waitUntil("the node dropped the peer that does not read", timeoutSeconds: 60) {
-            for _ in 0..<50 { try cluster.transfer(via: 0) }
-            return try cluster.metric(0, #"tributary_p2p_disconnects_total{reason="write_stall"}"#) >= 1
+            for _ in 0..<100 { sleeper.send(.direct([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 32]), on: .blocks) }
+            for _ in 0..<20 { try cluster.transfer(via: 0) }
+            return try droppedForNotReading() >= 1
         }
         try keepsCommitting()
 
         let log = cluster.node(0)!.log
+        #expect(log.contains("accepted no bytes within write_stall_timeout_ms") || log.contains("reads too slowly"))
         for line in ["not open with a Tributary hello", "on chain 'otherchain'", "over frame_bytes_max", "failed authentication",
-                     "invalid message", "accepted no bytes within write_stall_timeout_ms"] {
+                     "invalid message"] {
             #expect(log.contains(line), "node0's log lacks '\(line)'")
         }
         #expect(cluster.stopAll() == [0, 0, 0, 0])
