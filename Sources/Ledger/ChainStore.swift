@@ -17,10 +17,14 @@ public struct ChainStatus: Sendable, Equatable {
 /// The node's persistent chain: blocks, state, state tree, transaction index and metadata in
 /// one RocksDB database with a column family each.
 ///
-/// A block is committed as one atomic, synced write batch (block, index, state, tree nodes and
-/// the new height together), so a process killed at any moment reopens at the last committed
-/// block, never a torn one. `open` checks that the stored height, block, app hash and tree
-/// root agree before anything else runs.
+/// A block is committed as one atomic, synced write batch (block, index, state, the keys it
+/// changed and the new height together), so a process killed at any moment reopens at the last
+/// committed block, never a torn one. State tree nodes are written at checkpoints, every
+/// `treeCheckpointBlocks` blocks (in that block's batch), and held in memory between them: every
+/// block rewrites the tree's upper nodes, and writing them each time was most of a block's
+/// commit. Reopening rebuilds the nodes since the last checkpoint from the keys the blocks
+/// changed and their committed values. `open` checks that the stored height, block, app hash
+/// and tree root agree before anything else runs.
 public final class ChainStore: StateReader, @unchecked Sendable {
     private enum Family {
         static let blocks = "blocks"
@@ -39,6 +43,23 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         static let appHash = Array("app_hash".utf8)
         /// The proposer schedule of the next height.
         static let proposerSchedule = Array("proposer_schedule".utf8)
+        /// The height whose state the stored tree nodes hold (absent: the committed height).
+        static let treeHeight = Array("tree_height".utf8)
+        /// Prefix of `changed_keys || height`: the state keys block `height` changed, kept until
+        /// a tree checkpoint covers it.
+        static let changedKeys = Array("changed_keys".utf8)
+
+        static func changedKeys(at height: UInt64) -> [UInt8] { MetaKey.changedKeys + height.bigEndianBytes }
+    }
+
+    /// Blocks between tree checkpoints, and tree nodes held in memory before one is forced.
+    public static let treeCheckpointBlocks: UInt64 = 64
+    public static let treePendingNodesMax = 1 << 18
+
+    /// Tree nodes written since the last checkpoint (nil: deleted), and its height.
+    private struct PendingTree {
+        var nodes: [TreePosition: TreeNode?] = [:]
+        var checkpointHeight: UInt64 = 0
     }
 
     private let database: RocksDatabase
@@ -46,6 +67,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
     private let stateCache: ReadCache<StateKey, [UInt8]>
     private let treeCache: ReadCache<TreePosition, TreeNode>
     private let cachedParameters = Mutex<ChainParameters?>(nil)
+    private let pendingTree = Mutex(PendingTree())
     /// Serialises commits: each checks the height it extends, then writes.
     private let commitLock = Mutex(())
 
@@ -90,7 +112,8 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         do { state = try genesis.initialState() } catch { throw StoreError("invalid genesis: \(error)") }
         let update = prepareStateUpdate(state)
         let batch = RocksDatabase.WriteBatch(for: database)
-        write(state: state, tree: update, into: batch)
+        write(state: state, into: batch)
+        write(tree: update.writes, into: batch)
         let validators = validatorSet(after: state)
         let schedule = ProposerSchedule(starting: validators)
         batch.put(Family.meta, MetaKey.genesis, genesis.canonicalBytes)
@@ -98,6 +121,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         batch.put(Family.meta, MetaKey.proposerSchedule, schedule.canonicalBytes)
         batch.put(Family.meta, MetaKey.height, UInt64(0).bigEndianBytes)
         batch.put(Family.meta, MetaKey.appHash, update.rootHash.bytes)
+        batch.put(Family.meta, MetaKey.treeHeight, UInt64(0).bigEndianBytes)
         try database.write(batch)
         remember(state: state, tree: update)
         let status = ChainStatus(
@@ -118,6 +142,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
     }
 
     public func treeNode(at position: TreePosition) -> TreeNode? {
+        if let pending = pendingTree.withLock({ $0.nodes[position] }) { return pending }
         let (hit, generation) = treeCache.lookup(position)
         if let hit { return hit }
         var node: TreeNode?
@@ -199,7 +224,17 @@ public final class ChainStore: StateReader, @unchecked Sendable {
             throw StoreError("block \(block.header.height) app hash differs from its state update")
         }
         let batch = RocksDatabase.WriteBatch(for: database)
-        write(state: stateWrites, tree: tree, into: batch)
+        write(state: stateWrites, into: batch)
+        let (pendingCount, checkpointHeight) = pendingTree.withLock { ($0.nodes.count, $0.checkpointHeight) }
+        let checkpoint = block.header.height - checkpointHeight >= Self.treeCheckpointBlocks
+            || pendingCount + tree.writes.count > Self.treePendingNodesMax
+        if checkpoint {
+            write(tree: pendingTree.withLock { $0.nodes }.merging(tree.writes) { _, new in new }, into: batch)
+            batch.put(Family.meta, MetaKey.treeHeight, block.header.height.bigEndianBytes)
+            for height in checkpointHeight + 1..<block.header.height { batch.delete(Family.meta, MetaKey.changedKeys(at: height)) }
+        } else {
+            batch.put(Family.meta, MetaKey.changedKeys(at: block.header.height), Self.changedKeysRecord(stateWrites.keys))
+        }
         let heightKey = block.header.height.bigEndianBytes
         batch.put(Family.blocks, heightKey, block.canonicalBytes)
         if stateWrites.keys.contains(where: { $0.kind == .validator }) {
@@ -216,6 +251,13 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         batch.put(Family.meta, MetaKey.appHash, tree.rootHash.bytes)
         batch.put(Family.meta, MetaKey.proposerSchedule, nextSchedule.canonicalBytes)
         try database.write(batch)
+        pendingTree.withLock { pending in
+            if checkpoint {
+                pending = PendingTree(checkpointHeight: block.header.height)
+            } else {
+                pending.nodes.merge(tree.writes) { _, new in new }
+            }
+        }
         remember(state: stateWrites, tree: tree)
         let nextStatus = ChainStatus(
             chainID: status.chainID, genesisHash: status.genesisHash, height: block.header.height,
@@ -244,13 +286,52 @@ public final class ChainStore: StateReader, @unchecked Sendable {
 
     // MARK: Private
 
-    private func write(state: [StateKey: [UInt8]?], tree: StateTree.Update, into batch: RocksDatabase.WriteBatch) {
+    private func write(state: [StateKey: [UInt8]?], into batch: RocksDatabase.WriteBatch) {
         for (key, value) in state {
             if let value { batch.put(Family.state, key.bytes, value) } else { batch.delete(Family.state, key.bytes) }
         }
-        for (position, node) in tree.writes {
+    }
+
+    private func write(tree nodes: [TreePosition: TreeNode?], into batch: RocksDatabase.WriteBatch) {
+        for (position, node) in nodes {
             if let node { batch.put(Family.tree, position.key, node.encoded) } else { batch.delete(Family.tree, position.key) }
         }
+    }
+
+    /// A block's changed keys as stored: `u32` count, then each key's bytes length-prefixed.
+    private static func changedKeysRecord(_ keys: some Collection<StateKey>) -> [UInt8] {
+        var writer = CanonicalWriter()
+        writer.write(UInt32(keys.count))
+        for key in keys { writer.write(bytes: key.bytes, max: StateKey.bytesMax) }
+        return writer.bytes
+    }
+
+    /// Rebuilds the tree nodes of the blocks after the last checkpoint: the keys they changed,
+    /// at their committed values, applied to the stored tree.
+    private func rebuildPendingTree(from checkpointHeight: UInt64, to height: UInt64) throws(StoreError) {
+        var keys = Set<StateKey>()
+        for blockHeight in checkpointHeight + 1...height {
+            guard let bytes = try database.get(Family.meta, MetaKey.changedKeys(at: blockHeight)) else {
+                throw StoreError("the keys block \(blockHeight) changed are missing (tree checkpoint at \(checkpointHeight), height \(height))")
+            }
+            var reader = CanonicalReader(bytes)
+            do {
+                let count = Int(try reader.readUInt32())
+                for _ in 0..<count {
+                    guard let key = StateKey(bytes: try reader.readBytes(max: StateKey.bytesMax, field: "state key")) else {
+                        throw CanonicalDecodingError.invalidValue("not a state key")
+                    }
+                    keys.insert(key)
+                }
+                try reader.finish()
+            } catch {
+                throw StoreError("corrupt changed keys of block \(blockHeight): \(error)")
+            }
+        }
+        var changes: [StateTree.Change] = []
+        for key in keys { changes.append(StateTree.Change(key: key.bytes, value: try database.get(Family.state, key.bytes))) }
+        let update = StateTree.update(changes) { treeNode(at: $0) }
+        pendingTree.withLock { $0 = PendingTree(nodes: update.writes, checkpointHeight: checkpointHeight) }
     }
 
     private func remember(state: [StateKey: [UInt8]?], tree: StateTree.Update) {
@@ -266,6 +347,10 @@ public final class ChainStore: StateReader, @unchecked Sendable {
               let appHashBytes = try database.get(Family.meta, MetaKey.appHash), let appHash = Bytes32(appHashBytes)
         else { throw StoreError("store metadata is incomplete: height or app hash missing") }
         let height = heightBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let treeHeight = try database.get(Family.meta, MetaKey.treeHeight).map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } } ?? height
+        guard treeHeight <= height else { throw StoreError("the state tree is at height \(treeHeight), above the committed \(height)") }
+        pendingTree.withLock { $0 = PendingTree(checkpointHeight: treeHeight) }
+        if treeHeight < height { try rebuildPendingTree(from: treeHeight, to: height) }
         let treeRoot = StateTree.rootHash { treeNode(at: $0) }
         guard treeRoot == Digest(appHash) else {
             throw StoreError("state tree root \(treeRoot.hex) differs from the committed app hash \(Digest(appHash).hex) at height \(height)")

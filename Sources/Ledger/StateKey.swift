@@ -14,6 +14,9 @@ public enum StateKey: Hashable, Sendable {
     case slash(validator: Address, height: UInt64)
     case unbonding(Address)
 
+    /// The longest encoded key (a contribution: prefix, datanet, content hash).
+    public static let bytesMax = 65
+
     /// The prefix byte of each kind.
     public enum Kind: UInt8, Sendable, CaseIterable {
         case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding

@@ -76,6 +76,26 @@ import Testing
         #expect(try reopened.block(at: status.height + 1) == nil)
     }
 
+    /// Tree nodes are written every `treeCheckpointBlocks` blocks; a store reopened between two
+    /// checkpoints rebuilds the nodes of the blocks since from the keys they changed, and then
+    /// computes the same roots as the store that never closed.
+    @Test func reopeningBetweenTreeCheckpointsRebuildsTheTree() throws {
+        let chain = try TestChain(funded: accounts)
+        for blocks in [3, Int(ChainStore.treeCheckpointBlocks)] {
+            _ = try traffic(chain, blocks: blocks, seed: UInt64(blocks))
+            let status = chain.store.status!
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try FileManager.default.copyItem(atPath: chain.directory, toPath: directory)
+            let reopened = try ChainStore(path: directory)
+            #expect(reopened.status == status)
+            let probe: [StateKey: [UInt8]?] = [.account(accounts[0].publicKey): [1, 2, 3], .account(SigningKey().publicKey): [4]]
+            #expect(reopened.prepareStateUpdate([:]).rootHash == status.appHash)
+            #expect(reopened.prepareStateUpdate(probe).rootHash == chain.store.prepareStateUpdate(probe).rootHash)
+        }
+        #expect(chain.store.status!.height > ChainStore.treeCheckpointBlocks)
+    }
+
     @Test func invalidBlocksAreRefused() throws {
         let chain = try TestChain(funded: accounts)
         let transfer = chain.sign(.transfer(to: accounts[1].publicKey, amount: 10), by: accounts[0])
