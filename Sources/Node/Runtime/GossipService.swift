@@ -176,6 +176,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         if inbound.highestHeight > host.committedHeight + 2 { sendBlockRequest(from: host.committedHeight + 1) }
         for (_, message) in inbound.accepted { host.consensusMessageArrived(message) }
         if !inbound.accepted.isEmpty { counters.accepted(.consensus, count: inbound.accepted.count, from: peer) }
+        logDuplicates(inbound.duplicates.count, .consensus, from: peer)
         for event in inbound.routerEvents(from: peer) { perform(router.handle(event)) }
         if let failure = inbound.failure { invalid(peer, reason: failure.reason, failure.detail) }
     }
@@ -240,6 +241,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// Tells the router what a batch from `peer` held, and drops the peer if part of it was invalid.
     private func finish(from peer: NodeID, channel: Channel, accepted: [GossipItem], duplicates: [Digest], discarded: [Digest],
                         failure: (reason: String, detail: String)?) {
+        logDuplicates(duplicates.count, channel, from: peer)
         if !duplicates.isEmpty { perform(router.handle(.duplicates(from: peer, duplicates))) }
         if !discarded.isEmpty { perform(router.handle(.discarded(from: peer, discarded))) }
         if !accepted.isEmpty {
@@ -269,6 +271,13 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             host.syncedBlocksArrived(blocks)
             if height > last { sendBlockRequest(from: last + 1) }
         }
+    }
+
+    /// Copies of messages handled already are dropped without a second check (counted in
+    /// `tributary_p2p_duplicates_dropped_total`); gossip makes a few, so they log at debug.
+    private func logDuplicates(_ count: Int, _ channel: Channel, from peer: NodeID) {
+        guard count > 0 else { return }
+        log.debug("dropped copies of messages handled already", ["peer": peer.hex, "channel": "\(channel)", "count": count])
     }
 
     private func invalid(_ peer: NodeID, reason: String, _ detail: String) {
