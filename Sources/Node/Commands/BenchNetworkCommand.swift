@@ -75,8 +75,7 @@ enum BenchNetworkCommand {
         let latencyCount = min(Int(halfRate * Double(latencySeconds)), latencyBudget)
         Output.note("half rate: \(Int(halfRate)) transfers/s for \(latencySeconds) s…")
         let latencyStarted = DispatchTime.now()
-        let latencies = try cluster.measureLatency(Array(transfers[saturatedCount..<saturatedCount + latencyCount]), rate: halfRate,
-                                                    committedBefore: UInt64(saturatedCount))
+        let latencies = try cluster.measureLatency(Array(transfers[saturatedCount..<saturatedCount + latencyCount]), rate: halfRate)
         let latencySecondsMeasured = BenchLedgerCommand.seconds(since: latencyStarted)
         let afterLatency = try cluster.metrics()
         // Where the time went: the node processes' CPU (in cores) and each consensus thread's busy share.

@@ -114,7 +114,7 @@ final class LocalCluster {
 
     /// Sends `transfers` at `rate` per second and returns each one's submit-to-commit time in
     /// milliseconds, commits read from node0's blocks as they appear.
-    func measureLatency(_ transfers: [SignedTransaction], rate: Double, committedBefore: UInt64) throws -> [Double] {
+    func measureLatency(_ transfers: [SignedTransaction], rate: Double) throws -> [Double] {
         let submitted = Mutex<[Digest: UInt64]>([:])
         let committed = Mutex<[Digest: UInt64]>([:])
         let failure = Mutex<(any Error)?>(nil)
