@@ -66,7 +66,10 @@ public struct WALError: Error, CustomStringConvertible, Sendable {
 /// a tail is cut off on open and reported in `repairedTail`. Because the length has its own
 /// checksum, a damaged length is told apart from a torn frame: any damage but a torn final
 /// frame means the file was corrupted, and opening fails with the offset.
-public final class ConsensusWAL {
+///
+/// Not thread-safe: one consensus driver uses it at a time (a node hands it from one engine to
+/// the next after the first stopped), hence `@unchecked Sendable`.
+public final class ConsensusWAL: @unchecked Sendable {
     public static let recordMaxBytes = Block.maxBytes + (1 << 20)
     static let fileHeader: [UInt8] = Array("TRBWAL02".utf8)
     static let frameHeaderBytes = 16

@@ -157,6 +157,13 @@ public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
     public func vote(for header: BlockHeader) -> Vote {
         Vote(kind: .precommit, height: header.height, round: round, blockHash: header.hash)
     }
+
+    /// Whether every signature verifies as its signer's precommit for `header` — the costly part
+    /// of `ValidatorSet.verify`, which needs no validator set and so can run ahead of execution.
+    public func hasValidSignatures(for header: BlockHeader) -> Bool {
+        let payload = vote(for: header).canonicalBytes
+        return signatures.allSatisfy { $0.validator.isValidSignature($0.signature, for: payload, domain: .vote, chainID: header.chainID) }
+    }
 }
 
 /// Binary Merkle roots over lists of digests (leaves and inner nodes domain-separated).

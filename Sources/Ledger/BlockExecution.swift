@@ -110,11 +110,15 @@ public struct BlockExecution: Sendable {
     }
 
     /// Checks a committed block: its certificate against the validators of its height, then
-    /// everything `verify(_: BlockCandidate)` checks.
-    public func verify(_ block: Block, signatureChecked: (SignedTransaction) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
+    /// everything `verify(_: BlockCandidate)` checks. `certificateSignaturesChecked`: the caller
+    /// verified the certificate's signatures (`CommitCertificate.hasValidSignatures`).
+    public func verify(_ block: Block, certificateSignaturesChecked: Bool = false,
+                       signatureChecked: (SignedTransaction) -> Bool = { _ in false }) throws(BlockError) -> ExecutedBlock {
         let validators: ValidatorSet
         do { validators = try store.validatorSet(forHeight: block.header.height) } catch { throw .store(error) }
-        do { try validators.verify(block.certificate, for: block.header) } catch { throw .invalidCertificate(error) }
+        do {
+            try validators.verify(block.certificate, for: block.header, signaturesChecked: certificateSignaturesChecked)
+        } catch { throw .invalidCertificate(error) }
         return try verify(block.candidate, signatureChecked: signatureChecked)
     }
 

@@ -59,6 +59,8 @@ public final class TCPTransport: @unchecked Sendable {
         var dials: [(address: PeerAddress, persistent: Bool)] = []
         var resolved: [(address: PeerAddress, result: Result<[Sockets.Address], Sockets.Failure>)] = []
         var disconnects: [(peer: NodeID, reason: DropReason)] = []
+        /// Peers refused until a wall-clock time (unix ms).
+        var bannedUntilMs: [NodeID: UInt64] = [:]
         var woken = false
     }
 
@@ -130,6 +132,19 @@ public final class TCPTransport: @unchecked Sendable {
     public func disconnect(_ peer: NodeID, reason: DropReason) {
         shared.withLock { $0.disconnects.append((peer, reason)) }
         wake()
+    }
+
+    /// Drops `peer` and refuses it — its connections and dials to it — for `forMs`.
+    public func ban(_ peer: NodeID, forMs: UInt64, reason: String) {
+        let until = Self.wallMs() + forMs
+        shared.withLock { $0.bannedUntilMs[peer] = max($0.bannedUntilMs[peer] ?? 0, until) }
+        log(.warning, "peer banned", [("peer", peer.hex), ("for_s", String(forMs / 1_000)), ("reason", reason)])
+        disconnect(peer, reason: .banned(reason))
+    }
+
+    /// Whether `peer` is banned now.
+    public func isBanned(_ peer: NodeID) -> Bool {
+        shared.withLock { ($0.bannedUntilMs[peer] ?? 0) > Self.wallMs() }
     }
 
     /// Returns `bytes` of delivered messages to the inbound budget.
@@ -381,6 +396,7 @@ public final class TCPTransport: @unchecked Sendable {
     /// pair of nodes, both ends keep the same one: the newer if one node dialed both (the older
     /// is likely dead), else the one dialed by the node with the smaller id.
     private func register(_ connection: Connection, as peer: NodeID) {
+        if isBanned(peer) { return close(connection, .banned("banned earlier"), notify: false) }
         let dialer = connection.direction == .outbound ? nodeID : peer
         if let existing = shared.withLock({ $0.peers[peer] }) {
             let existingDialer = existing.direction == .outbound ? nodeID : peer
@@ -450,11 +466,12 @@ public final class TCPTransport: @unchecked Sendable {
             }
         }
         let connected = shared.withLock { Set($0.peers.keys) }
-        for (peer, entry) in persistent where !entry.dialing && !connected.contains(peer) && now >= entry.nextDialMs {
+        for (peer, entry) in persistent where !entry.dialing && !connected.contains(peer) && now >= entry.nextDialMs && !isBanned(peer) {
             persistent[peer]!.nextDialMs = now + UInt64(config.handshakeTimeoutMs)
             startDial(entry.address)
         }
     }
 
     static func monotonicMs() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+    static func wallMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }

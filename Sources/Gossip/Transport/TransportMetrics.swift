@@ -80,6 +80,8 @@ public enum DropReason: Error, Sendable, Equatable, CustomStringConvertible {
     case inboundFull
     /// The node dropped the peer (an invalid message, for instance).
     case byNode(String)
+    /// The peer is banned (it misbehaved).
+    case banned(String)
     case shutdown
 
     public var label: String {
@@ -96,6 +98,7 @@ public enum DropReason: Error, Sendable, Equatable, CustomStringConvertible {
         case .socketError: "socket_error"
         case .duplicateConnection: "duplicate_connection"
         case .inboundFull: "inbound_full"
+        case .banned: "banned"
         case .byNode: "by_node"
         case .shutdown: "shutdown"
         }
@@ -116,6 +119,7 @@ public enum DropReason: Error, Sendable, Equatable, CustomStringConvertible {
         case .duplicateConnection: "another connection to the same node is kept"
         case .inboundFull: "inbound_peers_max reached"
         case let .byNode(why): why
+        case let .banned(why): "banned: \(why)"
         case .shutdown: "the node is stopping"
         }
     }

@@ -11,7 +11,7 @@ import Ledger
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
-/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count) |
+/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own) |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
 /// | `GET /metrics` | Prometheus text |
 ///
@@ -203,6 +203,9 @@ struct ChainAPI: Sendable {
         object["min_fee"] = String(node.store.parameters.minFee)
         object["peers"] = node.gossip?.transport.peerCount ?? 0
         if let gossip = node.gossip { object["node_id"] = gossip.transport.nodeID.hex }
+        let sync = node.syncState
+        object["catching_up"] = sync.catchingUp
+        object["sync_target_height"] = max(sync.targetHeight, node.status.height)
         return .json(object)
     }
 

@@ -12,9 +12,13 @@ enum InitCommand {
         A new node key (the node's identity among peers) is written to node.key.
         Amounts are in OPEN (decimals allowed); durations in seconds or with a unit: 90d, 36mo, 4y.
         Example: tributary init --home ./n0 --chain-id devnet --validator-key n0.key --fund <addr>=1000000
+        To join an existing network, copy its genesis instead of making one; the node starts as a
+        full node (block sync, then consensus) and becomes a validator once it stakes:
+          tributary init --home ./n4 --genesis net/node0/genesis.json --peers <id>@127.0.0.1:26600 --validator-key n4.key
         """,
         options: [
             .init(name: "home", value: "DIR", help: "Node home to create (default $TRIBUTARY_HOME or ~/.tributary)."),
+            .init(name: "genesis", value: "FILE", help: "Join the chain of this genesis.json instead of making one."),
             .init(name: "chain-id", value: "ID", help: "Chain id (default devnet)."),
             .init(name: "validator-key", value: "FILE", help: "This node's validator key; created if missing (required)."),
             .init(name: "power", value: "N", help: "This validator's voting power = stake in whole OPEN (default 10000)."),
@@ -36,6 +40,9 @@ enum InitCommand {
             throw CommandError("\(home.genesisPath) already exists; refusing to overwrite a chain")
         }
         let keyPath = try arguments.required("validator-key")
+        if let genesisPath = arguments.value("genesis") {
+            return try join(genesisPath: genesisPath, home: home, keyPath: keyPath, arguments: arguments)
+        }
         let power: UInt64 = try arguments.integer("power", default: 10_000, in: 1...1_000_000_000)
         var validators: [Genesis.Validator] = []
         for entry in arguments.allValues("validator") {
@@ -53,14 +60,7 @@ enum InitCommand {
         for entry in arguments.allValues("vest") {
             vesting.append(try parseVesting(entry, defaultStart: now))
         }
-        var config = NodeConfig()
-        if let address = arguments.value("http-address") { config.http_address = address }
-        if let address = arguments.value("p2p-address") { config.p2p_address = address }
-        if let peers = arguments.value("peers") { config.persistent_peers = peers }
-        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
-        _ = try config.validated()
-        _ = try config.network(chainID: arguments.value("chain-id") ?? "devnet")
-
+        let config = try nodeConfig(arguments, chainID: arguments.value("chain-id") ?? "devnet")
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
         validators.insert(Genesis.Validator(address: key.publicKey, power: power), at: 0)
@@ -75,20 +75,56 @@ enum InitCommand {
         do { supply = try genesis.validated() } catch { throw UsageError("\(error)") }
 
         // Everything is checked: only now touch the disk.
+        try write(home: home, genesis: genesis, config: config, key: key, keyPath: keyPath, keyExists: keyExists)
+        print("initialised \(home.path): chain \(genesis.chainID), validator \(key.publicKey.hex), node \(try home.nodeKey(config).publicKey.hex), supply \(OPEN.decimal(fromAtomicUnits: supply)) OPEN, genesis \(genesis.hash.hex)")
+    }
+
+    /// A home for a node that joins the chain of an existing genesis: only the node's own
+    /// options apply (the chain's are in the genesis).
+    private static func join(genesisPath: String, home: NodeHome, keyPath: String, arguments: ParsedArguments) throws {
+        let chainOptions = ["chain-id", "power", "validator", "fund", "vest", "min-fee", "min-stake", "genesis-time"]
+        if let given = chainOptions.first(where: { !arguments.allValues($0).isEmpty }) {
+            throw UsageError("--\(given) describes a new chain; it cannot be given with --genesis")
+        }
+        guard let data = FileManager.default.contents(atPath: genesisPath) else { throw CommandError("cannot read \(genesisPath)") }
+        let genesis: Genesis
+        do {
+            genesis = try Genesis(json: data)
+            _ = try genesis.validated()
+        } catch { throw CommandError("\(genesisPath): \(error)") }
+        let config = try nodeConfig(arguments, chainID: genesis.chainID)
+        let keyExists = FileManager.default.fileExists(atPath: keyPath)
+        let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
+        try write(home: home, genesis: genesis, config: config, key: key, keyPath: keyPath, keyExists: keyExists)
+        let power = genesis.validators.first { $0.address == key.publicKey }?.power ?? 0
+        print("initialised \(home.path): joins chain \(genesis.chainID) (genesis \(genesis.hash.hex)), validator key \(key.publicKey.hex) (genesis power \(power)), node \(try home.nodeKey(config).publicKey.hex)")
+    }
+
+    /// The node's own settings from the options, checked.
+    private static func nodeConfig(_ arguments: ParsedArguments, chainID: String) throws -> NodeConfig {
+        var config = NodeConfig()
+        if let address = arguments.value("http-address") { config.http_address = address }
+        if let address = arguments.value("p2p-address") { config.p2p_address = address }
+        if let peers = arguments.value("peers") { config.persistent_peers = peers }
+        config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
+        _ = try config.validated()
+        _ = try config.network(chainID: chainID)
+        return config
+    }
+
+    private static func write(home: NodeHome, genesis: Genesis, config: NodeConfig, key: SigningKey, keyPath: String, keyExists: Bool) throws {
         if !keyExists {
             try KeyFile.write(key, to: keyPath)
             Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
         }
-
         try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
         let homeKeyPath = home.file(config.validator_key)
         if (keyPath as NSString).standardizingPath != (homeKeyPath as NSString).standardizingPath {
             try KeyFile.write(key, to: homeKeyPath)
         }
         try config.write(home: home.path)
-        let nodeKey = try home.nodeKey(config)
+        _ = try home.nodeKey(config)
         try genesis.json.write(to: URL(fileURLWithPath: home.genesisPath))
-        print("initialised \(home.path): chain \(genesis.chainID), validator \(key.publicKey.hex), node \(nodeKey.publicKey.hex), supply \(OPEN.decimal(fromAtomicUnits: supply)) OPEN, genesis \(genesis.hash.hex)")
     }
 
     static func splitAssignment(_ entry: String, option: String) throws(UsageError) -> (Address, String) {

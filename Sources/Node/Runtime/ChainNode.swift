@@ -7,7 +7,9 @@ import Synchronization
 
 /// A running chain node: the store, the mempool, the consensus engine and, unless it runs
 /// alone, gossip with its peers — shared by the HTTP API threads, the consensus queue and the
-/// gossip queue.
+/// gossip queue. A node with peers first catches up by block sync (`BlockSyncer`); gossip
+/// says when it is caught up, and only then does the consensus engine run — a new engine each
+/// time, from the WAL, since the chain moved on while it was stopped.
 final class ChainNode: GossipHost, Sendable {
     let store: ChainStore
     let mempool: Mempool
@@ -18,6 +20,10 @@ final class ChainNode: GossipHost, Sendable {
     let gossip: GossipService?
     let chainID: String
     private let executor: Executor
+    private let consensusConfig: ConsensusConfig
+    private let wal: ConsensusWAL
+    private let blockTransactionsMax: Int
+    private let syncer: BlockSyncer
     private let dropped = Mutex(RecentRejections(capacity: 10_000))
     private let failure = Mutex<(any Error)?>(nil)
     private let driver = Mutex<ConsensusDriver?>(nil)
@@ -55,15 +61,50 @@ final class ChainNode: GossipHost, Sendable {
         chainID = store.status!.chainID
         self.executor = Executor(chainID: chainID)
         gossip = network.map { GossipService(nodeKey: $0.nodeKey, config: $0.transport, persistentPeers: $0.persistentPeers, log: log) }
-        let wal = try ConsensusWAL(path: walPath)
+        wal = try ConsensusWAL(path: walPath)
         if wal.repairedTail > 0 {
             log.warning("consensus WAL had a torn final record; cut it off", ["bytes": wal.repairedTail, "path": walPath])
         }
+        consensusConfig = config
+        self.blockTransactionsMax = blockTransactionsMax
+        syncer = BlockSyncer(store: store) { [mempool, gossip, metrics] block in
+            mempool.remove(block.transactions.map(\.hash)) { store.account($0).nonce }
+            metrics.add(metrics.blocksCommitted)
+            metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
+            gossip?.heightCommitted(block.header.height)
+        }
+    }
+
+    var status: ChainStatus { store.status! }
+
+    /// Whether the node is catching up by block sync, and the highest height its peers have.
+    var syncState: SyncState { gossip?.syncState.withLock { $0 } ?? SyncState() }
+
+    /// Starts gossip and consensus and blocks until `shutdown()` or a failure; rethrows the
+    /// failure. On return gossip, block sync and the consensus engine are stopped and released,
+    /// so closing the store is safe.
+    func run() throws {
+        if let gossip {
+            try gossip.start(host: self)  // starts the engine now, or once block sync is done
+        } else {
+            startConsensus()
+        }
+        while !stop.wait(milliseconds: 1_000) {}
+        gossip?.stop()
+        syncer.drain()
+        stopConsensus()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// Starts a consensus engine at the height after the committed one, with what the WAL
+    /// says this validator signed there.
+    private func startConsensus() {
+        guard !stop.isStopped else { return }
         let application = LedgerApplication(
             store: store, mempool: mempool, blockTransactionsMax: blockTransactionsMax, clockMs: Self.nowMs
         ) { [weak self] rejected in self?.recordDropped(rejected) }
         let engine = ConsensusEngine(key: validatorKey, chainID: chainID, application: application,
-                                     config: config, recovered: wal.records)
+                                     config: consensusConfig, recovered: wal.records)
         let gossip = self.gossip
         let driver = ConsensusDriver(engine: engine, wal: wal, application: application, callbacks: .init(
             onCommit: { [weak self] block, busy in self?.committed(block, busyMicroseconds: busy) },
@@ -71,23 +112,20 @@ final class ChainNode: GossipHost, Sendable {
             onFailure: { [weak self] error in self?.fail(error) },
             onBroadcast: { item in gossip?.publish(item) },
             onRequestBlocks: { height in gossip?.requestBlocks(from: height) }))
-        self.driver.withLock { $0 = driver }
+        let previous = self.driver.withLock { current in
+            defer { current = driver }
+            return current
+        }
+        precondition(previous == nil, "a consensus engine already runs")
+        driver.start()
     }
 
-    var status: ChainStatus { store.status! }
-
-    /// Starts gossip and consensus and blocks until `shutdown()` or a failure; rethrows the
-    /// failure. On return gossip and the consensus engine are stopped and released, so closing
-    /// the store is safe.
-    func run() throws {
-        guard let driver = driver.withLock({ $0 }) else { return }
-        try gossip?.start(host: self)  // first: if the p2p address is taken, nothing else has started
-        driver.start()
-        while !stop.wait(milliseconds: 1_000) {}
-        gossip?.stop()
-        driver.stop()
-        self.driver.withLock { $0 = nil }
-        if let error = failure.withLock({ $0 }) { throw error }
+    /// Stops the consensus engine, if one runs, and waits for it.
+    private func stopConsensus() {
+        self.driver.withLock { current in
+            defer { current = nil }
+            return current
+        }?.stop()
     }
 
     func shutdown() { stop.fire() }
@@ -172,6 +210,14 @@ final class ChainNode: GossipHost, Sendable {
     func syncedBlocksArrived(_ blocks: [Block]) {
         driver.withLock { $0 }?.deliverSynced(blocks)
     }
+
+    func applySyncedBlocks(_ blocks: [(height: UInt64, block: Block, from: NodeID)], done: @escaping @Sendable (BlockSyncer.Outcome) -> Void) {
+        syncer.apply(blocks, done: done)
+    }
+
+    func blockSyncStarted() { stopConsensus() }
+
+    func blockSyncFinished() { startConsensus() }
 
     func liveConsensusMessages(_ reply: @escaping @Sendable ([GossipItem]) -> Void) {
         driver.withLock { $0 }?.liveMessages(reply)

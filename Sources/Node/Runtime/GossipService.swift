@@ -17,7 +17,17 @@ protocol GossipHost: AnyObject, Sendable {
     /// Offers transactions from a peer to the mempool; says what became of each.
     func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome]
     func committedBlocks(from height: UInt64, countMax: Int, bytesMax: Int) -> [Block]
+    /// Committed blocks from peers for a node that follows consensus and lags a little: the
+    /// engine checks each when it reaches its height.
     func syncedBlocksArrived(_ blocks: [Block])
+    /// Committed blocks from peers for a node in block sync, to verify and commit; `done` is
+    /// called once with what became of them.
+    func applySyncedBlocks(_ blocks: [(height: UInt64, block: Block, from: NodeID)], done: @escaping @Sendable (BlockSyncer.Outcome) -> Void)
+    /// Block sync began (the node fell far behind): stop following consensus.
+    func blockSyncStarted()
+    /// Block sync ended (the node is within one height of its peers, or has no peer to sync
+    /// from): follow consensus.
+    func blockSyncFinished()
     /// The consensus messages of the current height, encoded, handed to `reply`.
     func liveConsensusMessages(_ reply: @escaping @Sendable ([GossipItem]) -> Void)
 }
@@ -38,17 +48,35 @@ enum PeerTransactionOutcome: Sendable {
 /// what each peer gets, and the checks between them. Every gossiped message is decoded and its
 /// signature verified once, before anything acts on it or relays it; a peer that sends an
 /// invalid message is dropped. Runs on its own serial queue; the router ticks every 100 ms.
+///
+/// It also decides when the node syncs blocks instead of following consensus: at start when
+/// it has peers to wait for, until it is within one height of the highest; later whenever it
+/// falls more than `syncLagBlocksMax` heights behind. Blocks are fetched by a `BlockSyncPool`.
 final class GossipService: TransportDelegate, @unchecked Sendable {
     static let tickMs = 100
     /// Ticks between refreshes of the live consensus messages.
     static let liveEveryTicks: UInt64 = 5
     /// How long transactions published here wait to be batched with others.
     static let publishDelayMs = 2
-    /// Ticks before a block request without an answer may go to another peer.
-    static let blockRequestTimeoutTicks: UInt64 = 20
+    /// Ticks a node with peers to wait for waits for a first peer's height before it follows
+    /// consensus alone.
+    static let syncWaitTicks: UInt64 = 30
+    /// Heights behind its highest peer beyond which a node that follows consensus goes back to
+    /// block sync (within them, the engine takes fetched blocks itself).
+    static let syncLagBlocksMax: UInt64 = 8
+    /// Blocks handed to the syncer at once, and such batches in flight (one verifying its
+    /// signatures while the one before executes).
+    static let syncBatchBlocksMax = 64
+    static let syncBatchesInFlightMax = 2
+    /// How long a peer that served a bad block stays banned.
+    static let badBlockBanMs: UInt64 = 3_600_000
+    /// How often a syncing node logs its progress.
+    static let syncProgressEveryTicks: UInt64 = 20
 
     let transport: TCPTransport
     let counters = GossipCounters()
+    /// Whether the node is in block sync, and the highest height its peers have; for `/v1/status`.
+    let syncState = Mutex(SyncState())
     private let queue = DispatchQueue(label: "tributary.gossip")
     private let log: Logger
     private let persistentPeers: [PeerAddress]
@@ -59,9 +87,14 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var timer: DispatchSourceTimer?
     private var pendingPublish: [GossipItem] = []
     private var publishScheduled = false
-    /// Each peer's last committed height, as far as its messages tell.
-    private var peerHeights: [NodeID: UInt64] = [:]
-    private var blockRequest: (peer: NodeID, fromHeight: UInt64, tick: UInt64)?
+    private var pool = BlockSyncPool<Block>(appliedHeight: 0)
+    private var syncing = false
+    private var syncBatchesInFlight = 0
+    /// The engine asked for blocks since its last commit.
+    private var engineWantsBlocks = false
+    /// A syncing node tells its peers its height once a tick, not at every block.
+    private var statusChanged = false
+    private var syncProgress: (tick: UInt64, height: UInt64) = (0, 0)
 
     init(nodeKey: SigningKey, config: TransportConfig, persistentPeers: [PeerAddress], log: Logger) {
         self.log = log
@@ -76,9 +109,21 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
     }
 
-    /// Listens, dials the persistent peers and starts ticking.
+    /// Listens, dials the persistent peers and starts ticking. A node with persistent peers
+    /// starts in block sync; one without follows consensus at once.
     func start(host: any GossipHost) throws {
-        queue.sync { self.host = host }
+        queue.sync {
+            self.host = host
+            pool = BlockSyncPool(appliedHeight: host.committedHeight)
+            syncProgress = (0, host.committedHeight)
+            if persistentPeers.isEmpty {
+                host.blockSyncFinished()
+            } else {
+                syncing = true
+                publishSyncState()
+                log.info("block sync: waiting for peers' heights", ["height": host.committedHeight])
+            }
+        }
         try transport.start(delegate: self)
         for peer in persistentPeers { transport.dial(peer, persistent: true) }
         let timer = DispatchSource.makeTimerSource(queue: queue)
@@ -110,17 +155,32 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
     }
 
-    /// Tells every peer this node's new height: consensus messages of the next two heights are
-    /// of use to it now.
+    /// Tells every peer this node's new height (consensus messages of the next two heights are
+    /// of use to it now) — at once when following consensus, at the next tick in block sync.
     func heightCommitted(_ height: UInt64) {
         queue.async { [self] in
-            for peer in router.connectedPeers { sendDirect(.status(height: height), to: peer) }
+            guard let host else { return }
+            engineWantsBlocks = false
+            perform(pool.applied(through: height))
+            if syncing {
+                statusChanged = true
+            } else {
+                for peer in router.connectedPeers { sendDirect(.status(height: height), to: peer) }
+            }
+            updateSyncMode(host)
         }
     }
 
-    /// Asks a peer that has them for committed blocks from `height` on.
+    /// The engine lacks committed blocks from `height` on (it saw messages of later heights,
+    /// or still lacks them after a retry interval): fetch them, and drop blocks it was handed
+    /// but did not commit — they may be bad.
     func requestBlocks(from height: UInt64) {
-        queue.async { [self] in sendBlockRequest(from: height) }
+        queue.async { [self] in
+            guard let host, !syncing else { return }
+            engineWantsBlocks = true
+            if pool.handedOutHeight > pool.appliedHeight { perform(pool.discardUnapplied()) }
+            updateSyncMode(host)
+        }
     }
 
     /// The connected peers with their scores.
@@ -142,9 +202,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     func transportDisconnected(_ peer: NodeID, reason: DropReason) {
         queue.async { [self] in
             perform(router.handle(.peerDisconnected(peer)))
-            peerHeights[peer] = nil
+            perform(pool.handle(.peerRemoved(peer)))
             counters.forget(peer)
-            if blockRequest?.peer == peer { blockRequest = nil }
         }
     }
 
@@ -171,9 +230,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private func receiveConsensus(_ items: [[UInt8]], from peer: NodeID, host: any GossipHost) {
         for _ in items { counters.received(.consensus) }
         let inbound = ConsensusGossip.sort(items, seen: router.hasSeen, chainID: host.chainID, isRelevant: host.isRelevant)
-        peerHeights[peer] = max(peerHeights[peer] ?? 0, max(inbound.highestHeight, 1) - 1)
-        // Far ahead (the engine itself notices the next height): fetch the blocks in between.
-        if inbound.highestHeight > host.committedHeight + 2 { sendBlockRequest(from: host.committedHeight + 1) }
+        if inbound.highestHeight > 1 { perform(pool.handle(.peerHeight(peer, inbound.highestHeight - 1))) }
         for (_, message) in inbound.accepted { host.consensusMessageArrived(message) }
         if !inbound.accepted.isEmpty { counters.accepted(.consensus, count: inbound.accepted.count, from: peer) }
         logDuplicates(inbound.duplicates.count, .consensus, from: peer)
@@ -257,20 +314,90 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
         switch message {
         case let .status(height):
-            peerHeights[peer] = max(peerHeights[peer] ?? 0, height)
             perform(router.handle(.peerEpoch(peer, height)))
-            if height > host.committedHeight { sendBlockRequest(from: host.committedHeight + 1) }
+            perform(pool.handle(.peerHeight(peer, height)))
+            updateSyncMode(host)
         case let .request(fromHeight, countMax):
             let blocks = host.committedBlocks(from: fromHeight, countMax: Int(min(countMax, BlockSyncMessage.countMax)),
                                               bytesMax: BlockSyncMessage.answerBytesMax)
             sendDirect(.blocks(blocks, height: host.committedHeight), to: peer)
         case let .blocks(blocks, height):
-            peerHeights[peer] = max(peerHeights[peer] ?? 0, height)
-            if blockRequest?.peer == peer { blockRequest = nil }
-            guard let last = blocks.last?.header.height else { return }
-            host.syncedBlocksArrived(blocks)
-            if height > last { sendBlockRequest(from: last + 1) }
+            let first = blocks.first?.header.height ?? height + 1
+            guard blocks.indices.allSatisfy({ blocks[$0].header.height == first + UInt64($0) }) else {
+                return invalid(peer, reason: "malformed", "blocks that are not consecutive heights")
+            }
+            perform(pool.handle(.received(from: peer, fromHeight: first, blocks: blocks, peerHeight: height)))
+            updateSyncMode(host)
         }
+    }
+
+    // MARK: Block sync
+
+    /// Switches between block sync and consensus when the heights say so, and hands the
+    /// blocks ready in order to whichever runs.
+    private func updateSyncMode(_ host: any GossipHost) {
+        let committed = host.committedHeight
+        if syncing {
+            let alone = pool.peerHeights.isEmpty && router.tick >= Self.syncWaitTicks
+            if syncBatchesInFlight == 0, pool.isCaughtUp || alone {
+                syncing = false
+                log.info("block sync finished; following consensus", ["height": committed, "peers_height": pool.targetHeight])
+                for peer in router.connectedPeers { sendDirect(.status(height: committed), to: peer) }
+                publishSyncState()
+                host.blockSyncFinished()
+            }
+        } else if pool.targetHeight > committed + Self.syncLagBlocksMax {
+            syncing = true
+            log.info("fell behind; block sync", ["height": committed, "peers_height": pool.targetHeight])
+            perform(pool.discardUnapplied())
+            publishSyncState()
+            host.blockSyncStarted()
+        }
+        let wanted = syncing || engineWantsBlocks || pool.targetHeight >= committed + 2
+        if wanted != pool.isActive { perform(pool.setActive(wanted)) }
+        handOutReadyBlocks(host)
+    }
+
+    private func handOutReadyBlocks(_ host: any GossipHost) {
+        guard syncing else {
+            let ready = pool.takeReady(countMax: Int(ConsensusDriver.syncedBlocksAheadMax))
+            if !ready.isEmpty { host.syncedBlocksArrived(ready.map(\.block)) }
+            return
+        }
+        while syncBatchesInFlight < Self.syncBatchesInFlightMax {
+            let batch = pool.takeReady(countMax: Self.syncBatchBlocksMax)
+            guard !batch.isEmpty else { return }
+            syncBatchesInFlight += 1
+            host.applySyncedBlocks(batch) { [weak self] outcome in
+                guard let self else { return }
+                queue.async { [self] in syncBatchDone(outcome) }
+            }
+        }
+    }
+
+    private func syncBatchDone(_ outcome: BlockSyncer.Outcome) {
+        syncBatchesInFlight -= 1
+        guard let host else { return }
+        perform(pool.applied(through: outcome.appliedThrough))
+        if let rejection = outcome.rejection, rejection.height == pool.appliedHeight + 1 {
+            perform(pool.rejected(height: rejection.height, from: rejection.peer, reason: rejection.reason))
+        }
+        updateSyncMode(host)
+    }
+
+    private func publishSyncState() {
+        syncState.withLock { $0 = SyncState(catchingUp: syncing, targetHeight: pool.targetHeight) }
+    }
+
+    private func logSyncProgress(_ host: any GossipHost) {
+        guard syncing, router.tick - syncProgress.tick >= Self.syncProgressEveryTicks else { return }
+        let height = host.committedHeight
+        let seconds = Double(router.tick - syncProgress.tick) * Double(Self.tickMs) / 1_000
+        log.info("block sync", [
+            "height": height, "target": pool.targetHeight,
+            "blocks_per_s": Int((Double(height - syncProgress.height) / seconds).rounded()), "peers": pool.peerHeights.count,
+        ])
+        syncProgress = (router.tick, height)
     }
 
     /// Copies of messages handled already are dropped without a second check (counted in
@@ -292,6 +419,14 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         guard let host else { return }
         perform(router.handle(.tick))
         counters.record(router.counters)
+        perform(pool.handle(.tick))
+        if statusChanged {
+            statusChanged = false
+            for peer in router.connectedPeers { sendDirect(.status(height: host.committedHeight), to: peer) }
+        }
+        logSyncProgress(host)
+        publishSyncState()
+        updateSyncMode(host)
         if router.tick % Self.liveEveryTicks == 0 {
             host.liveConsensusMessages { [weak self] items in
                 guard let self else { return }
@@ -308,18 +443,21 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         perform(router.handle(.published(items)))
     }
 
-    private func sendBlockRequest(from height: UInt64) {
-        if let pending = blockRequest, router.tick - pending.tick < Self.blockRequestTimeoutTicks, pending.fromHeight <= height { return }
-        let connected = router.connectedPeers
-        guard !connected.isEmpty else { return }
-        let ahead = connected.filter { (peerHeights[$0] ?? 0) >= height }
-        let peer = ahead.max { (peerHeights[$0] ?? 0) < (peerHeights[$1] ?? 0) } ?? connected[Int(router.tick % UInt64(connected.count))]
-        blockRequest = (peer, height, router.tick)
-        sendDirect(.request(fromHeight: height, countMax: BlockSyncMessage.countMax), to: peer)
-    }
-
     private func sendDirect(_ message: BlockSyncMessage, to peer: NodeID) {
         transport.send(.direct(message.canonicalBytes), on: .blocks, to: peer)
+    }
+
+    private func perform(_ effects: [BlockSyncEffect]) {
+        for effect in effects {
+            switch effect {
+            case let .request(peer, fromHeight, count):
+                sendDirect(.request(fromHeight: fromHeight, countMax: count), to: peer)
+            case let .misbehaved(peer, reason):
+                counters.invalid("bad_block", from: peer)
+                log.warning("dropping peer: it sent a bad block", ["peer": peer.hex, "reason": reason])
+                transport.ban(peer, forMs: Self.badBlockBanMs, reason: "bad block: \(reason)")
+            }
+        }
     }
 
     private func perform(_ effects: [RouterEffect]) {
@@ -338,6 +476,12 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
         for (peer, ids) in dropped { _ = router.handle(.sendDropped(to: peer, ids)) }
     }
+}
+
+/// Whether a node is catching up by block sync, and the highest height its peers reported.
+struct SyncState: Sendable {
+    var catchingUp = false
+    var targetHeight: UInt64 = 0
 }
 
 /// Gossip counters for `/metrics` and peer scores, shared with the HTTP threads.
