@@ -5,7 +5,7 @@ APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicro
 	libcurl4-openssl-dev libcjson-dev pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 
-.PHONY: deps build model test devnet bench-ledger bench-network bench-inference bench-lora clean
+.PHONY: deps build model test devnet bench-ledger bench-network bench-sync bench-inference bench-lora clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -35,6 +35,9 @@ bench-ledger: build
 # Four validator processes on this machine against the single-validator rate, in one run.
 bench-network: build
 	$(TRIBUTARY) bench network
+
+bench-sync: build
+	$(TRIBUTARY) bench sync
 
 # The inference and LoRA benchmarks build, fetch the model and install their llama.cpp
 # baseline in .cache/bench-venv themselves (bench/with-baseline.sh).

@@ -10,6 +10,7 @@ enum CommandTable {
         ReplayCommand.spec,
         BenchLedgerCommand.spec,
         BenchNetworkCommand.spec,
+        BenchSyncCommand.spec,
         SimCommand.spec,
         ModelCommands.fetch,
         GenerateCommand.spec,

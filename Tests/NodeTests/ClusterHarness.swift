@@ -13,28 +13,55 @@ final class Cluster {
     let sender = SigningKey()
     private(set) var nextNonce: UInt64 = 0
     private var processes: [NodeProcess?]
+    /// Homes and HTTP ports of nodes added after the validators (`addFullNode`).
+    private var addedNodes: [(home: String, port: UInt16)] = []
+    private let settings: [String: Any]
 
-    /// Makes the homes, shortens the consensus timeouts (`settings` is merged into every
-    /// config.json) and starts every node.
-    init(validators: Int = 4, settings: [String: Any] = [:]) throws {
+    static let timeouts: [String: Int] = ["timeout_propose_ms": 1_000, "timeout_prevote_ms": 500, "timeout_precommit_ms": 500]
+
+    /// Makes the homes (`testnetArguments` added to `tributary testnet`'s), shortens the
+    /// consensus timeouts (`settings` is merged into every config.json) and starts every node.
+    init(validators: Int = 4, settings: [String: Any] = [:], testnetArguments: [String] = []) throws {
         size = validators
+        self.settings = settings
         directory = Tributary.temporaryDirectory("cluster")
         basePort = Tributary.freePortRange(2 * validators)
         processes = Array(repeating: nil, count: validators)
         let made = try Tributary.run([
             "testnet", "--validators", String(validators), "--out", directory + "/net", "--chain-id", chainID,
             "--base-port", String(basePort), "--fund", "\(sender.publicKey.hex)=1000000", "--block-interval-ms", "50",
-        ])
+        ] + testnetArguments)
         guard made.status == 0 else { throw HarnessError("testnet failed: \(made.stderr)") }
-        let timeouts: [String: Any] = ["timeout_propose_ms": 1_000, "timeout_prevote_ms": 500, "timeout_precommit_ms": 500]
-        for index in 0..<validators {
-            let path = home(index) + "/config.json"
-            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-            config.merge(timeouts) { _, new in new }
-            config.merge(settings) { _, new in new }
-            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
-        }
+        for index in 0..<validators { try adjustConfig(home: home(index)) }
         for index in 0..<validators { try start(index) }
+    }
+
+    private func adjustConfig(home: String) throws {
+        let path = home + "/config.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        config.merge(Self.timeouts) { _, new in new }
+        config.merge(settings) { _, new in new }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Makes a home that joins the chain (`tributary init --genesis`) with the nodes `peers`
+    /// as its persistent peers, and starts it; returns its index.
+    func addFullNode(peers: [Int]) throws -> Int {
+        let index = processes.count
+        let home = directory + "/node\(index)"
+        let port = Tributary.freePortRange(2)
+        let peerList = try peers.map { try nodeID($0).hex + "@127.0.0.1:\(p2pPort($0))" }.joined(separator: ",")
+        let made = try Tributary.run([
+            "init", "--home", home, "--genesis", self.home(0) + "/genesis.json", "--peers", peerList,
+            "--validator-key", home + "/validator.key", "--http-address", "127.0.0.1:\(port)",
+            "--p2p-address", "127.0.0.1:\(port + 1)", "--block-interval-ms", "50",
+        ])
+        guard made.status == 0 else { throw HarnessError("init --genesis failed: \(made.stderr)") }
+        try adjustConfig(home: home)
+        addedNodes.append((home, port))
+        processes.append(nil)
+        try start(index)
+        return index
     }
 
     deinit {
@@ -42,9 +69,9 @@ final class Cluster {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func home(_ index: Int) -> String { directory + "/net/node\(index)" }
-    func httpPort(_ index: Int) -> UInt16 { basePort + UInt16(2 * index) }
-    func p2pPort(_ index: Int) -> UInt16 { basePort + UInt16(2 * index + 1) }
+    func home(_ index: Int) -> String { index < size ? directory + "/net/node\(index)" : addedNodes[index - size].home }
+    func httpPort(_ index: Int) -> UInt16 { index < size ? basePort + UInt16(2 * index) : addedNodes[index - size].port }
+    func p2pPort(_ index: Int) -> UInt16 { httpPort(index) + 1 }
     func url(_ index: Int) -> String { "http://127.0.0.1:\(httpPort(index))" }
     func node(_ index: Int) -> NodeProcess? { processes[index] }
 
@@ -71,7 +98,7 @@ final class Cluster {
 
     /// Stops every node with SIGINT; returns their exit statuses.
     func stopAll() -> [Int32] {
-        defer { processes = Array(repeating: nil, count: size) }
+        defer { processes = Array(repeating: nil, count: processes.count) }
         return processes.compactMap { $0?.stop(signal: SIGINT) }
     }
 
@@ -79,19 +106,24 @@ final class Cluster {
     func height(_ index: Int) throws -> Int { try status(index)["height"] as! Int }
 
     /// A transfer from `sender` with the next nonce.
-    func signTransfer(amount: UInt64 = 1_000) -> SignedTransaction {
+    func signTransfer(amount: UInt64 = 1_000, to receiver: Address = SigningKey().publicKey) -> SignedTransaction {
         defer { nextNonce += 1 }
-        return Transaction(sender: sender.publicKey, nonce: nextNonce, fee: 1_000, body: .transfer(to: SigningKey().publicKey, amount: amount))
+        return Transaction(sender: sender.publicKey, nonce: nextNonce, fee: 1_000, body: .transfer(to: receiver, amount: amount))
             .signed(by: sender, chainID: chainID)
     }
 
     /// Signs a transfer from `sender` with the next nonce and submits it to node `index`.
     @discardableResult
-    func transfer(via index: Int, amount: UInt64 = 1_000) throws -> String {
-        let transfer = signTransfer(amount: amount)
-        let answer = try HTTP.post("\(url(index))/v1/txs", json: transfer.submission)
-        guard answer.status == 202 else { throw HarnessError("node \(index) refused a transfer: \(answer.status) \(answer.json)") }
-        return transfer.hash.hex
+    func transfer(via index: Int, amount: UInt64 = 1_000, to receiver: Address = SigningKey().publicKey) throws -> String {
+        try submit(signTransfer(amount: amount, to: receiver), via: index)
+    }
+
+    /// Submits a signed transaction to node `index`; returns its hash.
+    @discardableResult
+    func submit(_ transaction: SignedTransaction, via index: Int) throws -> String {
+        let answer = try HTTP.post("\(url(index))/v1/txs", json: transaction.submission)
+        guard answer.status == 202 else { throw HarnessError("node \(index) refused a transaction: \(answer.status) \(answer.json)") }
+        return transaction.hash.hex
     }
 
     /// The value of a counter or gauge in node `index`'s `/metrics` (0 when absent).

@@ -11,6 +11,7 @@ import Ledger
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
+/// | `GET /v1/validators` | `{"height", "validators": [{"address", "power", "stake"}]}`: the set certifying the next block |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own) |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
 /// | `GET /metrics` | Prometheus text |
@@ -30,6 +31,7 @@ struct ChainAPI: Sendable {
             case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
             case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
             case ("GET", 2, "v1") where parts[1] == "status": return status()
+            case ("GET", 2, "v1") where parts[1] == "validators": return try validators()
             case ("GET", 3, "v1") where parts[1] == "net" && parts[2] == "peers": return peers()
             case ("GET", 1, "metrics"):
                 let status = node.status
@@ -50,7 +52,7 @@ struct ChainAPI: Sendable {
 
     static let routes: [(method: String, prefix: String)] = [
         ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
-        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
+        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
     ]
 
     /// 405 when the path exists under another method, else 404.
@@ -207,6 +209,17 @@ struct ChainAPI: Sendable {
         object["catching_up"] = sync.catchingUp
         object["sync_target_height"] = max(sync.targetHeight, node.status.height)
         return .json(object)
+    }
+
+    /// `GET /v1/validators`: the set that certifies the next block (`height`), each member with
+    /// its voting power and bonded stake (atomic units, as a string).
+    private func validators() throws -> HTTPResponse {
+        let height = node.status.height + 1
+        let members = try node.store.validatorSet(forHeight: height).members.map { member -> [String: Any] in
+            let stake = node.store.record(.validator(member.address), as: ValidatorRecord.self)?.stake ?? 0
+            return ["address": member.address.hex, "power": member.power, "stake": String(stake)]
+        }
+        return .json(["height": height, "validators": members])
     }
 
     /// `GET /v1/net/peers`: the connected peers, with `connected_ms` how long each has been.

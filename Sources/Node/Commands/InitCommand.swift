@@ -113,11 +113,11 @@ enum InitCommand {
     }
 
     private static func write(home: NodeHome, genesis: Genesis, config: NodeConfig, key: SigningKey, keyPath: String, keyExists: Bool) throws {
+        try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
         if !keyExists {
             try KeyFile.write(key, to: keyPath)
             Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
         }
-        try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
         let homeKeyPath = home.file(config.validator_key)
         if (keyPath as NSString).standardizingPath != (homeKeyPath as NSString).standardizingPath {
             try KeyFile.write(key, to: homeKeyPath)

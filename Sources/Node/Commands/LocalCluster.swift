@@ -4,8 +4,9 @@ import Gossip
 import Ledger
 import Synchronization
 
-/// Four validator processes of this executable on loopback, for `bench network`: started from
-/// testnet homes, fed transfers over HTTP, read through `/metrics` and `/v1/blocks`.
+/// Four validator processes of this executable on loopback, for `bench network` and `bench
+/// sync`: started from testnet homes (with a history, if asked), fed transfers over HTTP, read
+/// through `/metrics` and `/v1/blocks`; a full node can join them.
 final class LocalCluster {
     static let size = 4
 
@@ -23,15 +24,18 @@ final class LocalCluster {
     }
 
     let network: TestnetCommand.Network
+    private let directory: String
     private var processes: [Process] = []
 
-    /// Writes testnet homes under `directory` (node logs at warning level) and starts the nodes;
-    /// returns once each has its three peers.
-    init(directory: String, allocations: [Genesis.Allocation], blockIntervalMs: Int) throws {
+    /// Writes testnet homes under `directory` (node logs at warning level), with `history`
+    /// committed into their stores, and starts the nodes; returns once each has its three peers.
+    init(directory: String, allocations: [Genesis.Allocation], blockIntervalMs: Int, history: TestnetHistory? = nil) throws {
+        self.directory = directory
         let base = try Self.freePortRange(2 * Self.size)
+        let now = UInt64(Date().timeIntervalSince1970)
         network = try TestnetCommand.create(
             validators: Self.size, out: directory, chainID: BenchNetworkCommand.chainID, basePort: base, host: "127.0.0.1",
-            power: 10_000, allocations: allocations
+            power: 10_000, allocations: allocations + (history?.allocations ?? []), genesisTime: history?.genesisTime(now: now) ?? now
         ) { config in
             config.block_interval_ms = blockIntervalMs
             config.block_transactions_max = BenchNetworkCommand.blockTransactionsMax
@@ -39,19 +43,11 @@ final class LocalCluster {
             config.mempool_transactions_max = 100_000
             config.http_body_max_bytes = 4 << 20
         }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         do {
-            for member in network.members {
-                let process = Process()
-                process.executableURL = executable
-                process.arguments = ["start", "--home", member.home.path]
-                FileManager.default.createFile(atPath: member.home.file("node.log"), contents: nil)
-                let log = FileHandle(forWritingAtPath: member.home.file("node.log"))
-                process.standardOutput = log
-                process.standardError = log
-                try process.run()
-                processes.append(process)
+            if let history {
+                try history.write(into: network, validatorKeys: network.members.map { try KeyFile.read(from: $0.home.file("validator.key")) })
             }
+            for member in network.members { processes.append(try Self.start(home: member.home)) }
             try waitUntil("every node connected to the three others", seconds: 60) {
                 try network.members.allSatisfy { (try get($0, "/v1/status")["peers"] as? Int) == Self.size - 1 }
             }
@@ -59,6 +55,47 @@ final class LocalCluster {
             stop()
             throw error
         }
+    }
+
+    /// A full node joining the network (`tributary init --genesis`, every validator its
+    /// persistent peer), started; its process is stopped with the others.
+    func startFullNode() throws -> (http: String, process: Process) {
+        let home = NodeHome((directory as NSString).appendingPathComponent("full"))
+        let ports = try Self.freePortRange(2)
+        let made = Process()
+        made.executableURL = Self.executable
+        made.arguments = [
+            "init", "--home", home.path, "--genesis", network.members[0].home.genesisPath,
+            "--peers", network.members.map(\.peer.description).joined(separator: ","), "--validator-key", home.file("validator.key"),
+            "--http-address", "127.0.0.1:\(ports)", "--p2p-address", "127.0.0.1:\(ports + 1)",
+        ]
+        let output = Pipe()
+        made.standardOutput = output
+        made.standardError = output
+        try made.run()
+        let said = output.fileHandleForReading.readDataToEndOfFile()
+        made.waitUntilExit()
+        guard made.terminationStatus == 0 else {
+            throw CommandError("tributary init --genesis failed: \(String(decoding: said, as: UTF8.self))")
+        }
+        let process = try Self.start(home: home)
+        processes.append(process)
+        return ("http://127.0.0.1:\(ports)", process)
+    }
+
+    private static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+
+    /// Starts `tributary start --home` with its output in `<home>/node.log`.
+    private static func start(home: NodeHome) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["start", "--home", home.path]
+        FileManager.default.createFile(atPath: home.file("node.log"), contents: nil)
+        let log = FileHandle(forWritingAtPath: home.file("node.log"))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
     }
 
     /// Stops every node (SIGINT) and waits for it.
@@ -209,7 +246,7 @@ final class LocalCluster {
         return object
     }
 
-    private func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
+    func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if (try? condition()) == true { return }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `tributary query account|block|tx|datanet|adapter|status|peers`: read from a node's HTTP API.
+/// `tributary query account|block|tx|datanet|adapter|status|validators|peers`: read from a node's HTTP API.
 enum QueryCommands {
     static let all: [CommandSpec] = [
         query("account", "An account's balance, locked and spendable amounts, stake and nonce.",
@@ -12,6 +12,7 @@ enum QueryCommands {
         query("datanet", "A registered datanet.", positional: .init(name: "id", help: "Datanet id.")) { "/v1/datanets/\($0!)" },
         query("adapter", "A registered adapter.", positional: .init(name: "hash", help: "Adapter hash.")) { "/v1/adapters/\($0!)" },
         query("status", "The node's chain id, height, hashes, mempool size and peer count.", positional: nil) { _ in "/v1/status" },
+        query("validators", "The validators that certify the next block: address, voting power, stake.", positional: nil) { _ in "/v1/validators" },
         query("peers", "The node's connected peers: id, address, direction, time connected, bytes, score.", positional: nil) { _ in "/v1/net/peers" },
     ]
 

@@ -16,6 +16,9 @@ enum TestnetCommand {
         is relative to <out>. Node i takes ports base+2i (HTTP) and base+2i+1 (peers). --host
         may contain {i}, replaced by the node's index (node{i} for containers named node0…).
         Every validator's account also holds 1000 OPEN to pay fees (evidence reports).
+        --history-blocks N commits N blocks into every node's store before it first starts,
+        proposed and certified with the validators' own keys (each with --history-transfers
+        transfers among accounts funded for them): a chain for a new node to block-sync.
         Then: tributary start --home <out>/node0 (and each other node, each its own process).
         """,
         options: [
@@ -27,6 +30,8 @@ enum TestnetCommand {
             .init(name: "fund", value: "ADDR=OPEN", help: "Credit an account at genesis.", isRepeatable: true),
             .init(name: "power", value: "N", help: "Each validator's voting power = stake in whole OPEN (default 10000)."),
             .init(name: "block-interval-ms", value: "MS", help: "Block interval written to every config.json (default 500)."),
+            .init(name: "history-blocks", value: "N", help: "Blocks of history committed before the nodes start (default 0)."),
+            .init(name: "history-transfers", value: "K", help: "Transfers in each history block (default 0: empty blocks)."),
         ]
     ) { try run($0) }
 
@@ -42,13 +47,22 @@ enum TestnetCommand {
             allocations.append(.init(address: address, amount: try InitCommand.openAmount(value, option: "fund")))
         }
         let blockIntervalMs = try arguments.integer("block-interval-ms", default: NodeConfig().block_interval_ms, in: 1...3_600_000)
+        let history = TestnetHistory(blocks: try arguments.integer("history-blocks", default: 0, in: 0...10_000_000),
+                                     transfersPerBlock: try arguments.integer("history-transfers", default: 0, in: 0...Block.maxTransactions))
+        let now = UInt64(Date().timeIntervalSince1970)
         let network = try create(
             validators: count, out: out, chainID: arguments.value("chain-id") ?? "localnet",
             basePort: try arguments.integer("base-port", default: 26_600, in: 1...(65_535 - 2 * count + 1)),
             host: arguments.value("host") ?? "127.0.0.1",
-            power: try arguments.integer("power", default: 10_000, in: 1...1_000_000_000), allocations: allocations
+            power: try arguments.integer("power", default: 10_000, in: 1...1_000_000_000), allocations: allocations + history.allocations,
+            genesisTime: history.blocks > 0 ? history.genesisTime(now: now) : now
         ) { $0.block_interval_ms = blockIntervalMs }
         print("created \(count) validator homes in \(out) (chain \(network.chainID), genesis \(network.genesisHash.hex))")
+        if history.blocks > 0 {
+            let keys = try network.members.map { member in try KeyFile.read(from: member.home.file(try NodeConfig.load(home: member.home.path, environment: [:]).validator_key)) }
+            try history.write(into: network, validatorKeys: keys)
+            print("committed \(history.blocks) history blocks of \(history.transfersPerBlock) transfers into every node's store")
+        }
         for member in network.members {
             print("  \(member.name): \(member.http)  p2p \(member.peer.hostPort)  node \(member.peer.id.hex.prefix(16))…")
         }
@@ -75,7 +89,8 @@ enum TestnetCommand {
     /// (with `allocations`, and 1000 OPEN for each validator), keys, and configs that `adjust`
     /// may change before they are checked and written.
     static func create(validators count: Int, out: String, chainID: String, basePort: Int, host hostPattern: String,
-                       power: UInt64, allocations extra: [Genesis.Allocation], adjust: (inout NodeConfig) -> Void = { _ in }) throws -> Network {
+                       power: UInt64, allocations extra: [Genesis.Allocation], genesisTime: UInt64 = UInt64(Date().timeIntervalSince1970),
+                       adjust: (inout NodeConfig) -> Void = { _ in }) throws -> Network {
         guard chainID.utf8.count <= SigningDomain.chainIDMaxBytes, !chainID.isEmpty else {
             throw UsageError("--chain-id must be 1...\(SigningDomain.chainIDMaxBytes) bytes")
         }
@@ -108,7 +123,7 @@ enum TestnetCommand {
             .init(address: $0.validatorKey.publicKey, amount: validatorBalanceOPEN * OPEN.atomicUnitsPerOPEN)
         } + extra
         let genesis = Genesis(
-            chainID: chainID, genesisTime: UInt64(Date().timeIntervalSince1970),
+            chainID: chainID, genesisTime: genesisTime,
             parameters: ChainParameters(minFee: try InitCommand.openAmount("0.000001", option: "min-fee"),
                                         minStake: try InitCommand.openAmount("1000", option: "min-stake")),
             validators: members.map { .init(address: $0.validatorKey.publicKey, power: power) },
