@@ -7,13 +7,14 @@ import Gossip
 /// reading. Blocking sockets with receive timeouts.
 final class HostileClient {
     let descriptor: Int32
-    let nodeKey = SigningKey()
+    let nodeKey: SigningKey
     private var cipher: FrameCipher?
     private var received: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port`; a small receive buffer makes a client that stops reading
-    /// fill the node's side quickly.
-    init(port: UInt16, receiveBufferBytes: Int32? = nil) throws {
+    /// Connects to 127.0.0.1:`port` as `nodeKey`; a small receive buffer makes a client that
+    /// stops reading fill the node's side quickly.
+    init(port: UInt16, nodeKey: SigningKey = SigningKey(), receiveBufferBytes: Int32? = nil) throws {
+        self.nodeKey = nodeKey
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBufferBytes {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))

@@ -134,11 +134,10 @@ public final class TCPTransport: @unchecked Sendable {
         wake()
     }
 
-    /// Drops `peer` and refuses it — its connections and dials to it — for `forMs`.
-    public func ban(_ peer: NodeID, forMs: UInt64, reason: String) {
-        let until = Self.wallMs() + forMs
-        shared.withLock { $0.bannedUntilMs[peer] = max($0.bannedUntilMs[peer] ?? 0, until) }
-        log(.warning, "peer banned", [("peer", peer.hex), ("for_s", String(forMs / 1_000)), ("reason", reason)])
+    /// Drops `peer` and refuses it — its connections and dials to it — until `untilMs` (unix
+    /// milliseconds).
+    public func ban(_ peer: NodeID, untilMs: UInt64, reason: String) {
+        shared.withLock { $0.bannedUntilMs[peer] = max($0.bannedUntilMs[peer] ?? 0, untilMs) }
         disconnect(peer, reason: .banned(reason))
     }
 
@@ -473,5 +472,5 @@ public final class TCPTransport: @unchecked Sendable {
     }
 
     static func monotonicMs() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
-    static func wallMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+    public static func wallMs() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }

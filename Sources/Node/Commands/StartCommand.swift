@@ -46,7 +46,8 @@ enum StartCommand {
         let node = try ChainNode(
             store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
             blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath,
-            network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers), log: log)
+            network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers,
+                           banMs: UInt64(config.peer_ban_ms), banFile: PeerBanFile(path: home.file("peer_bans.json"))), log: log)
         let api = ChainAPI(node: node)
         let service = try serveModel(arguments, config: config, log: log)
         defer { service?.stop() }

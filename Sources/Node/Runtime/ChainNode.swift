@@ -48,6 +48,10 @@ final class ChainNode: GossipHost, Sendable {
         let nodeKey: SigningKey
         let transport: TransportConfig
         let persistentPeers: [PeerAddress]
+        /// How long a peer whose score fell below the threshold stays banned.
+        let banMs: UInt64
+        /// Where bans are kept across restarts.
+        let banFile: PeerBanFile?
     }
 
     /// A node over `store`; `walPath` is its consensus WAL. Consensus (and gossip, when
@@ -60,7 +64,10 @@ final class ChainNode: GossipHost, Sendable {
         self.log = log
         chainID = store.status!.chainID
         self.executor = Executor(chainID: chainID)
-        gossip = network.map { GossipService(nodeKey: $0.nodeKey, config: $0.transport, persistentPeers: $0.persistentPeers, log: log) }
+        gossip = network.map {
+            GossipService(nodeKey: $0.nodeKey, config: $0.transport, persistentPeers: $0.persistentPeers, banMs: $0.banMs,
+                          banFile: $0.banFile, log: log)
+        }
         wal = try ConsensusWAL(path: walPath)
         if wal.repairedTail > 0 {
             log.warning("consensus WAL had a torn final record; cut it off", ["bytes": wal.repairedTail, "path": walPath])

@@ -68,8 +68,6 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// signatures while the one before executes).
     static let syncBatchBlocksMax = 64
     static let syncBatchesInFlightMax = 2
-    /// How long a peer that served a bad block stays banned.
-    static let badBlockBanMs: UInt64 = 3_600_000
     /// How often a syncing node logs its progress.
     static let syncProgressEveryTicks: UInt64 = 20
 
@@ -80,10 +78,16 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private let queue = DispatchQueue(label: "tributary.gossip")
     private let log: Logger
     private let persistentPeers: [PeerAddress]
+    private let banMs: UInt64
+    private let banFile: PeerBanFile?
+    /// Each peer's score, for `/v1/net/peers`, refreshed every tick.
+    private let scoreSnapshot = Mutex<[NodeID: Int64]>([:])
 
     // Touched only on `queue`.
     private var host: (any GossipHost)?
     private var router = Router()
+    private var scores = PeerScores()
+    private var bans: [PeerBanFile.Ban] = []
     private var timer: DispatchSourceTimer?
     private var pendingPublish: [GossipItem] = []
     private var publishScheduled = false
@@ -96,9 +100,14 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var statusChanged = false
     private var syncProgress: (tick: UInt64, height: UInt64) = (0, 0)
 
-    init(nodeKey: SigningKey, config: TransportConfig, persistentPeers: [PeerAddress], log: Logger) {
+    /// A peer whose score falls below the threshold is banned for `banMs`; bans are kept in
+    /// `banFile` (none kept when nil).
+    init(nodeKey: SigningKey, config: TransportConfig, persistentPeers: [PeerAddress], banMs: UInt64, banFile: PeerBanFile?,
+         log: Logger) {
         self.log = log
         self.persistentPeers = persistentPeers
+        self.banMs = banMs
+        self.banFile = banFile
         transport = TCPTransport(nodeKey: nodeKey, config: config) { level, message, fields in
             let mapped: Logger.Level = switch level {
             case .debug: .debug
@@ -112,7 +121,12 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// Listens, dials the persistent peers and starts ticking. A node with persistent peers
     /// starts in block sync; one without follows consensus at once.
     func start(host: any GossipHost) throws {
+        let now = TCPTransport.wallMs()
+        let kept = try banFile?.load(nowMs: now) ?? []
+        for ban in kept { transport.ban(NodeID(hex: ban.id)!, untilMs: ban.until_ms, reason: ban.reason) }
+        if !kept.isEmpty { log.info("peers banned earlier", ["count": kept.count]) }
         queue.sync {
+            bans = kept
             self.host = host
             pool = BlockSyncPool(appliedHeight: host.committedHeight)
             syncProgress = (0, host.committedHeight)
@@ -185,9 +199,12 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
 
     /// The connected peers with their scores.
     func peers() -> [(peer: PeerSnapshot, score: Int64)] {
-        let scores = counters.scores
+        let scores = scoreSnapshot.withLock { $0 }
         return transport.peers().map { ($0, scores[$0.id] ?? 0) }
     }
+
+    /// Peers banned now.
+    var bannedCount: Int { queue.sync { bans.count { $0.until_ms > TCPTransport.wallMs() } } }
 
     // MARK: Transport events (I/O thread)
 
@@ -203,7 +220,6 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         queue.async { [self] in
             perform(router.handle(.peerDisconnected(peer)))
             perform(pool.handle(.peerRemoved(peer)))
-            counters.forget(peer)
         }
     }
 
@@ -232,7 +248,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         let inbound = ConsensusGossip.sort(items, seen: router.hasSeen, chainID: host.chainID, isRelevant: host.isRelevant)
         if inbound.highestHeight > 1 { perform(pool.handle(.peerHeight(peer, inbound.highestHeight - 1))) }
         for (_, message) in inbound.accepted { host.consensusMessageArrived(message) }
-        if !inbound.accepted.isEmpty { counters.accepted(.consensus, count: inbound.accepted.count, from: peer) }
+        if !inbound.accepted.isEmpty { accepted(.consensus, count: inbound.accepted.count, from: peer) }
         logDuplicates(inbound.duplicates.count, .consensus, from: peer)
         for event in inbound.routerEvents(from: peer) { perform(router.handle(event)) }
         if let failure = inbound.failure { invalid(peer, reason: failure.reason, failure.detail) }
@@ -302,7 +318,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         if !duplicates.isEmpty { perform(router.handle(.duplicates(from: peer, duplicates))) }
         if !discarded.isEmpty { perform(router.handle(.discarded(from: peer, discarded))) }
         if !accepted.isEmpty {
-            counters.accepted(channel, count: accepted.count, from: peer)
+            self.accepted(channel, count: accepted.count, from: peer)
             perform(router.handle(.accepted(from: peer, accepted)))
         }
         if let failure { invalid(peer, reason: failure.reason, failure.detail) }
@@ -402,15 +418,41 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
 
     /// Copies of messages handled already are dropped without a second check (counted in
     /// `tributary_p2p_duplicates_dropped_total`); gossip makes a few, so they log at debug.
+    /// Each costs its sender a point of score.
     private func logDuplicates(_ count: Int, _ channel: Channel, from peer: NodeID) {
         guard count > 0 else { return }
         log.debug("dropped copies of messages handled already", ["peer": peer.hex, "channel": "\(channel)", "count": count])
+        score(.duplicates(count), peer, reason: "floods copies of known messages")
+    }
+
+    private func accepted(_ channel: Channel, count: Int, from peer: NodeID) {
+        counters.accepted(channel, count: count)
+        score(.useful(count), peer, reason: "")
     }
 
     private func invalid(_ peer: NodeID, reason: String, _ detail: String) {
-        counters.invalid(reason, from: peer)
+        counters.invalid(reason)
         log.warning("dropping peer: invalid message", ["peer": peer.hex, "reason": reason, "detail": detail])
-        transport.disconnect(peer, reason: .byNode("invalid message: \(detail)"))
+        if !score(.invalid, peer, reason: "invalid messages: \(detail)") {
+            transport.disconnect(peer, reason: .byNode("invalid message: \(detail)"))
+        }
+    }
+
+    /// Records what `peer` did; bans it (for `banMs`, kept in the ban file) when its score
+    /// falls below the threshold, and then returns true.
+    @discardableResult
+    private func score(_ event: PeerScores.Event, _ peer: NodeID, reason: String) -> Bool {
+        guard scores.record(event, for: peer) else { return false }
+        let untilMs = TCPTransport.wallMs() + banMs
+        log.warning("banning peer", ["peer": peer.hex, "for_s": banMs / 1_000, "reason": reason])
+        counters.banned()
+        transport.ban(peer, untilMs: untilMs, reason: reason)
+        bans.removeAll { $0.id == peer.hex }
+        bans.append(.init(id: peer.hex, until_ms: untilMs, reason: reason))
+        do { try banFile?.save(bans, nowMs: TCPTransport.wallMs()) } catch {
+            log.error("could not save the peer ban list", ["error": "\(error)"])
+        }
+        return true
     }
 
     // MARK: Sending
@@ -420,6 +462,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         perform(router.handle(.tick))
         counters.record(router.counters)
         perform(pool.handle(.tick))
+        scores.tick()
+        scoreSnapshot.withLock { $0 = scores.scores }
         if statusChanged {
             statusChanged = false
             for peer in router.connectedPeers { sendDirect(.status(height: host.committedHeight), to: peer) }
@@ -453,9 +497,9 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             case let .request(peer, fromHeight, count):
                 sendDirect(.request(fromHeight: fromHeight, countMax: count), to: peer)
             case let .misbehaved(peer, reason):
-                counters.invalid("bad_block", from: peer)
+                counters.invalid("bad_block")
                 log.warning("dropping peer: it sent a bad block", ["peer": peer.hex, "reason": reason])
-                transport.ban(peer, forMs: Self.badBlockBanMs, reason: "bad block: \(reason)")
+                score(.badBlock, peer, reason: "bad block: \(reason)")
             }
         }
     }
@@ -492,33 +536,22 @@ final class GossipCounters: Sendable {
         var itemsAccepted = [UInt64](repeating: 0, count: Channel.allCases.count)
         var invalid: [String: UInt64] = [:]
         var router = Router.Counters()
-        /// Per connected peer: new valid messages it delivered, less 100 per invalid one.
-        var scores: [NodeID: Int64] = [:]
+        var peersBanned: UInt64 = 0
     }
 
     private let values = Mutex(Values())
 
     var snapshot: Values { values.withLock { $0 } }
-    var scores: [NodeID: Int64] { values.withLock { $0.scores } }
 
     func received(_ channel: Channel) { values.withLock { $0.itemsReceived[Int(channel.rawValue)] += 1 } }
 
-    func accepted(_ channel: Channel, count: Int, from peer: NodeID) {
-        values.withLock {
-            $0.itemsAccepted[Int(channel.rawValue)] += UInt64(count)
-            $0.scores[peer, default: 0] += Int64(count)
-        }
+    func accepted(_ channel: Channel, count: Int) {
+        values.withLock { $0.itemsAccepted[Int(channel.rawValue)] += UInt64(count) }
     }
 
-    func invalid(_ reason: String, from peer: NodeID) {
-        values.withLock {
-            $0.invalid[reason, default: 0] += 1
-            $0.scores[peer, default: 0] -= 100
-        }
-    }
-
+    func invalid(_ reason: String) { values.withLock { $0.invalid[reason, default: 0] += 1 } }
+    func banned() { values.withLock { $0.peersBanned += 1 } }
     func record(_ router: Router.Counters) { values.withLock { $0.router = router } }
-    func forget(_ peer: NodeID) { values.withLock { $0.scores[peer] = nil } }
 }
 
 extension WireMessage {

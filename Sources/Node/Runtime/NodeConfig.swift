@@ -44,6 +44,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var peer_timeout_ms = 15_000
     /// A peer that takes no bytes this long while some wait for it is dropped.
     var write_stall_timeout_ms = 10_000
+    /// How long a peer whose score fell below the threshold (bad blocks, floods of copies,
+    /// repeated invalid messages) stays banned; bans are kept in <home>/peer_bans.json.
+    var peer_ban_ms = 3_600_000
     var log_format = "human"
     var log_level = "info"
     var http_body_max_bytes = 1 << 20
@@ -131,6 +134,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         transport.peerTimeoutMs = peer_timeout_ms
         transport.writeStallTimeoutMs = write_stall_timeout_ms
         if let defect = transport.defect { throw UsageError(defect) }
+        guard peer_ban_ms >= 1 else { throw UsageError("peer_ban_ms must be at least 1") }
         guard message_bytes_max >= WireMessage.payloadBytesMax else {
             throw UsageError("message_bytes_max must be at least \(WireMessage.payloadBytesMax) (a largest block)")
         }
