@@ -45,14 +45,16 @@ final class Cluster {
     }
 
     /// Makes a home that joins the chain (`tributary init --genesis`) with the nodes `peers`
-    /// as its persistent peers, and starts it; returns its index.
-    func addFullNode(peers: [Int]) throws -> Int {
+    /// as its persistent peers and `seeds` as its seeds, and starts it; returns its index.
+    func addFullNode(peers: [Int], seeds: [Int] = []) throws -> Int {
         let index = processes.count
         let home = directory + "/node\(index)"
         let port = Tributary.freePortRange(2)
-        let peerList = try peers.map { try nodeID($0).hex + "@127.0.0.1:\(p2pPort($0))" }.joined(separator: ",")
+        func list(_ nodes: [Int]) throws -> String {
+            try nodes.map { try nodeID($0).hex + "@127.0.0.1:\(p2pPort($0))" }.joined(separator: ",")
+        }
         let made = try Tributary.run([
-            "init", "--home", home, "--genesis", self.home(0) + "/genesis.json", "--peers", peerList,
+            "init", "--home", home, "--genesis", self.home(0) + "/genesis.json", "--peers", try list(peers), "--seeds", try list(seeds),
             "--validator-key", home + "/validator.key", "--http-address", "127.0.0.1:\(port)",
             "--p2p-address", "127.0.0.1:\(port + 1)", "--block-interval-ms", "50",
         ])

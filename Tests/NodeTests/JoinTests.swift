@@ -59,6 +59,23 @@ import Testing
         #expect(cluster.stopAll().allSatisfy { $0 == 0 })
     }
 
+    @Test(.timeLimit(.minutes(3))) func aNodeGivenOnlyASeedFindsEveryPeer() throws {
+        let cluster = try Cluster()
+        try cluster.waitUntil("the validators connected", timeoutSeconds: 20) {
+            try (0..<4).allSatisfy { try cluster.status($0)["peers"] as? Int == 3 }
+        }
+        // Each validator advertises its address in a signed record, which its peers keep and
+        // hand to every node that connects: the seed's peers become the new node's.
+        let joined = try cluster.addFullNode(peers: [], seeds: [0])
+        try cluster.waitUntil("the new node connected to all four validators", timeoutSeconds: 60) {
+            try cluster.status(joined)["peers"] as? Int == 4
+        }
+        try cluster.waitCommitted(try cluster.transfer(via: joined), on: [0, 1, 2, 3, joined])
+        #expect(cluster.node(joined)!.stop() == 0)
+        let book = try String(contentsOfFile: cluster.home(joined) + "/addrbook.json", encoding: .utf8)
+        for index in 0..<4 { #expect(book.contains(try cluster.nodeID(index).hex + "@127.0.0.1:\(cluster.p2pPort(index))")) }
+    }
+
     private func sign(_ body: TransactionBody, by key: SigningKey, nonce: UInt64, _ cluster: Cluster) -> SignedTransaction {
         Transaction(sender: key.publicKey, nonce: nonce, fee: 1_000, body: body).signed(by: key, chainID: cluster.chainID)
     }

@@ -10,6 +10,8 @@ public protocol TransportDelegate: AnyObject, Sendable {
     /// A message from `peer`. Its `bytes` count against the transport's inbound budget until
     /// the node calls `TCPTransport.finished(bytes:)`; reading pauses while the budget is spent.
     func transportReceived(_ message: WireMessage, channel: Channel, from peer: NodeID, bytes: Int)
+    /// A dial of `address` ended without a connection (unreachable, refused, failed handshake).
+    func transportDialFailed(_ address: PeerAddress)
 }
 
 /// A log line from the transport: level, message, fields.
@@ -271,11 +273,11 @@ public final class TCPTransport: @unchecked Sendable {
     // MARK: Dialing
 
     private func startDial(_ address: PeerAddress) {
-        guard address.id != nodeID else { return }
+        guard address.id != nodeID, !isBanned(address.id), shared.withLock({ $0.peers[address.id] == nil }) else { return }
         let outbound = connections.values.filter { $0.direction == .outbound && !$0.isClosed }.count
         guard outbound < config.outboundPeersMax else {
             log(.debug, "not dialing: outbound_peers_max reached", [("peer", address.description)])
-            dialFailed(address, "outbound_peers_max reached")
+            scheduleRedial(address.id)
             return
         }
         persistent[address.id]?.dialing = true
@@ -289,6 +291,7 @@ public final class TCPTransport: @unchecked Sendable {
     private func dialFailed(_ address: PeerAddress, _ why: String) {
         log(.debug, "dial failed", [("peer", address.description), ("error", why)])
         scheduleRedial(address.id)
+        delegate?.transportDialFailed(address)
     }
 
     private func scheduleRedial(_ peer: NodeID) {
@@ -437,6 +440,7 @@ public final class TCPTransport: @unchecked Sendable {
                 metrics.handshakeFailed(reason.label)
             }
             log(.info, "connection failed", [("address", connection.remote), ("reason", reason.description)])
+            if let dialed = connection.dialed { delegate?.transportDialFailed(dialed) }
         } else {
             metrics.dropped(reason.label)
         }

@@ -33,6 +33,7 @@ enum InitCommand {
             .init(name: "block-interval-ms", value: "MS", help: "Block interval written to config.json (default 500)."),
             .init(name: "p2p-address", value: "HOST:PORT", help: "Where peers connect, written to config.json (default 0.0.0.0:26656)."),
             .init(name: "peers", value: "ID@HOST:PORT,...", help: "Persistent peers written to config.json."),
+            .init(name: "seeds", value: "ID@HOST:PORT,...", help: "Seeds (asked for peer addresses) written to config.json."),
         ]
     ) { arguments in
         let home = NodeHome(arguments: arguments)
@@ -106,6 +107,7 @@ enum InitCommand {
         if let address = arguments.value("http-address") { config.http_address = address }
         if let address = arguments.value("p2p-address") { config.p2p_address = address }
         if let peers = arguments.value("peers") { config.persistent_peers = peers }
+        if let seeds = arguments.value("seeds") { config.seeds = seeds }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         _ = try config.validated()
         _ = try config.network(chainID: chainID)

@@ -10,9 +10,13 @@ enum StartCommand {
         summary: "Run a node: consensus and the HTTP API. Ctrl-C stops it cleanly.",
         discussion: """
         Settings come from <home>/config.json, overridden by TRIBUTARY_HTTP_ADDRESS,
-        TRIBUTARY_P2P_ADDRESS, TRIBUTARY_EXTERNAL_ADDRESS, TRIBUTARY_PERSISTENT_PEERS,
+        TRIBUTARY_P2P_ADDRESS, TRIBUTARY_EXTERNAL_ADDRESS, TRIBUTARY_PERSISTENT_PEERS, TRIBUTARY_SEEDS,
         TRIBUTARY_BLOCK_INTERVAL_MS, TRIBUTARY_LOG_FORMAT, TRIBUTARY_LOG_LEVEL, overridden by flags.
-        The node listens for peers on p2p_address and stays connected to persistent_peers.
+        The node listens for peers on p2p_address and stays connected to persistent_peers; with pex
+        on (the default) it also learns addresses from its peers (<home>/addrbook.json), dials
+        them up to outbound_peers_max, and asks the seeds when it knows none.
+        A node with peers catches up by block sync first (its progress logged every 2 s), then
+        follows consensus.
         """,
         options: [
             .init(name: "home", value: "DIR", help: "Node home (default $TRIBUTARY_HOME or ~/.tributary)."),
@@ -20,6 +24,7 @@ enum StartCommand {
             .init(name: "p2p-address", value: "HOST:PORT", help: "Where peers connect (default 0.0.0.0:26656)."),
             .init(name: "external-address", value: "HOST:PORT", help: "The address peers should dial, if not p2p-address."),
             .init(name: "persistent-peers", value: "ID@HOST:PORT,...", help: "Peers to stay connected to."),
+            .init(name: "seeds", value: "ID@HOST:PORT,...", help: "Peers to ask for addresses when the address book has none."),
             .init(name: "block-interval-ms", value: "MS", help: "How often a block is produced when transactions wait."),
             .init(name: "log-format", value: "human|json", help: "Log line format on stderr."),
             .init(name: "log-level", value: "LEVEL", help: "debug, info, warning or error."),
@@ -34,20 +39,25 @@ enum StartCommand {
         if let value = arguments.value("p2p-address") { config.p2p_address = value }
         if let value = arguments.value("external-address") { config.external_address = value }
         if let value = arguments.value("persistent-peers") { config.persistent_peers = value }
+        if let value = arguments.value("seeds") { config.seeds = value }
         if let value = arguments.value("log-format") { config.log_format = value }
         if let value = arguments.value("log-level") { config.log_level = value }
         if let value = arguments.value("inference-activations") { config.inference_activations = value }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         let (address, log, mempoolLimits, consensus) = try config.validated()
 
-        let network = try config.network(chainID: try home.genesis().chainID)
+        let chainID = try home.genesis().chainID
+        let network = try config.network(chainID: chainID)
         let nodeKey = try home.nodeKey(config, log: log)
+        let discovery = config.pex ? try PeerDiscovery(nodeKey: nodeKey, chainID: chainID, seeds: network.seeds,
+                                                       advertised: network.advertised, file: AddressBookFile(path: home.file("addrbook.json"))) : nil
         let store = try home.openStore()
         let node = try ChainNode(
             store: store, validatorKey: try home.validatorKey(config), mempoolLimits: mempoolLimits,
             blockTransactionsMax: config.block_transactions_max, consensus: consensus, walPath: home.walPath,
             network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers,
-                           banMs: UInt64(config.peer_ban_ms), banFile: PeerBanFile(path: home.file("peer_bans.json"))), log: log)
+                           banMs: UInt64(config.peer_ban_ms), banFile: PeerBanFile(path: home.file("peer_bans.json")),
+                           discovery: discovery), log: log)
         let api = ChainAPI(node: node)
         let service = try serveModel(arguments, config: config, log: log)
         defer { service?.stop() }
@@ -63,7 +73,7 @@ enum StartCommand {
             "chain_id": status.chainID, "height": status.height, "app_hash": status.appHash.hex.prefix(16),
             "validator": node.validatorKey.publicKey.hex, "node_id": nodeKey.publicKey.hex, "http": "http://\(address)",
             "p2p": config.p2p_address, "external_address": config.external_address.isEmpty ? config.p2p_address : config.external_address,
-            "persistent_peers": network.persistentPeers.count,
+            "persistent_peers": network.persistentPeers.count, "seeds": network.seeds.count, "pex": config.pex,
         ])
         print("HTTP API listening on http://\(address)")
         print("node \(nodeKey.publicKey.hex) listening for peers on \(config.p2p_address)")

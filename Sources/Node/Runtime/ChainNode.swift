@@ -52,6 +52,8 @@ final class ChainNode: GossipHost, Sendable {
         let banMs: UInt64
         /// Where bans are kept across restarts.
         let banFile: PeerBanFile?
+        /// Peer exchange, unless it is off.
+        let discovery: PeerDiscovery?
     }
 
     /// A node over `store`; `walPath` is its consensus WAL. Consensus (and gossip, when
@@ -66,7 +68,7 @@ final class ChainNode: GossipHost, Sendable {
         self.executor = Executor(chainID: chainID)
         gossip = network.map {
             GossipService(nodeKey: $0.nodeKey, config: $0.transport, persistentPeers: $0.persistentPeers, banMs: $0.banMs,
-                          banFile: $0.banFile, log: log)
+                          banFile: $0.banFile, discovery: $0.discovery, log: log)
         }
         wal = try ConsensusWAL(path: walPath)
         if wal.repairedTail > 0 {

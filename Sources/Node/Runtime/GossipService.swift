@@ -68,6 +68,10 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// signatures while the one before executes).
     static let syncBatchBlocksMax = 64
     static let syncBatchesInFlightMax = 2
+    /// Ticks between looks at the outbound connections (peer exchange dials) and between saves
+    /// of the address book.
+    static let discoverEveryTicks: UInt64 = 10
+    static let saveBookEveryTicks: UInt64 = 300
     /// How often a syncing node logs its progress.
     static let syncProgressEveryTicks: UInt64 = 20
 
@@ -88,6 +92,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var router = Router()
     private var scores = PeerScores()
     private var bans: [PeerBanFile.Ban] = []
+    /// Peer exchange; nil when `pex` is off (only persistent peers are dialed).
+    private var discovery: PeerDiscovery?
     private var timer: DispatchSourceTimer?
     private var pendingPublish: [GossipItem] = []
     private var publishScheduled = false
@@ -103,11 +109,12 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// A peer whose score falls below the threshold is banned for `banMs`; bans are kept in
     /// `banFile` (none kept when nil).
     init(nodeKey: SigningKey, config: TransportConfig, persistentPeers: [PeerAddress], banMs: UInt64, banFile: PeerBanFile?,
-         log: Logger) {
+         discovery: PeerDiscovery?, log: Logger) {
         self.log = log
         self.persistentPeers = persistentPeers
         self.banMs = banMs
         self.banFile = banFile
+        self.discovery = discovery
         transport = TCPTransport(nodeKey: nodeKey, config: config) { level, message, fields in
             let mapped: Logger.Level = switch level {
             case .debug: .debug
@@ -130,7 +137,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             self.host = host
             pool = BlockSyncPool(appliedHeight: host.committedHeight)
             syncProgress = (0, host.committedHeight)
-            if persistentPeers.isEmpty {
+            if persistentPeers.isEmpty && (discovery.map { $0.seeds.isEmpty && $0.book.count == 0 } ?? true) {
                 host.blockSyncFinished()
             } else {
                 syncing = true
@@ -147,14 +154,17 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         queue.sync { self.timer = timer }
     }
 
-    /// Closes every connection and lets go of the host.
+    /// Closes every connection, saves the address book and lets go of the host.
     func stop() {
         queue.sync {
             timer?.cancel()
             timer = nil
         }
         transport.stop()
-        queue.sync { host = nil }
+        queue.sync {
+            host = nil
+            saveAddressBook()
+        }
     }
 
     /// Sends a message originated here to every peer: consensus messages at once, transactions
@@ -211,6 +221,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     func transportConnected(_ peer: PeerSnapshot) {
         queue.async { [self] in
             guard let host else { return }
+            discovery?.connected(peer.id, outbound: peer.direction == .outbound, nowMs: TCPTransport.wallMs())
             perform(router.handle(.peerConnected(peer.id)))
             sendDirect(.status(height: host.committedHeight), to: peer.id)
         }
@@ -221,6 +232,10 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             perform(router.handle(.peerDisconnected(peer)))
             perform(pool.handle(.peerRemoved(peer)))
         }
+    }
+
+    func transportDialFailed(_ address: PeerAddress) {
+        queue.async { [self] in discovery?.dialFailed(address, nowMs: TCPTransport.wallMs()) }
     }
 
     func transportReceived(_ message: WireMessage, channel: Channel, from peer: NodeID, bytes: Int) {
@@ -285,16 +300,18 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         finish(from: peer, channel: .transactions, accepted: accepted, duplicates: duplicates, discarded: discarded, failure: failure)
     }
 
-    /// Envelopes signed by their origin's node key. No kind is acted on yet (peer exchange will
-    /// be the first), so authentic ones are not relayed; a bad signature drops the sender.
+    /// Envelopes signed by their origin's node key; a bad signature drops the sender. Address
+    /// records (`peers/v1`) that are news feed the address book and are relayed; other kinds
+    /// are not acted on yet, so not relayed.
     private func receiveEnvelopes(_ items: [[UInt8]], from peer: NodeID, host: any GossipHost) {
         var duplicates: [Digest] = []
         var discarded: [Digest] = []
+        var accepted: [GossipItem] = []
         var failure: (reason: String, detail: String)?
         for bytes in items {
             let id = Digest.blake2b(bytes)
             counters.received(.envelopes)
-            if router.hasSeen(id) || discarded.contains(id) {
+            if router.hasSeen(id) || discarded.contains(id) || accepted.contains(where: { $0.id == id }) {
                 duplicates.append(id)
                 continue
             }
@@ -306,9 +323,43 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
                 failure = ("bad_signature", "a '\(envelope.kind)' envelope with a bad signature")
                 break
             }
-            discarded.append(id)
+            let item = GossipItem(id: id, channel: .envelopes, bytes: bytes)
+            if envelope.kind == AddressRecord.kind, discovery?.recordArrived(envelope, item: item, nowMs: TCPTransport.wallMs()) == true {
+                accepted.append(item)
+            } else {
+                discarded.append(id)
+            }
         }
-        finish(from: peer, channel: .envelopes, accepted: [], duplicates: duplicates, discarded: discarded, failure: failure)
+        finish(from: peer, channel: .envelopes, accepted: accepted, duplicates: duplicates, discarded: discarded, failure: failure)
+        if !accepted.isEmpty, let discovery { perform(router.handle(.live(.envelopes, discovery.liveRecords))) }
+    }
+
+    // MARK: Peer exchange
+
+    /// Publishes this node's address record when due and dials toward `outbound_peers_max`.
+    private func discover() {
+        guard var discovery else { return }
+        let nowMs = TCPTransport.wallMs()
+        if let record = discovery.ownRecordIfDue(nowMs: nowMs) {
+            perform(router.handle(.published([record])))
+            perform(router.handle(.live(.envelopes, discovery.liveRecords)))
+        }
+        let peers = transport.peers()
+        let dials = discovery.dials(
+            outbound: peers.count { $0.direction == .outbound }, outboundMax: transport.config.outboundPeersMax,
+            connected: Set(peers.map(\.id)).union(persistentPeers.map(\.id)),
+            connectedHosts: Set(peers.map { (try? PeerAddress.splitHostPort($0.address).host) ?? $0.address }),
+            isBanned: transport.isBanned, nowMs: nowMs)
+        self.discovery = discovery
+        for address in dials {
+            log.debug("dialing a peer from the address book", ["peer": address.description])
+            transport.dial(address, persistent: false)
+        }
+        if router.tick % Self.saveBookEveryTicks == 0 { saveAddressBook() }
+    }
+
+    private func saveAddressBook() {
+        do { try discovery?.save() } catch { log.warning("could not save the address book", ["error": "\(error)"]) }
     }
 
     /// Tells the router what a batch from `peer` held, and drops the peer if part of it was invalid.
@@ -470,6 +521,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         }
         logSyncProgress(host)
         publishSyncState()
+        if router.tick % Self.discoverEveryTicks == 1 { discover() }
         updateSyncMode(host)
         if router.tick % Self.liveEveryTicks == 0 {
             host.liveConsensusMessages { [weak self] items in

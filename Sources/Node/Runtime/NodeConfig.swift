@@ -23,11 +23,16 @@ struct NodeConfig: Codable, Sendable, Equatable {
     /// Where peers connect (`host:port`).
     var p2p_address = "0.0.0.0:26656"
     /// The `host:port` peers should dial to reach this node, when it differs from `p2p_address`
-    /// (behind NAT, in a container): shown in the start log, and what peer exchange will
-    /// advertise.
+    /// (behind NAT, in a container): shown in the start log, and what peer exchange
+    /// advertises (else `p2p_address`, unless its host is 0.0.0.0 or ::).
     var external_address = ""
     /// `<node id>@<host>:<port>,…`: peers to stay connected to, redialed whenever the link ends.
     var persistent_peers = ""
+    /// `<node id>@<host>:<port>,…`: dialed for addresses when the address book has none to dial.
+    var seeds = ""
+    /// Peer exchange: advertise this node's address, learn others' into <home>/addrbook.json
+    /// and dial them up to outbound_peers_max. Off: only persistent peers and seeds are dialed.
+    var pex = true
     var inbound_peers_max = 40
     var outbound_peers_max = 10
     /// Largest frame a peer may send; larger messages travel in several frames.
@@ -81,6 +86,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         ("TRIBUTARY_P2P_ADDRESS", "p2p_address"),
         ("TRIBUTARY_EXTERNAL_ADDRESS", "external_address"),
         ("TRIBUTARY_PERSISTENT_PEERS", "persistent_peers"),
+        ("TRIBUTARY_SEEDS", "seeds"),
         ("TRIBUTARY_BLOCK_INTERVAL_MS", "block_interval_ms"),
         ("TRIBUTARY_LOG_FORMAT", "log_format"),
         ("TRIBUTARY_LOG_LEVEL", "log_level"),
@@ -113,14 +119,17 @@ struct NodeConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// The transport settings and persistent peers, checked.
-    func network(chainID: String) throws(UsageError) -> (transport: TransportConfig, persistentPeers: [PeerAddress]) {
+    /// The transport settings, persistent peers, seeds and the address to advertise, checked.
+    func network(chainID: String) throws(UsageError)
+        -> (transport: TransportConfig, persistentPeers: [PeerAddress], seeds: [PeerAddress], advertised: String?) {
         do { _ = try PeerAddress.splitHostPort(p2p_address) } catch { throw UsageError("p2p_address: \(error)") }
         if !external_address.isEmpty {
             do { _ = try PeerAddress.splitHostPort(external_address) } catch { throw UsageError("external_address: \(error)") }
         }
         let peers: [PeerAddress]
         do { peers = try PeerAddress.list(persistent_peers) } catch { throw UsageError("persistent_peers: \(error)") }
+        let seedList: [PeerAddress]
+        do { seedList = try PeerAddress.list(seeds) } catch { throw UsageError("seeds: \(error)") }
         var transport = TransportConfig(chainID: chainID)
         transport.listenAddress = p2p_address
         transport.inboundPeersMax = inbound_peers_max
@@ -138,7 +147,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard message_bytes_max >= WireMessage.payloadBytesMax else {
             throw UsageError("message_bytes_max must be at least \(WireMessage.payloadBytesMax) (a largest block)")
         }
-        return (transport, peers)
+        let advertised = external_address.isEmpty ? p2p_address : external_address
+        let host = (try? PeerAddress.splitHostPort(advertised).host) ?? ""
+        return (transport, peers, seedList, ["0.0.0.0", "::", ""].contains(host) ? nil : advertised)
     }
 
     func write(home: String) throws {
