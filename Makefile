@@ -2,7 +2,7 @@
 # `make test` (set up and run the test suite). Both install what they need first.
 SHELL := /bin/bash
 APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicrohttpd-dev \
-	libcurl4-openssl-dev libcjson-dev pkg-config python3-pip unzip
+	libcurl4-openssl-dev libcjson-dev libtomlplusplus-dev iproute2 pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 
 .PHONY: deps build model test devnet bench-ledger bench-network bench-sync bench-inference bench-lora clean

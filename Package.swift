@@ -35,9 +35,15 @@ let package = Package(
         // Consensus uses Gossip's router: the simulator runs the routing the nodes run.
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger", "Gossip"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
+        // TOML manifests (tributary e2e) read with Debian's toml++ through a C face.
+        .target(
+            name: "CTOML",
+            cxxSettings: [.define("TOML_HEADER_ONLY", to: "0"), .define("TOML_SHARED_LIB", to: "1")],
+            linkerSettings: [.linkedLibrary("tomlplusplus")]
+        ),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "CMicroHTTPD", "CCurl"]
+            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "CMicroHTTPD", "CCurl", "CTOML"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),

@@ -179,6 +179,19 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         return result
     }
 
+    /// Balances plus stakes plus unbonding stake, summed over the whole state: equals the
+    /// recorded supply (`StateKey.supply`) whenever the state is consistent. Reads without a
+    /// snapshot, so call it while no block commits.
+    public func circulatingSupply() throws(StoreError) -> UInt64 {
+        func sum<Record: CanonicalCodable>(_ kind: StateKey.Kind, _ type: Record.Type, _ amount: (Record) -> UInt64) throws(StoreError) -> UInt64 {
+            var total: UInt64 = 0
+            for entry in records(of: kind) { total += amount(try decode(Record.self, entry.value, what: "\(kind) record")) }
+            return total
+        }
+        return try sum(.account, Account.self, \.balance) + sum(.validator, ValidatorRecord.self, \.stake)
+            + sum(.unbonding, Unbonding.self, \.total)
+    }
+
     // MARK: Validators
 
     /// The validators that certify the block at `height` (stake changes committed in block H

@@ -11,6 +11,7 @@ enum CommandTable {
         BenchLedgerCommand.spec,
         BenchNetworkCommand.spec,
         BenchSyncCommand.spec,
+        E2ECommand.spec,
         SimCommand.spec,
         ModelCommands.fetch,
         GenerateCommand.spec,

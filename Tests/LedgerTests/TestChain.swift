@@ -71,12 +71,7 @@ final class TestChain {
     func balance(_ key: SigningKey) -> UInt64 { store.account(key.publicKey).balance }
 
     /// Balances plus stakes plus unbonding stake: must always equal the recorded supply.
-    func circulating() -> UInt64 {
-        let balances = store.records(of: .account).reduce(UInt64(0)) { $0 + (try! Account(canonicalBytes: $1.value)).balance }
-        let stakes = store.records(of: .validator).reduce(UInt64(0)) { $0 + (try! ValidatorRecord(canonicalBytes: $1.value)).stake }
-        let unbonding = store.records(of: .unbonding).reduce(UInt64(0)) { $0 + (try! Unbonding(canonicalBytes: $1.value)).total }
-        return balances + stakes + unbonding
-    }
+    func circulating() -> UInt64 { try! store.circulatingSupply() }
 
     var supply: UInt64 { store.record(.supply, as: Supply.self)!.total }
 }

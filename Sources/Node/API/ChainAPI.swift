@@ -12,6 +12,7 @@ import Ledger
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
 /// | `GET /v1/validators` | `{"height", "validators": [{"address", "power", "stake"}]}`: the set certifying the next block |
+/// | `GET /v1/supply` | `{"height", "height_after", "supply", "circulating"}`: the recorded supply and balances + stakes + unbonding summed (equal) |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own) |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
 /// | `GET /metrics` | Prometheus text |
@@ -32,6 +33,7 @@ struct ChainAPI: Sendable {
             case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
             case ("GET", 2, "v1") where parts[1] == "status": return status()
             case ("GET", 2, "v1") where parts[1] == "validators": return try validators()
+            case ("GET", 2, "v1") where parts[1] == "supply": return try supply()
             case ("GET", 3, "v1") where parts[1] == "net" && parts[2] == "peers": return peers()
             case ("GET", 1, "metrics"):
                 let status = node.status
@@ -52,7 +54,7 @@ struct ChainAPI: Sendable {
 
     static let routes: [(method: String, prefix: String)] = [
         ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
-        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
+        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/supply"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
     ]
 
     /// 405 when the path exists under another method, else 404.
@@ -220,6 +222,16 @@ struct ChainAPI: Sendable {
             return ["address": member.address.hex, "power": member.power, "stake": String(stake)]
         }
         return .json(["height": height, "validators": members])
+    }
+
+    /// `GET /v1/supply`: the recorded supply and the sum of every balance, stake and unbonding
+    /// stake (atomic units, as strings), which must be equal; `height` before and after the
+    /// scan (equal when no block committed during it).
+    private func supply() throws -> HTTPResponse {
+        let before = node.status.height
+        let circulating = try node.store.circulatingSupply()
+        let recorded = node.store.record(.supply, as: Supply.self)?.total ?? 0
+        return .json(["height": before, "height_after": node.status.height, "supply": String(recorded), "circulating": String(circulating)])
     }
 
     /// `GET /v1/net/peers`: the connected peers, with `connected_ms` how long each has been.

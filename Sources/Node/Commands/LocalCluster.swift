@@ -90,7 +90,7 @@ final class LocalCluster {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["start", "--home", home.path]
-        FileManager.default.createFile(atPath: home.file("node.log"), contents: nil)
+        _ = FileManager.default.createFile(atPath: home.file("node.log"), contents: nil)
         let log = FileHandle(forWritingAtPath: home.file("node.log"))
         process.standardOutput = log
         process.standardError = log
@@ -268,7 +268,7 @@ final class LocalCluster {
     }
 
     /// The first of `count` consecutive free loopback ports.
-    private static func freePortRange(_ count: Int) throws -> Int {
+    static func freePortRange(_ count: Int) throws -> Int {
         for _ in 0..<100 {
             let first = Int.random(in: 20_000...60_000)
             if (first..<first + count).allSatisfy(isFree) { return first }
