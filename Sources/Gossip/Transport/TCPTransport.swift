@@ -376,8 +376,9 @@ public final class TCPTransport: @unchecked Sendable {
                 return
             }
             let session = connection.session
+            // MSG_NOSIGNAL: a peer that closed its end makes this fail with EPIPE, not kill the process with SIGPIPE.
             let written = session.output.withUnsafeBytes {
-                Glibc.write(connection.descriptor, $0.baseAddress! + session.outputStart, $0.count - session.outputStart)
+                Glibc.send(connection.descriptor, $0.baseAddress! + session.outputStart, $0.count - session.outputStart, Int32(MSG_NOSIGNAL))
             }
             if written > 0 {
                 session.consumeOutput(written)

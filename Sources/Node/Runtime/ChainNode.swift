@@ -25,6 +25,9 @@ final class ChainNode: GossipHost, Sendable {
     private let blockTransactionsMax: Int
     private let syncer: BlockSyncer
     private let dropped = Mutex(RecentRejections(capacity: 10_000))
+    /// Evidence of double-signing at heights not yet committed: a block may carry evidence of
+    /// earlier heights only, so it is submitted once its height is committed.
+    private let pendingEvidence = Mutex<[DuplicateVoteEvidence]>([])
     private let failure = Mutex<(any Error)?>(nil)
     private let driver = Mutex<ConsensusDriver?>(nil)
     private let stop = StopSignal()
@@ -256,6 +259,7 @@ final class ChainNode: GossipHost, Sendable {
 
     private func committed(_ block: Block, busyMicroseconds: UInt64) {
         gossip?.heightCommitted(block.header.height)
+        submitDueEvidence()
         metrics.add(metrics.consensusBusyMicroseconds, busyMicroseconds)
         metrics.add(metrics.blocksCommitted)
         metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
@@ -265,9 +269,24 @@ final class ChainNode: GossipHost, Sendable {
         ])
     }
 
-    /// Submits evidence of a validator's double-signing, signed by this node's key.
+    /// Submits evidence of a validator's double-signing, signed by this node's key, once its
+    /// height is committed.
     private func report(_ evidence: DuplicateVoteEvidence) {
         log.warning("validator signed conflicting votes", ["validator": evidence.validator.hex, "height": evidence.height])
+        pendingEvidence.withLock { $0.append(evidence) }
+        submitDueEvidence()
+    }
+
+    private func submitDueEvidence() {
+        let height = status.height
+        let due = pendingEvidence.withLock { pending in
+            defer { pending.removeAll { $0.height <= height } }
+            return pending.filter { $0.height <= height }
+        }
+        for evidence in due { submit(evidence) }
+    }
+
+    private func submit(_ evidence: DuplicateVoteEvidence) {
         let account = store.account(validatorKey.publicKey)
         let transaction = Transaction(
             sender: validatorKey.publicKey, nonce: mempool.nextNonce(for: validatorKey.publicKey, committedNonce: account.nonce),
