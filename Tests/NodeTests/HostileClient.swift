@@ -33,6 +33,13 @@ final class HostileClient {
 
     deinit { close(descriptor) }
 
+    /// Closes with a reset (SO_LINGER 0): the node's next writes to this peer fail.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
     func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {

@@ -75,6 +75,19 @@ import Testing
         try counted("tributary_p2p_duplicates_dropped_total", atLeast: duplicatesBefore + 1)
         #expect(!repeater.isClosedByNode(timeoutSeconds: 1))
 
+        // A peer that resets its connection while the node has messages for it: dropped, the
+        // node unharmed. (Writing into a closed connection, the SIGPIPE case, is what the e2e
+        // run's paused node meets on resuming: its peers closed their ends meanwhile.)
+        for _ in 0..<3 {
+            let resetter = try HostileClient(port: port)
+            try resetter.handshake(chainID: cluster.chainID)
+            resetter.send(.direct([1] + withUnsafeBytes(of: UInt64(try cluster.height(0)).bigEndian, Array.init)), on: .blocks)
+            resetter.reset()
+            for _ in 0..<5 { try cluster.transfer(via: 0) }
+        }
+        try keepsCommitting()
+        #expect(cluster.node(0)!.isRunning)
+
         // A peer that never reads, while it keeps asking for data: it reports the chain's height
         // (a block sync status: kind 1, u64 height), so it is sent consensus messages, and keeps
         // asking for the first 32 blocks (kind 2, u64 from, u32 count). It is dropped as one that
