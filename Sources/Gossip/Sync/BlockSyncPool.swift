@@ -17,7 +17,7 @@ import Crypto
 public struct BlockSyncPool<Block: Sendable>: Sendable {
     public struct Limits: Sendable {
         /// Heights above the last applied one that are asked for or held at once.
-        public var windowBlocksMax: UInt64 = 256
+        public var windowBlocksMax: UInt64 = 512
         /// Blocks asked for in one request.
         public var requestBlocksMax: UInt32 = 32
         public var requestsPerPeerMax = 3
@@ -182,12 +182,12 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
         let windowEnd = min(appliedHeight + limits.windowBlocksMax, targetHeight)
         var height = appliedHeight + 1
         while height <= windowEnd {
-            guard slots[height] == nil else {
+            guard slots.index(forKey: height) == nil else {  // (no copy of the slot and its block)
                 height += 1
                 continue
             }
             var count: UInt32 = 1
-            while count < limits.requestBlocksMax, height + UInt64(count) <= windowEnd, slots[height + UInt64(count)] == nil {
+            while count < limits.requestBlocksMax, height + UInt64(count) <= windowEnd, slots.index(forKey: height + UInt64(count)) == nil {
                 count += 1
             }
             guard let peer = choosePeer(having: height) else { break }

@@ -79,11 +79,11 @@ final class ChainNode: GossipHost, Sendable {
         }
         consensusConfig = config
         self.blockTransactionsMax = blockTransactionsMax
-        syncer = BlockSyncer(store: store) { [mempool, gossip, metrics] block in
+        // Gossip hears of synced blocks per batch (`GossipService.syncBatchDone`), not per block.
+        syncer = BlockSyncer(store: store) { [mempool, metrics] block in
             mempool.remove(block.transactions.map(\.hash)) { store.account($0).nonce }
             metrics.add(metrics.blocksCommitted)
             metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
-            gossip?.heightCommitted(block.header.height)
         }
     }
 

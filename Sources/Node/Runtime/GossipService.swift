@@ -445,6 +445,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private func syncBatchDone(_ outcome: BlockSyncer.Outcome) {
         syncBatchesInFlight -= 1
         guard let host else { return }
+        if outcome.appliedThrough > pool.appliedHeight { statusChanged = true }
         perform(pool.applied(through: outcome.appliedThrough))
         if let rejection = outcome.rejection, rejection.height == pool.appliedHeight + 1 {
             perform(pool.rejected(height: rejection.height, from: rejection.peer, reason: rejection.reason))
