@@ -64,10 +64,10 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// Heights behind its highest peer beyond which a node that follows consensus goes back to
     /// block sync (within them, the engine takes fetched blocks itself).
     static let syncLagBlocksMax: UInt64 = 8
-    /// Blocks handed to the syncer at once, and such batches in flight (one verifying its
-    /// signatures while the one before executes).
+    /// Blocks handed to the syncer at once, and such batches in flight (while one executes,
+    /// the next ones' signatures are verified; three measured faster than two in bench sync).
     static let syncBatchBlocksMax = 64
-    static let syncBatchesInFlightMax = 2
+    static let syncBatchesInFlightMax = 3
     /// Ticks between looks at the outbound connections (peer exchange dials) and between saves
     /// of the address book.
     static let discoverEveryTicks: UInt64 = 10
