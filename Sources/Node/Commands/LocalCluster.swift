@@ -62,33 +62,20 @@ final class LocalCluster {
     func startFullNode() throws -> (http: String, process: Process) {
         let home = NodeHome((directory as NSString).appendingPathComponent("full"))
         let ports = try Self.freePortRange(2)
-        let made = Process()
-        made.executableURL = Self.executable
-        made.arguments = [
+        try Subprocess.run(Subprocess.tributary, [
             "init", "--home", home.path, "--genesis", network.members[0].home.genesisPath,
             "--peers", network.members.map(\.peer.description).joined(separator: ","), "--validator-key", home.file("validator.key"),
             "--http-address", "127.0.0.1:\(ports)", "--p2p-address", "127.0.0.1:\(ports + 1)",
-        ]
-        let output = Pipe()
-        made.standardOutput = output
-        made.standardError = output
-        try made.run()
-        let said = output.fileHandleForReading.readDataToEndOfFile()
-        made.waitUntilExit()
-        guard made.terminationStatus == 0 else {
-            throw CommandError("tributary init --genesis failed: \(String(decoding: said, as: UTF8.self))")
-        }
+        ])
         let process = try Self.start(home: home)
         processes.append(process)
         return ("http://127.0.0.1:\(ports)", process)
     }
 
-    private static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-
     /// Starts `tributary start --home` with its output in `<home>/node.log`.
     private static func start(home: NodeHome) throws -> Process {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = Subprocess.tributary
         process.arguments = ["start", "--home", home.path]
         _ = FileManager.default.createFile(atPath: home.file("node.log"), contents: nil)
         let log = FileHandle(forWritingAtPath: home.file("node.log"))

@@ -28,7 +28,6 @@ final class E2ECluster {
     private let lock = NSLock()
     private var processes: [Int: Process] = [:]
     private var paused: Set<Int> = []
-    private let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
 
     /// Settings every node gets unless the manifest's `[node]` says otherwise: short timeouts,
     /// and a peer that stays silent (cut off) is dropped and redialed within seconds.
@@ -77,7 +76,7 @@ final class E2ECluster {
                 try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
                 try FileManager.default.copyItem(atPath: nodes[manifest.twin!.validator].home + "/validator.key", toPath: keyPath)
             }
-            try run(["init", "--home", home, "--genesis", nodes[0].home + "/genesis.json", "--peers", peers,
+            try Subprocess.run(Subprocess.tributary, ["init", "--home", home, "--genesis", nodes[0].home + "/genesis.json", "--peers", peers,
                      "--validator-key", keyPath, "--http-address", "\(host(index)):\(port)", "--p2p-address", "\(host(index)):\(port + 1)"])
             nodes.append(Node(name: name, home: home, http: "http://\(host(index)):\(port)",
                               validator: try KeyFile.read(from: keyPath).publicKey))
@@ -91,22 +90,6 @@ final class E2ECluster {
         }
     }
 
-    /// Runs this executable with `arguments` to completion; throws with its output on failure.
-    private func run(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let said = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandError("tributary \(arguments.first ?? ""): \(String(decoding: said, as: UTF8.self))")
-        }
-    }
-
     // MARK: Processes
 
     /// Starts node `index` (its log appended to `<home>/node.log`).
@@ -117,7 +100,7 @@ final class E2ECluster {
         let log = FileHandle(forWritingAtPath: logPath)!
         log.seekToEndOfFile()
         let process = Process()
-        let command = [executable.path, "start", "--home", nodes[index].home]
+        let command = [Subprocess.tributary.path, "start", "--home", nodes[index].home]
         let wrapped = network?.wrap(index, command) ?? command
         process.executableURL = URL(fileURLWithPath: wrapped[0])
         process.arguments = Array(wrapped.dropFirst())

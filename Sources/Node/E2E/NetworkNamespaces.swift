@@ -76,19 +76,8 @@ final class NetworkNamespaces {
         try? Self.ip(["link", "del", bridge])
     }
 
-    /// Runs `ip` with `arguments`; throws with its error output when it fails.
+    /// Runs `ip` with `arguments`; throws with its output when it fails.
     static func ip(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let said = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandError("ip \(arguments.joined(separator: " ")): \(String(decoding: said, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
+        try Subprocess.run(URL(fileURLWithPath: "/usr/sbin/ip"), arguments)
     }
 }
