@@ -5,7 +5,7 @@ APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicro
 	libcurl4-openssl-dev libcjson-dev libtomlplusplus-dev iproute2 pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 
-.PHONY: deps build model test devnet e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora clean
+.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -28,6 +28,10 @@ test: model
 
 devnet: model
 	scripts/devnet.sh
+
+# The docker-compose cluster built without a registry and checked (see scripts/cluster.sh).
+cluster: model
+	scripts/cluster.sh
 
 # Real node processes under scripted faults (root: network namespaces); the short run is also in
 # make test. See deploy/e2e/README.md.

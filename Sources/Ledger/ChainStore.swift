@@ -345,6 +345,10 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         for key in keys { changes.append(StateTree.Change(key: key.bytes, value: try database.get(Family.state, key.bytes))) }
         let update = StateTree.update(changes) { treeNode(at: $0) }
         pendingTree.withLock { $0 = PendingTree(nodes: update.writes, checkpointHeight: checkpointHeight) }
+        // The update read the checkpoint's versions of these nodes into the cache; once the next
+        // checkpoint writes the pending nodes out and lets go of them, the cache must hold the
+        // new versions (as it does for every committed block's nodes, `remember`).
+        treeCache.commit(update.writes.lazy.map { (key: $0.key, value: $0.value) })
     }
 
     private func remember(state: [StateKey: [UInt8]?], tree: StateTree.Update) {

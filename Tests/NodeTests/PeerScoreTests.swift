@@ -5,7 +5,8 @@ import Ledger
 import Testing
 
 /// Peer scores against real validator processes: a peer that floods copies is banned, and the
-/// ban outlives a restart; honest peers under load, throttled by the receive rate limit, are not.
+/// ban outlives a restart, and so is one that asks for blocks beyond the rate limit; honest peers
+/// under load, throttled by the receive rate limit, are not.
 @Suite(.serialized) struct PeerScoreTests {
     @Test(.timeLimit(.minutes(4))) func aSpammingPeerIsBannedAcrossRestarts() throws {
         let cluster = try Cluster()
@@ -34,6 +35,15 @@ import Testing
         #expect(try refused(spammerKey, port: cluster.p2pPort(0), chainID: cluster.chainID))
         #expect(cluster.node(0)!.log.contains("peers banned earlier"))
         #expect(try (1..<4).allSatisfy { try cluster.metric($0, "tributary_p2p_peers_banned_total") == 0 })
+
+        // A peer that asks for blocks far faster than any syncing node: the requests beyond the
+        // budget are not served and cost it its score.
+        let asker = try HostileClient(port: cluster.p2pPort(1))
+        try asker.handshake(chainID: cluster.chainID)
+        for _ in 0..<400 { asker.send(.direct([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 32]), on: .blocks) }
+        #expect(asker.isClosedByNode())
+        try cluster.waitUntil("node1 banned the asker", timeoutSeconds: 10) { try cluster.metric(1, "tributary_p2p_peers_banned_total") == 1 }
+        #expect(cluster.node(1)!.log.contains("block requests over 200 per second"))
         #expect(cluster.stopAll() == [0, 0, 0, 0])
     }
 

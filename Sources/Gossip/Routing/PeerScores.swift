@@ -3,7 +3,7 @@ import Crypto
 /// How much each peer's traffic has been worth, and who deserves a ban.
 ///
 /// New valid messages raise a peer's score (up to `Limits.creditMax`); copies of messages
-/// already handled, invalid messages and bad blocks lower it. Below `Limits.banBelow` the
+/// already handled, invalid messages, requests over rate limits and bad blocks lower it. Below `Limits.banBelow` the
 /// peer is to be banned. Scores outlive connections — a peer cannot wash its score by
 /// reconnecting — and negative ones recover by `Limits.recoveryPerTick` toward zero, so an
 /// honest peer that is merely busy, slow, or sends the usual few copies (gossip races make
@@ -16,6 +16,8 @@ public struct PeerScores: Sendable {
         public var recoveryPerTick: Int64 = 2
         /// Per invalid message (the peer is also disconnected for it).
         public var invalidPenalty: Int64 = 250
+        /// Per request beyond a rate limit (the request is not served).
+        public var overLimitPenalty: Int64 = 10
         /// Peers whose scores are kept; beyond, the scores closest to zero go.
         public var peersMax = 10_000
 
@@ -28,6 +30,8 @@ public struct PeerScores: Sendable {
         /// Copies of messages already handled.
         case duplicates(Int)
         case invalid
+        /// Requests beyond a rate limit (block requests beyond the per-peer budget).
+        case overLimit(Int)
         /// A committed block that failed verification: a ban at once.
         case badBlock
     }
@@ -47,6 +51,7 @@ public struct PeerScores: Sendable {
         case let .useful(count): min(limits.creditMax, score + Int64(count))
         case let .duplicates(count): score - Int64(count)
         case .invalid: score - limits.invalidPenalty
+        case let .overLimit(count): score - limits.overLimitPenalty * Int64(count)
         case .badBlock: Int64.min
         }
         guard next >= limits.banBelow else {

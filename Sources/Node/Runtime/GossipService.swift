@@ -68,6 +68,9 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// the next ones' signatures are verified; three measured faster than two in bench sync).
     static let syncBatchBlocksMax = 64
     static let syncBatchesInFlightMax = 3
+    /// Block requests served per peer and tick (a syncing peer keeps at most 3 outstanding, so
+    /// an honest one stays far below); each beyond is not served and costs the peer score.
+    static let blockRequestsPerTickMax = 20
     /// Ticks between looks at the outbound connections (peer exchange dials) and between saves
     /// of the address book.
     static let discoverEveryTicks: UInt64 = 10
@@ -91,6 +94,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var host: (any GossipHost)?
     private var router = Router()
     private var scores = PeerScores()
+    /// Block requests served this tick, by peer.
+    private var blockRequestsServed: [NodeID: Int] = [:]
     private var bans: [PeerBanFile.Ban] = []
     /// Peer exchange; nil when `pex` is off (only persistent peers are dialed).
     private var discovery: PeerDiscovery?
@@ -385,6 +390,11 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             perform(pool.handle(.peerHeight(peer, height)))
             updateSyncMode(host)
         case let .request(fromHeight, countMax):
+            guard blockRequestsServed[peer, default: 0] < Self.blockRequestsPerTickMax else {
+                score(.overLimit(1), peer, reason: "block requests over \(Self.blockRequestsPerTickMax * 10) per second")
+                return
+            }
+            blockRequestsServed[peer, default: 0] += 1
             let blocks = host.committedBlocks(from: fromHeight, countMax: Int(min(countMax, BlockSyncMessage.countMax)),
                                               bytesMax: BlockSyncMessage.answerBytesMax)
             sendDirect(.blocks(blocks, height: host.committedHeight), to: peer)
@@ -515,6 +525,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         counters.record(router.counters)
         perform(pool.handle(.tick))
         scores.tick()
+        blockRequestsServed = [:]
         scoreSnapshot.withLock { $0 = scores.scores }
         if statusChanged {
             statusChanged = false
