@@ -30,7 +30,10 @@ final class NetworkNamespaces {
     /// Creates the bridge and `count` namespaces; on failure whatever was made is removed.
     func create(count: Int) throws {
         do {
-            try Self.ip(["link", "add", bridge, "type", "bridge"])
+            // Not through iptables even where br_netfilter is loaded (dockerd loads it, and may
+            // drop forwarded packets by default): the run's links are cut by routes only.
+            try Self.ip(["link", "add", bridge, "type", "bridge", "nf_call_iptables", "0", "nf_call_ip6tables", "0",
+                         "nf_call_arptables", "0"])
             try Self.ip(["addr", "add", "10.\(subnet).0.1/16", "dev", bridge])
             try Self.ip(["link", "set", bridge, "up"])
             for index in 0..<count { try addNamespace(index) }
