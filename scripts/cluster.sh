@@ -48,8 +48,8 @@ install -D deploy/docker-entrypoint.sh "$context/usr/local/bin/docker-entrypoint
 mkdir -p "$context/usr/local/lib/swift"
 ldd "$tributary" | awk '$3 ~ /^\/opt\/swift\// || $3 ~ /\/swift\/linux\// {print $3}' | xargs -r -I{} cp -L {} "$context/usr/local/lib/swift/"
 cp deploy/Dockerfile.local "$context/Dockerfile"
-docker build -q -t tributary "$context" >/dev/null
-rm -rf "$context"
+docker build -q -t tributary "$context" >"$context.log" 2>&1 || { cat "$context.log"; fail "docker build"; }
+rm -rf "$context" "$context.log"
 
 models=${TRIBUTARY_MODELS:-${TRIBUTARY_HOME:-$HOME/.tributary}/models}
 [ -f "$models/SmolLM2-135M-Instruct.Q4_1.gguf" ] || fail "no model in $models (make model fetches it)"
@@ -69,8 +69,10 @@ say "five APIs answer (${ports[*]})"
 
 key=$(mktemp)
 compose exec -T node0 cat /net/dev.key >"$key"
-transfer() {  # a transfer through the node on port $1; prints its hash once committed there
-  "$tributary" tx transfer --key "$key" --to "$("$tributary" keys new --out "$key.to" >/dev/null; "$tributary" keys show "$key.to")" \
+transfer() {  # a transfer to a new account through the node on port $1; prints its hash once committed there
+  rm -f "$key.to"
+  "$tributary" keys new --out "$key.to" >/dev/null
+  "$tributary" tx transfer --key "$key" --to "$("$tributary" keys show "$key.to")" \
     --amount 0.001 --node "http://127.0.0.1:$1" --json | field '["hash"]'
 }
 committed_everywhere() {  # $1: hash; every port in the rest
