@@ -14,6 +14,8 @@ final class NetworkNamespaces {
     let bridge: String
     private(set) var namespaces: [String] = []
     private var cuts: Set<[Int]> = []
+    /// The iptables binary that holds this run's FORWARD rule, if one was added.
+    private var forwardingRule: String?
 
     /// `prefix` (≤ 7 characters) names the run's namespaces and links; `subnet` is the second
     /// byte of its 10.x.0.0/16 network.
@@ -30,11 +32,9 @@ final class NetworkNamespaces {
     /// Creates the bridge and `count` namespaces; on failure whatever was made is removed.
     func create(count: Int) throws {
         do {
-            // Not through iptables even where br_netfilter is loaded (dockerd loads it, and may
-            // drop forwarded packets by default): the run's links are cut by routes only.
-            try Self.ip(["link", "add", bridge, "type", "bridge", "nf_call_iptables", "0", "nf_call_ip6tables", "0",
-                         "nf_call_arptables", "0"])
+            try Self.ip(["link", "add", bridge, "type", "bridge"])
             try Self.ip(["addr", "add", "10.\(subnet).0.1/16", "dev", bridge])
+            try allowForwardingIfFiltered()
             try Self.ip(["link", "set", bridge, "up"])
             for index in 0..<count { try addNamespace(index) }
         } catch {
@@ -42,6 +42,21 @@ final class NetworkNamespaces {
             throw error
         }
     }
+
+    /// Where bridged packets go through iptables (br_netfilter loaded with
+    /// bridge-nf-call-iptables = 1, as dockerd leaves it, with a FORWARD policy of DROP), lets
+    /// the run's bridge forward between its own ports; `remove` takes the rule out.
+    private func allowForwardingIfFiltered() throws {
+        let setting = (try? String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-iptables", encoding: .utf8)) ?? "0"
+        guard setting.trimmingCharacters(in: .whitespacesAndNewlines) == "1" else { return }
+        guard let iptables = ["/usr/sbin/iptables", "/sbin/iptables"].first(where: FileManager.default.isExecutableFile) else {
+            throw CommandError("bridged packets go through iptables here (bridge-nf-call-iptables = 1) but there is no iptables to let them pass")
+        }
+        try Subprocess.run(URL(fileURLWithPath: iptables), forwardRule("-I"))
+        forwardingRule = iptables
+    }
+
+    private func forwardRule(_ verb: String) -> [String] { [verb, "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"] }
 
     private func addNamespace(_ index: Int) throws {
         let namespace = "\(prefix)n\(index)"
@@ -77,6 +92,8 @@ final class NetworkNamespaces {
         namespaces = []
         cuts = []
         try? Self.ip(["link", "del", bridge])
+        if let iptables = forwardingRule { try? Subprocess.run(URL(fileURLWithPath: iptables), forwardRule("-D")) }
+        forwardingRule = nil
     }
 
     /// Runs `ip` with `arguments`; throws with its output when it fails.
