@@ -26,6 +26,16 @@ import Testing
         try cluster.waitCommitted(try cluster.transfer(via: joined), on: validators + [joined])
         _ = try cluster.expectSameChain([0, joined])
 
+        // Stopped while the chain moves 20 heights on, it resumes far behind: back to block sync,
+        // then consensus again.
+        cluster.signal(joined, SIGSTOP)
+        for _ in 0..<20 { try cluster.waitCommitted(try cluster.transfer(via: 0), on: [0]) }
+        cluster.signal(joined, SIGCONT)
+        try cluster.waitCommitted(try cluster.transfer(via: 1), on: validators + [joined])
+        let resumedLog = cluster.node(joined)!.log
+        #expect(resumedLog.contains("fell behind; block sync"))
+        #expect(resumedLog.components(separatedBy: "block sync finished; following consensus").count == 3)
+
         // Funded, it stakes as much as each original validator and certifies blocks from H+2.
         let newKey = try KeyFile.read(from: cluster.home(joined) + "/validator.key")
         let stake = 10_000 * OPEN.atomicUnitsPerOPEN

@@ -60,11 +60,13 @@ enum Tributary {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    /// The first of `count` consecutive free TCP ports on 127.0.0.1 (probed by binding each).
+    /// The first of `count` consecutive free TCP ports on 127.0.0.1 (probed by binding each),
+    /// below Linux's ephemeral range (32768–60999), where outgoing connections could take them
+    /// between the probe and the node's bind.
     static func freePortRange(_ count: Int) -> UInt16 {
         var random = SystemRandomNumberGenerator()
         while true {
-            let first = UInt16.random(in: 20_000...60_000, using: &random)
+            let first = UInt16.random(in: 10_000...32_000, using: &random)
             if (0..<UInt16(count)).allSatisfy({ isFree(first + $0) }) { return first }
         }
     }

@@ -257,7 +257,7 @@ final class LocalCluster {
     /// The first of `count` consecutive free loopback ports.
     static func freePortRange(_ count: Int) throws -> Int {
         for _ in 0..<100 {
-            let first = Int.random(in: 20_000...60_000)
+            let first = Int.random(in: 10_000...32_000)  // below the ephemeral range, which outgoing connections take from
             if (first..<first + count).allSatisfy(isFree) { return first }
         }
         throw CommandError("found no \(count) consecutive free ports")
