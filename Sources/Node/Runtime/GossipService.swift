@@ -5,45 +5,6 @@ import Gossip
 import Ledger
 import Synchronization
 
-/// What gossip needs from the node it serves. Called on the gossip queue.
-protocol GossipHost: AnyObject, Sendable {
-    var chainID: String { get }
-    var committedHeight: UInt64 { get }
-    /// Whether an authentic consensus message is worth acting on and relaying
-    /// (`ConsensusGossip.isRelevant`).
-    func isRelevant(_ message: ConsensusMessage) -> Bool
-    /// An authentic, relevant, new consensus message from a peer.
-    func consensusMessageArrived(_ message: ConsensusMessage)
-    /// Offers transactions from a peer to the mempool; says what became of each.
-    func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome]
-    func committedBlocks(from height: UInt64, countMax: Int, bytesMax: Int) -> [Block]
-    /// Committed blocks from peers for a node that follows consensus and lags a little: the
-    /// engine checks each when it reaches its height.
-    func syncedBlocksArrived(_ blocks: [Block])
-    /// Committed blocks from peers for a node in block sync, to verify and commit; `done` is
-    /// called once with what became of them.
-    func applySyncedBlocks(_ blocks: [(height: UInt64, block: Block, from: NodeID)], done: @escaping @Sendable (BlockSyncer.Outcome) -> Void)
-    /// Block sync began (the node fell far behind): stop following consensus.
-    func blockSyncStarted()
-    /// Block sync ended (the node is within one height of its peers, or has no peer to sync
-    /// from): follow consensus.
-    func blockSyncFinished()
-    /// The consensus messages of the current height, encoded, handed to `reply`.
-    func liveConsensusMessages(_ reply: @escaping @Sendable ([GossipItem]) -> Void)
-}
-
-/// What became of a transaction that arrived from a peer.
-enum PeerTransactionOutcome: Sendable {
-    /// In the mempool now: relay it.
-    case admitted
-    /// Already pending here.
-    case known
-    /// Valid bytes this node's state refuses (a used nonce, say): not relayed, not the peer's fault.
-    case refused
-    /// Its signature does not verify: the peer sent an invalid message.
-    case badSignature
-}
-
 /// The node's side of the peer-to-peer network: the TCP transport, the router that decides
 /// what each peer gets, and the checks between them. Every gossiped message is decoded and its
 /// signature verified once, before anything acts on it or relays it; a peer that sends an
@@ -583,51 +544,5 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             }
         }
         for (peer, ids) in dropped { _ = router.handle(.sendDropped(to: peer, ids)) }
-    }
-}
-
-/// Whether a node is catching up by block sync, and the highest height its peers reported.
-struct SyncState: Sendable {
-    var catchingUp = false
-    var targetHeight: UInt64 = 0
-}
-
-/// Gossip counters for `/metrics` and peer scores, shared with the HTTP threads.
-final class GossipCounters: Sendable {
-    struct Values: Sendable {
-        /// Items that arrived (every copy), and those that were new and valid, by channel.
-        var itemsReceived = [UInt64](repeating: 0, count: Channel.allCases.count)
-        var itemsAccepted = [UInt64](repeating: 0, count: Channel.allCases.count)
-        var invalid: [String: UInt64] = [:]
-        var router = Router.Counters()
-        var peersBanned: UInt64 = 0
-    }
-
-    private let values = Mutex(Values())
-
-    var snapshot: Values { values.withLock { $0 } }
-
-    func received(_ channel: Channel) { values.withLock { $0.itemsReceived[Int(channel.rawValue)] += 1 } }
-
-    func accepted(_ channel: Channel, count: Int) {
-        values.withLock { $0.itemsAccepted[Int(channel.rawValue)] += UInt64(count) }
-    }
-
-    func invalid(_ reason: String) { values.withLock { $0.invalid[reason, default: 0] += 1 } }
-    func banned() { values.withLock { $0.peersBanned += 1 } }
-    func record(_ router: Router.Counters) { values.withLock { $0.router = router } }
-}
-
-extension WireMessage {
-    /// The kind's name, for logs.
-    var kind: String {
-        switch self {
-        case .ping: "ping"
-        case .pong: "pong"
-        case .items: "items"
-        case .announce: "announce"
-        case .request: "request"
-        case .direct: "direct"
-        }
     }
 }
