@@ -112,8 +112,11 @@ enum BenchLedgerCommand {
             blockTransactionsMax: blockSize, consensus: consensus, walPath: directory + "/consensus.wal",
             network: nil, log: Logger(format: .human, level: .warning))
         let stopped = DispatchSemaphore(value: 0)
-        let consensusThread = Thread {
-            try? node.run()
+        // Weak: the thread must not hold the node past `stopped` — its last reference would go
+        // when the thread's storage is torn down, closing RocksDB on that thread while this one
+        // removes the store's folder (a crash about one run in forty).
+        let consensusThread = Thread { [weak node] in
+            try? node?.run()
             stopped.signal()
         }
         consensusThread.start()

@@ -465,6 +465,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// falls below the threshold, and then returns true.
     @discardableResult
     private func score(_ event: PeerScores.Event, _ peer: NodeID, reason: String) -> Bool {
+        // Messages it sent before the ban may still be on this queue: they change nothing.
+        if transport.isBanned(peer) { return true }
         guard scores.record(event, for: peer) else { return false }
         let untilMs = TCPTransport.wallMs() + banMs
         log.warning("banning peer", ["peer": peer.hex, "for_s": banMs / 1_000, "reason": reason])
