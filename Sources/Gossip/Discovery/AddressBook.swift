@@ -101,8 +101,6 @@ public struct AddressBook: Sendable {
         entries[id]?.nextDialMs = nowMs + holdMs
     }
 
-    public mutating func remove(_ id: NodeID) { entries[id] = nil }
-
     /// Up to `count` addresses to dial now: none in `excluding`, none backing off; hosts in
     /// `connectedHosts` last, each host once before any twice, the best record first.
     public func dialCandidates(count: Int, excluding: Set<NodeID>, connectedHosts: Set<String>, nowMs: UInt64) -> [PeerAddress] {
