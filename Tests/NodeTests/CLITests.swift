@@ -148,4 +148,21 @@ import Testing
         #expect(metrics.status == 200 && text.contains("tributary_block_height ") && text.contains("tributary_transactions_committed_total 2"))
         #expect(node.stop() == 0)
     }
+
+    /// `init --genesis` joins an existing chain: the genesis copied, a validator key made in the
+    /// home unless given, and options that describe a new chain refused.
+    @Test func initWithAGenesisJoinsItsChain() throws {
+        let directory = Tributary.temporaryDirectory("join")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try Tributary.run(["testnet", "--validators", "1", "--out", directory + "/net"]).status == 0)
+        let genesis = directory + "/net/node0/genesis.json"
+        let joined = try Tributary.run(["init", "--home", directory + "/n1", "--genesis", genesis])
+        #expect(joined.status == 0 && joined.stdout.contains("joins chain localnet"), "\(joined.stderr)")
+        #expect(FileManager.default.fileExists(atPath: directory + "/n1/validator.key"))
+        #expect(FileManager.default.contents(atPath: directory + "/n1/genesis.json") != nil)
+        let mixed = try Tributary.run(["init", "--home", directory + "/n2", "--genesis", genesis, "--chain-id", "other"])
+        #expect(mixed.status != 0 && mixed.stderr.contains("--chain-id describes a new chain"), "\(mixed.stderr)")
+        let missing = try Tributary.run(["init", "--home", directory + "/n3", "--genesis", directory + "/nowhere.json"])
+        #expect(missing.status != 0 && missing.stderr.contains("cannot read"), "\(missing.stderr)")
+    }
 }

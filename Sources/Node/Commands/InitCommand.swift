@@ -20,7 +20,7 @@ enum InitCommand {
             .init(name: "home", value: "DIR", help: "Node home to create (default $TRIBUTARY_HOME or ~/.tributary)."),
             .init(name: "genesis", value: "FILE", help: "Join the chain of this genesis.json instead of making one."),
             .init(name: "chain-id", value: "ID", help: "Chain id (default devnet)."),
-            .init(name: "validator-key", value: "FILE", help: "This node's validator key; created if missing (required)."),
+            .init(name: "validator-key", value: "FILE", help: "This node's validator key; created if missing (required for a new chain; with --genesis, default <home>/validator.key)."),
             .init(name: "power", value: "N", help: "This validator's voting power = stake in whole OPEN (default 10000)."),
             .init(name: "validator", value: "ADDR=POWER", help: "Another genesis validator.", isRepeatable: true),
             .init(name: "fund", value: "ADDR=OPEN", help: "Credit an account at genesis.", isRepeatable: true),
@@ -40,10 +40,11 @@ enum InitCommand {
         guard !FileManager.default.fileExists(atPath: home.genesisPath) else {
             throw CommandError("\(home.genesisPath) already exists; refusing to overwrite a chain")
         }
-        let keyPath = try arguments.required("validator-key")
         if let genesisPath = arguments.value("genesis") {
+            let keyPath = arguments.value("validator-key") ?? home.file(NodeConfig().validator_key)
             return try join(genesisPath: genesisPath, home: home, keyPath: keyPath, arguments: arguments)
         }
+        let keyPath = try arguments.required("validator-key")
         let power: UInt64 = try arguments.integer("power", default: 10_000, in: 1...1_000_000_000)
         var validators: [Genesis.Validator] = []
         for entry in arguments.allValues("validator") {
