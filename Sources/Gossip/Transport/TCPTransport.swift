@@ -143,6 +143,12 @@ public final class TCPTransport: @unchecked Sendable {
         disconnect(peer, reason: .banned(reason))
     }
 
+    /// How many peers are banned now.
+    public var bannedCount: Int {
+        let now = Self.wallMs()
+        return shared.withLock { $0.bannedUntilMs.values.count { $0 > now } }
+    }
+
     /// Whether `peer` is banned now.
     public func isBanned(_ peer: NodeID) -> Bool {
         shared.withLock { ($0.bannedUntilMs[peer] ?? 0) > Self.wallMs() }

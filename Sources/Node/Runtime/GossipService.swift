@@ -179,8 +179,6 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         return transport.peers().map { ($0, scores[$0.id] ?? 0) }
     }
 
-    /// Peers banned now.
-    var bannedCount: Int { queue.sync { bans.count { $0.until_ms > TCPTransport.wallMs() } } }
 
     // MARK: Transport events (I/O thread)
 

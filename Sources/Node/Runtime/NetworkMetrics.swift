@@ -33,7 +33,7 @@ enum NetworkMetrics {
         text += family("tributary_p2p_peers_banned_total", "Peers banned for a score below the threshold (bad blocks, floods, invalid messages).",
                        [("", values.peersBanned)])
         text += "# HELP tributary_p2p_peers_banned Peers banned now.\n# TYPE tributary_p2p_peers_banned gauge\n"
-        text += "tributary_p2p_peers_banned \(gossip.bannedCount)\n"
+        text += "tributary_p2p_peers_banned \(gossip.transport.bannedCount)\n"
         text += family("tributary_p2p_handshake_failures_total", "Failed handshakes by reason.",
                        gossip.transport.metrics.handshakeFailureCounts.sorted { $0.key < $1.key }.map { ("reason=\"\($0.key)\"", $0.value) })
         text += family("tributary_p2p_disconnects_total", "Dropped peer connections by reason.",
