@@ -70,10 +70,13 @@ import os
 import resource
 import sys
 import time
+import warnings
 
 # Everything is local: never ask the Hugging Face hub, and keep tqdm bars out of the logs.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# transformers deprecation notices (e.g. one PEFT triggers) say nothing about the run.
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

@@ -24,6 +24,7 @@ public struct TrainingDocuments: Sendable {
     /// Opens and checks `path`. Blank lines are skipped; any other line must be a JSON
     /// object with a string `text`, or string `prompt` and `completion`.
     public init(path: String) throws(TrainingDataError) {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 { throw .empty(path: path) }
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw .unreadable(path: path, reason: "\(error)") }
         var lines: [Range<Int>] = []
