@@ -48,11 +48,10 @@ def stop_token_ids(tokenizer):
         ids.add(tokenizer.eos_token_id)
     special = set(tokenizer.all_special_tokens) | {str(t) for t in getattr(tokenizer, "added_tokens_decoder", {}).values()
                                                    if getattr(t, "special", False)}
+    vocabulary = tokenizer.get_vocab()  # by spelling: <|endoftext|> is also this vocabulary's unknown token
     for spelling in STOP_SPELLINGS:
-        if spelling in special:
-            token = tokenizer.convert_tokens_to_ids(spelling)
-            if token is not None and token != tokenizer.unk_token_id:
-                ids.add(token)
+        if spelling in special and spelling in vocabulary:
+            ids.add(vocabulary[spelling])
     return ids
 
 

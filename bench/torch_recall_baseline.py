@@ -162,7 +162,7 @@ def main():
     probe_seconds = time.perf_counter() - probing
 
     if args.save_adapter:
-        model.save_pretrained(args.save_adapter)
+        model.save_pretrained(args.save_adapter, save_embedding_layers=False)
         progress(f"adapter written to {args.save_adapter}")
 
     print(json.dumps({

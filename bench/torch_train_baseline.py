@@ -180,6 +180,7 @@ def lora_model(model, rank, alpha, targets, seed):
     """`model` with fresh LoRA adapters on `targets`, initialised from `seed` as PEFT does."""
     import torch
     from peft import LoraConfig, TaskType, get_peft_model
+    alpha = int(alpha) if float(alpha).is_integer() else alpha  # written as 16, not 16.0, in adapter_config.json
     config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0,
                         bias="none", task_type=TaskType.CAUSAL_LM)
     torch.manual_seed(seed)

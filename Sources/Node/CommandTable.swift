@@ -19,5 +19,6 @@ enum CommandTable {
         BenchInferenceCommand.spec,
         BenchLoraCommand.spec,
         TrainCommand.spec,
+        BenchTrainCommand.spec,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all
 }

@@ -372,7 +372,7 @@ enum Synthetic {
     }
 
     static func pairs(_ index: Int, _ c: LlamaConfiguration) -> [LoRAPair] {
-        var random = SplitMix(state: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        var random = SplitMix64(seed: UInt64(index) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         let rank = ranks[Int(random.next() % UInt64(ranks.count))]
         var projections = Projection.allCases.filter { _ in random.next() & 1 == 1 }
         if projections.isEmpty { projections = [Projection.allCases[Int(random.next() % 7)]] }
@@ -385,32 +385,21 @@ enum Synthetic {
             }
         }
     }
+}
 
-    /// SplitMix64, two floats per draw.
-    struct SplitMix {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        /// `count` values uniform in ±`amplitude`: 23 random mantissa bits give a float in [1, 2).
-        mutating func uniform(_ count: Int, amplitude: Float) -> [Float] {
-            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                var i = 0
-                while i < count {
-                    let bits = next()
-                    for half in [bits >> 41, (bits >> 9) & 0x7F_FFFF] where i < count {
-                        buffer[i] = (Float(bitPattern: 0x3F80_0000 | UInt32(half)) - 1.5) * 2 * amplitude
-                        i += 1
-                    }
+extension SplitMix64 {
+    /// `count` values uniform in ±`amplitude`: 23 random mantissa bits give a float in [1, 2).
+    mutating func uniform(_ count: Int, amplitude: Float) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var i = 0
+            while i < count {
+                let bits = next()
+                for half in [bits >> 41, (bits >> 9) & 0x7F_FFFF] where i < count {
+                    buffer[i] = (Float(bitPattern: 0x3F80_0000 | UInt32(half)) - 1.5) * 2 * amplitude
+                    i += 1
                 }
-                initialized = count
             }
+            initialized = count
         }
     }
 }
