@@ -4,6 +4,14 @@ SHELL := /bin/bash
 APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicrohttpd-dev \
 	libcurl4-openssl-dev libcjson-dev libtomlplusplus-dev iproute2 pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
+# OpenBLAS 0.3.21 does not recognise newer CPUs (Sapphire Rapids) and falls back to its SSE3
+# kernels. The tributary executable restarts itself with better ones named
+# (Sources/Inference/Runtime/BLASKernels.swift); the test process cannot, so name them here
+# from the CPU's flags unless the caller already has.
+OPENBLAS_CORETYPE ?= $(shell grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && echo SkylakeX || (grep -qw avx2 /proc/cpuinfo && echo Haswell))
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 
 .PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora clean
 
