@@ -13,7 +13,7 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 
-.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora clean
+.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -66,6 +66,14 @@ bench-inference: deps
 
 bench-lora: deps
 	bench/lora.sh
+
+# LoRA training against PyTorch + PEFT (float32), which bench/torch-venv.sh installs in
+# .cache/train-venv; and the trained adapter checked against transformers + PEFT.
+bench-train: deps
+	bench/train.sh
+
+train-reference: deps
+	bench/train-reference.sh
 
 clean:
 	rm -rf .build devnet
