@@ -18,5 +18,5 @@ enum CommandTable {
         ChatCommand.spec,
         BenchInferenceCommand.spec,
         BenchLoraCommand.spec,
-    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all
+    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all
 }

@@ -22,6 +22,12 @@ struct NodeClient {
         try decode(HTTPClient.send("GET", baseURL + path))
     }
 
+    /// GETs `path` like `get`, but answers nil when the node says 404 (nothing there).
+    func lookup(_ path: String) throws -> [String: Any]? {
+        let response = try HTTPClient.send("GET", baseURL + path)
+        return response.status == 404 ? nil : try decode(response)
+    }
+
     func post(_ path: String, json object: [String: Any]) throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: object)
         return try decode(HTTPClient.send("POST", baseURL + path, body: Array(body), headers: ["Content-Type: application/json"]))
