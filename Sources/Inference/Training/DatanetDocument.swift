@@ -44,11 +44,6 @@ public struct DatanetDocument: Hashable, Sendable {
         id = Self.blake2b256Hex(Array(text.utf8))
     }
 
-    /// The same document with another contributor.
-    public func with(contributor: String?) -> DatanetDocument {
-        DatanetDocument(text: text, contributor: contributor)
-    }
-
     /// The UTF-8 size of `text`, what the `contribute` transaction records.
     public var sizeBytes: Int { text.utf8.count }
 

@@ -117,6 +117,12 @@ public struct DatanetFileError: Error, Hashable, Sendable, CustomStringConvertib
     public let line: Int?
     public let message: String
 
+    public init(source: String, line: Int?, message: String) {
+        self.source = source
+        self.line = line
+        self.message = message
+    }
+
     public var description: String {
         line.map { "\(source) line \($0): \(message)" } ?? "\(source): \(message)"
     }
