@@ -11,7 +11,8 @@ import Testing
         let directory = Tributary.temporaryDirectory("datanet")
         let owner: String
         let contributor: String
-        let node: NodeProcess
+        var home: String { directory + "/node" }
+        private(set) var node: NodeProcess
 
         var ownerKey: String { directory + "/owner.key" }
         var contributorKey: String { directory + "/contributor.key" }
@@ -31,6 +32,12 @@ import Testing
                 config.merge(settings) { _, new in new }
                 try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
             }
+            node = try NodeProcess(home: home, port: Tributary.freePort())
+        }
+
+        /// Stops the node (SIGKILL: nothing gets a chance to flush) and starts it again on its home.
+        func restart() throws {
+            node.stop(signal: SIGKILL)
             node = try NodeProcess(home: home, port: Tributary.freePort())
         }
 
@@ -145,6 +152,11 @@ import Testing
         #expect(objects.contains { $0["prompt"] as? String == "Q: what is \"2+2\"?\n" && $0["completion"] as? String == " 4" && $0["text"] == nil })
         #expect(objects.contains { $0["text"] as? String == unicode })
         #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
+
+        // The texts outlive the process (synced writes).
+        try chain.restart()
+        #expect(try chain.get("/v1/documents/\(Self.id(note))").json["text"] as? String == note)
+        #expect(try chain.get("/v1/datanets/\(datanet)/documents").json["documents"].map { ($0 as! [[String: Any]]).count } == 4)
     }
 
     @Test func badInputIsRefusedAndLosesNothing() throws {

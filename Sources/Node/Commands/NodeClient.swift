@@ -33,6 +33,11 @@ struct NodeClient {
         return try decode(HTTPClient.send("POST", baseURL + path, body: Array(body), headers: ["Content-Type: application/json"]))
     }
 
+    /// POSTs `text` as a `text/plain` UTF-8 body.
+    func post(_ path: String, text: String) throws -> [String: Any] {
+        try decode(HTTPClient.send("POST", baseURL + path, body: Array(text.utf8), headers: ["Content-Type: text/plain; charset=utf-8"]))
+    }
+
     func delete(_ path: String) throws -> [String: Any] {
         try decode(HTTPClient.send("DELETE", baseURL + path))
     }
