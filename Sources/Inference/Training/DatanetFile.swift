@@ -36,19 +36,27 @@ public enum DatanetFile {
     /// Parses JSON Lines `data`; `source` names it in errors.
     public static func parse(_ data: Data, source: String) throws(DatanetFileError) -> [Entry] {
         var entries: [Entry] = []
-        var lineNumber = 0
-        for rawLine in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            func failure(_ message: String) -> DatanetFileError { DatanetFileError(source: source, line: lineNumber, message: message) }
-            guard let line = String(validating: rawLine, as: UTF8.self) else { throw failure("not valid UTF-8") }
-            if line.allSatisfy(\.isWhitespace) { continue }
-            guard let value = try? JSONSerialization.jsonObject(with: Data(rawLine), options: .fragmentsAllowed) else {
-                throw failure("not valid JSON")
+        for (index, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            if let document = try document(line: line, source: source, number: index + 1) {
+                entries.append(Entry(line: index + 1, document: document))
             }
-            guard let object = value as? [String: Any] else { throw failure("not a JSON object, got \(describe(value))") }
-            entries.append(Entry(line: lineNumber, document: try document(object, source: source, line: lineNumber)))
         }
         return entries
+    }
+
+    /// The document on one line (its bytes without the newline), or nil for a blank line;
+    /// `source` and `number` (from 1) name it in errors. For readers that keep only each
+    /// line's place and parse it when needed.
+    public static func document(line slice: Data, source: String, number: Int) throws(DatanetFileError) -> DatanetDocument? {
+        let bytes = Data(slice)  // indices from 0, whatever the caller's slice
+        func failure(_ message: String) -> DatanetFileError { DatanetFileError(source: source, line: number, message: message) }
+        guard let line = String(validating: bytes, as: UTF8.self) else { throw failure("not valid UTF-8") }
+        if line.allSatisfy(\.isWhitespace) { return nil }
+        guard let value = try? JSONSerialization.jsonObject(with: bytes, options: .fragmentsAllowed) else {
+            throw failure("not valid JSON")
+        }
+        guard let object = value as? [String: Any] else { throw failure("not a JSON object, got \(describe(value))") }
+        return try document(object, source: source, line: number)
     }
 
     /// The document a line's JSON object describes; `source` and `line` name it in errors.
