@@ -18,5 +18,6 @@ enum CommandTable {
         ChatCommand.spec,
         BenchInferenceCommand.spec,
         BenchLoraCommand.spec,
+        TrainCommand.spec,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all
 }

@@ -166,7 +166,7 @@ extension InferenceEngine {
                     }
                     Layers.attentionBlock(
                         queries: b.queries + offset, stride: attentionWidth, rows: count, first: row.position, headDimension: d,
-                        keys: keys, values: values, scores: scores, into: b.attention + offset)
+                        keys: keys, values: values, kvStride: d, scores: scores, into: b.attention + offset)
                 }
             }
         }

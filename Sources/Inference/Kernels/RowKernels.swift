@@ -146,15 +146,16 @@ enum RowKernels {
         y[7 * yStride] = laneSum(h)
     }
 
-    /// Writes rows `rows` of the matrix as float32, `columns` values per row, into `target`.
+    /// Writes blocks `blocks` of rows `rows` of the matrix as float32, `32 · blocks.count`
+    /// values per row, into `target`.
     @inline(never)
     static func dequantize<D: BlockDecoder>(
-        _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Int, rows: Range<Int>, into target: UnsafeMutablePointer<Float>
+        _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Range<Int>, rows: Range<Int>, into target: UnsafeMutablePointer<Float>
     ) {
         var out = UnsafeMutableRawPointer(target)
         for row in rows {
             let w = weights + row * rowBytes
-            for block in 0..<blocks {
+            for block in blocks {
                 let v = D.decode(w, block: block)
                 out.storeBytes(of: v.w0, as: SIMD8<Float>.self)
                 out.storeBytes(of: v.w1, toByteOffset: 32, as: SIMD8<Float>.self)

@@ -70,14 +70,20 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Writes rows `rowRange` as float32 into `target` (`columns` values per row).
     func dequantize(rows rowRange: Range<Int>, into target: UnsafeMutablePointer<Float>) {
-        let blocks = columns / 32
+        dequantize(rows: rowRange, blocks: 0..<(columns / 32), into: target)
+    }
+
+    /// Writes the 32-column blocks `blockRange` of rows `rowRange` as float32 into `target`
+    /// (`32 · blockRange.count` values per row): a column slice of the matrix.
+    func dequantize(rows rowRange: Range<Int>, blocks blockRange: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+        assert(blockRange.lowerBound >= 0 && blockRange.upperBound <= columns / 32, "blocks \(blockRange) outside the row")
         switch type {
-        case .f32: RowKernels.dequantize(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .f16: RowKernels.dequantize(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .bf16: RowKernels.dequantize(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q4_0: RowKernels.dequantize(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q4_1: RowKernels.dequantize(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
-        case .q8_0: RowKernels.dequantize(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blocks, rows: rowRange, into: target)
+        case .f32: RowKernels.dequantize(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
+        case .f16: RowKernels.dequantize(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
+        case .bf16: RowKernels.dequantize(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
+        case .q4_0: RowKernels.dequantize(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
+        case .q4_1: RowKernels.dequantize(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
+        case .q8_0: RowKernels.dequantize(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, into: target)
         }
     }
 

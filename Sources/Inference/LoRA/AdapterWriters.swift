@@ -25,13 +25,7 @@ public enum PEFTWriter {
     /// `type` (F32, F16 or BF16, rounded to nearest even).
     public static func write(_ pairs: [LoRAPair], configuration c: LlamaConfiguration, to directory: String, type: TensorType = .f32) throws(AdapterError) {
         let pairs = try checked(pairs, configuration: c)
-        let dtype: String
-        switch type {
-        case .f32: dtype = "F32"
-        case .f16: dtype = "F16"
-        case .bf16: dtype = "BF16"
-        default: throw .notRepresentable("PEFT tensors of type \(type) (F32, F16 or BF16)")
-        }
+        guard [.f32, .f16, .bf16].contains(type) else { throw .notRepresentable("PEFT tensors of type \(type) (F32, F16 or BF16)") }
         func alpha(_ pair: LoRAPair) -> Double { Double(pair.scale) * Double(pair.rank) }
         func path(_ pair: LoRAPair) -> String { PEFTReader.ModulePath(layer: pair.layer, projection: pair.projection).name }
         let first = pairs[0]
@@ -61,30 +55,14 @@ public enum PEFTWriter {
         try configFile.write(Array(json))
         try configFile.close()
 
-        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        var tensors: [SafetensorsWriter.Tensor] = []
         for pair in pairs {
             let prefix = "base_model.model.\(path(pair))"
             let (inputs, outputs) = pair.projection.shape(c)
-            tensors.append(("\(prefix).lora_A.weight", [pair.rank, inputs], pair.a))
-            tensors.append(("\(prefix).lora_B.weight", [outputs, pair.rank], pair.b))
+            tensors.append(.init(name: "\(prefix).lora_A.weight", shape: [pair.rank, inputs], values: pair.a))
+            tensors.append(.init(name: "\(prefix).lora_B.weight", shape: [outputs, pair.rank], values: pair.b))
         }
-        var header: [String: Any] = ["__metadata__": ["format": "pt"]]
-        var offset = 0
-        let width = type == .f32 ? 4 : 2
-        for tensor in tensors {
-            header[tensor.name] = ["dtype": dtype, "shape": tensor.shape, "data_offsets": [offset, offset + width * tensor.values.count]]
-            offset += width * tensor.values.count
-        }
-        var headerBytes: [UInt8]
-        do { headerBytes = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) } catch {
-            throw .writeFailed(path: directory, reason: error.localizedDescription)
-        }
-        headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
-        let weights = try FileSink(path: folder.appendingPathComponent(PEFTReader.weightsName).path)
-        try weights.write(withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) })
-        try weights.write(headerBytes)
-        for tensor in tensors { try write(tensor.values, as: type, named: tensor.name, to: weights) }
-        try weights.close()
+        try SafetensorsWriter.write(tensors, type: type, metadata: ["format": "pt"], to: folder.appendingPathComponent(PEFTReader.weightsName).path)
     }
 
     /// Writes `values` little-endian as `type` (F32, F16 or BF16, rounded to nearest even).

@@ -37,6 +37,11 @@ final class FileSink {
         #endif
     }
 
+    /// Flushes what was written to the disk (`fsync`).
+    func sync() throws(AdapterError) {
+        guard fsync(descriptor) == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(errno))) }
+    }
+
     func close() throws(AdapterError) {
         let result = Foundation.close(descriptor)
         descriptor = -1

@@ -5,8 +5,17 @@ import Foundation
 /// backward pass can mirror each one. Matrix products live in `MatrixMultiply`.
 enum Layers {
     /// `out = x / sqrt(mean(x²) + ε) · weight` for one row of `count` values.
-    static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, epsilon: Float, count: Int, into out: UnsafeMutablePointer<Float>) {
-        let rx = UnsafeRawPointer(x), rw = UnsafeRawPointer(weight), ro = UnsafeMutableRawPointer(out)
+    /// Returns `1 / sqrt(mean(x²) + ε)`, the factor the row was scaled by.
+    @discardableResult
+    static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, epsilon: Float, count: Int, into out: UnsafeMutablePointer<Float>) -> Float {
+        let scale = inverseRMS(x, epsilon: epsilon, count: count)
+        rmsScale(x, scale: scale, weight: weight, count: count, into: out)
+        return scale
+    }
+
+    /// `1 / sqrt(mean(x²) + ε)` over `count` values.
+    static func inverseRMS(_ x: UnsafePointer<Float>, epsilon: Float, count: Int) -> Float {
+        let rx = UnsafeRawPointer(x)
         var squares = SIMD8<Float>(), i = 0
         while i + 8 <= count {
             let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
@@ -15,8 +24,13 @@ enum Layers {
         }
         var sum = laneSum(squares)
         for j in i..<count { sum += x[j] * x[j] }
-        let scale = 1 / (sum / Float(count) + epsilon).squareRoot()
-        i = 0
+        return 1 / (sum / Float(count) + epsilon).squareRoot()
+    }
+
+    /// `out = weight · (x · scale)`: the second half of `rmsNorm` with the factor known.
+    static func rmsScale(_ x: UnsafePointer<Float>, scale: Float, weight: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let rx = UnsafeRawPointer(x), rw = UnsafeRawPointer(weight), ro = UnsafeMutableRawPointer(out)
+        var i = 0
         while i + 8 <= count {
             let v = rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * scale
             ro.storeBytes(of: rw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
@@ -180,14 +194,16 @@ enum Layers {
     /// Causal attention of `rows` consecutive positions `first…` of one sequence for one
     /// query head, as two matrix products: `S = Q·Kᵀ/√d` over the positions up to the last
     /// row's, each row's scores past its own position dropped, softmax, `O = P·V`.
-    /// `queries` and `out` rows are `stride` floats apart; `scores` needs `rows · (first + rows)` floats.
+    /// `queries` and `out` rows are `stride` floats apart, `keys` and `values` rows `kvStride`;
+    /// `scores` needs `rows · (first + rows)` floats and keeps the probabilities.
     static func attentionBlock(
         queries: UnsafePointer<Float>, stride: Int, rows: Int, first: Int, headDimension d: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
     ) {
         let length = first + rows
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(length), Int32(d),
-                    1 / Float(d).squareRoot(), queries, Int32(stride), keys, Int32(d), 0, scores, Int32(length))
+                    1 / Float(d).squareRoot(), queries, Int32(stride), keys, Int32(kvStride), 0, scores, Int32(length))
         for row in 0..<rows {
             let rowScores = scores + row * length
             let visible = first + row + 1
@@ -195,6 +211,6 @@ enum Layers {
             (rowScores + visible).initialize(repeating: 0, count: length - visible)
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(length),
-                    1, scores, Int32(length), values, Int32(d), 0, out, Int32(stride))
+                    1, scores, Int32(length), values, Int32(kvStride), 0, out, Int32(stride))
     }
 }

@@ -8,6 +8,8 @@ Writes, next to this script:
   base-logits.safetensors    - only the base model's `base.p<i>.logits_{first,last}` tensors,
                                re-packed without changing a byte of their data
   adapter-logits.safetensors - the adapters' `<adapter>.p<i>.logits_last` tensors, likewise
+  adapter-gradients.safetensors - the adapters' `<adapter>.p0.loss` and `<adapter>.grad.*`
+                               tensors (the LoRA gradients of prompt 0's loss), likewise
   adapters/<name>/           - the PEFT adapters; a file over PART_BYTES is cut into
                                `<file>.part0`, `.part1`, … of at most PART_BYTES each (the
                                repository takes no file over 10 MB); the tests join them again
@@ -66,13 +68,16 @@ def main() -> None:
     repack(header, data, base, here / "base-logits.safetensors")
     adapter_logits = sorted(name for name in header if name.split(".")[0] in adapters and name.endswith(".logits_last"))
     repack(header, data, adapter_logits, here / "adapter-logits.safetensors")
+    gradients = sorted(name for name in header if name.split(".")[0] in adapters and (".grad." in name or name.endswith(".loss")))
+    repack(header, data, gradients, here / "adapter-gradients.safetensors")
 
     for adapter in adapters:
         target = here / "adapters" / adapter
         target.mkdir(parents=True, exist_ok=True)
         for file in sorted((shared / "adapters" / adapter).iterdir()):
             copy_split(file, target)
-    print(f"wrote expected.json, {len(base)} base and {len(adapter_logits)} adapter logit tensors, {len(adapters)} adapters")
+    print(f"wrote expected.json, {len(base)} base and {len(adapter_logits)} adapter logit tensors, "
+          f"{len(gradients)} loss and gradient tensors, {len(adapters)} adapters")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,93 @@
+import COpenBLAS
+import Foundation
+
+/// Computes the loss of a batch of token sequences under a base model with trainable LoRA
+/// factors, and the loss's gradient with respect to those factors, on the CPU in float32.
+///
+/// The forward pass mirrors the inference engine's (the same `Layers` operations), with
+/// the base matrices kept in their stored encoding and decoded tile by tile into `sgemm`;
+/// it saves per block what the backward pass needs (the block input, the normalisation
+/// factors, rotated queries and keys, values, the attention output, the residual between
+/// the sublayers, the gate and up projections, and each LoRA module's `x·Aᵀ`) and
+/// recomputes the rest (normalised inputs, the SwiGLU product, attention probabilities).
+/// The backward pass then runs the blocks in reverse: only the inputs' gradients flow
+/// through the frozen base matrices (`MatrixMultiply.runTransposed`), and each LoRA
+/// module's `A` and `B` get theirs from one product over the batch's rows.
+///
+/// Memory grows with the batch's rows (about 23 KB per row per block for the default
+/// model), not with the data; the logits are formed `logitChunkRows` at a time. Every sum
+/// is taken in an order fixed by the batch and the thread count, so equal inputs give
+/// bit-identical gradients. Used from one thread at a time.
+public final class GradientEngine {
+    public let model: LlamaModel
+    public var configuration: LlamaConfiguration { model.configuration }
+    let pool: WorkerPool
+    let scratch: ScratchSpace
+    let attentionScratch: AttentionScores
+    private var arena: UnsafeMutablePointer<Float>
+    private var arenaFloats = 0
+
+    /// Rows whose logits exist at one time (`logitChunkRows × vocabulary` floats).
+    static let logitChunkRows = 128
+    /// Longest sequence a batch may hold (attention keeps `2 · length²` floats per thread).
+    public static let sequenceTokensMax = 2048
+
+    public init(model: LlamaModel, threads: Int) {
+        precondition(threads >= 1, "an engine needs at least one thread")
+        openblas_set_num_threads(1)
+        self.model = model
+        self.pool = WorkerPool(threadCount: threads)
+        let c = model.configuration
+        self.scratch = ScratchSpace(members: threads, floatsPerMember: max(InferenceEngine.tileFloatsPerThread, 16 * max(c.hiddenSize, c.intermediateSize)),
+            activationFloats: 3 * max(c.hiddenSize, c.intermediateSize) * MatrixMultiply.broadcastKernelBatchMax)
+        self.attentionScratch = AttentionScores(members: threads)
+        self.arena = .allocate(capacity: 0)
+    }
+
+    deinit { arena.deallocate() }
+
+    /// Threads the engine computes with.
+    public var threadCount: Int { pool.threadCount }
+
+    /// The mean cross-entropy of `batch`'s targets and its gradient with respect to
+    /// `parameters.values`.
+    public func lossAndGradient(_ batch: [TrainingSequence], parameters: LoRAParameters) throws(TrainingError) -> BatchGradient {
+        let c = configuration
+        guard !batch.isEmpty else { throw .emptyBatch }
+        guard parameters.configuration == c else { throw .configurationMismatch }
+        let limit = min(c.contextLength, Self.sequenceTokensMax)
+        for sequence in batch {
+            guard sequence.tokens.count <= limit else { throw .sequenceTooLong(length: sequence.tokens.count, limit: limit) }
+            for token in sequence.tokens where token < 0 || Int(token) >= c.vocabularySize {
+                throw .tokenOutOfRange(token, vocabularySize: c.vocabularySize)
+            }
+        }
+        let targets = batch.reduce(0) { $0 + $1.targetCount }
+        guard targets > 0 else { throw .noTargets }
+
+        let pass = TrainingPass(engine: self, batch: batch, parameters: parameters, arena: reserveArena(TrainingPass.floatsNeeded(batch, parameters)))
+        var gradient = [Float](repeating: 0, count: parameters.values.count)
+        let loss = parameters.values.withUnsafeBufferPointer { values in
+            gradient.withUnsafeMutableBufferPointer { gradient in
+                pass.run(values: values.baseAddress!, gradient: gradient.baseAddress!, targetCount: targets)
+            }
+        }
+        return BatchGradient(loss: loss, targetCount: targets, gradient: gradient)
+    }
+
+    /// At least `floats` floats of working memory, kept from batch to batch.
+    private func reserveArena(_ floats: Int) -> UnsafeMutablePointer<Float> {
+        if floats > arenaFloats {
+            arena.deallocate()
+            arena = .allocate(capacity: floats)
+            arenaFloats = floats
+        }
+        return arena
+    }
+
+    /// Runs `body` on row chunks of `0..<count` spread over the pool.
+    func forEachRowChunk(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let chunk = max(16, (count + 4 * pool.threadCount - 1) / (4 * pool.threadCount))
+        pool.forEachChunk(count, chunk: chunk) { _, range in body(range) }
+    }
+}

@@ -1,0 +1,148 @@
+import COpenBLAS
+
+/// The activations one block saves in the forward pass for the backward pass, `rows` rows each.
+struct SavedBlock {
+    /// The residual stream entering the block `[rows, hidden]`.
+    let input: UnsafeMutablePointer<Float>
+    /// `1/RMS` of `input` (the attention norm's factor) `[rows]`.
+    let attentionScale: UnsafeMutablePointer<Float>
+    /// Queries and keys after rotation, values `[rows, heads · d]`, `[rows, kvHeads · d]`.
+    let queries: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+    /// Attention output, the input of `o_proj` `[rows, heads · d]`.
+    let attention: UnsafeMutablePointer<Float>
+    /// The residual stream after the attention sublayer `[rows, hidden]`.
+    let middle: UnsafeMutablePointer<Float>
+    /// `1/RMS` of `middle` (the feed-forward norm's factor) `[rows]`.
+    let feedForwardScale: UnsafeMutablePointer<Float>
+    /// Gate and up projections before SwiGLU `[rows, intermediate]`.
+    let gate: UnsafeMutablePointer<Float>
+    let up: UnsafeMutablePointer<Float>
+}
+
+/// One batch's forward and backward pass over memory carved from the engine's arena (see
+/// `GradientEngine` for what is saved and what recomputed).
+struct TrainingPass {
+    let engine: GradientEngine
+    let c: LlamaConfiguration
+    let parameters: LoRAParameters
+    let rows: Int
+    let tokens: [Int32]
+    /// Each row's position in its sequence.
+    let positions: [Int]
+    /// Each sequence's first row and length.
+    let sequences: [(start: Int, length: Int)]
+    /// Rows whose prediction the loss counts, with the token they predict, in row order.
+    let targets: [(row: Int, token: Int)]
+    let saved: [SavedBlock]
+    /// The residual stream after the last block, and its final norm's factor.
+    let finalInput: UnsafeMutablePointer<Float>
+    let finalScale: UnsafeMutablePointer<Float>
+    /// Per module (index into `parameters.modules`): `x·Aᵀ` saved by the forward pass `[rows, rank]`.
+    let inner: [UnsafeMutablePointer<Float>]
+    /// Module index per `layer · 7 + projection.index`, or −1.
+    let slots: [Int]
+    // Working buffers.
+    let normed, sublayer, activation, activationGradient, residualGradient, normedGradient: UnsafeMutablePointer<Float>
+    let attentionGradient, queryGradient, keyGradient, valueGradient, innerGradient: UnsafeMutablePointer<Float>
+    let logits, logitInputs, logitInputGradients: UnsafeMutablePointer<Float>
+    /// Rotary cos, sin and −sin per position `[longest, d/2]`.
+    let cos, sin, negatedSin: UnsafeMutablePointer<Float>
+    let longest: Int
+
+    var attentionWidth: Int { c.headCount * c.headDimension }
+    var kvWidth: Int { c.kvHeadCount * c.headDimension }
+
+    /// Floats of arena a batch needs.
+    static func floatsNeeded(_ batch: [TrainingSequence], _ parameters: LoRAParameters) -> Int {
+        let c = parameters.configuration
+        let n = batch.reduce(0) { $0 + $1.tokens.count }, longest = batch.map(\.tokens.count).max() ?? 0
+        let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
+        let perBlock = n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i)
+        let inner = n * parameters.modules.reduce(0) { $0 + $1.rank }
+        let rankMax = parameters.modules.map(\.rank).max() ?? 0
+        let working = n * (5 * h + 2 * i + 2 * a + 2 * kv + rankMax)
+        let logitChunk = GradientEngine.logitChunkRows * (c.vocabularySize + 2 * h)
+        return c.layerCount * perBlock + inner + n * (h + 1) + working + logitChunk + 3 * longest * c.headDimension / 2
+    }
+
+    init(engine: GradientEngine, batch: [TrainingSequence], parameters: LoRAParameters, arena: UnsafeMutablePointer<Float>) {
+        let c = engine.configuration
+        self.engine = engine
+        self.c = c
+        self.parameters = parameters
+        var tokens: [Int32] = [], positions: [Int] = [], sequences: [(Int, Int)] = [], targets: [(Int, Int)] = []
+        for sequence in batch {
+            let start = tokens.count
+            sequences.append((start, sequence.tokens.count))
+            for (position, token) in sequence.tokens.enumerated() {
+                tokens.append(token)
+                positions.append(position)
+                if position + 1 >= sequence.firstTarget, position + 1 < sequence.tokens.count {
+                    targets.append((start + position, Int(sequence.tokens[position + 1])))
+                }
+            }
+        }
+        self.tokens = tokens
+        self.positions = positions
+        self.sequences = sequences
+        self.targets = targets
+        let n = tokens.count
+        rows = n
+        longest = batch.map(\.tokens.count).max()!
+        let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
+        var cursor = arena
+        func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+            defer { cursor += count }
+            return cursor
+        }
+        saved = (0..<c.layerCount).map { _ in
+            SavedBlock(
+                input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
+                attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
+        }
+        inner = parameters.modules.map { take(n * $0.rank) }
+        var slots = [Int](repeating: -1, count: c.layerCount * Projection.allCases.count)
+        for (index, module) in parameters.modules.enumerated() { slots[module.layer * Projection.allCases.count + module.projection.index] = index }
+        self.slots = slots
+        finalInput = take(n * h)
+        finalScale = take(n)
+        normed = take(n * h)
+        sublayer = take(n * h)
+        residualGradient = take(n * h)
+        normedGradient = take(n * h)
+        logitInputs = take(GradientEngine.logitChunkRows * h)
+        logitInputGradients = take(GradientEngine.logitChunkRows * h)
+        activation = take(n * i)
+        activationGradient = take(n * i)
+        attentionGradient = take(n * a)
+        queryGradient = take(n * a)
+        keyGradient = take(n * kv)
+        valueGradient = take(n * kv)
+        innerGradient = take(n * (parameters.modules.map(\.rank).max() ?? 0))
+        logits = take(GradientEngine.logitChunkRows * c.vocabularySize)
+        let half = c.headDimension / 2
+        cos = take(longest * half)
+        sin = take(longest * half)
+        negatedSin = take(longest * half)
+        assert(cursor - arena <= Self.floatsNeeded(batch, parameters), "training pass overran its arena")
+        for position in 0..<longest {
+            Layers.ropeAngles(position: position, headDimension: c.headDimension, base: c.ropeBase, cos: cos + position * half, sin: sin + position * half)
+            for k in 0..<half { negatedSin[position * half + k] = -sin[position * half + k] }
+        }
+    }
+
+    /// Runs the forward pass, the loss and the backward pass; writes the gradient and returns the mean loss.
+    func run(values: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, targetCount: Int) -> Double {
+        forward(values)
+        let loss = lossAndOutputGradient(targetCount: targetCount)
+        for layer in (0..<c.layerCount).reversed() { backward(layer: layer, values: values, gradient: gradient) }
+        return loss
+    }
+
+    func module(_ layer: Int, _ projection: Projection) -> Int? {
+        let slot = slots[layer * Projection.allCases.count + projection.index]
+        return slot < 0 ? nil : slot
+    }
+}
