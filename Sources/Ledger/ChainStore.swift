@@ -179,6 +179,24 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         return result
     }
 
+    /// The contributions to `datanet` in content-hash order, starting after `after` when given,
+    /// at most `limit` of them.
+    public func contributions(to datanet: Digest, after: Digest?, limit: Int) -> [(contentHash: Digest, contribution: Contribution)] {
+        precondition(limit >= 0, "a negative limit")
+        let prefix = [StateKey.Kind.contribution.rawValue] + datanet.bytes
+        var result: [(contentHash: Digest, contribution: Contribution)] = []
+        guard limit > 0 else { return result }
+        database.scan(Family.state, prefix: prefix, from: after.map { prefix + $0.bytes }) { key, value in
+            guard case let .contribution(_, contentHash)? = StateKey(bytes: key) else { fatalError("corrupt state key \(Hex.encode(key))") }
+            if contentHash == after { return true }
+            do { result.append((contentHash, try Contribution(canonicalBytes: value))) } catch {
+                fatalError("corrupt contribution record \(contentHash.hex): \(error)")
+            }
+            return result.count < limit
+        }
+        return result
+    }
+
     /// Balances plus stakes plus unbonding stake, summed over the whole state: equals the
     /// recorded supply (`StateKey.supply`) whenever the state is consistent. Reads without a
     /// snapshot, so call it while no block commits.

@@ -95,11 +95,13 @@ public final class RocksDatabase: @unchecked Sendable {
     }
 
     /// Visits the entries of `family` whose keys start with `prefix`, in key order, until
-    /// `body` returns false.
-    public func scan(_ family: String, prefix: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Bool) rethrows {
+    /// `body` returns false; from the first key at or after `start` when given (which must
+    /// start with `prefix`).
+    public func scan(_ family: String, prefix: [UInt8], from start: [UInt8]? = nil, _ body: ([UInt8], [UInt8]) throws -> Bool) rethrows {
+        precondition(start?.starts(with: prefix) ?? true, "a scan's start key must carry its prefix")
         let iterator = rocksdb_create_iterator_cf(database, readOptions, self.family(family))!
         defer { rocksdb_iter_destroy(iterator) }
-        prefix.withUnsafeBufferPointer { raw in
+        (start ?? prefix).withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek(iterator, $0.baseAddress, $0.count) }
         }
         while rocksdb_iter_valid(iterator) != 0 {

@@ -20,5 +20,5 @@ enum CommandTable {
         BenchLoraCommand.spec,
         TrainCommand.spec,
         BenchTrainCommand.spec,
-    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all
+    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all
 }

@@ -10,16 +10,18 @@ import Ledger
 /// | `GET /v1/txs/{hash}` | `{"hash", "status": "committed" | "pending" | "dropped", …}` |
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
-/// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records |
+/// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records (a datanet's documents: `DocumentsAPI`) |
 /// | `GET /v1/validators` | `{"height", "validators": [{"address", "power", "stake"}]}`: the set certifying the next block |
 /// | `GET /v1/supply` | `{"height", "height_after", "supply", "circulating"}`: the recorded supply and balances + stakes + unbonding summed (equal) |
-/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own) |
+/// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own), `document_bytes_max` |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
 /// | `GET /metrics` | Prometheus text |
 ///
 /// Errors are `{"error": code, "message": text}` with a 4xx status for client mistakes.
 struct ChainAPI: Sendable {
     let node: ChainNode
+    /// The largest datanet document this node stores, reported in the status (`DocumentsAPI`).
+    let documentBytesMax: Int
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.pathComponents
@@ -205,6 +207,7 @@ struct ChainAPI: Sendable {
         object["mempool_transactions"] = node.mempool.count
         object["validator"] = node.validatorKey.publicKey.hex
         object["min_fee"] = String(node.store.parameters.minFee)
+        object["document_bytes_max"] = documentBytesMax
         object["peers"] = node.gossip?.transport.peerCount ?? 0
         if let gossip = node.gossip { object["node_id"] = gossip.transport.nodeID.hex }
         let sync = node.syncState

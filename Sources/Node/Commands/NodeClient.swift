@@ -22,9 +22,20 @@ struct NodeClient {
         try decode(HTTPClient.send("GET", baseURL + path))
     }
 
+    /// GETs `path` like `get`, but answers nil when the node says 404 (nothing there).
+    func lookup(_ path: String) throws -> [String: Any]? {
+        let response = try HTTPClient.send("GET", baseURL + path)
+        return response.status == 404 ? nil : try decode(response)
+    }
+
     func post(_ path: String, json object: [String: Any]) throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: object)
         return try decode(HTTPClient.send("POST", baseURL + path, body: Array(body), headers: ["Content-Type: application/json"]))
+    }
+
+    /// POSTs `text` as a `text/plain` UTF-8 body.
+    func post(_ path: String, text: String) throws -> [String: Any] {
+        try decode(HTTPClient.send("POST", baseURL + path, body: Array(text.utf8), headers: ["Content-Type: text/plain; charset=utf-8"]))
     }
 
     func delete(_ path: String) throws -> [String: Any] {

@@ -58,13 +58,15 @@ enum StartCommand {
             network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers,
                            banMs: UInt64(config.peer_ban_ms), banFile: PeerBanFile(path: home.file("peer_bans.json")),
                            discovery: discovery), log: log)
-        let api = ChainAPI(node: node)
+        let api = ChainAPI(node: node, documentBytesMax: config.document_bytes_max)
+        let documentsAPI = DocumentsAPI(node: node, documents: try DocumentStore(path: home.documentsPath),
+                                        documentBytesMax: config.document_bytes_max)
         let service = try serveModel(arguments, config: config, log: log)
         defer { service?.stop() }
         let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
         let adapterAPI = service.map(AdaptersAPI.init)
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
-            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? api.handle(request)
+            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)
             node.metrics.countResponse(status: response.status)
             return response
         }

@@ -87,15 +87,12 @@ enum TxCommands {
 
     // MARK: Shared
 
-    private static let commonOptions: [CommandSpec.Option] = [
-        .init(name: "key", value: "FILE", help: "Key file of the sender (required)."),
-        NodeClient.nodeOption,
-        .init(name: "fee", value: "OPEN", help: "Fee in OPEN (default: the chain's minimum)."),
-        .init(name: "nonce", value: "N", help: "Nonce (default: the sender's next, counting pending transactions)."),
-        .init(name: "timeout-s", value: "S", help: "How long to wait for the commit (default 30)."),
+    private static let commonOptions: [CommandSpec.Option] = [keyOption] + TransactionSender.options + [
         .flag("no-wait", "Return once the node accepted the transaction."),
         .flag("json", "Print the transaction status as JSON."),
     ]
+
+    static let keyOption = CommandSpec.Option(name: "key", value: "FILE", help: "Key file of the sender (required).")
 
     private static func command(
         _ name: String, _ summary: String, options: [CommandSpec.Option],
@@ -113,47 +110,18 @@ enum TxCommands {
     }
 
     private static func submit(_ arguments: ParsedArguments, body: TransactionBody) throws {
-        let key = try KeyFile.read(from: try arguments.required("key"))
-        let node = NodeClient(arguments: arguments)
-        let status = try node.get("/v1/status")
-        guard let chainID = status["chain_id"] as? String, let minFee = (status["min_fee"] as? String).flatMap(UInt64.init) else {
-            throw CommandError("node status lacks chain_id or min_fee")
-        }
-        guard chainID.utf8.count <= SigningDomain.chainIDMaxBytes else { throw CommandError("node reports an invalid chain id") }
-        let fee = try arguments.value("fee").map { text throws(UsageError) in try InitCommand.openAmount(text, option: "fee") } ?? minFee
-        let nonce: UInt64
-        if let text = arguments.value("nonce") {
-            guard let value = UInt64(text) else { throw UsageError("--nonce must be a whole number") }
-            nonce = value
-        } else {
-            let account = try node.get("/v1/accounts/\(key.publicKey.hex)")
-            guard let pending = account["pending_nonce"] as? Int else { throw CommandError("node account answer lacks pending_nonce") }
-            nonce = UInt64(pending)
-        }
-        let signed = Transaction(sender: key.publicKey, nonce: nonce, fee: fee, body: body).signed(by: key, chainID: chainID)
-        _ = try node.post("/v1/txs", json: ["tx": Hex.encode(signed.canonicalBytes)])
+        var sender = try TransactionSender(arguments: arguments)
+        let signed = sender.sign(body)
+        try sender.submit(signed)
         let hash = signed.hash.hex
         if arguments.flag("no-wait") {
             if arguments.flag("json") { try Output.json(["hash": hash, "status": "pending"], pretty: false) } else { print("pending \(hash)") }
             return
         }
-        let timeout = try arguments.integer("timeout-s", default: 30, in: 1...3_600)
-        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        while Date() < deadline {
-            let answer = try node.get("/v1/txs/\(hash)")
-            switch answer["status"] as? String {
-            case "committed":
-                if arguments.flag("json") { try Output.json(answer, pretty: false) } else {
-                    print("committed \(hash) at height \(answer["height"] ?? "?")")
-                    if case .registerDatanet = body, let id = answer["datanet"] { print("datanet \(id)") }
-                }
-                return
-            case "dropped":
-                throw CommandError("transaction \(hash) was dropped: \(answer["message"] as? String ?? "")")
-            default:
-                Thread.sleep(forTimeInterval: 0.1)
-            }
+        let answer = try sender.waitForCommit(signed.hash, timeoutSeconds: try TransactionSender.timeoutSeconds(arguments))
+        if arguments.flag("json") { try Output.json(answer, pretty: false) } else {
+            print("committed \(hash) at height \(answer["height"] ?? "?")")
+            if case .registerDatanet = body, let id = answer["datanet"] { print("datanet \(id)") }
         }
-        throw CommandError("transaction \(hash) not committed within \(timeout) s (still pending)")
     }
 }

@@ -55,6 +55,8 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var log_format = "human"
     var log_level = "info"
     var http_body_max_bytes = 1 << 20
+    /// The largest datanet document text the node stores (UTF-8 bytes); at most http_body_max_bytes.
+    var document_bytes_max = 256 << 10
     var mempool_transactions_max = 50_000
     var mempool_bytes_max = 64 << 20
     var mempool_per_account_max = 1_000
@@ -179,6 +181,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
         }
         guard (1_024...(64 << 20)).contains(http_body_max_bytes) else { throw UsageError("http_body_max_bytes must be 1024...67108864") }
+        guard (1...http_body_max_bytes).contains(document_bytes_max) else {
+            throw UsageError("document_bytes_max must be 1...http_body_max_bytes (\(http_body_max_bytes))")
+        }
         guard mempool_transactions_max > 0, mempool_bytes_max > 0, mempool_per_account_max > 0 else {
             throw UsageError("mempool limits must be positive")
         }

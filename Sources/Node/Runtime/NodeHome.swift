@@ -3,7 +3,8 @@ import Foundation
 import Ledger
 
 /// A node's home directory: `config.json`, `genesis.json`, `validator.key`, `node.key` (its
-/// peer-to-peer identity), `data/` (the RocksDB store) and `consensus.wal`.
+/// peer-to-peer identity), `data/` (the RocksDB store), `documents/` (the off-chain document
+/// store, `DocumentStore`) and `consensus.wal`.
 struct NodeHome {
     let path: String
 
@@ -21,6 +22,7 @@ struct NodeHome {
     var genesisPath: String { file("genesis.json") }
     var dataPath: String { file("data") }
     var walPath: String { file("consensus.wal") }
+    var documentsPath: String { file("documents") }
 
     func genesis() throws -> Genesis {
         guard let data = FileManager.default.contents(atPath: genesisPath) else {
