@@ -48,7 +48,7 @@ import Testing
         let tokenizer = try DefaultModel.model().tokenizer
         let good = directory.appendingPathComponent("good.jsonl").path
         try """
-        {"text": "Hello there, general reader.", "contributor": "ab"}
+        {"text": "Hello there, general reader.", "contributor": "\(String(repeating: "ab", count: 32))"}
 
         {"prompt": "Q: two plus two?", "completion": " A: four.", "other": 1}
         """.write(toFile: good, atomically: true, encoding: .utf8)
@@ -62,9 +62,9 @@ import Testing
         #expect(documents.sequence(0, tokenizer: tokenizer, maxTokens: 3)?.tokens.count == 3)
 
         for (content, line, reason) in [
-            ("{\"text\": \"ok\"}\n{\"text\": 5}\n", 2, "\"text\" is not a string"),
-            ("{\"text\": \"ok\"}\n\n{\"prompt\": \"only\"}\n", 3, "needs a string"),
-            ("not json\n", 1, "not a JSON object"),
+            ("{\"text\": \"ok\"}\n{\"text\": 5}\n", 2, "\"text\" must be a string"),
+            ("{\"text\": \"ok\"}\n\n{\"prompt\": \"only\"}\n", 3, "without \"completion\""),
+            ("not json\n", 1, "not valid JSON"),
         ] {
             let path = directory.appendingPathComponent("bad.jsonl").path
             try content.write(toFile: path, atomically: true, encoding: .utf8)

@@ -3,8 +3,8 @@ import Foundation
 
 /// The documents of a datanet file (JSON Lines, docs/datanets.md) as training examples,
 /// read from a memory map one batch at a time: the index keeps only each line's place, so
-/// memory follows the batch, not the file. Every line is parsed once on opening, so a
-/// malformed line stops training before it starts, naming the line.
+/// memory follows the batch, not the file. Every line is checked once on opening by
+/// `DatanetFile`'s rules, so a malformed line stops training before it starts, naming the line.
 public struct TrainingDocuments: Sendable {
     public let path: String
     private let file: MappedFile
@@ -13,16 +13,7 @@ public struct TrainingDocuments: Sendable {
     /// BLAKE2b-256 of the file's bytes (hex): a checkpoint resumes only on the same data.
     public let digest: String
 
-    /// What one line trains on.
-    public enum Example: Equatable, Sendable {
-        /// Every next token of the text.
-        case text(String)
-        /// The completion's tokens, after the prompt's.
-        case completion(prompt: String, completion: String)
-    }
-
-    /// Opens and checks `path`. Blank lines are skipped; any other line must be a JSON
-    /// object with a string `text`, or string `prompt` and `completion`.
+    /// Opens and checks `path`. Blank lines are skipped.
     public init(path: String) throws(TrainingDataError) {
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 { throw .empty(path: path) }
         let file: MappedFile
@@ -34,9 +25,10 @@ public struct TrainingDocuments: Sendable {
             lineNumber += 1
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
             let line = start..<end
-            if !bytes[line].allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                _ = try Self.parse(Data(bytes[line]), line: lineNumber, path: path)
-                lines.append(line)
+            do {
+                if try DatanetFile.document(line: Data(bytes[line]), source: path, number: lineNumber) != nil { lines.append(line) }
+            } catch {
+                throw .malformedLine(path: path, line: lineNumber, reason: error.message)
             }
             start = end + 1
         }
@@ -53,42 +45,27 @@ public struct TrainingDocuments: Sendable {
     public var count: Int { lines.count }
 
     /// Document `index` (in file order).
-    public func example(_ index: Int) -> Example {
+    public func document(_ index: Int) -> DatanetDocument {
         let range = lines[index]
-        let data = Data(bytes: file.base + range.lowerBound, count: range.count)
-        // Every line parsed when the file was opened, and the map is read-only.
-        return try! Self.parse(data, line: index + 1, path: path)
+        // Every line was checked when the file was opened, and the map is read-only.
+        return try! DatanetFile.document(line: Data(bytes: file.base + range.lowerBound, count: range.count), source: path, number: index + 1)!
     }
 
     /// Document `index` tokenized for training: no special tokens added, at most
     /// `maxTokens` tokens; nil when nothing is left to predict.
     public func sequence(_ index: Int, tokenizer: BPETokenizer, maxTokens: Int) -> TrainingSequence? {
         let tokens: [Int32], firstTarget: Int
-        switch example(index) {
+        switch document(index).content {
         case let .text(text):
             tokens = Array(tokenizer.encode(text).prefix(maxTokens))
             firstTarget = 1
-        case let .completion(prompt, completion):
+        case let .promptCompletion(prompt, completion):
             let promptTokens = tokenizer.encode(prompt)
             tokens = Array((promptTokens + tokenizer.encode(completion)).prefix(maxTokens))
             firstTarget = max(1, promptTokens.count)
         }
         let sequence = TrainingSequence(tokens: tokens, firstTarget: firstTarget)
         return sequence.targetCount > 0 ? sequence : nil
-    }
-
-    static func parse(_ data: Data, line: Int, path: String) throws(TrainingDataError) -> Example {
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw .malformedLine(path: path, line: line, reason: "not a JSON object")
-        }
-        if let text = object["text"] {
-            guard let text = text as? String else { throw .malformedLine(path: path, line: line, reason: "\"text\" is not a string") }
-            return .text(text)
-        }
-        guard let prompt = object["prompt"] as? String, let completion = object["completion"] as? String else {
-            throw .malformedLine(path: path, line: line, reason: "needs a string \"text\", or string \"prompt\" and \"completion\"")
-        }
-        return .completion(prompt: prompt, completion: completion)
     }
 }
 

@@ -39,7 +39,7 @@ enum BenchTrainCommand {
         let tokens = try arguments.integer("tokens", default: 128, in: 2...GradientEngine.sequenceTokensMax)
         let steps = try arguments.integer("steps", default: 3, in: 1...1000)
         let warmup = try arguments.integer("warmup-steps", default: 1, in: 0...1000)
-        let targetSets = try arguments.value("targets").map { [$0] } ?? ["q_proj,v_proj", "all-linear"]
+        let targetSets = try (arguments.value("targets").map { [$0] } ?? ["q_proj,v_proj", "all-linear"]).map { ($0, try TrainCommand.targets($0)) }
         let model = try ModelCommands.load(arguments)
         let c = model.configuration
 
@@ -53,8 +53,7 @@ enum BenchTrainCommand {
 
         let engine = GradientEngine(model: model, threads: threads)
         var results: [[String: Any]] = []
-        for targets in targetSets {
-            let projections = try TrainCommand.targets(targets)
+        for (targets, projections) in targetSets {
             Output.note("[\(targets)] this engine: \(warmup) + \(steps) steps of \(batchSize) × \(tokens) tokens, \(threads) threads…")
             resetPeakMemory()
             var parameters = LoRAParameters.initialized(
