@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(bench/torch-venv.sh)
-swift build -c release
-.build/release/tributary model fetch
+swift build -c release >&2
+.build/release/tributary model fetch >&2
 exec .build/release/tributary bench train --baseline-python "$python" "$@"

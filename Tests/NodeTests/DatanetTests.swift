@@ -80,6 +80,49 @@ import Testing
 
     static func id(_ text: String) -> String { Digest.blake2b(Array(text.utf8)).hex }
 
+    /// Across four validators: the registration and contributions made through one node are
+    /// on every node's chain; a document's text lives only where it was posted, and any node
+    /// accepts it once the chain it follows holds the contribution.
+    @Test func datanetOnTheFourValidatorNetwork() throws {
+        let keys = Tributary.temporaryDirectory("datanet-keys")
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        let owner = try Tributary.run(["keys", "new", "--out", keys + "/owner.key"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let contributor = try Tributary.run(["keys", "new", "--out", keys + "/contributor.key"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let cluster = try Cluster(testnetArguments: ["--fund", "\(owner)=1000", "--fund", "\(contributor)=1000"])
+        let created = try Tributary.run(["datanet", "create", "--key", keys + "/owner.key", "--name", "field-notes", "--node", cluster.url(0)])
+        #expect(created.status == 0, "\(created.stderr)")
+        let datanet = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let texts = ["Moss grows thickest on the north side here.", "The creek runs dry by late August."]
+        let jsonl = keys + "/notes.jsonl"
+        try texts.map { try Self.jsonLine(["text": $0]) }.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let added = try Tributary.run(["datanet", "add", "--datanet", datanet, "--key", keys + "/contributor.key", "--jsonl", jsonl, "--node", cluster.url(1)])
+        #expect(added.status == 0, "\(added.stderr)")
+
+        // Every node lists both contributions once its chain has them; only node 1 holds the texts.
+        for node in 0..<4 {
+            try cluster.waitUntil("node \(node) to list the contributions", timeoutSeconds: 20) {
+                (try HTTP.get("\(cluster.url(node))/v1/datanets/\(datanet)/documents").json["documents"] as? [[String: Any]])?.count == 2
+            }
+            let listed = try HTTP.get("\(cluster.url(node))/v1/datanets/\(datanet)/documents").json["documents"] as! [[String: Any]]
+            #expect(listed.allSatisfy { $0["contributor"] as? String == contributor && $0["stored"] as? Bool == (node == 1) })
+        }
+        let missing = try HTTP.get("\(cluster.url(3))/v1/documents/\(Self.id(texts[0]))")
+        #expect(missing.status == 404)
+        let posted = try HTTP.post("\(cluster.url(3))/v1/datanets/\(datanet)/documents", json: ["text": texts[0]])
+        #expect(posted.status == 201, "\(String(decoding: posted.body, as: UTF8.self))")
+        #expect(try HTTP.get("\(cluster.url(3))/v1/documents/\(Self.id(texts[0]))").json["text"] as? String == texts[0])
+        let never = try HTTP.post("\(cluster.url(3))/v1/datanets/\(datanet)/documents", json: ["text": "Never contributed."])
+        #expect(never.status == 422)
+
+        let out = keys + "/export.jsonl"
+        let exported = try Tributary.run(["datanet", "export", "--datanet", datanet, "--out", out, "--node", cluster.url(1)])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        let exportedTexts = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.map { $0["text"] as! String }
+        #expect(Set(exportedTexts) == Set(texts))
+    }
+
     @Test func createAddExportRoundTrip() throws {
         let chain = try Chain()
         let datanet = try chain.createDatanet("medical-notes")
