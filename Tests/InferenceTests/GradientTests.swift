@@ -38,6 +38,25 @@ extension ModelTests {
             #expect(compared == 6 * Set(parameters.modules.map(\.projection)).count)
         }
 
+        /// A batch of sequences of different lengths is the target-weighted mean of its
+        /// sequences on their own: nothing leaks between sequences laid end to end.
+        @Test func batchIsTheTargetWeightedMeanOfItsSequences() throws {
+            let engine = GradientEngine(model: try DefaultModel.model(), threads: 2)
+            let parameters = try Self.parameters("qv-r8")
+            let sequences = [Self.promptZero, TrainingSequence(tokens: Expected.shared.prompts[2].tokenIds, firstTarget: 2)]
+            let alone = try sequences.map { try engine.lossAndGradient([$0], parameters: parameters) }
+            let batch = try engine.lossAndGradient(sequences, parameters: parameters)
+            let total = Double(alone.reduce(0) { $0 + $1.targetCount })
+            #expect(batch.targetCount == Int(total))
+            let loss = alone.reduce(0.0) { $0 + $1.loss * Double($1.targetCount) } / total
+            #expect(abs(batch.loss - loss) / loss <= 1e-5, "batch loss \(batch.loss), weighted mean \(loss)")
+            let mean = batch.gradient.indices.map { index in
+                Float(alone.reduce(0.0) { $0 + Double($1.gradient[index]) * Double($1.targetCount) } / total)
+            }
+            let (relative, cosine) = Self.compare(batch.gradient, mean)
+            #expect(relative <= 1e-4 && cosine >= 0.99999, "relative \(relative), cosine \(cosine)")
+        }
+
         /// Central differences of the engine's own loss against its analytic gradient: along
         /// the whole gradient's direction (the derivative is ‖g‖), and at single coordinates
         /// — the largest of each `A` and `B` of four module kinds in the first and last
