@@ -9,6 +9,10 @@ struct TransposedTerm {
 }
 
 extension MatrixMultiply {
+    /// Largest batch whose transposed products add decoded blocks straight into `dX`; larger
+    /// batches decode float32 tiles for `sgemm`.
+    static let registerTransposedBatchMax = 16
+
     /// `dX = Σ_t dY_t · W_t` (or `dX +=` it with `accumulate`) for `batch` rows: the gradient
     /// of `run`'s products with respect to their inputs, the matrices frozen. Every term's
     /// matrix has `dX`'s width as its columns.
@@ -16,7 +20,9 @@ extension MatrixMultiply {
     /// The columns of `dX` are cut into chunks of whole 32-value blocks, about two per thread;
     /// one thread computes a chunk, decoding the matching column slice of each matrix tile by
     /// tile (every weight decoded once) and adding `dY · tile` with `sgemm` in a fixed order,
-    /// so the sums do not depend on which thread took which chunk.
+    /// so the sums do not depend on which thread took which chunk. Up to
+    /// `registerTransposedBatchMax` rows skip the float32 tiles: each decoded block is added
+    /// straight into the rows of `dX` (`RowKernels.accumulateTransposed`).
     static func runTransposed(
         _ terms: [TransposedTerm], batch: Int, into dx: UnsafeMutablePointer<Float>, dxStride: Int, accumulate: Bool,
         pool: WorkerPool, scratch: ScratchSpace
@@ -32,6 +38,15 @@ extension MatrixMultiply {
             for chunk in range {
                 let blockRange = (chunk * chunkBlocks)..<min(blocks, (chunk + 1) * chunkBlocks)
                 let width = 32 * blockRange.count
+                if batch <= registerTransposedBatchMax {
+                    if !accumulate {
+                        for vector in 0..<batch { (dx + vector * dxStride + 32 * blockRange.lowerBound).initialize(repeating: 0, count: width) }
+                    }
+                    for term in terms {
+                        term.weights.accumulateTransposed(blocks: blockRange, dy: term.dy, dyStride: term.dyStride, vectors: batch, dx: dx, dxStride: dxStride)
+                    }
+                    continue
+                }
                 let tileRows = max(1, scratch.floatsPerMember / width)
                 var beta: Float = accumulate ? 1 : 0
                 for term in terms {

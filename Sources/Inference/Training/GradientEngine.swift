@@ -52,6 +52,18 @@ public final class GradientEngine {
     /// The mean cross-entropy of `batch`'s targets and its gradient with respect to
     /// `parameters.values`.
     public func lossAndGradient(_ batch: [TrainingSequence], parameters: LoRAParameters) throws(TrainingError) -> BatchGradient {
+        try gradients(batch, parameters: parameters, perSequence: false)[0]
+    }
+
+    /// For every sequence of `batch`, its own mean loss and gradient — what
+    /// `lossAndGradient([sequence])` gives — from one batched pass: the sequences' rows share
+    /// every product but the LoRA gradients' sums, taken over each sequence's rows alone.
+    /// A sequence with nothing to predict gets loss 0 and a zero gradient.
+    public func sequenceGradients(_ batch: [TrainingSequence], parameters: LoRAParameters) throws(TrainingError) -> [BatchGradient] {
+        try gradients(batch, parameters: parameters, perSequence: true)
+    }
+
+    private func gradients(_ batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool) throws(TrainingError) -> [BatchGradient] {
         let c = configuration
         guard !batch.isEmpty else { throw .emptyBatch }
         guard parameters.configuration == c else { throw .configurationMismatch }
@@ -62,17 +74,19 @@ public final class GradientEngine {
                 throw .tokenOutOfRange(token, vocabularySize: c.vocabularySize)
             }
         }
-        let targets = batch.reduce(0) { $0 + $1.targetCount }
-        guard targets > 0 else { throw .noTargets }
+        guard batch.contains(where: { $0.targetCount > 0 }) else { throw .noTargets }
 
-        let pass = TrainingPass(engine: self, batch: batch, parameters: parameters, arena: reserveArena(TrainingPass.floatsNeeded(batch, parameters)))
-        var gradient = [Float](repeating: 0, count: parameters.values.count)
-        let loss = parameters.values.withUnsafeBufferPointer { values in
-            gradient.withUnsafeMutableBufferPointer { gradient in
-                pass.run(values: values.baseAddress!, gradient: gradient.baseAddress!, targetCount: targets)
-            }
+        let pass = TrainingPass(
+            engine: self, batch: batch, parameters: parameters, perSequence: perSequence,
+            arena: reserveArena(TrainingPass.floatsNeeded(batch, parameters)))
+        let count = parameters.values.count
+        var gradients = [Float](repeating: 0, count: pass.groups.count * count)
+        let losses = parameters.values.withUnsafeBufferPointer { values in
+            gradients.withUnsafeMutableBufferPointer { gradients in pass.run(values: values.baseAddress!, gradients: gradients.baseAddress!) }
         }
-        return BatchGradient(loss: loss, targetCount: targets, gradient: gradient)
+        return pass.groups.indices.map { index in
+            BatchGradient(loss: losses[index], targetCount: pass.groups[index].targetCount, gradient: Array(gradients[(index * count)..<((index + 1) * count)]))
+        }
     }
 
     /// At least `floats` floats of working memory, kept from batch to batch.

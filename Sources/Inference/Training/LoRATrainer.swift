@@ -109,6 +109,8 @@ public final class LoRATrainer {
                     learningRate: rate, tokensPerSecond: seconds > 0 ? Double(tokensThisRun) / seconds : 0,
                     secondsLeft: seconds / Double(stepsThisRun) * Double(totalSteps - globalStep - 1)))
             }
+            // Every document too short to predict anything (one token): nothing was trained.
+            guard epochTargets > 0 else { throw TrainingError.noTargets }
             state.epochsDone = epoch + 1
             try state.write(to: directory)
         }

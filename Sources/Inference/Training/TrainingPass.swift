@@ -21,6 +21,13 @@ struct SavedBlock {
     let up: UnsafeMutablePointer<Float>
 }
 
+/// Rows whose LoRA gradient is summed together, and the targets their mean loss is over: the
+/// whole batch, or one sequence.
+struct GradientGroup {
+    let rows: Range<Int>
+    let targetCount: Int
+}
+
 /// One batch's forward and backward pass over memory carved from the engine's arena (see
 /// `GradientEngine` for what is saved and what recomputed).
 struct TrainingPass {
@@ -33,8 +40,10 @@ struct TrainingPass {
     let positions: [Int]
     /// Each sequence's first row and length.
     let sequences: [(start: Int, length: Int)]
-    /// Rows whose prediction the loss counts, with the token they predict, in row order.
-    let targets: [(row: Int, token: Int)]
+    /// Rows whose prediction the loss counts, with the token they predict and their group, in row order.
+    let targets: [(row: Int, token: Int, group: Int)]
+    /// One gradient (and loss) per group, each `parameters.values.count` floats.
+    let groups: [GradientGroup]
     let saved: [SavedBlock]
     /// The residual stream after the last block, and its final norm's factor.
     let finalInput: UnsafeMutablePointer<Float>
@@ -67,23 +76,26 @@ struct TrainingPass {
         return c.layerCount * perBlock + inner + n * (h + 1) + working + logitChunk + 3 * longest * c.headDimension / 2
     }
 
-    init(engine: GradientEngine, batch: [TrainingSequence], parameters: LoRAParameters, arena: UnsafeMutablePointer<Float>) {
+    init(engine: GradientEngine, batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool, arena: UnsafeMutablePointer<Float>) {
         let c = engine.configuration
         self.engine = engine
         self.c = c
         self.parameters = parameters
-        var tokens: [Int32] = [], positions: [Int] = [], sequences: [(Int, Int)] = [], targets: [(Int, Int)] = []
-        for sequence in batch {
+        var tokens: [Int32] = [], positions: [Int] = [], sequences: [(Int, Int)] = [], targets: [(Int, Int, Int)] = []
+        for (index, sequence) in batch.enumerated() {
             let start = tokens.count
             sequences.append((start, sequence.tokens.count))
             for (position, token) in sequence.tokens.enumerated() {
                 tokens.append(token)
                 positions.append(position)
                 if position + 1 >= sequence.firstTarget, position + 1 < sequence.tokens.count {
-                    targets.append((start + position, Int(sequence.tokens[position + 1])))
+                    targets.append((start + position, Int(sequence.tokens[position + 1]), perSequence ? index : 0))
                 }
             }
         }
+        groups = perSequence
+            ? zip(sequences, batch).map { GradientGroup(rows: $0.0..<($0.0 + $0.1), targetCount: $1.targetCount) }
+            : [GradientGroup(rows: 0..<tokens.count, targetCount: targets.count)]
         self.tokens = tokens
         self.positions = positions
         self.sequences = sequences
@@ -133,12 +145,13 @@ struct TrainingPass {
         }
     }
 
-    /// Runs the forward pass, the loss and the backward pass; writes the gradient and returns the mean loss.
-    func run(values: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, targetCount: Int) -> Double {
+    /// Runs the forward pass, the loss and the backward pass; writes each group's gradient
+    /// (one after the other) and returns each group's mean loss.
+    func run(values: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) -> [Double] {
         forward(values)
-        let loss = lossAndOutputGradient(targetCount: targetCount)
-        for layer in (0..<c.layerCount).reversed() { backward(layer: layer, values: values, gradient: gradient) }
-        return loss
+        let losses = lossAndOutputGradient()
+        for layer in (0..<c.layerCount).reversed() { backward(layer: layer, values: values, gradients: gradients) }
+        return losses
     }
 
     func module(_ layer: Int, _ projection: Projection) -> Int? {

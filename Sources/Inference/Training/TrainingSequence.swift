@@ -36,7 +36,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .emptyBatch: "the batch has no sequences"
-        case .noTargets: "the batch has no tokens to predict (every sequence needs two tokens or more)"
+        case .noTargets: "nothing to predict: every document (or prompt/completion pair) needs two tokens or more"
         case let .sequenceTooLong(length, limit): "a sequence of \(length) tokens exceeds the limit of \(limit)"
         case let .tokenOutOfRange(token, size): "token \(token) outside the vocabulary of \(size)"
         case .configurationMismatch: "the adapter's parameters were made for a different model shape"
