@@ -17,6 +17,7 @@ import Testing
     @Test func roundTripsThroughAFile() throws {
         let built = try SpanIndex(documents: Self.documents)
         let path = Self.temporaryPath("spans.bin")
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         try built.write(to: path)
         let read = try SpanIndex(contentsOf: path)
         #expect(read.digest == built.digest)
@@ -36,6 +37,7 @@ import Testing
     /// Every kind of damage is an error naming what is wrong, never a crash.
     @Test func rejectsDamagedFiles() throws {
         let path = Self.temporaryPath("spans.bin")
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         try SpanIndex(documents: Self.documents).write(to: path)
         let good = try Data(contentsOf: URL(fileURLWithPath: path))
 
