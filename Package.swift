@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJSON", pkgConfig: "libcjson", providers: [.apt(["libcjson-dev"])]),
+        .systemLibrary(name: "CDivSufSort", pkgConfig: "libdivsufsort", providers: [.apt(["libdivsufsort-dev"])]),
         // Header-only: the compiler's prefetch builtin, which Swift cannot reach directly.
         .systemLibrary(name: "CPrefetch"),
 
@@ -35,6 +36,7 @@ let package = Package(
         // Consensus uses Gossip's router: the simulator runs the routing the nodes run.
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger", "Gossip"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
+        .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort"]),
         // TOML manifests (tributary e2e) read with Debian's toml++ through a C face.
         .target(
             name: "CTOML",
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Ledger", "Crypto", "Gossip"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Inference"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip"]),
     ]
 )
