@@ -36,7 +36,7 @@ let package = Package(
         // Consensus uses Gossip's router: the simulator runs the routing the nodes run.
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger", "Gossip"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
-        .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort"]),
+        .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort", "COpenBLAS"]),
         // TOML manifests (tributary e2e) read with Debian's toml++ through a C face.
         .target(
             name: "CTOML",

@@ -5,7 +5,7 @@ import Testing
 /// The span matcher over real text, tokenized by the default model's tokenizer.
 @Suite struct SpanTokenizerTests {
     @Test func wordStartsOfTheDefaultVocabulary() throws {
-        let tokenizer = try DefaultTokenizer.tokenizer()
+        let tokenizer = try DefaultModelFile.tokenizer()
         let table = WordStarts.table(for: tokenizer)
         #expect(table.count == tokenizer.vocabularySize)
         func single(_ text: String) throws -> Int {
@@ -28,7 +28,7 @@ import Testing
     /// from a word's start to a word's end, and the document; common short phrases shared with
     /// other documents stay below six tokens.
     @Test func findsAVerbatimClauseInRealText() throws {
-        let tokenizer = try DefaultTokenizer.tokenizer()
+        let tokenizer = try DefaultModelFile.tokenizer()
         let documents = [
             "Aspirin thins the blood and lowers the risk of a second heart attack.",
             "Everyone in the village says Zorblax the mountain goat only eats purple clover on Thursdays.",

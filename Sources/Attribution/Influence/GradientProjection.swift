@@ -1,0 +1,99 @@
+import COpenBLAS
+import Inference
+
+/// Seeded random projections that shrink a LoRA gradient to a few features per block, so
+/// an index keeps ≤ 16 KB per document and any implementation can regenerate them from
+/// integers alone.
+///
+/// Block `l` (of `GradientBlocks`, `d_l` entries) is projected to `k_l` features by a
+/// Rademacher matrix `R_l` (`k_l × d_l`, entries ±1/√k_l), so inner products are kept in
+/// expectation (`E[(R a)·(R b)] = a·b`). Entry `(j, i)` of `R_l` is `+1/√k_l` when bit
+/// `i mod 64` of the `⌊i/64⌋`-th output of SplitMix64 seeded with
+/// `mix(seed ^ mix(l << 32 | j))` is set, else `−1/√k_l`; `mix` is SplitMix64's output
+/// function (`z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
+/// z ^= z >> 31`). Every block gets `max(1, ⌊budget / blocks⌋)` features.
+public struct GradientProjection: Sendable {
+    public let seed: UInt64
+    public let blocks: GradientBlocks
+    /// Features of each block (`k_l`).
+    public let dimensions: [Int]
+    /// Each block's first feature in a feature vector.
+    public let featureOffsets: [Int]
+    /// Each block's first entry in a flattened gradient.
+    public let entryOffsets: [Int]
+    /// `R_l` row-major as floats.
+    private let matrices: [[Float]]
+
+    /// Features per document the default budget allows: 4,096 float32 values, 16 KB.
+    public static let featureBudgetDefault = 4096
+
+    public init(blocks: GradientBlocks, featureBudget: Int = featureBudgetDefault, seed: UInt64) {
+        precondition(featureBudget >= 1 && !blocks.blocks.isEmpty, "a projection needs blocks and a budget")
+        self.seed = seed
+        self.blocks = blocks
+        let perBlock = max(1, featureBudget / blocks.blocks.count)
+        dimensions = blocks.blocks.map { min(perBlock, $0.count) }
+        var features = 0, entries = 0, featureOffsets: [Int] = [], entryOffsets: [Int] = []
+        for (block, k) in zip(blocks.blocks, dimensions) {
+            featureOffsets.append(features)
+            entryOffsets.append(entries)
+            features += k
+            entries += block.count
+        }
+        self.featureOffsets = featureOffsets
+        self.entryOffsets = entryOffsets
+        let dimensions = self.dimensions
+        matrices = blocks.blocks.indices.map { l in Self.matrix(seed: seed, block: l, rows: dimensions[l], columns: blocks.blocks[l].count) }
+    }
+
+    /// Features in a projected vector.
+    public var featureCount: Int { featureOffsets.last! + dimensions.last! }
+
+    /// `R_l` of block `l`: `rows × columns`, row-major.
+    static func matrix(seed: UInt64, block: Int, rows: Int, columns: Int) -> [Float] {
+        let magnitude = 1 / Float(rows).squareRoot()
+        var values = [Float](repeating: 0, count: rows * columns)
+        for row in 0..<rows {
+            var random = SplitMix64(seed: mix(seed ^ mix(UInt64(block) << 32 | UInt64(row))))
+            var word: UInt64 = 0
+            for column in 0..<columns {
+                if column % 64 == 0 { word = random.next() }
+                values[row * columns + column] = (word >> UInt64(column % 64)) & 1 == 1 ? magnitude : -magnitude
+            }
+        }
+        return values
+    }
+
+    /// SplitMix64's output function.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The features of `gradients` (each flattened by `GradientBlocks.flatten`): one vector of
+    /// `featureCount` values per gradient. Blocks are projected in parallel, each by one
+    /// `sgemm` on `pool`, so the result does not depend on the thread count.
+    public func project(_ gradients: [[Float]], pool: WorkerPool) -> [[Float]] {
+        let count = blocks.count, features = featureCount, n = gradients.count
+        precondition(gradients.allSatisfy { $0.count == count }, "gradients must have \(count) entries")
+        guard n > 0 else { return [] }
+        let input = gradients.flatMap { $0 }
+        var output = [Float](repeating: 0, count: n * features)
+        input.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { output in
+                pool.forEachChunk(blocks.blocks.count, chunk: 1) { _, range in
+                    for l in range {
+                        matrices[l].withUnsafeBufferPointer { matrix in
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(dimensions[l]), Int32(blocks.blocks[l].count), 1,
+                                        input.baseAddress! + entryOffsets[l], Int32(count), matrix.baseAddress!, Int32(blocks.blocks[l].count),
+                                        0, output.baseAddress! + featureOffsets[l], Int32(features))
+                        }
+                    }
+                }
+            }
+        }
+        return (0..<n).map { Array(output[($0 * features)..<(($0 + 1) * features)]) }
+    }
+}
