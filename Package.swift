@@ -45,7 +45,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "CMicroHTTPD", "CCurl", "CTOML"]
+            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "Attribution", "CMicroHTTPD", "CCurl", "CTOML"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),

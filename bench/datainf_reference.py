@@ -82,6 +82,9 @@ import sys
 import time
 import warnings
 
+# transformers' GGUF de-quantization draws a tqdm bar; keep it out of the logs.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 from torch_train_baseline import InputError, fail, model_location, positive_int, progress
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -469,8 +472,15 @@ def unit_interval(text):
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """Command-line mistakes as one line on stderr, exit 2 (no usage dump)."""
+
+    def error(self, message):
+        fail(f"{message} (see --help)", status=2)
+
+
 def arguments():
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="Reference DataInf / dot / cosine influence scores in PyTorch + PEFT (checks `tributary attribute --exact`).")
     parser.add_argument("--self-test", action="store_true", help="check the scoring code on tiny random examples and exit")
     parser.add_argument("--model", help="GGUF model file")

@@ -20,5 +20,7 @@ enum CommandTable {
         BenchLoraCommand.spec,
         TrainCommand.spec,
         BenchTrainCommand.spec,
+        AttributeCommand.attribute,
+        AttributeCommand.index,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all
 }

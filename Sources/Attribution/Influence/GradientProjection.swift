@@ -14,6 +14,8 @@ import Inference
 /// z ^= z >> 31`). Every block gets `max(1, ⌊budget / blocks⌋)` features.
 public struct GradientProjection: Sendable {
     public let seed: UInt64
+    /// Features asked for in all (the blocks share it equally).
+    public let featureBudget: Int
     public let blocks: GradientBlocks
     /// Features of each block (`k_l`).
     public let dimensions: [Int]
@@ -30,6 +32,7 @@ public struct GradientProjection: Sendable {
     public init(blocks: GradientBlocks, featureBudget: Int = featureBudgetDefault, seed: UInt64) {
         precondition(featureBudget >= 1 && !blocks.blocks.isEmpty, "a projection needs blocks and a budget")
         self.seed = seed
+        self.featureBudget = featureBudget
         self.blocks = blocks
         let perBlock = max(1, featureBudget / blocks.blocks.count)
         dimensions = blocks.blocks.map { min(perBlock, $0.count) }

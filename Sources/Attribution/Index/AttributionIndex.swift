@@ -1,0 +1,160 @@
+import Crypto
+import Foundation
+import Inference
+
+/// What attribution keeps beside an adapter about every document of its datanet: the
+/// document's id and contributor and its gradient's projected features (`GradientProjection`),
+/// with the settings that made them and a Merkle root a proof names. The span index lives in
+/// its own file next to it; its digest is recorded here.
+///
+/// File (`index.bin`, all integers little-endian):
+///
+///     "TRBATTR1"                                  8 bytes
+///     u32 version (1), u32 blocks, u32 documents, u32 features
+///     u64 projection seed, u32 feature budget, u32 max tokens per document
+///     adapter id, span index digest, root          3 × 32 bytes
+///     per block: u32 entries (d_l), u32 features (k_l)
+///     per document: id (32 bytes), u32 has-contributor (0|1), contributor (32 bytes, zero
+///       when absent), u32 target tokens
+///     features: documents × features float32, row-major
+///
+/// The root is the `MerkleRoot` over one leaf per document, `id ‖ BLAKE2b(its features' bytes)`.
+public struct AttributionIndex: Sendable {
+    /// One indexed document.
+    public struct Document: Sendable, Equatable {
+        /// BLAKE2b-256 of the document's text.
+        public let id: Digest
+        public let contributor: Digest?
+        /// Tokens the document's loss was over (0: too short to have a gradient).
+        public let targetCount: Int
+    }
+
+    public static let fileName = "index.bin"
+    public static let spanFileName = "spans.index"
+    static let magic = Array("TRBATTR1".utf8)
+    static let version: UInt32 = 1
+
+    public let adapterID: Digest
+    public let seed: UInt64
+    public let featureBudget: Int
+    public let maxTokensPerDocument: Int
+    /// Entries and features of every block (with the adapter, these rebuild the projection).
+    public let blockEntries: [Int]
+    public let blockFeatures: [Int]
+    public let documents: [Document]
+    /// `documents.count × featureCount` values.
+    public let features: [Float]
+    public let spanDigest: Digest
+
+    public var featureCount: Int { blockFeatures.reduce(0, +) }
+
+    /// Each block's columns in a feature row.
+    public var featureBlocks: [Range<Int>] {
+        var start = 0
+        return blockFeatures.map { count in
+            defer { start += count }
+            return start..<(start + count)
+        }
+    }
+
+    /// The documents' features as a matrix for `InfluenceScorer`.
+    public func featureMatrix() -> GradientMatrix {
+        GradientMatrix(rows: documents.indices.map { Array(features[($0 * featureCount)..<(($0 + 1) * featureCount)]) }, blocks: featureBlocks)
+    }
+
+    /// The Merkle root over (document id, BLAKE2b of its features).
+    public var root: Digest {
+        MerkleRoot.root(documents.indices.map { index in
+            let row = features[(index * featureCount)..<((index + 1) * featureCount)]
+            let featureHash = row.withUnsafeBytes { Digest.blake2b(Array($0)) }
+            return MerkleRoot.leaf(documents[index].id.bytes + featureHash.bytes)
+        })
+    }
+
+    public init(
+        adapterID: Digest, seed: UInt64, featureBudget: Int, maxTokensPerDocument: Int, blockEntries: [Int], blockFeatures: [Int],
+        documents: [Document], features: [Float], spanDigest: Digest
+    ) {
+        precondition(blockEntries.count == blockFeatures.count && features.count == documents.count * blockFeatures.reduce(0, +), "index parts disagree")
+        self.adapterID = adapterID
+        self.seed = seed
+        self.featureBudget = featureBudget
+        self.maxTokensPerDocument = maxTokensPerDocument
+        self.blockEntries = blockEntries
+        self.blockFeatures = blockFeatures
+        self.documents = documents
+        self.features = features
+        self.spanDigest = spanDigest
+    }
+
+    /// Writes `index.bin` into `directory` (temporary file, fsync, rename).
+    public func write(to directory: String) throws {
+        var bytes = Self.magic
+        func u32(_ value: Int) { withUnsafeBytes(of: UInt32(value).littleEndian) { bytes += $0 } }
+        u32(Int(Self.version)); u32(blockEntries.count); u32(documents.count); u32(featureCount)
+        withUnsafeBytes(of: seed.littleEndian) { bytes += $0 }
+        u32(featureBudget); u32(maxTokensPerDocument)
+        bytes += adapterID.bytes + spanDigest.bytes + root.bytes
+        for (entries, count) in zip(blockEntries, blockFeatures) { u32(entries); u32(count) }
+        for document in documents {
+            bytes += document.id.bytes
+            u32(document.contributor == nil ? 0 : 1)
+            bytes += (document.contributor ?? .zero).bytes
+            u32(document.targetCount)
+        }
+        for value in features { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = (directory as NSString).appendingPathComponent(Self.fileName)
+        try Data(bytes).write(to: URL(fileURLWithPath: path + ".tmp"))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + ".tmp"))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(path + ".tmp", path) == 0 else { throw AttributionIndexError(path: path, reason: String(cString: strerror(errno))) }
+    }
+
+    /// Reads `index.bin` from `directory`, checking its shape and its root.
+    public init(directory: String) throws {
+        let path = (directory as NSString).appendingPathComponent(Self.fileName)
+        guard let data = FileManager.default.contents(atPath: path) else { throw AttributionIndexError(path: path, reason: "missing or unreadable") }
+        let bytes = [UInt8](data)
+        var offset = 0
+        func fail(_ reason: String) -> AttributionIndexError { AttributionIndexError(path: path, reason: reason) }
+        func take(_ count: Int) throws -> ArraySlice<UInt8> {
+            guard count >= 0, offset + count <= bytes.count else { throw fail("truncated at byte \(offset)") }
+            defer { offset += count }
+            return bytes[offset..<(offset + count)]
+        }
+        func u32() throws -> Int { Int(try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) }
+        func digest() throws -> Digest { Digest(Bytes32(Array(try take(32)))!) }
+        guard Array(try take(8)) == Self.magic else { throw fail("not an attribution index") }
+        guard try u32() == Int(Self.version) else { throw fail("unsupported version") }
+        let blockCount = try u32(), documentCount = try u32(), featureCount = try u32()
+        let seed = try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let budget = try u32(), maxTokens = try u32()
+        let adapterID = try digest(), spanDigest = try digest(), storedRoot = try digest()
+        var entries: [Int] = [], counts: [Int] = []
+        for _ in 0..<blockCount { entries.append(try u32()); counts.append(try u32()) }
+        guard counts.reduce(0, +) == featureCount else { throw fail("block features do not add up to \(featureCount)") }
+        var documents: [Document] = []
+        for _ in 0..<documentCount {
+            let id = try digest(), flag = try u32(), contributor = try digest(), targets = try u32()
+            guard flag <= 1 else { throw fail("bad contributor flag") }
+            documents.append(Document(id: id, contributor: flag == 1 ? contributor : nil, targetCount: targets))
+        }
+        let raw = try take(documentCount * featureCount * 4)
+        guard offset == bytes.count else { throw fail("\(bytes.count - offset) bytes after the features") }
+        let features = stride(from: raw.startIndex, to: raw.endIndex, by: 4).map { start in
+            Float(bitPattern: raw[start..<(start + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        self.init(adapterID: adapterID, seed: seed, featureBudget: budget, maxTokensPerDocument: maxTokens, blockEntries: entries,
+                  blockFeatures: counts, documents: documents, features: features, spanDigest: spanDigest)
+        guard root == storedRoot else { throw fail("the documents and features do not hash to the recorded root") }
+    }
+}
+
+/// An attribution index file that cannot be used.
+public struct AttributionIndexError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "attribution index \(path): \(reason)" }
+}

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+import Inference
+
+/// Builds an adapter's `AttributionIndex` and span index from its datanet file: every
+/// document's own gradient (`GradientEngine.sequenceGradients`, `batchSize` documents per
+/// pass) projected to features, and every document's tokens in a `SpanIndex`.
+public struct AttributionIndexBuilder {
+    public let engine: GradientEngine
+    public let parameters: LoRAParameters
+    public let adapterID: Digest
+    public let projection: GradientProjection
+    public let maxTokensPerDocument: Int
+    public var batchSize = 8
+
+    public init(engine: GradientEngine, parameters: LoRAParameters, adapterID: Digest, seed: UInt64,
+                featureBudget: Int = GradientProjection.featureBudgetDefault, maxTokensPerDocument: Int) {
+        self.engine = engine
+        self.parameters = parameters
+        self.adapterID = adapterID
+        self.projection = GradientProjection(blocks: GradientBlocks(parameters), featureBudget: featureBudget, seed: seed)
+        self.maxTokensPerDocument = maxTokensPerDocument
+    }
+
+    /// The index of `documents` and its span index; `progress` hears documents done.
+    public func build(_ documents: TrainingDocuments, progress: (Int) -> Void = { _ in }) throws -> (AttributionIndex, SpanIndex) {
+        let tokenizer = engine.model.tokenizer, pool = WorkerPool(threadCount: engine.threadCount)
+        var indexed: [AttributionIndex.Document] = [], features: [Float] = [], spanDocuments: [[Int32]] = []
+        features.reserveCapacity(documents.count * projection.featureCount)
+        for start in stride(from: 0, to: documents.count, by: batchSize) {
+            let range = start..<min(documents.count, start + batchSize)
+            let sequences = range.map { documents.sequence($0, tokenizer: tokenizer, maxTokens: maxTokensPerDocument) }
+            let present = sequences.compactMap { $0 }
+            var projected: [[Float]] = []
+            if !present.isEmpty {
+                let gradients = try engine.sequenceGradients(present, parameters: parameters)
+                projected = projection.project(gradients.map { GradientBlocks.flatten($0.gradient, of: parameters) }, pool: pool)
+            }
+            var next = 0
+            for (offset, sequence) in zip(range, sequences) {
+                let document = documents.document(offset)
+                indexed.append(AttributionIndex.Document(
+                    id: Digest(hex: document.id)!, contributor: document.contributor.flatMap(Digest.init(hex:)), targetCount: sequence?.targetCount ?? 0))
+                if sequence != nil {
+                    features += projected[next]
+                    next += 1
+                } else {
+                    features += [Float](repeating: 0, count: projection.featureCount)
+                }
+                spanDocuments.append(Self.tokens(of: document, tokenizer: tokenizer))
+            }
+            progress(range.upperBound)
+        }
+        let spans = try SpanIndex(documents: spanDocuments)
+        let index = AttributionIndex(
+            adapterID: adapterID, seed: projection.seed, featureBudget: projection.featureBudget, maxTokensPerDocument: maxTokensPerDocument,
+            blockEntries: projection.blocks.blocks.map(\.count), blockFeatures: projection.dimensions, documents: indexed, features: features,
+            spanDigest: spans.digest)
+        return (index, spans)
+    }
+
+    /// All of a document's tokens as spans are matched against: its text's, or its
+    /// prompt's then its completion's.
+    public static func tokens(of document: DatanetDocument, tokenizer: BPETokenizer) -> [Int32] {
+        switch document.content {
+        case let .text(text): tokenizer.encode(text)
+        case let .promptCompletion(prompt, completion): tokenizer.encode(prompt) + tokenizer.encode(completion)
+        }
+    }
+}
