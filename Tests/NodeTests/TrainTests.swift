@@ -16,7 +16,7 @@ import Testing
     ]
 
     static func arguments(_ data: String, _ out: String) -> [String] {
-        ["train", "--datanet", data, "--out", out, "--epochs", "3", "--batch-size", "2", "--max-tokens-per-doc", "24", "--threads", "1", "--seed", "5"]
+        ["train", "--datanet", data, "--out", out, "--epochs", "3", "--batch-size", "2", "--max-tokens-per-doc", "24", "--threads", "1", "--seed", "5", "--no-index"]
     }
 
     @Test func sameSeedSameAdapterAndResumeAfterKillMatches() throws {

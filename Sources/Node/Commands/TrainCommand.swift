@@ -1,3 +1,5 @@
+import Attribution
+import Crypto
 import Foundation
 import Inference
 
@@ -16,7 +18,9 @@ enum TrainCommand {
         same data, settings and --threads the result is bit-identical to an uninterrupted run).
         At the end --out holds a PEFT adapter (adapter_config.json, adapter_model.safetensors);
         its id (the hash 'tx register-adapter --adapter-hash' takes) is printed, or with --json
-        {"adapter", "directory", "documents", "epochs", "steps", "loss", "tokens_per_second", "seconds"}.
+        {"adapter", "directory", "documents", "epochs", "steps", "loss", "tokens_per_second", "seconds",
+        "attribution_root"}. Last, the adapter's attribution index is built into --out/attribution
+        (as 'tributary attribute index' does, projection seed 1), unless --no-index.
         """,
         options: [
             .init(name: "datanet", value: "FILE", help: "The datanet file (JSON Lines) to train on."),
@@ -34,6 +38,7 @@ enum TrainCommand {
             .init(name: "max-grad-norm", value: "N", help: "Clip gradients to this global norm (default 1)."),
             .flag("resume", "Continue from the checkpoint in --out."),
             .flag("json", "Print a JSON summary instead of text."),
+            .flag("no-index", "Do not build the attribution index at the end."),
             ModelCommands.modelOption,
             ModelCommands.homeOption,
             ModelCommands.threadsOption,
@@ -63,10 +68,24 @@ enum TrainCommand {
         try trainer.writeAdapter(parameters)
         let adapter = try LoRAAdapter.load(path: out, for: model.configuration)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var root: String?
+        if !arguments.flag("no-index") {
+            let builder = AttributionIndexBuilder(
+                engine: engine, parameters: try LoRAParameters(pairs: adapter.pairs(), configuration: model.configuration),
+                adapterID: Digest(hex: adapter.id)!, seed: 1, maxTokensPerDocument: settings.maxTokensPerDocument)
+            let (index, spans) = try builder.build(documents) { done in
+                if done % 256 == 0 || done == documents.count { Output.note("attribution index: \(done)/\(documents.count) documents") }
+            }
+            let directory = (out as NSString).appendingPathComponent("attribution")
+            try index.write(to: directory)
+            try spans.write(to: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName))
+            root = index.root.hex
+        }
         if arguments.flag("json") {
             try Output.json([
                 "adapter": adapter.id, "directory": out, "documents": documents.count, "epochs": settings.epochs,
                 "steps": trainer.totalSteps, "loss": last?.epochLoss ?? NSNull(), "tokens_per_second": last?.tokensPerSecond ?? 0, "seconds": seconds,
+                "attribution_root": root ?? NSNull(),
             ], pretty: false)
         } else {
             print("adapter \(adapter.id) written to \(out)")
