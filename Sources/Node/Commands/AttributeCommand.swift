@@ -64,7 +64,7 @@ enum AttributeCommand {
             .init(name: "prompt", value: "TEXT", help: "The prompt."),
             .init(name: "completion", value: "TEXT", help: "The completion to attribute (default: generate one)."),
             .init(name: "max-tokens", value: "N", help: "Tokens to generate when --completion is not given (default 32)."),
-            .init(name: "method", value: "NAME", help: "datainf, dot or cosine (default datainf; see docs/attribution.md)."),
+            .init(name: "method", value: "NAME", help: "datainf, dot or cosine (default cosine; see docs/attribution.md)."),
             .flag("exact", "Score full gradients instead of the index's projected features (small datanets)."),
             .init(name: "top", value: "N", help: "Documents listed (default 10; 0: all)."),
             .init(name: "span-min-tokens", value: "N", help: "Shortest verbatim span reported, in tokens (default 6)."),
@@ -73,7 +73,7 @@ enum AttributeCommand {
         ]
     ) { arguments in
         let prompt = try arguments.required("prompt")
-        guard let method = InfluenceMethod(rawValue: arguments.value("method") ?? InfluenceMethod.datainf.rawValue) else {
+        guard let method = InfluenceMethod(rawValue: arguments.value("method") ?? InfluenceMethod.cosine.rawValue) else {
             throw UsageError("--method must be one of \(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let top = try arguments.integer("top", default: 10, in: 0...1_000_000)
