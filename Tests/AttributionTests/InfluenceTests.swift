@@ -80,4 +80,13 @@ import Testing
         let projected = zip(features[0], features[1]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         #expect(abs(projected - exact) / exact < 0.1, "projected \(projected), exact \(exact)")
     }
+
+    @Test func scoresRoundToAGridBelowTheLargest() {
+        let scores = AttributionResult.onGrid([3.0, -1.0 / 3, 1e-12, 0])
+        // The largest is in [2, 4): the grid is 2^(2 − 32).
+        let quantum = 0x1p-30
+        #expect(scores[0] == 3 && scores[2] == 0 && scores[3] == 0)
+        #expect(scores[1] == (-1.0 / 3 / quantum).rounded() * quantum && scores[1] != -1.0 / 3)
+        #expect(AttributionResult.onGrid([0, 0]) == [0, 0])
+    }
 }

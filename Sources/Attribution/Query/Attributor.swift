@@ -43,8 +43,24 @@ public struct AttributionResult: Sendable {
     /// DataInf's damping factor: `λ_l = damping · mean ‖g_l‖² / d_l`.
     public static let damping = 0.1
 
-    /// `influence` and `contributors` from raw scores in document order.
-    static func rank(_ scores: [Double], documents: [AttributionIndex.Document]) -> ([Influence], [(Digest, Double)]) {
+    /// Bits kept of every score below the largest score's magnitude (see `onGrid`).
+    public static let scoreGridBits = 32
+    /// Contributor weights are multiples of 2⁻⁴⁰.
+    public static let weightGridBits = 40
+
+    /// `scores` rounded to the fixed-point grid another node compares exactly: multiples of
+    /// `2^(⌊log₂ max|s|⌋ + 1 − scoreGridBits)`, ties rounding to even. All zero stays zero.
+    public static func onGrid(_ scores: [Double]) -> [Double] {
+        let largest = scores.map(abs).max() ?? 0
+        guard largest > 0, largest.isFinite else { return scores.map { _ in 0 } }
+        let quantum = Double(sign: .plus, exponent: Int(largest.exponent) + 1 - scoreGridBits, significand: 1)
+        return scores.map { ($0 / quantum).rounded(.toNearestOrEven) * quantum }
+    }
+
+    /// `influence` and `contributors` from raw scores in document order: scores on the grid,
+    /// ties broken by document id; weights from the positive gridded scores, on their own grid.
+    static func rank(_ raw: [Double], documents: [AttributionIndex.Document]) -> ([Influence], [(Digest, Double)]) {
+        let scores = onGrid(raw)
         let influence = zip(documents, scores).map { Influence(document: $0.id, contributor: $0.contributor, score: $1) }
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.document < $1.document }
         var shares: [Digest: Double] = [:]
@@ -52,7 +68,9 @@ public struct AttributionResult: Sendable {
             if let contributor = entry.contributor { shares[contributor, default: 0] += entry.score }
         }
         let total = shares.values.reduce(0, +)
-        let contributors = shares.map { ($0.key, $0.value / total) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        let unit = Double(sign: .plus, exponent: -weightGridBits, significand: 1)
+        let contributors = shares.map { ($0.key, ($0.value / total / unit).rounded(.toNearestOrEven) * unit) }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         return (influence, contributors)
     }
 }
