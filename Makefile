@@ -8,7 +8,10 @@ TRIBUTARY := .build/release/tributary
 # kernels. The tributary executable restarts itself with better ones named
 # (Sources/Inference/Runtime/BLASKernels.swift); the test process cannot, so name them here
 # from the CPU's flags unless the caller already has.
-OPENBLAS_CORETYPE ?= $(shell grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && echo SkylakeX || (grep -qw avx2 /proc/cpuinfo && echo Haswell))
+# The same rule as BLASKernels.supportedCore: AVX-512 F, BW, VL and DQ → SkylakeX; AVX2 and FMA → Haswell.
+OPENBLAS_CORETYPE ?= $(shell flags=$$(grep -m1 '^flags' /proc/cpuinfo); \
+	if echo "$$flags" | grep -qw avx512f && echo "$$flags" | grep -qw avx512bw && echo "$$flags" | grep -qw avx512vl && echo "$$flags" | grep -qw avx512dq; then echo SkylakeX; \
+	elif echo "$$flags" | grep -qw avx2 && echo "$$flags" | grep -qw fma; then echo Haswell; fi)
 ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif

@@ -38,18 +38,20 @@ extension ModelTests {
             #expect(compared == 6 * Set(parameters.modules.map(\.projection)).count)
         }
 
-        /// Two engines of two threads each give bit-identical losses and gradients for the
+        /// Engines of one, two and three threads give bit-identical losses and gradients for the
         /// same batch (whichever thread takes which chunk), with large and small batches.
-        @Test func twoThreadRunsAreBitIdentical() throws {
+        @Test func runsAreBitIdenticalAcrossThreadCounts() throws {
             let model = try DefaultModel.model()
             let parameters = try Self.parameters("all-r16")
             let tokens = Expected.shared.prompts.flatMap(\.tokenIds)
             let large = (0..<3).map { TrainingSequence(tokens: Array((tokens + tokens)[$0..<($0 + 40)])) }
             for batch in [[Self.promptZero], large] {
                 let first = try GradientEngine(model: model, threads: 2).lossAndGradient(batch, parameters: parameters)
-                let second = try GradientEngine(model: model, threads: 2).lossAndGradient(batch, parameters: parameters)
-                #expect(first.loss.bitPattern == second.loss.bitPattern)
-                #expect(first.gradient.map(\.bitPattern) == second.gradient.map(\.bitPattern))
+                for threads in [2, 1, 3] {
+                    let again = try GradientEngine(model: model, threads: threads).lossAndGradient(batch, parameters: parameters)
+                    #expect(first.loss.bitPattern == again.loss.bitPattern, "\(threads) threads, \(batch.count) sequences")
+                    #expect(first.gradient.map(\.bitPattern) == again.gradient.map(\.bitPattern), "\(threads) threads, \(batch.count) sequences")
+                }
             }
         }
 

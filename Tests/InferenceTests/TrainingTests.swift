@@ -15,6 +15,14 @@ import Testing
         #expect(optimizer.step == 1)
     }
 
+    /// The kernels OpenBLAS runs are the best this CPU supports (make exports
+    /// `OPENBLAS_CORETYPE` for the test process; the executable restarts itself with it).
+    @Test func openBLASRunsTheKernelsThisCPUSupports() {
+        if let core = BLASKernels.supportedCore {
+            #expect(BLASKernels.coreName == core, "OpenBLAS runs \(BLASKernels.coreName): run the tests through make, or export OPENBLAS_CORETYPE=\(core)")
+        }
+    }
+
     @Test func clippingScalesToTheMaximumNormOnlyWhenAbove() {
         var large: [Float] = [3, 4]
         #expect(clipGradientNorm(&large, maximum: 1) == 5)

@@ -18,7 +18,8 @@ import Inference
 ///       when absent), u32 target tokens
 ///     features: documents × features float32, row-major
 ///
-/// The root is the `MerkleRoot` over one leaf per document, `id ‖ BLAKE2b(its features' bytes)`.
+/// The root is the `MerkleRoot` over one leaf per document, `id ‖ contributor (zero when
+/// absent) ‖ BLAKE2b(its features' bytes)`.
 public struct AttributionIndex: Sendable {
     /// One indexed document.
     public struct Document: Sendable, Equatable {
@@ -62,12 +63,12 @@ public struct AttributionIndex: Sendable {
         GradientMatrix(rows: documents.indices.map { Array(features[($0 * featureCount)..<(($0 + 1) * featureCount)]) }, blocks: featureBlocks)
     }
 
-    /// The Merkle root over (document id, BLAKE2b of its features).
+    /// The Merkle root over (document id, contributor, BLAKE2b of its features).
     public var root: Digest {
         MerkleRoot.root(documents.indices.map { index in
             let row = features[(index * featureCount)..<((index + 1) * featureCount)]
             let featureHash = row.withUnsafeBytes { Digest.blake2b(Array($0)) }
-            return MerkleRoot.leaf(documents[index].id.bytes + featureHash.bytes)
+            return MerkleRoot.leaf(documents[index].id.bytes + (documents[index].contributor ?? .zero).bytes + featureHash.bytes)
         })
     }
 
@@ -134,14 +135,18 @@ public struct AttributionIndex: Sendable {
         let adapterID = try digest(), spanDigest = try digest(), storedRoot = try digest()
         var entries: [Int] = [], counts: [Int] = []
         for _ in 0..<blockCount { entries.append(try u32()); counts.append(try u32()) }
-        guard counts.reduce(0, +) == featureCount else { throw fail("block features do not add up to \(featureCount)") }
+        guard counts.reduce(0, { $0 + $1 }) == featureCount, blockCount <= bytes.count, documentCount <= bytes.count else {
+            throw fail("block features do not add up to \(featureCount), or counts exceed the file")
+        }
         var documents: [Document] = []
         for _ in 0..<documentCount {
             let id = try digest(), flag = try u32(), contributor = try digest(), targets = try u32()
             guard flag <= 1 else { throw fail("bad contributor flag") }
             documents.append(Document(id: id, contributor: flag == 1 ? contributor : nil, targetCount: targets))
         }
-        let raw = try take(documentCount * featureCount * 4)
+        let (floats, overflow) = documentCount.multipliedReportingOverflow(by: featureCount)
+        guard !overflow, floats <= bytes.count / 4 else { throw fail("\(documentCount) × \(featureCount) features exceed the file") }
+        let raw = try take(floats * 4)
         guard offset == bytes.count else { throw fail("\(bytes.count - offset) bytes after the features") }
         let features = stride(from: raw.startIndex, to: raw.endIndex, by: 4).map { start in
             Float(bitPattern: raw[start..<(start + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })

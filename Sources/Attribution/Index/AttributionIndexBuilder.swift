@@ -11,7 +11,10 @@ public struct AttributionIndexBuilder {
     public let adapterID: Digest
     public let projection: GradientProjection
     public let maxTokensPerDocument: Int
-    public var batchSize = 8
+    /// Documents per gradient pass. A document's gradient is computed beside the others of its
+    /// batch, and the kernels a pass takes depend on its rows, so the last bits of features
+    /// depend on it: `Attributor` uses the same batches for `--exact`.
+    public static let batchSize = 8
 
     public init(engine: GradientEngine, parameters: LoRAParameters, adapterID: Digest, seed: UInt64,
                 featureBudget: Int = GradientProjection.featureBudgetDefault, maxTokensPerDocument: Int) {
@@ -27,8 +30,8 @@ public struct AttributionIndexBuilder {
         let tokenizer = engine.model.tokenizer, pool = WorkerPool(threadCount: engine.threadCount)
         var indexed: [AttributionIndex.Document] = [], features: [Float] = [], spanDocuments: [[Int32]] = []
         features.reserveCapacity(documents.count * projection.featureCount)
-        for start in stride(from: 0, to: documents.count, by: batchSize) {
-            let range = start..<min(documents.count, start + batchSize)
+        for start in stride(from: 0, to: documents.count, by: Self.batchSize) {
+            let range = start..<min(documents.count, start + Self.batchSize)
             let sequences = range.map { documents.sequence($0, tokenizer: tokenizer, maxTokens: maxTokensPerDocument) }
             let present = sequences.compactMap { $0 }
             var projected: [[Float]] = []

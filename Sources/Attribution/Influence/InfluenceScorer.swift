@@ -89,13 +89,14 @@ public enum InfluenceScorer {
         for l in 0..<blockCount {
             var total = 0.0
             for k in 0..<n { total += g.squaredNorms[k * blockCount + l] }
-            // A block whose gradients are all zero contributes nothing; keep λ positive.
-            lambdas[l] = max(0.1 * total / Double(n) / Double(g.blocks[l].count), Double.leastNormalMagnitude)
+            lambdas[l] = 0.1 * total / Double(n) / Double(g.blocks[l].count)
         }
         // u_l = (n v_l − w_l) / (n λ_l), w_l = Σ_i c_i g_li: each column summed over documents in order.
         let u: [Double] = g.values.withUnsafeBufferPointer { values in
             (0..<g.width).mapInParallel(chunk: 64, pool: pool) { j in
                 let l = g.blocks.firstIndex { $0.contains(j) }!
+                // A block whose gradients are all zero (λ = 0) adds nothing to any score.
+                guard lambdas[l] > 0 else { return 0 }
                 var w = 0.0
                 for i in 0..<n {
                     let c = queryDots[i * blockCount + l] / (lambdas[l] + g.squaredNorms[i * blockCount + l])

@@ -67,7 +67,8 @@ public struct AttributionResult: Sendable {
         for entry in influence where entry.score > 0 {
             if let contributor = entry.contributor { shares[contributor, default: 0] += entry.score }
         }
-        let total = shares.values.reduce(0, +)
+        // Summed in address order: a dictionary's order changes from process to process.
+        let total = shares.sorted { $0.key < $1.key }.reduce(0.0) { $0 + $1.value }
         let unit = Double(sign: .plus, exponent: -weightGridBits, significand: 1)
         let contributors = shares.map { ($0.key, ($0.value / total / unit).rounded(.toNearestOrEven) * unit) }
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
@@ -89,6 +90,10 @@ public struct Attributor {
               zip(index.documents, (0..<documents.count).map { documents.document($0).id }).allSatisfy({ $0.id.hex == $1 })
         else { throw AttributionIndexError(path: documents.path, reason: "the datanet file is not the one the index was built from") }
         guard spans.digest == index.spanDigest else { throw AttributionIndexError(path: documents.path, reason: "the span index does not belong to this attribution index") }
+        let blocks = GradientBlocks(parameters).blocks.map(\.count)
+        guard blocks == index.blockEntries else {
+            throw AttributionIndexError(path: documents.path, reason: "the index's gradient blocks do not match the adapter's (\(index.blockEntries.count) blocks, the adapter has \(blocks.count))")
+        }
         self.engine = engine
         self.parameters = parameters
         self.index = index
@@ -106,8 +111,8 @@ public struct Attributor {
         let scores: [Double]
         if exact {
             var rows: [[Float]] = []
-            for start in stride(from: 0, to: documents.count, by: 8) {
-                let range = start..<min(documents.count, start + 8)
+            for start in stride(from: 0, to: documents.count, by: AttributionIndexBuilder.batchSize) {
+                let range = start..<min(documents.count, start + AttributionIndexBuilder.batchSize)
                 let sequences = range.map { documents.sequence($0, tokenizer: tokenizer, maxTokens: index.maxTokensPerDocument) }
                 let present = sequences.compactMap { $0 }
                 var gradients = present.isEmpty ? [] : try engine.sequenceGradients(present, parameters: parameters).map { GradientBlocks.flatten($0.gradient, of: parameters) }

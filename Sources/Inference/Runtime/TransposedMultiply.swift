@@ -12,15 +12,20 @@ extension MatrixMultiply {
     /// Largest batch whose transposed products add decoded blocks straight into `dX`; larger
     /// batches decode float32 tiles for `sgemm`.
     static let registerTransposedBatchMax = 16
+    /// Blocks of 32 columns per work chunk of a transposed product (6 chunks for 576 columns).
+    static let transposedChunkBlocks = 3
+    /// Matrix rows decoded per tile of a transposed product (`8192 × 96` floats, 3 MiB).
+    static let transposedTileRows = 8192
 
     /// `dX = Σ_t dY_t · W_t` (or `dX +=` it with `accumulate`) for `batch` rows: the gradient
     /// of `run`'s products with respect to their inputs, the matrices frozen. Every term's
     /// matrix has `dX`'s width as its columns.
     ///
-    /// The columns of `dX` are cut into chunks of whole 32-value blocks, about two per thread;
-    /// one thread computes a chunk, decoding the matching column slice of each matrix tile by
-    /// tile (every weight decoded once) and adding `dY · tile` with `sgemm` in a fixed order,
-    /// so the sums do not depend on which thread took which chunk. Up to
+    /// The columns of `dX` are cut into chunks of `transposedChunkBlocks` 32-value blocks; one
+    /// thread computes a chunk, decoding the matching column slice of each matrix
+    /// `transposedTileRows` rows at a time (every weight decoded once) and adding `dY · tile`
+    /// with `sgemm` in a fixed order. Chunks and tiles do not depend on the thread count, so
+    /// neither do the sums. Up to
     /// `registerTransposedBatchMax` rows skip the float32 tiles: each decoded block is added
     /// straight into the rows of `dX` (`RowKernels.accumulateTransposed`).
     static func runTransposed(
@@ -30,9 +35,9 @@ extension MatrixMultiply {
         guard batch > 0, let columns = terms.first?.weights.columns else { return }
         assert(terms.allSatisfy { $0.weights.columns == columns }, "transposed terms must share their input width")
         assert(dxStride >= columns, "dX rows overlap")
-        let blocks = columns / 32
-        let chunkBlocks = max(1, (blocks + 2 * pool.threadCount - 1) / (2 * pool.threadCount))
+        let blocks = columns / 32, chunkBlocks = transposedChunkBlocks
         let chunks = (blocks + chunkBlocks - 1) / chunkBlocks
+        assert(transposedTileRows * 32 * chunkBlocks <= scratch.floatsPerMember, "transposed tiles exceed the scratch space")
         pool.forEachChunk(chunks, chunk: 1) { member, range in
             let tile = scratch.buffer(member: member)
             for chunk in range {
@@ -47,7 +52,7 @@ extension MatrixMultiply {
                     }
                     continue
                 }
-                let tileRows = max(1, scratch.floatsPerMember / width)
+                let tileRows = transposedTileRows
                 var beta: Float = accumulate ? 1 : 0
                 for term in terms {
                     for start in stride(from: 0, to: term.weights.rows, by: tileRows) {

@@ -92,11 +92,12 @@ public struct DatanetDocument: Hashable, Sendable {
         out += "\""
     }
 
-    /// The prompt and completion when `text` is exactly the canonical JSON of such a pair.
+    /// The prompt and completion when `text` is exactly the canonical JSON of such a pair with
+    /// a non-empty completion (what a datanet file may hold; anything else stays plain text).
     private static func promptCompletion(canonicalText text: String) -> Content? {
         guard text.hasPrefix("{\"completion\":"),
               let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], object.count == 2,
-              let prompt = object["prompt"] as? String, let completion = object["completion"] as? String
+              let prompt = object["prompt"] as? String, let completion = object["completion"] as? String, !completion.isEmpty
         else { return nil }
         // Byte equality, not String equality: Swift compares strings up to canonical equivalence.
         guard Array(canonicalJSON([("completion", completion), ("prompt", prompt)]).utf8) == Array(text.utf8) else { return nil }

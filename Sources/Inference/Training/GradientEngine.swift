@@ -56,8 +56,9 @@ public final class GradientEngine {
     }
 
     /// For every sequence of `batch`, its own mean loss and gradient — what
-    /// `lossAndGradient([sequence])` gives — from one batched pass: the sequences' rows share
-    /// every product but the LoRA gradients' sums, taken over each sequence's rows alone.
+    /// `lossAndGradient([sequence])` gives, up to float32 rounding (the kernels a pass takes
+    /// depend on its rows) — from one batched pass: the sequences' rows share every product
+    /// but the LoRA gradients' sums, taken over each sequence's rows alone.
     /// A sequence with nothing to predict gets loss 0 and a zero gradient.
     public func sequenceGradients(_ batch: [TrainingSequence], parameters: LoRAParameters) throws(TrainingError) -> [BatchGradient] {
         try gradients(batch, parameters: parameters, perSequence: true)
@@ -69,6 +70,7 @@ public final class GradientEngine {
         guard parameters.configuration == c else { throw .configurationMismatch }
         let limit = min(c.contextLength, Self.sequenceTokensMax)
         for sequence in batch {
+            guard !sequence.tokens.isEmpty else { throw .emptySequence }
             guard sequence.tokens.count <= limit else { throw .sequenceTooLong(length: sequence.tokens.count, limit: limit) }
             for token in sequence.tokens where token < 0 || Int(token) >= c.vocabularySize {
                 throw .tokenOutOfRange(token, vocabularySize: c.vocabularySize)

@@ -45,6 +45,9 @@ public final class LoRATrainer {
         self.modelIdentity = modelIdentity
     }
 
+    /// The checkpoint's file in the output directory.
+    public static let checkpointFileName = TrainingCheckpoint.fileName
+
     public var stepsPerEpoch: Int { (documents.count + settings.batchSize - 1) / settings.batchSize }
     public var totalSteps: Int { stepsPerEpoch * settings.epochs }
     public var warmupSteps: Int { settings.warmupSteps ?? totalSteps / 10 }
@@ -75,8 +78,9 @@ public final class LoRATrainer {
         identity["data"] = documents.digest
         identity["threads"] = String(engine.threadCount)
         identity["model"] = modelIdentity
+        identity["blas_core"] = BLASKernels.coreName
         var state = TrainingCheckpoint(epochsDone: 0, parameters: initial, optimizer: AdamW(count: initial.values.count, weightDecay: settings.weightDecay), identity: identity)
-        if resume, let saved = try TrainingCheckpoint.read(from: directory, expecting: identity, layout: initial, weightDecay: settings.weightDecay) {
+        if resume, let saved = try TrainingCheckpoint.read(from: directory, expecting: identity, layout: initial, weightDecay: settings.weightDecay, epochs: settings.epochs) {
             state = saved
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -94,7 +98,9 @@ public final class LoRATrainer {
                 var loss = 0.0
                 if !batch.isEmpty {
                     var result = try engine.lossAndGradient(batch, parameters: state.parameters)
-                    clipGradientNorm(&result.gradient, maximum: settings.gradientNormMax)
+                    let norm = clipGradientNorm(&result.gradient, maximum: settings.gradientNormMax)
+                    // A diverged step would write NaN into every factor and the checkpoint.
+                    guard result.loss.isFinite, norm.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: step + 1) }
                     state.optimizer.update(&state.parameters.values, gradient: result.gradient, learningRate: rate)
                     loss = result.loss
                     epochLoss += result.loss * Double(result.targetCount)

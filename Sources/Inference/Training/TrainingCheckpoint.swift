@@ -30,7 +30,9 @@ struct TrainingCheckpoint {
 
     /// The checkpoint in `directory`, if any; throws when it exists but was written by a
     /// different run (other settings, data, thread count or model) or is damaged.
-    static func read(from directory: String, expecting identity: [String: String], layout: LoRAParameters, weightDecay: Float) throws(TrainingResumeError) -> TrainingCheckpoint? {
+    static func read(
+        from directory: String, expecting identity: [String: String], layout: LoRAParameters, weightDecay: Float, epochs: Int
+    ) throws(TrainingResumeError) -> TrainingCheckpoint? {
         let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let file: SafetensorsFile
@@ -39,14 +41,15 @@ struct TrainingCheckpoint {
             throw .mismatch(path: path, field: key, checkpoint: file.metadata[key] ?? "(none)", now: value)
         }
         let count = layout.values.count
-        guard let epochs = file.metadata["epochs_done"].flatMap(Int.init), let step = file.metadata["optimizer_step"].flatMap(Int.init),
+        guard let done = file.metadata["epochs_done"].flatMap(Int.init), (0...epochs).contains(done),
+              let step = file.metadata["optimizer_step"].flatMap(Int.init), step >= 0,
               let values = file.tensor("values"), let m = file.tensor("adam_m"), let v = file.tensor("adam_v"),
               [values, m, v].allSatisfy({ $0.type == .f32 && $0.elementCount == count })
         else { throw .damaged(path: path, reason: "missing or mis-sized state") }
         var parameters = layout
         parameters.values = values.floats()
         return TrainingCheckpoint(
-            epochsDone: epochs, parameters: parameters,
+            epochsDone: done, parameters: parameters,
             optimizer: AdamW(step: step, firstMoment: m.floats(), secondMoment: v.floats(), weightDecay: weightDecay), identity: identity)
     }
 }

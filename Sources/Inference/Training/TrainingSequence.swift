@@ -32,6 +32,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case sequenceTooLong(length: Int, limit: Int)
     case tokenOutOfRange(Int32, vocabularySize: Int)
     case configurationMismatch
+    case emptySequence
+    case diverged(epoch: Int, step: Int)
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case let .sequenceTooLong(length, limit): "a sequence of \(length) tokens exceeds the limit of \(limit)"
         case let .tokenOutOfRange(token, size): "token \(token) outside the vocabulary of \(size)"
         case .configurationMismatch: "the adapter's parameters were made for a different model shape"
+        case .emptySequence: "a sequence of the batch has no tokens"
+        case let .diverged(epoch, step): "training diverged at epoch \(epoch), step \(step) (the loss or gradient is not finite); lower --learning-rate"
         }
     }
 }

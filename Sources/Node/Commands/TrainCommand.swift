@@ -47,7 +47,7 @@ enum TrainCommand {
         let datanet = try arguments.required("datanet"), out = try arguments.required("out")
         let settings = try settings(arguments)
         let resume = arguments.flag("resume")
-        if !resume, FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("checkpoint.safetensors")) {
+        if !resume, FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent(LoRATrainer.checkpointFileName)) {
             throw CommandError("\(out) already holds a training checkpoint; pass --resume to continue it, or choose another --out")
         }
         let documents = try TrainingDocuments(path: datanet)
