@@ -1,0 +1,99 @@
+import Inference
+
+/// The planted-facts task of the attribution benchmark (issue 21, quality (a)).
+///
+/// `factCount` invented facts — a made-up subject (a country, a guild, a musician, …) with a
+/// made-up or ordinary value, over the twelve `FactRelation`s in turn — each stated in three
+/// documents, one per phrasing; `mentionsPerFact` documents per subject that talk about it on
+/// the question's topic without stating the fact; `distractorCount` unrelated documents of
+/// one to three everyday sentences. Every document is a plain text from one of
+/// `contributorCount` contributors (64-hex addresses drawn from the seed), and all are
+/// shuffled together.
+///
+/// One query per fact: the prompt `Q: <question>\nA:`, the completion ` <value>`, and the
+/// fact's three documents as the relevant set. The question shares no content word with the
+/// fact's phrasings besides the subject's name, so a text retriever must lean on the names.
+public struct PlantedFactsGenerator: Sendable {
+    public static let taskName = "planted-facts"
+
+    public var seed: UInt64
+    public var factCount: Int
+    public var distractorCount: Int
+    public var mentionsPerFact: Int
+    public var contributorCount: Int
+
+    public init(seed: UInt64, factCount: Int = 60, distractorCount: Int = 1_000, mentionsPerFact: Int = 2, contributorCount: Int = 6) {
+        self.seed = seed
+        self.factCount = factCount
+        self.distractorCount = distractorCount
+        self.mentionsPerFact = mentionsPerFact
+        self.contributorCount = contributorCount
+    }
+
+    /// Words the made-up names must avoid: every word of the templates and word lists.
+    private static let vocabulary: Set<String> = TemplateSlots.vocabulary(
+        FactRelation.all.flatMap { $0.statements + $0.mentions + [$0.question] } + DistractorTopics.all.flatMap { $0 }
+            + FactRelation.instruments + FactRelation.colours + FactRelation.plants + FactRelation.materials
+            + FactRelation.months + FactRelation.animals + DistractorTopics.weekdays + DistractorTopics.foods + ["q", "a"])
+
+    /// The task: same seed and settings, same documents in the same order, same queries.
+    public func task() -> AttributionTask {
+        let relations = FactRelation.all
+        precondition(factCount >= 1 && factCount <= relations.count * 10, "factCount must be 1…\(relations.count * 10)")
+        precondition((0...3).contains(mentionsPerFact), "a relation has three mention sentences")
+        precondition(distractorCount >= 0 && contributorCount >= 1, "counts must not be negative")
+
+        var names = InventedNames(seed: seed, stream: 0x100 + 1, reserved: Self.vocabulary)
+        var contributorDraws = SeededDraws(seed: seed, stream: 0x100 + 2)
+        let contributors = (0..<contributorCount).map { _ in contributorDraws.address() }
+        var draws = SeededDraws(seed: seed, stream: 0x100 + 3)
+
+        let subjects = (0..<factCount).map { index in
+            (0..<relations[index % relations.count].subjectWords).map { _ in names.next() }.joined(separator: " ")
+        }
+        // Listed values are distinct within a relation: two subjects of one relation never share a value.
+        let listedPicks = relations.indices.map { relationIndex -> [Int] in
+            guard case let .listed(words) = relations[relationIndex].values else { return [] }
+            let facts = (factCount - relationIndex + relations.count - 1) / relations.count
+            return draws.distinctIndices(facts, below: words.count)
+        }
+        let values = (0..<factCount).map { index -> String in
+            switch relations[index % relations.count].values {
+            case let .invented(words): (0..<words).map { _ in names.next() }.joined(separator: " ")
+            case let .listed(words): words[listedPicks[index % relations.count][index / relations.count]]
+            }
+        }
+
+        var documents: [DatanetDocument] = []
+        var queries: [AttributionQuery] = []
+        for index in 0..<factCount {
+            let relation = relations[index % relations.count]
+            func filled(_ template: String) -> String {
+                TemplateSlots.fill(template) { $0 == "E" ? subjects[index] : values[index] }
+            }
+            let statements = relation.statements.map { DatanetDocument(text: filled($0), contributor: draws.element(of: contributors)) }
+            documents += statements
+            for mention in draws.distinctIndices(mentionsPerFact, below: relation.mentions.count) {
+                documents.append(DatanetDocument(text: filled(relation.mentions[mention]), contributor: draws.element(of: contributors)))
+            }
+            queries.append(AttributionQuery(id: "fact-\(index)", label: "\(relation.key): \(subjects[index])",
+                                            prompt: "Q: \(filled(relation.question))\nA:", completion: " \(values[index])",
+                                            relevant: Set(statements.map(\.id))))
+        }
+
+        var texts = Set(documents.map(\.text))
+        var writer = DistractorWriter(draws: SeededDraws(seed: seed, stream: 0x100 + 4),
+                                      people: (0..<120).map { _ in names.next(syllables: 2...2) },
+                                      places: (0..<60).map { _ in names.next() })
+        var contributorOfDistractor = SeededDraws(seed: seed, stream: 0x100 + 5)
+        while documents.count < factCount * (3 + mentionsPerFact) + distractorCount {
+            let text = writer.document()
+            guard texts.insert(text).inserted else { continue }
+            documents.append(DatanetDocument(text: text, contributor: contributorOfDistractor.element(of: contributors)))
+        }
+
+        var order = SeededDraws(seed: seed, stream: 0x100 + 6)
+        order.shuffle(&documents)
+        return AttributionTask(name: Self.taskName, documents: documents, queries: queries)
+    }
+}

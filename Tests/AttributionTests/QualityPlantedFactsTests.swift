@@ -1,0 +1,106 @@
+import Attribution
+import Foundation
+import Inference
+import Testing
+
+/// The planted-facts task: its sizes, its contributors, and the rules its facts, questions,
+/// mentions and distractors keep.
+@Suite struct QualityPlantedFactsTests {
+    static let task = PlantedFactsGenerator(seed: 1).task()
+
+    /// Words a question may share with its fact's documents besides the subject and value.
+    static let stopWords: Set<String> = ["q", "a", "the", "of", "is", "in", "on", "to", "from", "by", "for", "with", "and",
+                                         "which", "what", "who", "when", "where", "does", "do", "was", "its"]
+
+    static func words(_ text: String) -> Set<String> { Set(BM25.terms(of: text)) }
+    static func subject(of query: AttributionQuery) -> String { String(query.label.split(separator: ": ", maxSplits: 1)[1]) }
+
+    @Test func sizesAndContributors() throws {
+        let task = Self.task
+        #expect(task.name == "planted-facts")
+        #expect(task.queries.count == 60)
+        #expect(task.documents.count == 60 * 3 + 60 * 2 + 1_000)
+        #expect(Set(task.documentIDs).count == task.documents.count, "document ids are unique")
+        #expect(Set(task.queries.map(\.id)).count == task.queries.count, "query ids are unique")
+        #expect(Set(task.queries.map { Self.subject(of: $0) }).count == 60, "every fact has its own subject")
+        let contributors = task.documents.compactMap(\.contributor)
+        #expect(contributors.count == task.documents.count, "every document has a contributor")
+        #expect(Set(contributors).count == 6)
+        for query in task.queries {
+            #expect(query.relevant.count == 3)
+            #expect(query.prompt.hasPrefix("Q: ") && query.prompt.hasSuffix("?\nA:"))
+            #expect(query.completion.hasPrefix(" ") && query.completion.count > 1)
+        }
+        // Facts spread over contributors: not every fact's three documents come from one.
+        let byID = Dictionary(uniqueKeysWithValues: task.documents.map { ($0.id, $0) })
+        let mixed = task.queries.filter { Set($0.relevant.map { byID[$0]!.contributor! }).count > 1 }
+        #expect(mixed.count > 30)
+        // Facts are scattered through the datanet, not kept together.
+        let positions = Dictionary(uniqueKeysWithValues: task.documentIDs.enumerated().map { ($1, $0) })
+        let factPositions = task.queries.flatMap { $0.relevant.map { positions[$0]! } }.sorted()
+        #expect(factPositions.first! < 100 && factPositions.last! > task.documents.count - 100)
+
+        let other = PlantedFactsGenerator(seed: 1, factCount: 50, distractorCount: 1_200, mentionsPerFact: 0, contributorCount: 3).task()
+        #expect(other.queries.count == 50 && other.documents.count == 50 * 3 + 1_200)
+        #expect(Set(other.documents.compactMap(\.contributor)).count == 3)
+    }
+
+    /// Each fact document names the subject and the value; the question names the subject and
+    /// shares no other word with the fact's documents except stop words.
+    @Test func questionsAreParaphrases() throws {
+        let byID = Dictionary(uniqueKeysWithValues: Self.task.documents.map { ($0.id, $0.text) })
+        for query in Self.task.queries {
+            let subject = Self.words(Self.subject(of: query))
+            let value = Self.words(query.completion)
+            let question = Self.words(query.prompt)
+            #expect(subject.isSubset(of: question), "\(query.id) names its subject")
+            #expect(value.isDisjoint(with: question), "\(query.id) does not give its answer away")
+            for id in query.relevant {
+                let document = Self.words(byID[id]!)
+                #expect(subject.isSubset(of: document) && value.isSubset(of: document), "\(byID[id]!) states \(query.label)")
+                let shared = question.intersection(document).subtracting(subject).subtracting(Self.stopWords)
+                #expect(shared.isEmpty, "\(query.id) shares \(shared.sorted()) with \(byID[id]!)")
+            }
+            let phrasings = query.relevant.map { byID[$0]! }
+            #expect(Set(phrasings.map { $0.replacingOccurrences(of: Self.subject(of: query), with: "") }).count == 3, "three phrasings")
+        }
+    }
+
+    /// A subject's name appears only in its three fact documents and its two mentions, and no
+    /// mention holds the value; the other thousand documents name no subject at all.
+    @Test func mentionsAndDistractorsDoNotStateFacts() throws {
+        let task = Self.task
+        let documentWords = task.documents.map { Self.words($0.text) }
+        var namingASubject = Set<Int>()
+        for query in task.queries {
+            let subject = Self.words(Self.subject(of: query)), value = Self.words(query.completion)
+            let naming = documentWords.indices.filter { subject.isSubset(of: documentWords[$0]) }
+            #expect(naming.count == 5, "\(query.label) is named in \(naming.count) documents")
+            for index in naming where !query.relevant.contains(task.documents[index].id) {
+                #expect(value.isDisjoint(with: documentWords[index]), "mention \(task.documents[index].text) gives away \(query.completion)")
+            }
+            namingASubject.formUnion(naming)
+        }
+        #expect(task.documents.count - namingASubject.count == 1_000)
+        // Values that are ordinary words also occur in unrelated documents, as they would in real text.
+        let distractorWords = documentWords.indices.filter { !namingASubject.contains($0) }.reduce(into: Set<String>()) { $0.formUnion(documentWords[$1]) }
+        #expect(task.queries.filter { Self.words($0.completion).isSubset(of: distractorWords) }.count >= 25)
+    }
+
+    /// Documents are short: one to three sentences, at most 40 words, and at most 64 tokens of
+    /// the default model; a question with its answer fits the same bound.
+    @Test func documentsAreShort() throws {
+        let tokenizer = try DefaultModelFile.tokenizer()
+        var longest = 0
+        for document in Self.task.documents {
+            let sentences = document.text.split(whereSeparator: { ".?!".contains($0) }).filter { !$0.allSatisfy(\.isWhitespace) }
+            #expect((1...3).contains(sentences.count), "\(document.text)")
+            #expect(Self.words(document.text).count <= 40)
+            longest = max(longest, tokenizer.encode(document.text, parsingSpecialTokens: false).count)
+        }
+        #expect(longest <= 64, "longest document: \(longest) tokens")
+        for query in Self.task.queries {
+            #expect(tokenizer.encode(query.text, parsingSpecialTokens: false).count <= 64)
+        }
+    }
+}
