@@ -14,7 +14,6 @@
 public struct RankingMetrics: Hashable, Sendable {
     /// Ranks (from 1) of the relevant documents, ascending.
     public let relevantRanks: [Int]
-    public let documentCount: Int
     public let rocAUC: Double
 
     /// Measures `scores` (finite, one per document, in the order of `documentIDs`, which are
@@ -26,7 +25,6 @@ public struct RankingMetrics: Hashable, Sendable {
         let relevantCount = isRelevant.filter { $0 }.count
         precondition(relevantCount == relevant.count, "every relevant id must be a document (once)")
         precondition(relevantCount < documentIDs.count, "some document must be irrelevant")
-        documentCount = documentIDs.count
 
         let order = Self.ranking(scores: scores, documentIDs: documentIDs)
         relevantRanks = order.enumerated().compactMap { rank, document in isRelevant[document] ? rank + 1 : nil }
