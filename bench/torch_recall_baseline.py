@@ -54,7 +54,7 @@ import json
 import time
 
 from peft_generate import greedy, stop_token_ids
-from torch_train_baseline import (InputError, collate, fail, learning_rate_at, load_model, load_tokenizer, lora_model,
+from torch_train_baseline import (InputError, collate, fail, json_lines, learning_rate_at, load_model, load_tokenizer, lora_model,
                                   model_location, non_negative_float, non_negative_int, parse_targets, positive_float,
                                   positive_int, progress, set_threads, train_step, versions)
 
@@ -62,23 +62,12 @@ from torch_train_baseline import (InputError, collate, fail, learning_rate_at, l
 def read_facts(path):
     """The (text, probe, answer) triples of a facts JSON Lines file."""
     facts = []
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}")
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{number}: not JSON ({error.msg})")
-            if not isinstance(record, dict) or not all(isinstance(record.get(k), str) and record[k] for k in ("text", "probe", "answer")):
-                raise InputError(f"{path}:{number}: expected {{\"text\": ..., \"probe\": ..., \"answer\": ...}} with non-empty strings")
-            if not record["text"].startswith(record["probe"] + record["answer"]):
-                progress(f"note: {path}:{number}: the text does not start with probe + answer")
-            facts.append((record["text"], record["probe"], record["answer"]))
+    for number, record in json_lines(path):
+        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) and record[k] for k in ("text", "probe", "answer")):
+            raise InputError(f"{path}:{number}: expected {{\"text\": ..., \"probe\": ..., \"answer\": ...}} with non-empty strings")
+        if not record["text"].startswith(record["probe"] + record["answer"]):
+            progress(f"note: {path}:{number}: the text does not start with probe + answer")
+        facts.append((record["text"], record["probe"], record["answer"]))
     if not facts:
         raise InputError(f"{path} holds no facts")
     return facts

@@ -274,9 +274,8 @@ def versions():
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
 
 
-def read_token_documents(path):
-    """The token lists of a {"tokens": [...]} JSON Lines file; blank lines skipped."""
-    documents = []
+def json_lines(path):
+    """(line number, parsed value) of every non-blank line of a JSON Lines file."""
     try:
         handle = open(path, encoding="utf-8")
     except OSError as error:
@@ -286,17 +285,23 @@ def read_token_documents(path):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError as error:
                 raise InputError(f"{path}:{number}: not JSON ({error.msg})")
-            tokens = record.get("tokens") if isinstance(record, dict) else None
-            if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
-                raise InputError(f"{path}:{number}: expected {{\"tokens\": [integer, ...]}}")
-            if len(tokens) < 2:
-                raise InputError(f"{path}:{number}: a document needs at least 2 tokens to train on, has {len(tokens)}")
-            if min(tokens) < 0:
-                raise InputError(f"{path}:{number}: negative token id {min(tokens)}")
-            documents.append(tokens)
+
+
+def read_token_documents(path):
+    """The token lists of a {"tokens": [...]} JSON Lines file; blank lines skipped."""
+    documents = []
+    for number, record in json_lines(path):
+        tokens = record.get("tokens") if isinstance(record, dict) else None
+        if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
+            raise InputError(f"{path}:{number}: expected {{\"tokens\": [integer, ...]}}")
+        if len(tokens) < 2:
+            raise InputError(f"{path}:{number}: a document needs at least 2 tokens to train on, has {len(tokens)}")
+        if min(tokens) < 0:
+            raise InputError(f"{path}:{number}: negative token id {min(tokens)}")
+        documents.append(tokens)
     if not documents:
         raise InputError(f"{path} holds no documents")
     return documents

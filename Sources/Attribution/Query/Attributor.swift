@@ -107,7 +107,6 @@ public struct Attributor {
         let tokenizer = engine.model.tokenizer, pool = WorkerPool(threadCount: engine.threadCount)
         let query = try engine.lossAndGradient([TrainingSequence(tokens: prompt + completion, firstTarget: prompt.count)], parameters: parameters)
         let flatQuery = GradientBlocks.flatten(query.gradient, of: parameters)
-        let projection = GradientProjection(blocks: GradientBlocks(parameters), featureBudget: index.featureBudget, seed: index.seed)
         let scores: [Double]
         if exact {
             var rows: [[Float]] = []
@@ -119,9 +118,11 @@ public struct Attributor {
                 for sequence in sequences { rows.append(sequence == nil ? [Float](repeating: 0, count: flatQuery.count) : gradients.removeFirst()) }
             }
             var blocks: [Range<Int>] = [], start = 0
-            for block in projection.blocks.blocks { blocks.append(start..<(start + block.count)); start += block.count }
+            for block in GradientBlocks(parameters).blocks { blocks.append(start..<(start + block.count)); start += block.count }
             scores = InfluenceScorer.scores(method, documents: GradientMatrix(rows: rows, blocks: blocks), query: flatQuery, pool: pool)
         } else {
+            // The projection's dense matrices (tens of MB) are made only for projected scoring.
+            let projection = GradientProjection(blocks: GradientBlocks(parameters), featureBudget: index.featureBudget, seed: index.seed)
             scores = InfluenceScorer.scores(method, documents: index.featureMatrix(), query: projection.project([flatQuery], pool: pool)[0], pool: pool)
         }
         let (influence, contributors) = AttributionResult.rank(scores, documents: index.documents)
