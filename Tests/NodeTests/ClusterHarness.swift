@@ -1,6 +1,11 @@
 import Crypto
 import Foundation
 import Ledger
+import Testing
+
+/// The suites that start clusters of node processes. They run one at a time: two clusters at
+/// once on a 2-core machine starve each other's nodes past the tests' time limits.
+@Suite(.serialized) enum ClusterSuites {}
 
 /// A network of validator processes made by `tributary testnet`, on loopback: start, SIGKILL,
 /// SIGSTOP/SIGCONT and restart any node; send transfers; compare the nodes' chains.
