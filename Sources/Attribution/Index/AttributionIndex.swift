@@ -64,7 +64,9 @@ public struct AttributionIndex: Sendable {
     }
 
     /// The Merkle root over (document id, contributor, BLAKE2b of its features).
-    public var root: Digest {
+    public let root: Digest
+
+    static func root(documents: [Document], features: [Float], featureCount: Int) -> Digest {
         MerkleRoot.root(documents.indices.map { index in
             let row = features[(index * featureCount)..<((index + 1) * featureCount)]
             let featureHash = row.withUnsafeBytes { Digest.blake2b(Array($0)) }
@@ -86,6 +88,7 @@ public struct AttributionIndex: Sendable {
         self.documents = documents
         self.features = features
         self.spanDigest = spanDigest
+        root = Self.root(documents: documents, features: features, featureCount: blockFeatures.reduce(0, +))
     }
 
     /// Writes `index.bin` into `directory` (temporary file, fsync, rename).

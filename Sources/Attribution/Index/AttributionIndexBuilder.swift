@@ -27,29 +27,18 @@ public struct AttributionIndexBuilder {
 
     /// The index of `documents` and its span index; `progress` hears documents done.
     public func build(_ documents: TrainingDocuments, progress: (Int) -> Void = { _ in }) throws -> (AttributionIndex, SpanIndex) {
-        let tokenizer = engine.model.tokenizer, pool = WorkerPool(threadCount: engine.threadCount)
+        let tokenizer = engine.model.tokenizer
         var indexed: [AttributionIndex.Document] = [], features: [Float] = [], spanDocuments: [[Int32]] = []
         features.reserveCapacity(documents.count * projection.featureCount)
         for start in stride(from: 0, to: documents.count, by: Self.batchSize) {
             let range = start..<min(documents.count, start + Self.batchSize)
-            let sequences = range.map { documents.sequence($0, tokenizer: tokenizer, maxTokens: maxTokensPerDocument) }
-            let present = sequences.compactMap { $0 }
-            var projected: [[Float]] = []
-            if !present.isEmpty {
-                let gradients = try engine.sequenceGradients(present, parameters: parameters)
-                projected = projection.project(gradients.map { GradientBlocks.flatten($0.gradient, of: parameters) }, pool: pool)
-            }
-            var next = 0
-            for (offset, sequence) in zip(range, sequences) {
+            let batch = try Self.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: maxTokensPerDocument)
+            var projected = projection.project(batch.compactMap(\.gradient), pool: engine.pool)[...]
+            for (offset, entry) in zip(range, batch) {
                 let document = documents.document(offset)
                 indexed.append(AttributionIndex.Document(
-                    id: Digest(hex: document.id)!, contributor: document.contributor.flatMap(Digest.init(hex:)), targetCount: sequence?.targetCount ?? 0))
-                if sequence != nil {
-                    features += projected[next]
-                    next += 1
-                } else {
-                    features += [Float](repeating: 0, count: projection.featureCount)
-                }
+                    id: Digest(hex: document.id)!, contributor: document.contributor.flatMap(Digest.init(hex:)), targetCount: entry.targetCount))
+                features += entry.gradient == nil ? [Float](repeating: 0, count: projection.featureCount) : projected.removeFirst()
                 spanDocuments.append(Self.tokens(of: document, tokenizer: tokenizer))
             }
             progress(range.upperBound)
@@ -60,6 +49,20 @@ public struct AttributionIndexBuilder {
             blockEntries: projection.blocks.blocks.map(\.count), blockFeatures: projection.dimensions, documents: indexed, features: features,
             spanDigest: spans.digest)
         return (index, spans)
+    }
+
+    /// The full gradients (flattened, PEFT order) of documents `range` from one pass, with the
+    /// tokens each loss is over; nil for a document too short to have a target.
+    static func gradients(
+        _ range: Range<Int>, of documents: TrainingDocuments, engine: GradientEngine, parameters: LoRAParameters, maxTokens: Int
+    ) throws -> [(targetCount: Int, gradient: [Float]?)] {
+        let sequences = range.map { documents.sequence($0, tokenizer: engine.model.tokenizer, maxTokens: maxTokens) }
+        let present = sequences.compactMap { $0 }
+        var gradients = present.isEmpty ? [] : try engine.sequenceGradients(present, parameters: parameters)[...]
+        return sequences.map { sequence in
+            guard let sequence else { return (0, nil) }
+            return (sequence.targetCount, GradientBlocks.flatten(gradients.removeFirst().gradient, of: parameters))
+        }
     }
 
     /// All of a document's tokens as spans are matched against: its text's, or its

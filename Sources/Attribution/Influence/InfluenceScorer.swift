@@ -11,6 +11,10 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     case dot
     /// `v · g_k / (‖v‖ ‖g_k‖)`.
     case cosine
+
+    /// What `tributary attribute` and serving use when no method is named: the method that
+    /// measures best on `tributary bench attribution` (BENCHMARKS.md).
+    public static let defaultMethod = InfluenceMethod.cosine
 }
 
 /// Documents' gradient vectors (exact, or projected features) split into blocks, with what

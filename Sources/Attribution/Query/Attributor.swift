@@ -12,6 +12,8 @@ public struct AttributionResult: Sendable {
     }
 
     public let adapterID: Digest
+    /// The root of the attribution index the scores came from.
+    public let indexRoot: Digest
     public let completionText: String
     public let completionTokens: [Int32]
     public let method: InfluenceMethod
@@ -77,61 +79,84 @@ public struct AttributionResult: Sendable {
 }
 
 /// Traces answers of one adapter to its datanet, from its attribution index (projected
-/// features) or, with `exact`, from every document's full gradient recomputed.
-public struct Attributor {
+/// features) or, with `exact`, from every document's full gradient recomputed from the
+/// datanet file. Made once per adapter and reused: the projection, the feature matrix and the
+/// word-start table are built here, not per answer. Used from one thread at a time, as its
+/// engine is.
+public final class Attributor {
     public let engine: GradientEngine
     public let parameters: LoRAParameters
     public let index: AttributionIndex
     public let spans: SpanIndex
-    public let documents: TrainingDocuments
+    /// The datanet file, needed only for `exact` scoring.
+    public let documents: TrainingDocuments?
+    private let projection: GradientProjection
+    private let featureMatrix: GradientMatrix
+    private let startsWord: [Bool]
+    private var pool: WorkerPool { engine.pool }
 
-    public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments) throws {
-        guard index.documents.count == documents.count,
-              zip(index.documents, (0..<documents.count).map { documents.document($0).id }).allSatisfy({ $0.id.hex == $1 })
-        else { throw AttributionIndexError(path: documents.path, reason: "the datanet file is not the one the index was built from") }
-        guard spans.digest == index.spanDigest else { throw AttributionIndexError(path: documents.path, reason: "the span index does not belong to this attribution index") }
-        let blocks = GradientBlocks(parameters).blocks.map(\.count)
-        guard blocks == index.blockEntries else {
-            throw AttributionIndexError(path: documents.path, reason: "the index's gradient blocks do not match the adapter's (\(index.blockEntries.count) blocks, the adapter has \(blocks.count))")
+    public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
+        let path = documents?.path ?? "the adapter's index"
+        if let documents {
+            guard index.documents.count == documents.count,
+                  zip(index.documents, (0..<documents.count).map { documents.document($0).id }).allSatisfy({ $0.id.hex == $1 })
+            else { throw AttributionIndexError(path: documents.path, reason: "the datanet file is not the one the index was built from") }
+        }
+        guard spans.digest == index.spanDigest else { throw AttributionIndexError(path: path, reason: "the span index does not belong to this attribution index") }
+        let blocks = GradientBlocks(parameters)
+        guard blocks.blocks.map(\.count) == index.blockEntries else {
+            throw AttributionIndexError(path: path, reason: "the index's gradient blocks do not match the adapter's (\(index.blockEntries.count) blocks, the adapter has \(blocks.blocks.count))")
         }
         self.engine = engine
         self.parameters = parameters
         self.index = index
         self.spans = spans
         self.documents = documents
+        projection = GradientProjection(blocks: blocks, featureBudget: index.featureBudget, seed: index.seed)
+        precondition(projection.dimensions == index.blockFeatures, "the index's features per block follow from its budget")
+        featureMatrix = index.featureMatrix()
+        startsWord = WordStarts.table(for: engine.model.tokenizer)
     }
 
-    /// Attributes `completion` after `prompt` (token ids; the prompt must not be empty).
-    public func attribute(prompt: [Int32], completion: [Int32], method: InfluenceMethod, exact: Bool, spanRules: SpanRules) throws -> AttributionResult {
+    /// The query's LoRA gradient, flattened in PEFT order: the mean cross-entropy of
+    /// `completion` after `prompt` (the prompt must not be empty).
+    public func queryGradient(prompt: [Int32], completion: [Int32]) throws -> [Float] {
         precondition(!prompt.isEmpty && !completion.isEmpty, "attribution needs a prompt and a completion")
-        let tokenizer = engine.model.tokenizer, pool = WorkerPool(threadCount: engine.threadCount)
         let query = try engine.lossAndGradient([TrainingSequence(tokens: prompt + completion, firstTarget: prompt.count)], parameters: parameters)
-        let flatQuery = GradientBlocks.flatten(query.gradient, of: parameters)
-        let scores: [Double]
-        if exact {
-            var rows: [[Float]] = []
-            for start in stride(from: 0, to: documents.count, by: AttributionIndexBuilder.batchSize) {
-                let range = start..<min(documents.count, start + AttributionIndexBuilder.batchSize)
-                let sequences = range.map { documents.sequence($0, tokenizer: tokenizer, maxTokens: index.maxTokensPerDocument) }
-                let present = sequences.compactMap { $0 }
-                var gradients = present.isEmpty ? [] : try engine.sequenceGradients(present, parameters: parameters).map { GradientBlocks.flatten($0.gradient, of: parameters) }
-                for sequence in sequences { rows.append(sequence == nil ? [Float](repeating: 0, count: flatQuery.count) : gradients.removeFirst()) }
-            }
-            var blocks: [Range<Int>] = [], start = 0
-            for block in GradientBlocks(parameters).blocks { blocks.append(start..<(start + block.count)); start += block.count }
-            scores = InfluenceScorer.scores(method, documents: GradientMatrix(rows: rows, blocks: blocks), query: flatQuery, pool: pool)
-        } else {
-            // The projection's dense matrices (tens of MB) are made only for projected scoring.
-            let projection = GradientProjection(blocks: GradientBlocks(parameters), featureBudget: index.featureBudget, seed: index.seed)
-            scores = InfluenceScorer.scores(method, documents: index.featureMatrix(), query: projection.project([flatQuery], pool: pool)[0], pool: pool)
+        return GradientBlocks.flatten(query.gradient, of: parameters)
+    }
+
+    /// Every document's raw score by `method` against a query gradient, in index order.
+    public func scores(queryGradient: [Float], method: InfluenceMethod, exact: Bool) throws -> [Double] {
+        guard exact else {
+            return InfluenceScorer.scores(method, documents: featureMatrix, query: projection.project([queryGradient], pool: pool)[0], pool: pool)
         }
-        let (influence, contributors) = AttributionResult.rank(scores, documents: index.documents)
-        let ids = index.documents.map(\.id.hex)
-        let matched = SpanMatcher(index: spans, startsWord: WordStarts.table(for: tokenizer), rules: spanRules)
-            .spans(of: completion) { tokenizer.decodeText($0) }
+        guard let documents else { throw AttributionIndexError(path: "the adapter's index", reason: "exact scoring needs the datanet file") }
+        var rows: [[Float]] = []
+        for start in stride(from: 0, to: documents.count, by: AttributionIndexBuilder.batchSize) {
+            let range = start..<min(documents.count, start + AttributionIndexBuilder.batchSize)
+            let batch = try AttributionIndexBuilder.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: index.maxTokensPerDocument)
+            rows += batch.map { $0.gradient ?? [Float](repeating: 0, count: queryGradient.count) }
+        }
+        var blocks: [Range<Int>] = [], start = 0
+        for block in GradientBlocks(parameters).blocks { blocks.append(start..<(start + block.count)); start += block.count }
+        return InfluenceScorer.scores(method, documents: GradientMatrix(rows: rows, blocks: blocks), query: queryGradient, pool: pool)
+    }
+
+    /// The verbatim spans of `completion` in the datanet.
+    public func spans(of completion: [Int32], rules: SpanRules) -> [MatchedSpan] {
+        let tokenizer = engine.model.tokenizer
+        return SpanMatcher(index: spans, startsWord: startsWord, rules: rules).spans(of: completion) { tokenizer.decodeText($0) }
+    }
+
+    /// Attributes `completion` after `prompt` (token ids; neither may be empty).
+    public func attribute(prompt: [Int32], completion: [Int32], method: InfluenceMethod, exact: Bool, spanRules: SpanRules) throws -> AttributionResult {
+        let gradient = try queryGradient(prompt: prompt, completion: completion)
+        let (influence, contributors) = AttributionResult.rank(try scores(queryGradient: gradient, method: method, exact: exact), documents: index.documents)
         return AttributionResult(
-            adapterID: index.adapterID, completionText: tokenizer.decodeText(completion), completionTokens: completion, method: method, exact: exact,
-            projectionDimension: exact ? flatQuery.count : index.featureCount, seed: index.seed, influence: influence, contributors: contributors,
-            spans: matched, documentIDs: ids)
+            adapterID: index.adapterID, indexRoot: index.root, completionText: engine.model.tokenizer.decodeText(completion),
+            completionTokens: completion, method: method, exact: exact, projectionDimension: exact ? gradient.count : index.featureCount,
+            seed: index.seed, influence: influence, contributors: contributors, spans: spans(of: completion, rules: spanRules),
+            documentIDs: index.documents.map(\.id.hex))
     }
 }

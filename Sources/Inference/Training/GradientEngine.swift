@@ -21,7 +21,8 @@ import Foundation
 public final class GradientEngine {
     public let model: LlamaModel
     public var configuration: LlamaConfiguration { model.configuration }
-    let pool: WorkerPool
+    /// The engine's threads; callers may run their own work on them between engine calls.
+    public let pool: WorkerPool
     let scratch: ScratchSpace
     let attentionScratch: AttentionScores
     private var arena: UnsafeMutablePointer<Float>

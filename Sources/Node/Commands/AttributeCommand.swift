@@ -47,7 +47,7 @@ enum AttributeCommand {
 
     static let attribute = CommandSpec(
         path: ["attribute"],
-        summary: "Trace a completion of a LoRA adapter to the datanet documents that shaped it.",
+        summary: "Trace a completion of a LoRA adapter to the datanet documents that shaped it, or verify a proof.",
         discussion: """
         The query is --prompt followed by --completion (each tokenized on its own, no special
         tokens added), or by the adapter's greedy completion of --max-tokens tokens; its loss is
@@ -57,33 +57,45 @@ enum AttributeCommand {
         prints {"adapter", "base_model", "completion", "completion_tokens", "method": {"name",
         "exact", "projection_dimension", "seed", "damping"}, "influence": [{"doc", "contributor",
         "score"}], "contributors": [{"address", "weight"}], "spans": [{"text", "start_token",
-        "end_token", "docs", "count"}]}, influence highest first (--top documents; 0: all).
+        "end_token", "docs", "count"}]}, influence highest first (--top documents; 0: all);
+        base_model is the BLAKE2b-256 of the model file. --proof FILE also writes the signed
+        proof (docs/attribution.md, "Proofs"), signed by the node key of --home on its chain.
+
+        --verify FILE reads a proof, checks its id and signature, and with --adapter recomputes
+        it from the adapter, its index (rebuilt from --datanet when the index beside the adapter
+        is missing, has another root, or --rebuild-index is given) and the proof's tokens,
+        accepting only the same top documents, scores, contributor weights and spans. Exits 1
+        on any difference, naming it.
         """,
         options: [
             adapterOption, datanetOption,
             .init(name: "prompt", value: "TEXT", help: "The prompt."),
             .init(name: "completion", value: "TEXT", help: "The completion to attribute (default: generate one)."),
             .init(name: "max-tokens", value: "N", help: "Tokens to generate when --completion is not given (default 32)."),
-            .init(name: "method", value: "NAME", help: "datainf, dot or cosine (default cosine; see docs/attribution.md)."),
+            .init(name: "method", value: "NAME", help: "\(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", ")) (default \(InfluenceMethod.defaultMethod.rawValue); see docs/attribution.md)."),
             .flag("exact", "Score full gradients instead of the index's projected features (small datanets)."),
             .init(name: "top", value: "N", help: "Documents listed (default 10; 0: all)."),
             .init(name: "span-min-tokens", value: "N", help: "Shortest verbatim span reported, in tokens (default 6)."),
             .flag("json", "Print one JSON object."),
+            .init(name: "proof", value: "FILE", help: "Also write the signed proof of this attribution to FILE."),
+            .init(name: "verify", value: "FILE", help: "Check the proof in FILE (recomputed when --adapter is given)."),
+            .flag("rebuild-index", "With --verify: rebuild the index from --datanet even if one is beside the adapter."),
             ModelCommands.modelOption, ModelCommands.homeOption, ModelCommands.threadsOption,
         ]
     ) { arguments in
+        if let proofPath = arguments.value("verify") { return try verify(proofPath, arguments) }
         let prompt = try arguments.required("prompt")
-        guard let method = InfluenceMethod(rawValue: arguments.value("method") ?? InfluenceMethod.cosine.rawValue) else {
+        guard let method = InfluenceMethod(rawValue: arguments.value("method") ?? InfluenceMethod.defaultMethod.rawValue) else {
             throw UsageError("--method must be one of \(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let top = try arguments.integer("top", default: 10, in: 0...1_000_000)
         let rules = SpanRules(minTokens: try arguments.integer("span-min-tokens", default: 6, in: 1...10_000))
+        let signer = try arguments.value("proof").map { _ in try proofSigner(arguments) }
         let (engine, parameters, adapter, documents) = try load(arguments)
         let directory = try indexDirectory(arguments)
         let index: AttributionIndex, spans: SpanIndex
         do {
-            index = try AttributionIndex(directory: directory)
-            spans = try SpanIndex(contentsOf: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName))
+            (index, spans) = try readIndex(directory)
         } catch {
             throw CommandError("\(error); build the index with 'tributary attribute index --adapter \(try arguments.required("adapter")) --datanet \(documents.path)'")
         }
@@ -92,18 +104,34 @@ enum AttributeCommand {
         let promptTokens = tokenizer.encode(prompt)
         guard !promptTokens.isEmpty else { throw UsageError("the prompt encodes to no tokens") }
         let completion: [Int32]
-        if let text = arguments.value("completion") {
-            completion = tokenizer.encode(text)
+        let completionText = arguments.value("completion")
+        let maxTokens = try arguments.integer("max-tokens", default: 32, in: 1...4096)
+        if let completionText {
+            completion = tokenizer.encode(completionText)
         } else {
             let generator = TextGenerator(engine: InferenceEngine(model: engine.model, threads: engine.threadCount))
-            let maxTokens = try arguments.integer("max-tokens", default: 32, in: 1...4096)
             completion = try generator.generate([GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, adapter: adapter)])[0].tokens
         }
         guard !completion.isEmpty else { throw UsageError("the completion is empty: nothing to attribute") }
         let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: documents)
         let result = try attributor.attribute(prompt: promptTokens, completion: completion, method: method, exact: arguments.flag("exact"), spanRules: rules)
+        let baseModel = try AttributionProof.baseModelHash(path: engine.model.path)
+        var proofID: String?
+        if let path = arguments.value("proof"), let (key, chainID) = signer {
+            // The request a command-line attribution answers: what was asked, as sorted JSON.
+            var request: [String: Any] = ["adapter": adapter.id, "prompt": prompt, "method": method.rawValue, "exact": arguments.flag("exact"), "top": top]
+            if let completionText { request["completion"] = completionText } else { request["max_tokens"] = maxTokens }
+            let requestBytes = try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])
+            let proof = AttributionProof(signing: result, top: top, requestHash: Digest.blake2b(requestBytes), baseModel: baseModel,
+                                         promptTokens: promptTokens, spanMinTokens: rules.minTokens, key: key, chainID: chainID)
+            try proof.json().write(to: URL(fileURLWithPath: path), options: .atomic)
+            proofID = proof.id.hex
+            Output.note("wrote proof \(proof.id.hex) to \(path)")
+        }
         if arguments.flag("json") {
-            return try Output.json(result.json(baseModel: (engine.model.path as NSString).lastPathComponent, top: top), pretty: false)
+            var object = result.json(baseModel: baseModel.hex, top: top)
+            if let proofID { object["proof_id"] = proofID }
+            return try Output.json(object, pretty: false)
         }
         print("completion: \(result.completionText)")
         print("influence (\(method.rawValue)\(result.exact ? ", exact" : ""), highest first):")
@@ -114,6 +142,57 @@ enum AttributeCommand {
         for share in result.contributors { print(String(format: "  %.4f  %@", share.weight, share.address.hex)) }
         print("verbatim spans:")
         for span in result.spans { print("  [\(span.startToken), \(span.endToken)) ×\(span.count) \(span.text.debugDescription)") }
+    }
+
+    /// `attribute --verify FILE`.
+    static func verify(_ path: String, _ arguments: ParsedArguments) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CommandError("cannot read \(path)") }
+        let proof: AttributionProof
+        do { proof = try AttributionProof(json: data) } catch { throw CommandError("\(path): \(error)") }
+        guard arguments.value("adapter") != nil else {
+            print("proof \(proof.id.hex): signature by \(proof.provider.hex) verifies; not recomputed (give --adapter and --datanet to recompute)")
+            return
+        }
+        let model = try ModelCommands.load(arguments)
+        let adapter = try LoRAAdapter.load(path: try arguments.required("adapter"), for: model.configuration)
+        let parameters = try LoRAParameters(pairs: adapter.pairs(), configuration: model.configuration)
+        let engine = GradientEngine(model: model, threads: try ModelCommands.threads(arguments))
+        let documents = try arguments.value("datanet").map { try TrainingDocuments(path: $0) }
+        guard proof.adapterID.hex == adapter.id else {
+            throw CommandError("\(path): \(AttributionProofError.mismatch(field: "adapter", proof: proof.adapterID.hex, recomputed: adapter.id))")
+        }
+        var stored = try? readIndex(try indexDirectory(arguments))
+        if arguments.flag("rebuild-index") || stored == nil || stored?.0.root != proof.indexRoot {
+            guard let documents else {
+                throw CommandError("the index beside the adapter is missing or has another root than the proof's \(proof.indexRoot.hex): give --datanet to rebuild it")
+            }
+            // The proof's seed and the index's feature budget and document length rebuild the features.
+            let budget = stored?.0.featureBudget ?? GradientProjection.featureBudgetDefault
+            let maxTokens = stored?.0.maxTokensPerDocument ?? 256
+            let builder = AttributionIndexBuilder(engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!, seed: proof.method.seed,
+                                                  featureBudget: budget, maxTokensPerDocument: maxTokens)
+            Output.note("rebuilding the attribution index from \(documents.path)")
+            stored = try builder.build(documents)
+        }
+        let (index, spans) = stored!
+        let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: documents)
+        do {
+            try AttributionProofCheck.verify(proof, attributor: attributor, baseModel: try AttributionProof.baseModelHash(path: model.path))
+        } catch let error as AttributionProofError {
+            throw CommandError("\(path): \(error)")
+        }
+        print("proof \(proof.id.hex) verified: signed by \(proof.provider.hex); recomputed top \(proof.influence.count), contributor weights and spans match exactly")
+    }
+
+    /// The node key of `--home` and its chain's id, which sign `--proof`.
+    static func proofSigner(_ arguments: ParsedArguments) throws -> (SigningKey, String) {
+        let home = NodeHome(arguments: arguments)
+        let genesis = try home.genesis()
+        return (try home.nodeKey(try NodeConfig.load(home: home.path)), genesis.chainID)
+    }
+
+    static func readIndex(_ directory: String) throws -> (AttributionIndex, SpanIndex) {
+        (try AttributionIndex(directory: directory), try SpanIndex(contentsOf: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName)))
     }
 
     /// The model, a gradient engine, the adapter's factors and the datanet file.
