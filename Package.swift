@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Inference"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip", "Attribution"]),
     ]
 )

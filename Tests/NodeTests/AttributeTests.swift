@@ -1,3 +1,4 @@
+import Attribution
 import Crypto
 import Foundation
 import Testing
@@ -61,6 +62,8 @@ import Testing
         let spans = copied["spans"] as! [[String: Any]]
         #expect(spans.contains { ($0["docs"] as? [String]) == [Digest.blake2bHex(texts[3])] && ($0["text"] as! String).contains("Kessaly") }, "\(spans)")
 
+        try checkProofs(directory: directory, adapter: adapter, data: data)
+
         // Another datanet file, and a damaged index, are refused.
         try datanet.split(separator: "\n").dropLast().joined(separator: "\n").write(toFile: directory + "/fewer.jsonl", atomically: true, encoding: .utf8)
         let other = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", directory + "/fewer.jsonl", "--prompt", "x", "--completion", " y"])
@@ -71,6 +74,80 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
         let damaged = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
         #expect(damaged.status == 1 && damaged.stderr.contains("root"), "\(damaged.stderr)")
+    }
+}
+
+extension AttributeTests {
+    /// `attribute --proof` writes a signed proof that `attribute --verify` accepts by
+    /// recomputing it; an edited proof, a re-signed proof with a changed weight or swapped
+    /// documents, and another adapter are refused, each naming what differs.
+    func checkProofs(directory: String, adapter: String, data: String) throws {
+        let keyPath = directory + "/provider.key", proofPath = directory + "/proof.json"
+        #expect(try Tributary.run(["keys", "new", "--out", keyPath]).status == 0)
+        let made = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "The capital of the island of Varnholm is",
+                                      "--completion", " Quelspire.", "--threads", "1", "--json", "--top", "3",
+                                      "--proof", proofPath, "--key", keyPath, "--chain-id", "prooftest"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let shown = try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as! [String: Any]
+        let proof = try AttributionProof(json: Data(contentsOf: URL(fileURLWithPath: proofPath)))
+        #expect(shown["proof_id"] as? String == proof.id.hex && proof.influence.count == 3 && proof.chainID == "prooftest")
+        #expect(proof.baseModel.hex == shown["base_model"] as? String && proof.adapterID.hex == shown["adapter"] as? String)
+
+        func verify(_ path: String, _ extra: [String] = ["--adapter", adapter, "--datanet", data]) throws -> Tributary.Result {
+            try Tributary.run(["attribute", "--verify", path, "--threads", "1"] + extra)
+        }
+        let genuine = try verify(proofPath)
+        #expect(genuine.status == 0 && genuine.stdout.contains("verified"), "\(genuine.stderr)")
+        let rebuilt = try verify(proofPath, ["--adapter", adapter, "--datanet", data, "--rebuild-index"])
+        #expect(rebuilt.status == 0 && rebuilt.stdout.contains("verified"), "\(rebuilt.stderr)")
+        #expect(try verify(proofPath, []).stdout.contains("not recomputed"))
+
+        // An edited weight without a new signature: the id no longer hashes the record.
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: proofPath))) as! [String: Any]
+        var shares = object["contributors"] as! [[String: Any]]
+        shares[0]["weight"] = 0.5
+        object["contributors"] = shares
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: directory + "/edited.json"))
+        let edited = try verify(directory + "/edited.json")
+        #expect(edited.status == 1 && edited.stderr.contains("not the hash of the record"), "\(edited.stderr)")
+
+        // Re-signed by the provider after a change: the recomputation differs.
+        let key = try KeyFile.read(from: keyPath)
+        func resigned(_ name: String, _ change: (AttributionProof) -> AttributionProof) throws -> Tributary.Result {
+            try change(proof).signed(by: key).json().write(to: URL(fileURLWithPath: directory + "/" + name))
+            return try verify(directory + "/" + name)
+        }
+        func copy(_ p: AttributionProof, adapterID: Digest? = nil, influence: [AttributionProof.Influence]? = nil,
+                  contributors: [AttributionProof.Contributor]? = nil) -> AttributionProof {
+            AttributionProof(chainID: p.chainID, requestHash: p.requestHash, adapterID: adapterID ?? p.adapterID, baseModel: p.baseModel,
+                             promptTokens: p.promptTokens, completionTokens: p.completionTokens, method: p.method, indexRoot: p.indexRoot,
+                             documentCount: p.documentCount, influence: influence ?? p.influence, contributors: contributors ?? p.contributors,
+                             spans: p.spans, provider: p.provider, signature: p.signature)
+        }
+        let weight = try resigned("weight.json") { p in
+            copy(p, contributors: p.contributors.map { .init(address: $0.address, weight: $0.weight == 1 ? 0.75 : $0.weight * 0.5) })
+        }
+        #expect(weight.status == 1 && weight.stderr.contains("contributors[0]"), "\(weight.stderr)")
+        let swapped = try resigned("swapped.json") { p in
+            let first = p.influence[0], second = p.influence[1]
+            return copy(p, influence: [.init(document: second.document, contributor: second.contributor, score: first.score),
+                                       .init(document: first.document, contributor: first.contributor, score: second.score)] + p.influence.dropFirst(2))
+        }
+        #expect(swapped.status == 1 && swapped.stderr.contains("influence[0]"), "\(swapped.stderr)")
+        let renamed = try resigned("renamed.json") { copy($0, adapterID: Digest.blake2b(Array("another adapter".utf8))) }
+        #expect(renamed.status == 1 && renamed.stderr.contains("adapter"), "\(renamed.stderr)")
+
+        // The genuine proof against another adapter (one factor changed by one bit).
+        let other = directory + "/other-adapter"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        for name in ["adapter_config.json", "adapter_model.safetensors"] {
+            try FileManager.default.copyItem(atPath: adapter + "/" + name, toPath: other + "/" + name)
+        }
+        var weights = [UInt8](try Data(contentsOf: URL(fileURLWithPath: other + "/adapter_model.safetensors")))
+        weights[weights.count - 2] ^= 0x01
+        try Data(weights).write(to: URL(fileURLWithPath: other + "/adapter_model.safetensors"))
+        let otherAdapter = try verify(proofPath, ["--adapter", other, "--datanet", data])
+        #expect(otherAdapter.status == 1 && otherAdapter.stderr.contains("adapter"), "\(otherAdapter.stderr)")
     }
 }
 

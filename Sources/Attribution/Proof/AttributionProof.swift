@@ -32,17 +32,37 @@ public struct AttributionProof: Sendable, Equatable {
         public let seed: UInt64
         public let damping: Double
         public let spanMinTokens: Int
+
+        public init(name: String, exact: Bool, projectionDimension: Int, seed: UInt64, damping: Double, spanMinTokens: Int) {
+            self.name = name
+            self.exact = exact
+            self.projectionDimension = projectionDimension
+            self.seed = seed
+            self.damping = damping
+            self.spanMinTokens = spanMinTokens
+        }
     }
 
     public struct Influence: Sendable, Equatable {
         public let document: Digest
         public let contributor: Digest?
         public let score: Double
+
+        public init(document: Digest, contributor: Digest?, score: Double) {
+            self.document = document
+            self.contributor = contributor
+            self.score = score
+        }
     }
 
     public struct Contributor: Sendable, Equatable {
         public let address: Digest
         public let weight: Double
+
+        public init(address: Digest, weight: Double) {
+            self.address = address
+            self.weight = weight
+        }
     }
 
     public struct Span: Sendable, Equatable {
@@ -51,6 +71,14 @@ public struct AttributionProof: Sendable, Equatable {
         public let endToken: Int
         public let count: Int
         public let documents: [Digest]
+
+        public init(text: String, startToken: Int, endToken: Int, count: Int, documents: [Digest]) {
+            self.text = text
+            self.startToken = startToken
+            self.endToken = endToken
+            self.count = count
+            self.documents = documents
+        }
     }
 
     public static let version: UInt8 = 1

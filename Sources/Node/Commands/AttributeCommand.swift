@@ -59,7 +59,8 @@ enum AttributeCommand {
         "score"}], "contributors": [{"address", "weight"}], "spans": [{"text", "start_token",
         "end_token", "docs", "count"}]}, influence highest first (--top documents; 0: all);
         base_model is the BLAKE2b-256 of the model file. --proof FILE also writes the signed
-        proof (docs/attribution.md, "Proofs"), signed by the node key of --home on its chain.
+        proof (docs/attribution.md, "Proofs"), signed by --key on --chain-id (default: the node
+        key and chain of --home).
 
         --verify FILE reads a proof, checks its id and signature, and with --adapter recomputes
         it from the adapter, its index (rebuilt from --datanet when the index beside the adapter
@@ -78,6 +79,8 @@ enum AttributeCommand {
             .init(name: "span-min-tokens", value: "N", help: "Shortest verbatim span reported, in tokens (default 6)."),
             .flag("json", "Print one JSON object."),
             .init(name: "proof", value: "FILE", help: "Also write the signed proof of this attribution to FILE."),
+            .init(name: "key", value: "FILE", help: "Key file that signs --proof (default: the node key of --home)."),
+            .init(name: "chain-id", value: "ID", help: "Chain the proof is signed for (default: the chain of --home's genesis)."),
             .init(name: "verify", value: "FILE", help: "Check the proof in FILE (recomputed when --adapter is given)."),
             .flag("rebuild-index", "With --verify: rebuild the index from --datanet even if one is beside the adapter."),
             ModelCommands.modelOption, ModelCommands.homeOption, ModelCommands.threadsOption,
@@ -184,11 +187,16 @@ enum AttributeCommand {
         print("proof \(proof.id.hex) verified: signed by \(proof.provider.hex); recomputed top \(proof.influence.count), contributor weights and spans match exactly")
     }
 
-    /// The node key of `--home` and its chain's id, which sign `--proof`.
+    /// The key and chain id that sign `--proof`: `--key` and `--chain-id`, else the node key
+    /// and genesis chain of `--home`.
     static func proofSigner(_ arguments: ParsedArguments) throws -> (SigningKey, String) {
         let home = NodeHome(arguments: arguments)
-        let genesis = try home.genesis()
-        return (try home.nodeKey(try NodeConfig.load(home: home.path)), genesis.chainID)
+        let key = try arguments.value("key").map { try KeyFile.read(from: $0) } ?? home.nodeKey(try NodeConfig.load(home: home.path))
+        let chainID = try arguments.value("chain-id") ?? home.genesis().chainID
+        guard !chainID.isEmpty, chainID.utf8.count <= SigningDomain.chainIDMaxBytes else {
+            throw UsageError("--chain-id must be 1 to \(SigningDomain.chainIDMaxBytes) bytes")
+        }
+        return (key, chainID)
     }
 
     static func readIndex(_ directory: String) throws -> (AttributionIndex, SpanIndex) {

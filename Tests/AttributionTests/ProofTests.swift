@@ -1,0 +1,68 @@
+import Attribution
+import Crypto
+import Foundation
+import Testing
+
+/// The proof's record, id, signature and JSON, without a model: what is signed round-trips
+/// exactly through JSON, and any edit or another chain is refused on reading.
+@Suite struct ProofTests {
+    static func digest(_ label: String) -> Digest { Digest.blake2b(Array(label.utf8)) }
+
+    static func proof(key: SigningKey, chainID: String = "prooftest") -> AttributionProof {
+        // Scores and weights as the grids make them: not short decimals.
+        let scores = [0.1 + 0.2, -1.0 / 3.0, 5e-324, 2.5e-9]
+        return AttributionProof(
+            chainID: chainID, requestHash: digest("request"), adapterID: digest("adapter"), baseModel: digest("model"),
+            promptTokens: [1, 2, 3], completionTokens: [49151, 0],
+            method: .init(name: "cosine", exact: false, projectionDimension: 4080, seed: .max, damping: 0.1, spanMinTokens: 6),
+            indexRoot: digest("root"), documentCount: 1300,
+            influence: scores.enumerated().map { .init(document: digest("doc\($0.offset)"), contributor: $0.offset == 1 ? nil : digest("c"), score: $0.element) },
+            contributors: [.init(address: digest("c"), weight: 1.0 / 3.0 * 3.0), .init(address: digest("d"), weight: Double(sign: .plus, exponent: -40, significand: 1))],
+            spans: [.init(text: " Quelspire, a \"walled\" town ✓", startToken: 0, endToken: 7, count: 2, documents: [digest("doc0"), digest("doc2")])],
+            provider: key.publicKey, signature: Signature(Array(repeating: 0, count: 64))!
+        ).signed(by: key)
+    }
+
+    @Test func aSignedProofRoundTripsThroughJSONBitForBit() throws {
+        let key = SigningKey()
+        let proof = Self.proof(key: key)
+        #expect(proof.isSigned)
+        let read = try AttributionProof(json: proof.json())
+        #expect(read == proof && read.record == proof.record && read.id == proof.id)
+        #expect(zip(read.influence, proof.influence).allSatisfy { $0.score.bitPattern == $1.score.bitPattern })
+    }
+
+    @Test func editsAndOtherChainsAreRefused() throws {
+        let key = SigningKey()
+        let proof = Self.proof(key: key)
+        let object = try JSONSerialization.jsonObject(with: proof.json()) as! [String: Any]
+        func read(_ change: (inout [String: Any]) -> Void) -> AttributionProofError? {
+            var edited = object
+            change(&edited)
+            do {
+                _ = try AttributionProof(json: JSONSerialization.data(withJSONObject: edited))
+                return nil
+            } catch { return error as? AttributionProofError }
+        }
+        #expect(read { _ in } == nil)
+        var error = read { o in var shares = o["contributors"] as! [[String: Any]]; shares[0]["weight"] = 0.5; o["contributors"] = shares }
+        #expect(error.map { "\($0)" }?.contains("not the hash of the record") == true)
+        error = read { o in o["completion_tokens"] = [49151, 1] }
+        #expect(error != nil)
+        // A consistent id (recomputed over the edited record) still fails the signature.
+        let forged = AttributionProof(
+            chainID: proof.chainID, requestHash: proof.requestHash, adapterID: proof.adapterID, baseModel: proof.baseModel,
+            promptTokens: proof.promptTokens, completionTokens: proof.completionTokens, method: proof.method, indexRoot: proof.indexRoot,
+            documentCount: proof.documentCount, influence: Array(proof.influence.reversed()), contributors: proof.contributors, spans: proof.spans,
+            provider: proof.provider, signature: proof.signature)
+        #expect(throws: AttributionProofError.badSignature(provider: key.publicKey.hex)) { try AttributionProof(json: forged.json()) }
+        error = read { o in o["chain_id"] = "otherchain" }
+        #expect(error != nil)
+        #expect(read { o in o["adapter"] = "zz" }.map { "\($0)" }?.contains("adapter is not 64 hex digits") == true)
+        #expect(throws: AttributionProofError.self) { try AttributionProof(json: Data("{}".utf8)) }
+    }
+
+    @Test func tokenHashesAreBigEndianWords() {
+        #expect(AttributionProof.tokensHash([1, 258]) == Digest.blake2b([0, 0, 0, 1, 0, 0, 1, 2] as [UInt8]))
+    }
+}
