@@ -1,3 +1,4 @@
+import Attribution
 import Foundation
 import Inference
 
@@ -6,6 +7,15 @@ struct CompletionParameters {
     let model: String
     let generation: GenerationRequest
     let stream: Bool
+    /// `"attribution": true` (or `{"method", "top"}`): trace the answer to the adapter's datanet.
+    let attribution: Attribution?
+
+    struct Attribution: Sendable {
+        let method: InfluenceMethod
+        /// Documents listed in the answer and the proof (0: all).
+        let top: Int
+        static let topDefault = 10
+    }
 
     struct Invalid: Error {
         let message: String
@@ -62,6 +72,19 @@ struct CompletionParameters {
         case nil, is NSNull: stream = false
         case let flag as Bool: stream = flag
         default: throw Invalid("'stream' must be true or false")
+        }
+        switch object["attribution"] {
+        case nil, is NSNull: attribution = nil
+        case let flag as Bool:
+            attribution = flag ? Attribution(method: .defaultMethod, top: Attribution.topDefault) : nil
+        case let options as [String: Any]:
+            guard Set(options.keys).isSubset(of: ["method", "top"]) else { throw Invalid("'attribution' takes only 'method' and 'top'") }
+            let name = options["method"] as? String ?? InfluenceMethod.defaultMethod.rawValue
+            guard let method = InfluenceMethod(rawValue: name) else {
+                throw Invalid("'attribution.method' must be one of \(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            attribution = Attribution(method: method, top: try Self.number(options, ["top"], default: Attribution.topDefault, in: 0...100_000))
+        default: throw Invalid("'attribution' must be true, false or {\"method\", \"top\"}")
         }
         generation = GenerationRequest(
             promptTokens: promptTokens, maxTokens: maxTokens,
@@ -150,6 +173,14 @@ final class CompletionAnswer: @unchecked Sendable {  // `roleSent` is guarded by
         case .finished(let generation): return [chunk(text: nil, finish: generation)]
         case .failed(let message): return [Self.serialize(["error": ["message": message, "type": "server_error", "code": "generation_failed"]])]
         }
+    }
+
+    /// The stream chunk that carries an answer's `attribution` object, after the last text chunk.
+    func attributionChunk(_ attribution: [String: Any]) -> String {
+        var answer = envelope(object: chat ? "chat.completion.chunk" : "text_completion", choice: [:], usage: nil)
+        answer["choices"] = [Any]()
+        answer["attribution"] = attribution
+        return Self.serialize(answer)
     }
 
     private func chunk(text: String?, finish: Generation?) -> String {

@@ -1,3 +1,5 @@
+import Attribution
+import Crypto
 import Foundation
 import Inference
 
@@ -20,6 +22,12 @@ struct OpenServingPolicy: ServingPolicy {
 /// | `GET /v1/models` | the base model and hosted adapters |
 /// | `POST /v1/completions` | `{model, prompt, max_tokens, temperature, top_p, top_k, seed, stop, stream}` |
 /// | `POST /v1/chat/completions` | the same with `messages` instead of `prompt`, through the model's chat template |
+/// | `GET /v1/attributions/{id}` | the signed attribution proof `id` (`AttributionProof` JSON) |
+///
+/// With `"attribution": true` (or `{"method", "top"}`) on an adapter that has an attribution
+/// index, the answer carries `attribution`: `tributary attribute --json`'s object with
+/// `"status": "attributed"` and `proof_id`, or `{"status": "skipped", "reason"}` when the
+/// attribution queue is full. A stream sends it as one more chunk before `[DONE]`.
 ///
 /// With `stream: true` the answer is server-sent events, one `data: {chunk}` per piece of text,
 /// the last chunk carrying `finish_reason` and `usage`, then `data: [DONE]`. Errors use
@@ -34,6 +42,8 @@ struct CompletionsAPI: Sendable {
 
     /// The answer for `request`, or nil when the path is not one of this API's routes.
     func handle(_ request: HTTPRequest) -> HTTPResponse? {
+        let parts = request.pathComponents
+        if parts.count == 3, parts[0] == "v1", parts[1] == "attributions" { return proof(String(parts[2]), method: request.method) }
         guard let route = Self.routes.first(where: { $0.path == request.path }) else { return nil }
         guard route.method == request.method else {
             var response = Self.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
@@ -66,23 +76,41 @@ struct CompletionsAPI: Sendable {
         } catch {
             return Self.error(400, "invalid_request", error.message)
         }
-        let adapterID: String?
+        let adapter: AdapterInfo?
         switch service.resolve(parameters.model) {
-        case .base: adapterID = nil
-        case .adapter(let info): adapterID = info.id
+        case .base: adapter = nil
+        case .adapter(let info): adapter = info
         case .unknown: return Self.error(404, "model_not_found", "no model or adapter '\(parameters.model)' here; GET /v1/models lists them")
+        }
+        if parameters.attribution != nil {
+            guard let adapter else { return Self.error(400, "invalid_request", "attribution needs an adapter model: the base model has no training documents") }
+            guard AttributionService.hasIndex(adapter) else {
+                return Self.error(400, "invalid_request", "adapter '\(adapter.name)' has no attribution index; build one with 'tributary attribute index --adapter \(adapter.path) --datanet <its datanet file>'")
+            }
         }
         if let refusal = policy.admit(request, model: parameters.model) { return refusal }
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: parameters.generation.promptTokens.count)
+        let wanted = parameters.attribution, requestHash = wanted == nil ? Digest.zero : Digest.blake2b(request.body)
+        let attributionJob = { @Sendable (generation: Generation) -> AttributionService.Job? in
+            guard let wanted, let adapter else { return nil }
+            return AttributionService.Job(adapter: adapter, promptTokens: generation.promptTokens, completionTokens: generation.tokens,
+                                          requestHash: requestHash, method: wanted.method, top: wanted.top)
+        }
+        let adapterID = adapter?.id
         if parameters.stream {
             let stream = HTTPBodyStream()
             let ticket: GenerationTicket
             do {
-                ticket = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { event in
+                ticket = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { [attribution = service.attribution] event in
                     for chunk in answer.events(for: event) { stream.write(Array("data: \(chunk)\n\n".utf8)) }
                     if case .text = event { return }
-                    stream.write(Array("data: [DONE]\n\n".utf8))
-                    stream.finish()
+                    @Sendable func end(_ attributed: [String: Any]?) {
+                        if let attributed { stream.write(Array("data: \(answer.attributionChunk(attributed))\n\n".utf8)) }
+                        stream.write(Array("data: [DONE]\n\n".utf8))
+                        stream.finish()
+                    }
+                    guard case .finished(let generation) = event, let job = attributionJob(generation) else { return end(nil) }
+                    if let reason = attribution.submit(job, done: { end(Self.view($0, top: job.top)) }) { end(Self.view(.skipped(reason), top: job.top)) }
                 }
             } catch {
                 return Self.refusal(error)
@@ -90,22 +118,56 @@ struct CompletionsAPI: Sendable {
             stream.onClose { ticket.cancel() }
             return .eventStream(stream)
         }
-        let outcome = Outcome()
+        let outcome = Handoff<Result<Generation, GenerationFailure>>()
         do {
             _ = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { event in
                 switch event {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))
-                case .failed(let message): outcome.finish(.failure(message))
+                case .failed(let message): outcome.finish(.failure(GenerationFailure(message: message)))
                 }
             }
         } catch {
             return Self.refusal(error)
         }
         switch outcome.wait() {
-        case .success(let generation): return .json(answer.whole(generation))
-        case .failure(let message): return Self.error(503, "generation_failed", message)
+        case .success(let generation):
+            var whole = answer.whole(generation)
+            if let job = attributionJob(generation) {
+                let attributed = Handoff<AttributionService.Outcome>()
+                if let reason = service.attribution.submit(job, done: { attributed.finish($0) }) {
+                    whole["attribution"] = Self.view(.skipped(reason), top: job.top)
+                } else {
+                    whole["attribution"] = Self.view(attributed.wait(), top: job.top)
+                }
+            }
+            return .json(whole)
+        case .failure(let failure): return Self.error(503, "generation_failed", failure.message)
         }
+    }
+
+    /// An answer's `attribution` object.
+    static func view(_ outcome: AttributionService.Outcome, top: Int) -> [String: Any] {
+        switch outcome {
+        case let .attributed(result, proof):
+            var object = result.json(baseModel: proof.baseModel.hex, top: top)
+            object["status"] = "attributed"
+            object["proof_id"] = proof.id.hex
+            return object
+        case let .skipped(reason): return ["status": "skipped", "reason": reason]
+        }
+    }
+
+    /// `GET /v1/attributions/{id}`.
+    private func proof(_ id: String, method: String) -> HTTPResponse {
+        guard method == "GET" else {
+            var response = Self.error(405, "method_not_allowed", "\(method) is not allowed on /v1/attributions/{id}")
+            response.headers.append(("Allow", "GET"))
+            return response
+        }
+        guard let digest = Digest(hex: id) else { return Self.error(400, "invalid_request", "a proof id is 64 lowercase hex digits") }
+        guard let json = service.attribution.proofs.json(id: digest) else { return Self.error(404, "not_found", "no attribution proof \(id) here") }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(json))
     }
 
     static func refusal(_ error: ScheduleError) -> HTTPResponse {
@@ -123,25 +185,29 @@ struct CompletionsAPI: Sendable {
     static func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {
         .json(["error": ["message": message, "type": status == 429 || status >= 500 ? "server_error" : "invalid_request_error", "code": code]], status: status)
     }
+}
 
-    /// The result of a non-streamed request, handed from the scheduler's thread to the connection's.
-    private final class Outcome: @unchecked Sendable {  // `result` is guarded by `condition`
-        enum Result { case success(Generation), failure(String) }
-        private let condition = NSCondition()
-        private var result: Result?
+/// Why a generation failed, as the scheduler says.
+struct GenerationFailure: Error {
+    let message: String
+}
 
-        func finish(_ value: Result) {
-            condition.withLock {
-                result = value
-                condition.signal()
-            }
+/// A value handed from one thread (the scheduler's, attribution's) to another that waits for it.
+final class Handoff<Value>: @unchecked Sendable {  // `value` is guarded by `condition`
+    private let condition = NSCondition()
+    private var value: Value?
+
+    func finish(_ result: Value) {
+        condition.withLock {
+            value = result
+            condition.signal()
         }
+    }
 
-        func wait() -> Result {
-            condition.withLock {
-                while result == nil { condition.wait() }
-                return result!
-            }
+    func wait() -> Value {
+        condition.withLock {
+            while value == nil { condition.wait() }
+            return value!
         }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import Foundation
 import Inference
@@ -61,7 +62,7 @@ enum StartCommand {
         let api = ChainAPI(node: node, documentBytesMax: config.document_bytes_max)
         let documentsAPI = DocumentsAPI(node: node, documents: try DocumentStore(path: home.documentsPath),
                                         documentBytesMax: config.document_bytes_max)
-        let service = try serveModel(arguments, config: config, log: log)
+        let service = try serveModel(arguments, config: config, nodeKey: nodeKey, chainID: chainID, log: log)
         defer { service?.stop() }
         let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
         let adapterAPI = service.map(AdaptersAPI.init)
@@ -106,7 +107,7 @@ enum StartCommand {
     }
 
     /// The model service `--serve-model` (or `serve_model` in the config) asks for, if any.
-    static func serveModel(_ arguments: ParsedArguments, config: NodeConfig, log: Logger) throws -> ModelService? {
+    static func serveModel(_ arguments: ParsedArguments, config: NodeConfig, nodeKey: SigningKey, chainID: String, log: Logger) throws -> ModelService? {
         let path: String
         if let given = arguments.value("serve-model") {
             path = (given as NSString).expandingTildeInPath
@@ -128,7 +129,8 @@ enum StartCommand {
         let activations = try config.activationPrecision()
         let service = try ModelService(
             path: path, threads: threads, activations: activations, limits: limits, adapterBudgetBytes: config.adapter_budget_bytes,
-            adapterDirectory: NodeHome(arguments: arguments).file("adapters"), log: log)
+            adapterDirectory: NodeHome(arguments: arguments).file("adapters"), attributionQueueMax: config.attribution_queue_max,
+            attributionKey: nodeKey, chainID: chainID, proofDirectory: NodeHome(arguments: arguments).file("attributions"), log: log)
         log.info("serving model", ["model": service.name, "path": path, "threads": threads, "activations": service.scheduler.engine.activations.rawValue, "adapters": service.adapters.adapters.count])
         print("OpenAI-style API: model \(service.name) and \(service.adapters.adapters.count) adapter(s) at /v1/completions and /v1/chat/completions")
         return service

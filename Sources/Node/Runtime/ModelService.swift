@@ -1,19 +1,23 @@
+import Crypto
 import Foundation
 import Inference
 
 /// The model a node serves next to its chain API: the loaded base model, the LoRA adapters it
-/// hosts, the continuous-batching scheduler that runs them, and the name clients use for the
-/// base in `model` fields.
+/// hosts, the continuous-batching scheduler that runs them, the attribution of their answers,
+/// and the name clients use for the base in `model` fields.
 final class ModelService: Sendable {
     let model: LlamaModel
     /// The base model's name: its file or directory name without extension.
     let name: String
     let adapters: AdapterStore
     let scheduler: GenerationScheduler
+    let attribution: AttributionService
 
     /// Loads the model at `path`, registers every adapter directory or `.gguf` file in
     /// `adapterDirectory` (if it exists), and starts the scheduler on `threads` threads.
-    init(path: String, threads: Int, activations: ActivationPrecision, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String, log: Logger) throws {
+    /// Attribution proofs are signed by `attributionKey` for `chainID` and kept in `proofDirectory`.
+    init(path: String, threads: Int, activations: ActivationPrecision, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String,
+         attributionQueueMax: Int, attributionKey: SigningKey, chainID: String, proofDirectory: String, log: Logger) throws {
         model = try LlamaModel(path: path)
         name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         adapters = AdapterStore(configuration: model.configuration, budgetBytes: adapterBudgetBytes)
@@ -28,6 +32,8 @@ final class ModelService: Sendable {
             }
         }
         scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads, activations: activations), limits: limits, adapters: adapters)
+        attribution = try AttributionService(model: model, queueMax: attributionQueueMax, key: attributionKey, chainID: chainID,
+                                             proofs: try AttributionProofStore(directory: proofDirectory))
     }
 
     /// The adapter a request's `model` names (its id or name); nil for the base model.
@@ -39,6 +45,9 @@ final class ModelService: Sendable {
         return .unknown
     }
 
-    /// Fails what is queued or running and stops the scheduler's thread.
-    func stop() { scheduler.stop() }
+    /// Fails what is queued or running and stops the scheduler's and attribution's threads.
+    func stop() {
+        scheduler.stop()
+        attribution.stop()
+    }
 }

@@ -74,6 +74,8 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var serving_max_tokens_max = 4096
     /// Bytes of LoRA adapter weights kept in memory; the least recently used are evicted.
     var adapter_budget_bytes = 1 << 30
+    /// Answers waiting for attribution before new ones are answered without it (0: never attribute).
+    var attribution_queue_max = 8
 
     static let fileName = "config.json"
 
@@ -176,6 +178,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard (1...1_000_000).contains(serving_max_tokens_max) else { throw UsageError("serving_max_tokens_max must be 1...1000000") }
         guard (0...256).contains(inference_threads) else { throw UsageError("inference_threads must be 0...256") }
         _ = try activationPrecision()
+        guard (0...10_000).contains(attribution_queue_max) else { throw UsageError("attribution_queue_max must be 0...10000") }
         guard adapter_budget_bytes >= 1 << 20 else { throw UsageError("adapter_budget_bytes must be at least 1 MiB") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")

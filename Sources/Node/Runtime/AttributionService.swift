@@ -1,0 +1,148 @@
+import Attribution
+import Crypto
+import Foundation
+import Inference
+
+/// Attribution of served answers: after an answer is generated, its query gradient, scores,
+/// spans and signed proof are computed here, on one thread of its own at the lowest CPU
+/// priority (nice 19), never on the decode loop. At most `queueMax` answers wait; when the
+/// queue is full an answer goes out without attribution, with the reason, rather than waiting
+/// or slowing generation. Proofs are kept in `proofs` for `GET /v1/attributions/{id}`.
+final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` are guarded by `condition`; `attributors` is the thread's own
+    /// One answer to attribute.
+    struct Job {
+        let adapter: AdapterInfo
+        let promptTokens: [Int32]
+        let completionTokens: [Int32]
+        let requestHash: Digest
+        let method: InfluenceMethod
+        let top: Int
+    }
+
+    enum Outcome {
+        case attributed(AttributionResult, AttributionProof)
+        /// Not attributed, and why.
+        case skipped(String)
+    }
+
+    let queueMax: Int
+    let proofs: AttributionProofStore
+    let baseModel: Digest
+    private let engine: GradientEngine
+    private let key: SigningKey
+    private let chainID: String
+    private let condition = NSCondition()
+    private var queue: [(Job, @Sendable (Outcome) -> Void)] = []
+    private var stopped = false
+    /// Attributors of recently used adapters (each holds its index's features and projection).
+    private var attributors: [(id: String, attributor: Attributor)] = []
+    static let attributorsMax = 4
+    private var thread: Thread?
+
+    init(model: LlamaModel, queueMax: Int, key: SigningKey, chainID: String, proofs: AttributionProofStore) throws {
+        precondition(queueMax >= 0, "a queue holds zero or more answers")
+        self.queueMax = queueMax
+        self.proofs = proofs
+        self.key = key
+        self.chainID = chainID
+        baseModel = try AttributionProof.baseModelHash(path: model.path)
+        engine = GradientEngine(model: model, threads: 1)
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "attribution"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Whether `adapter` has an attribution index beside it.
+    static func hasIndex(_ adapter: AdapterInfo) -> Bool {
+        FileManager.default.fileExists(atPath: indexDirectory(adapter) + "/" + AttributionIndex.fileName)
+    }
+
+    static func indexDirectory(_ adapter: AdapterInfo) -> String { (adapter.path as NSString).appendingPathComponent("attribution") }
+
+    /// Queues `job`; `done` hears its outcome on the attribution thread. Returns the reason
+    /// when the job is refused (queue full or stopped); `done` is then never called.
+    func submit(_ job: Job, done: @escaping @Sendable (Outcome) -> Void) -> String? {
+        condition.withLock {
+            if stopped { return "attribution is stopping" }
+            if queueMax == 0 { return "attribution is off on this node (attribution_queue_max = 0)" }
+            guard queue.count < queueMax else { return "the attribution queue is full (\(queueMax) answers waiting)" }
+            queue.append((job, done))
+            condition.signal()
+            return nil
+        }
+    }
+
+    /// Answers what is queued as skipped and ends the thread.
+    func stop() {
+        let dropped = condition.withLock {
+            stopped = true
+            condition.broadcast()
+            defer { queue.removeAll() }
+            return queue
+        }
+        for (_, done) in dropped { done(.skipped("attribution is stopping")) }
+    }
+
+    private func run() {
+        // Linux keeps a nice value per thread; `who` 0 is the calling thread.
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        while true {
+            let next: (Job, @Sendable (Outcome) -> Void)? = condition.withLock {
+                while queue.isEmpty && !stopped { condition.wait() }
+                return queue.isEmpty ? nil : queue.removeFirst()
+            }
+            guard let (job, done) = next else { return }
+            done(attribute(job))
+        }
+    }
+
+    private func attribute(_ job: Job) -> Outcome {
+        guard !job.completionTokens.isEmpty else { return .skipped("the completion is empty") }
+        do {
+            let attributor = try attributor(for: job.adapter)
+            let result = try attributor.attribute(prompt: job.promptTokens, completion: job.completionTokens, method: job.method, exact: false, spanRules: SpanRules())
+            let proof = AttributionProof(signing: result, top: job.top, requestHash: job.requestHash, baseModel: baseModel, promptTokens: job.promptTokens,
+                                         spanMinTokens: SpanRules.defaultMinTokens, key: key, chainID: chainID)
+            try proofs.write(proof)
+            return .attributed(result, proof)
+        } catch {
+            return .skipped("attribution failed: \(error)")
+        }
+    }
+
+    /// The adapter's attributor, loaded from its index on first use.
+    private func attributor(for adapter: AdapterInfo) throws -> Attributor {
+        if let cached = attributors.first(where: { $0.id == adapter.id }) { return cached.attributor }
+        let directory = Self.indexDirectory(adapter)
+        let index = try AttributionIndex(directory: directory)
+        guard index.adapterID.hex == adapter.id else { throw CommandError("the index in \(directory) was built for adapter \(index.adapterID.hex)") }
+        let spans = try SpanIndex(contentsOf: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName))
+        let loaded = try LoRAAdapter.load(path: adapter.path, for: engine.configuration)
+        let parameters = try LoRAParameters(pairs: loaded.pairs(), configuration: engine.configuration)
+        let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: nil)
+        attributors.insert((adapter.id, attributor), at: 0)
+        if attributors.count > Self.attributorsMax { attributors.removeLast() }
+        return attributor
+    }
+}
+
+/// Signed proofs on disk, one `<id>.json` per proof (`AttributionProof.json`), written
+/// whole (temporary file, rename) so a reader never sees part of one.
+struct AttributionProofStore: Sendable {
+    let directory: String
+
+    init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.directory = directory
+    }
+
+    func write(_ proof: AttributionProof) throws {
+        try proof.json().write(to: URL(fileURLWithPath: path(proof.id.hex)), options: .atomic)
+    }
+
+    /// The proof's JSON, or nil when there is none with this id.
+    func json(id: Digest) -> Data? { FileManager.default.contents(atPath: path(id.hex)) }
+
+    private func path(_ id: String) -> String { (directory as NSString).appendingPathComponent(id + ".json") }
+}
