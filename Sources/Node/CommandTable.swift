@@ -20,6 +20,7 @@ enum CommandTable {
         BenchLoraCommand.spec,
         TrainCommand.spec,
         BenchTrainCommand.spec,
+        BenchAttributionCommand.spec,
         AttributeCommand.attribute,
         AttributeCommand.index,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all

@@ -131,16 +131,24 @@ public final class Attributor {
         guard exact else {
             return InfluenceScorer.scores(method, documents: featureMatrix, query: projection.project([queryGradient], pool: pool)[0], pool: pool)
         }
+        return InfluenceScorer.scores(method, documents: try exactGradients(), query: queryGradient, pool: pool)
+    }
+
+    /// Every document's full gradient, recomputed from the datanet file in the index's
+    /// batches (what `exact` scoring compares against; about 1.8 MB per document for the
+    /// default rank-8 q/v adapter).
+    public func exactGradients() throws -> GradientMatrix {
         guard let documents else { throw AttributionIndexError(path: "the adapter's index", reason: "exact scoring needs the datanet file") }
+        let blocks = GradientBlocks(parameters)
         var rows: [[Float]] = []
         for start in stride(from: 0, to: documents.count, by: AttributionIndexBuilder.batchSize) {
             let range = start..<min(documents.count, start + AttributionIndexBuilder.batchSize)
             let batch = try AttributionIndexBuilder.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: index.maxTokensPerDocument)
-            rows += batch.map { $0.gradient ?? [Float](repeating: 0, count: queryGradient.count) }
+            rows += batch.map { $0.gradient ?? [Float](repeating: 0, count: blocks.count) }
         }
-        var blocks: [Range<Int>] = [], start = 0
-        for block in GradientBlocks(parameters).blocks { blocks.append(start..<(start + block.count)); start += block.count }
-        return InfluenceScorer.scores(method, documents: GradientMatrix(rows: rows, blocks: blocks), query: queryGradient, pool: pool)
+        var ranges: [Range<Int>] = [], offset = 0
+        for block in blocks.blocks { ranges.append(offset..<(offset + block.count)); offset += block.count }
+        return GradientMatrix(rows: rows, blocks: ranges)
     }
 
     /// The verbatim spans of `completion` in the datanet.

@@ -1,0 +1,97 @@
+import Attribution
+import Crypto
+import Foundation
+import Inference
+
+/// The quality half of `tributary bench attribution`: for each seeded task, an adapter trained
+/// by `tributary train` (which builds the attribution index), then every method's ranking of
+/// the datanet for every query, against BM25 on the same queries.
+struct AttributionQualityBench {
+    /// How the bench trains a task's adapter (`tributary train` flags).
+    struct Training: Equatable, Codable {
+        var epochs: Int
+        var learningRate: Double
+        var rank: Int
+        var targets: String
+        var batchSize: Int
+
+        var arguments: [String] {
+            ["--epochs", "\(epochs)", "--learning-rate", "\(learningRate)", "--rank", "\(rank)", "--alpha", "\(2 * rank)", "--targets", targets,
+             "--batch-size", "\(batchSize)", "--seed", "1"]
+        }
+    }
+
+    /// One task's figures: a summary per method (and `bm25`).
+    struct TaskResult {
+        let task: String
+        let recallK: Int
+        let training: Training
+        let trainedNow: Bool
+        let trainingSeconds: Double?
+        let summaries: [(method: String, summary: RankingSummary)]
+    }
+
+    let model: LlamaModel
+    let threads: Int
+    /// Where tasks, adapters and indexes are kept between runs (`--work`).
+    let workDirectory: String
+    let exact: Bool
+
+    /// Writes `task`, trains its adapter unless one trained with `training` is already in the
+    /// work directory, and ranks the datanet for every query by every method.
+    func run(_ task: AttributionTask, training: Training, recallK: Int) throws -> TaskResult {
+        let directory = (workDirectory as NSString).appendingPathComponent(task.name)
+        let adapterDirectory = (directory as NSString).appendingPathComponent("adapter")
+        let settingsPath = (directory as NSString).appendingPathComponent("training.json")
+        try task.write(to: directory)
+        let datanet = (directory as NSString).appendingPathComponent("datanet.jsonl")
+        let previous = FileManager.default.contents(atPath: settingsPath).flatMap { try? JSONDecoder().decode(Training.self, from: $0) }
+        let indexed = FileManager.default.fileExists(atPath: adapterDirectory + "/attribution/" + AttributionIndex.fileName)
+        var trainingSeconds: Double?
+        if previous != training || !indexed {
+            try? FileManager.default.removeItem(atPath: adapterDirectory)
+            try? FileManager.default.removeItem(atPath: settingsPath)
+            Output.note("[\(task.name)] training an adapter on \(task.documents.count) documents: \(training.arguments.joined(separator: " "))")
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try Subprocess.output(Subprocess.tributary.path, ["train", "--datanet", datanet, "--out", adapterDirectory, "--threads", "\(threads)",
+                                                                 "--model", model.path, "--json"] + training.arguments)
+            trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            try JSONEncoder().encode(training).write(to: URL(fileURLWithPath: settingsPath))
+        } else {
+            Output.note("[\(task.name)] reusing the adapter in \(adapterDirectory) (trained with the same settings)")
+        }
+        let attributor = try Self.attributor(adapterDirectory: adapterDirectory, datanet: datanet, model: model, threads: threads)
+        let tokenizer = model.tokenizer, ids = task.documentIDs
+        precondition(ids == attributor.index.documents.map(\.id.hex), "the index follows the datanet's order")
+        let variants = InfluenceMethod.allCases.map { ($0, false) } + (exact ? InfluenceMethod.allCases.map { ($0, true) } : [])
+        var metrics: [String: [RankingMetrics]] = [:]
+        let bm25 = BM25(documents: task.documents)
+        // Exact scoring recomputes every document's gradient per call: do it once per task.
+        let exactMatrix = exact ? try attributor.exactGradients() : nil
+        for (number, query) in task.queries.enumerated() {
+            let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+            for (method, isExact) in variants {
+                let scores = isExact
+                    ? InfluenceScorer.scores(method, documents: exactMatrix!, query: gradient, pool: attributor.engine.pool)
+                    : try attributor.scores(queryGradient: gradient, method: method, exact: false)
+                metrics[Self.name(method, exact: isExact), default: []].append(RankingMetrics(scores: scores, documentIDs: ids, relevant: query.relevant))
+            }
+            metrics["bm25", default: []].append(RankingMetrics(scores: bm25.scores(query: query.text), documentIDs: ids, relevant: query.relevant))
+            if (number + 1) % 10 == 0 { Output.note("[\(task.name)] \(number + 1)/\(task.queries.count) queries") }
+        }
+        let order = variants.map { Self.name($0.0, exact: $0.1) } + ["bm25"]
+        return TaskResult(task: task.name, recallK: recallK, training: training, trainedNow: trainingSeconds != nil, trainingSeconds: trainingSeconds,
+                          summaries: order.map { ($0, RankingSummary(metrics[$0]!, recallK: recallK)) })
+    }
+
+    static func name(_ method: InfluenceMethod, exact: Bool) -> String { method.rawValue + (exact ? " (exact)" : "") }
+
+    /// The attributor of a trained adapter directory and its datanet.
+    static func attributor(adapterDirectory: String, datanet: String, model: LlamaModel, threads: Int) throws -> Attributor {
+        let adapter = try LoRAAdapter.load(path: adapterDirectory, for: model.configuration)
+        let parameters = try LoRAParameters(pairs: adapter.pairs(), configuration: model.configuration)
+        let (index, spans) = try AttributeCommand.readIndex(adapterDirectory + "/attribution")
+        return try Attributor(engine: GradientEngine(model: model, threads: threads), parameters: parameters, index: index, spans: spans,
+                              documents: try TrainingDocuments(path: datanet))
+    }
+}

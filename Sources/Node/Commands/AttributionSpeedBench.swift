@@ -1,0 +1,149 @@
+import Attribution
+import Crypto
+import Foundation
+import Inference
+
+/// The fidelity and speed half of `tributary bench attribution`, on the planted-facts adapter.
+struct AttributionSpeedBench {
+    let model: LlamaModel
+    let threads: Int
+    let workDirectory: String
+
+    /// Projected against exact scores on the first `documents` documents of a datanet
+    /// (index rebuilt on that subset, timed), averaged over `queries`.
+    func fidelity(adapterDirectory: String, datanet: String, queries: [AttributionQuery], documents: Int) throws -> [String: Any] {
+        let directory = (workDirectory as NSString).appendingPathComponent("fidelity")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let subset = (directory as NSString).appendingPathComponent("datanet.jsonl")
+        let lines = try String(contentsOfFile: datanet, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        guard lines.count >= documents else { throw CommandError("the datanet has \(lines.count) documents, fewer than \(documents)") }
+        try (lines.prefix(documents).joined(separator: "\n") + "\n").write(toFile: subset, atomically: true, encoding: .utf8)
+        let adapter = try LoRAAdapter.load(path: adapterDirectory, for: model.configuration)
+        let parameters = try LoRAParameters(pairs: adapter.pairs(), configuration: model.configuration)
+        let engine = GradientEngine(model: model, threads: threads)
+        let file = try TrainingDocuments(path: subset)
+        Output.note("[fidelity] indexing \(documents) documents…")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (index, spans) = try AttributionIndexBuilder(engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!, seed: 1,
+                                                          maxTokensPerDocument: 256).build(file)
+        let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: file)
+        Output.note("[fidelity] computing the \(documents) exact gradients…")
+        let exact = try attributor.exactGradients()
+        var figures: [String: Any] = [
+            "documents": documents, "index_documents_per_s": Double(documents) / buildSeconds, "feature_bytes_per_document": 4 * index.featureCount,
+            "index_bytes_per_document": Double(try Self.fileBytes(index: index, spans: spans, directory: directory)) / Double(documents),
+        ]
+        var perMethod: [String: [String: Double]] = [:]
+        let tokenizer = model.tokenizer
+        for method in InfluenceMethod.allCases {
+            var spearman: [Double] = [], overlap: [Double] = []
+            for query in queries {
+                let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+                let projected = try attributor.scores(queryGradient: gradient, method: method, exact: false)
+                let full = InfluenceScorer.scores(method, documents: exact, query: gradient, pool: engine.pool)
+                spearman.append(Self.spearman(projected, full))
+                let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: index.documents.map(\.id.hex)).prefix(10)) }
+                overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
+            }
+            perMethod[method.rawValue] = ["spearman": Self.mean(spearman), "top10_overlap": Self.mean(overlap)]
+        }
+        figures["methods"] = perMethod
+        return figures
+    }
+
+    /// Scoring time of every method over `documents` rows (the index's features repeated).
+    func scoringSpeed(_ attributor: Attributor, query: AttributionQuery, documents: Int) throws -> [String: Double] {
+        let index = attributor.index, width = index.featureCount
+        let rows = (0..<documents).map { row in Array(index.features[((row % index.documents.count) * width)..<((row % index.documents.count + 1) * width)]) }
+        let matrix = GradientMatrix(rows: rows, blocks: index.featureBlocks)
+        let tokenizer = model.tokenizer
+        let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+        let projection = GradientProjection(blocks: GradientBlocks(attributor.parameters), featureBudget: index.featureBudget, seed: index.seed)
+        let projectStart = DispatchTime.now().uptimeNanoseconds
+        let features = projection.project([gradient], pool: attributor.engine.pool)[0]
+        var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6]
+        for method in InfluenceMethod.allCases {
+            times[method.rawValue + "_ms"] = Self.median((0..<5).map { _ in
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = InfluenceScorer.scores(method, documents: matrix, query: features, pool: attributor.engine.pool)
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            })
+        }
+        return times
+    }
+
+    /// Time to generate `answerTokens` greedy tokens against time to take the query gradient of
+    /// the answer, medians over `queries`.
+    func queryGradientSpeed(_ attributor: Attributor, adapterDirectory: String, queries: [AttributionQuery], answerTokens: Int) throws -> [String: Double] {
+        let adapter = try LoRAAdapter.load(path: adapterDirectory, for: model.configuration)
+        let generator = TextGenerator(engine: InferenceEngine(model: model, threads: threads))
+        var generation: [Double] = [], gradient: [Double] = [], tokens: [Double] = []
+        for query in queries {
+            let prompt = model.tokenizer.encode(query.prompt)
+            var start = DispatchTime.now().uptimeNanoseconds
+            let answer = try generator.generate([GenerationRequest(promptTokens: prompt, maxTokens: answerTokens, adapter: adapter)])[0].tokens
+            generation.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            guard !answer.isEmpty else { continue }
+            start = DispatchTime.now().uptimeNanoseconds
+            _ = try attributor.queryGradient(prompt: prompt, completion: answer)
+            gradient.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            tokens.append(Double(answer.count))
+        }
+        return ["generation_ms": Self.median(generation), "query_gradient_ms": Self.median(gradient), "answer_tokens": Self.median(tokens)]
+    }
+
+    /// Span lookups on a datanet of at least `tokens` tokens: the planted facts with enough
+    /// distractors, looked up with every fact's answer and with copies of documents.
+    func spanSpeed(tokens: Int) throws -> [String: Double] {
+        let tokenizer = model.tokenizer
+        var distractors = 1_000, documents: [[Int32]] = [], task: AttributionTask
+        repeat {
+            task = PlantedFactsGenerator(seed: 2, distractorCount: distractors).task()
+            documents = task.documents.map { AttributionIndexBuilder.tokens(of: $0, tokenizer: tokenizer) }
+            distractors *= 2
+        } while documents.reduce(0, { $0 + $1.count }) < tokens
+        let buildStart = DispatchTime.now().uptimeNanoseconds
+        let index = try SpanIndex(documents: documents)
+        let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - buildStart) / 1e9
+        let matcher = SpanMatcher(index: index, startsWord: WordStarts.table(for: tokenizer))
+        var random = SplitMix64(seed: 3)
+        let copies = (0..<40).map { _ in documents[Int(random.next() % UInt64(documents.count))] + documents[Int(random.next() % UInt64(documents.count))] }
+        let completions = task.queries.map { tokenizer.encode($0.completion) } + copies
+        let times = completions.map { completion in
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = matcher.spans(of: completion) { tokenizer.decodeText($0) }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        return ["datanet_tokens": Double(index.tokenCount), "suffix_array_build_s": buildSeconds, "lookup_median_ms": Self.median(times),
+                "lookup_max_ms": times.max() ?? 0]
+    }
+
+    static func fileBytes(index: AttributionIndex, spans: SpanIndex, directory: String) throws -> Int {
+        let folder = (directory as NSString).appendingPathComponent("index")
+        try index.write(to: folder)
+        let size = (try FileManager.default.attributesOfItem(atPath: folder + "/" + AttributionIndex.fileName)[.size] as? Int) ?? 0
+        return size + spans.byteCount
+    }
+
+    static func spearman(_ a: [Double], _ b: [Double]) -> Double {
+        func ranks(_ values: [Double]) -> [Double] {
+            let order = values.indices.sorted { values[$0] < values[$1] }
+            var ranks = [Double](repeating: 0, count: values.count), start = 0
+            while start < order.count {
+                var end = start
+                while end + 1 < order.count && values[order[end + 1]] == values[order[start]] { end += 1 }
+                for position in start...end { ranks[order[position]] = Double(start + end) / 2 }
+                start = end + 1
+            }
+            return ranks
+        }
+        let x = ranks(a), y = ranks(b), mx = mean(x), my = mean(y)
+        let covariance = zip(x, y).reduce(0.0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+        let spread = (x.reduce(0.0) { $0 + ($1 - mx) * ($1 - mx) } * y.reduce(0.0) { $0 + ($1 - my) * ($1 - my) }).squareRoot()
+        return spread > 0 ? covariance / spread : 0
+    }
+
+    static func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+    static func median(_ values: [Double]) -> Double { BenchLoraCommand.median(values) }
+}
