@@ -60,7 +60,7 @@ public struct AttributionIndex: Sendable {
 
     /// The documents' features as a matrix for `InfluenceScorer`.
     public func featureMatrix() -> GradientMatrix {
-        GradientMatrix(rows: documents.indices.map { Array(features[($0 * featureCount)..<(($0 + 1) * featureCount)]) }, blocks: featureBlocks)
+        GradientMatrix(values: features, width: featureCount, blocks: featureBlocks)
     }
 
     /// The Merkle root over (document id, contributor, BLAKE2b of its features).
