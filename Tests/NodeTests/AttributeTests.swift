@@ -74,6 +74,10 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
         let damaged = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
         #expect(damaged.status == 1 && damaged.stderr.contains("root"), "\(damaged.stderr)")
+        bytes[24] ^= 0x01  // the projection seed
+        try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
+        let reseeded = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
+        #expect(reseeded.status == 1 && reseeded.stderr.contains("checksum"), "\(reseeded.stderr)")
     }
 }
 

@@ -10,16 +10,20 @@ import Inference
 /// File (`index.bin`, all integers little-endian):
 ///
 ///     "TRBATTR1"                                  8 bytes
-///     u32 version (1), u32 blocks, u32 documents, u32 features
+///     u32 version (2), u32 blocks, u32 documents, u32 features
 ///     u64 projection seed, u32 feature budget, u32 max tokens per document
 ///     adapter id, span index digest, root          3 × 32 bytes
 ///     per block: u32 entries (d_l), u32 features (k_l)
+///     BLAKE2b-256 of all the bytes above           32 bytes
 ///     per document: id (32 bytes), u32 has-contributor (0|1), contributor (32 bytes, zero
 ///       when absent), u32 target tokens
 ///     features: documents × features float32, row-major
 ///
 /// The root is the `MerkleRoot` over one leaf per document, `id ‖ contributor (zero when
-/// absent) ‖ BLAKE2b(its features' bytes)`.
+/// absent) ‖ BLAKE2b(its features' bytes)`; the header checksum covers the settings the root
+/// does not (seed, budget, lengths, blocks). Per-block constants (squared norms, DataInf's λ)
+/// are not stored: they are recomputed from the features on reading (`GradientMatrix`), so
+/// they cannot disagree with them.
 public struct AttributionIndex: Sendable {
     /// One indexed document.
     public struct Document: Sendable, Equatable {
@@ -33,7 +37,7 @@ public struct AttributionIndex: Sendable {
     public static let fileName = "index.bin"
     public static let spanFileName = "spans.index"
     static let magic = Array("TRBATTR1".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     public let adapterID: Digest
     public let seed: UInt64
@@ -100,6 +104,7 @@ public struct AttributionIndex: Sendable {
         u32(featureBudget); u32(maxTokensPerDocument)
         bytes += adapterID.bytes + spanDigest.bytes + root.bytes
         for (entries, count) in zip(blockEntries, blockFeatures) { u32(entries); u32(count) }
+        bytes += Digest.blake2b(bytes).bytes
         for document in documents {
             bytes += document.id.bytes
             u32(document.contributor == nil ? 0 : 1)
@@ -109,11 +114,11 @@ public struct AttributionIndex: Sendable {
         for value in features { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
-        try Data(bytes).write(to: URL(fileURLWithPath: path + ".tmp"))
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + ".tmp"))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(path + ".tmp", path) == 0 else { throw AttributionIndexError(path: path, reason: String(cString: strerror(errno))) }
+        do {
+            try bytes.withUnsafeBytes { raw in try DurableFile.replace(path, with: raw) }
+        } catch {
+            throw AttributionIndexError(path: path, reason: "\(error)")
+        }
     }
 
     /// Reads `index.bin` from `directory`, checking its shape and its root.
@@ -137,10 +142,11 @@ public struct AttributionIndex: Sendable {
         let budget = try u32(), maxTokens = try u32()
         let adapterID = try digest(), spanDigest = try digest(), storedRoot = try digest()
         var entries: [Int] = [], counts: [Int] = []
+        guard blockCount <= bytes.count, documentCount <= bytes.count else { throw fail("counts exceed the file") }
         for _ in 0..<blockCount { entries.append(try u32()); counts.append(try u32()) }
-        guard counts.reduce(0, { $0 + $1 }) == featureCount, blockCount <= bytes.count, documentCount <= bytes.count else {
-            throw fail("block features do not add up to \(featureCount), or counts exceed the file")
-        }
+        let headerEnd = offset
+        guard Array(try take(32)) == Digest.blake2b(Array(bytes[..<headerEnd])).bytes else { throw fail("the header does not match its checksum") }
+        guard counts.reduce(0, { $0 + $1 }) == featureCount else { throw fail("block features do not add up to \(featureCount)") }
         var documents: [Document] = []
         for _ in 0..<documentCount {
             let id = try digest(), flag = try u32(), contributor = try digest(), targets = try u32()

@@ -6,28 +6,10 @@ extension SpanIndex {
     /// Writes the index to `path` (`SpanIndexLayout`): into `<path>.tmp`, flushed to the disk,
     /// then renamed over `path`, so a crash leaves the old file or the new one.
     public func write(to path: String) throws(SpanIndexError) {
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .writeFailed(path: temporary, reason: String(cString: strerror(errno))) }
-        var failure: String?
-        var offset = 0
-        let bytes = storage.bytes
-        while offset < bytes.count, failure == nil {
-            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written == 0 {
-                failure = "write(2) wrote nothing"
-            } else if errno != EINTR {
-                failure = String(cString: strerror(errno))
-            }
-        }
-        if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw .writeFailed(path: path, reason: failure)
+        do {
+            try DurableFile.replace(path, with: UnsafeRawBufferPointer(storage.bytes))
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
         }
     }
 

@@ -11,8 +11,16 @@ enum SafetensorsWriter {
     }
 
     /// Writes `tensors` as `type` (F32, F16 or BF16, rounded to nearest even) with
-    /// `metadata` strings to `path`; with `durable`, flushes the file to disk before returning.
-    static func write(_ tensors: [Tensor], type: TensorType, metadata: [String: String], to path: String, durable: Bool = false) throws(AdapterError) {
+    /// `metadata` strings to `path`.
+    static func write(_ tensors: [Tensor], type: TensorType, metadata: [String: String], to path: String) throws(AdapterError) {
+        let file = try FileSink(path: path)
+        try write(tensors, type: type, metadata: metadata, to: file)
+        try file.close()
+    }
+
+    /// Writes the file into `file`.
+    static func write(_ tensors: [Tensor], type: TensorType, metadata: [String: String], to file: FileSink) throws(AdapterError) {
+        let path = file.path
         let dtype: String
         switch type {
         case .f32: dtype = "F32"
@@ -33,11 +41,8 @@ enum SafetensorsWriter {
             throw .writeFailed(path: path, reason: error.localizedDescription)
         }
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
-        let file = try FileSink(path: path)
         try file.write(withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) })
         try file.write(headerBytes)
         for tensor in tensors { try PEFTWriter.write(tensor.values, as: type, named: tensor.name, to: file) }
-        if durable { try file.sync() }
-        try file.close()
     }
 }

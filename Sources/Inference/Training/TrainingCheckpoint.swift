@@ -15,17 +15,18 @@ struct TrainingCheckpoint {
 
     func write(to directory: String) throws(AdapterError) {
         let target = URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName).path
-        let temporary = target + ".tmp"
         var metadata = identity
         metadata["epochs_done"] = String(epochsDone)
         metadata["optimizer_step"] = String(optimizer.step)
         let count = parameters.values.count
-        try SafetensorsWriter.write(
-            [.init(name: "values", shape: [count], values: parameters.values),
-             .init(name: "adam_m", shape: [count], values: optimizer.firstMoment),
-             .init(name: "adam_v", shape: [count], values: optimizer.secondMoment)],
-            type: .f32, metadata: metadata, to: temporary, durable: true)
-        guard rename(temporary, target) == 0 else { throw .writeFailed(path: target, reason: String(cString: strerror(errno))) }
+        let tensors: [SafetensorsWriter.Tensor] = [
+            .init(name: "values", shape: [count], values: parameters.values),
+            .init(name: "adam_m", shape: [count], values: optimizer.firstMoment),
+            .init(name: "adam_v", shape: [count], values: optimizer.secondMoment),
+        ]
+        try DurableFile.replace(target) { (file: FileSink) throws(AdapterError) in
+            try SafetensorsWriter.write(tensors, type: .f32, metadata: metadata, to: file)
+        }
     }
 
     /// The checkpoint in `directory`, if any; throws when it exists but was written by a
