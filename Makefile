@@ -16,7 +16,7 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 
-.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference clean
+.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference bench-attribution datainf-reference clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -77,6 +77,14 @@ bench-train: deps
 
 train-reference: deps
 	bench/train-reference.sh
+
+# Attribution quality, fidelity and speed (issue 21); adapters are trained on first use and
+# kept in .cache/bench-attribution. The exact DataInf check against PyTorch uses .cache/train-venv.
+bench-attribution: model
+	$(TRIBUTARY) bench attribution
+
+datainf-reference: deps
+	bench/datainf-reference.sh
 
 clean:
 	rm -rf .build devnet
