@@ -7,11 +7,7 @@
 # Work files go to .cache/datainf-reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=$(bench/torch-venv.sh)
-swift build -c release
-tributary=.build/release/tributary
-$tributary model fetch >&2
-model=$($tributary model fetch | sed -n 's/^model \(already present and verified\|ready\): \(.*\.gguf\).*/\2/p')
+source bench/reference-setup.sh
 work=.cache/datainf-reference
 rm -rf "$work" && mkdir -p "$work"
 "$python" - > "$work/datanet.jsonl" <<'PY'

@@ -11,11 +11,7 @@
 # recalls fewer facts than PyTorch. Work files go to .cache/train-reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=$(bench/torch-venv.sh)
-swift build -c release
-tributary=.build/release/tributary
-$tributary model fetch >&2
-model=$($tributary model fetch | sed -n 's/^model \(already present and verified\|ready\): \(.*\.gguf\).*/\2/p')
+source bench/reference-setup.sh
 facts=Tests/InferenceTests/Fixtures/facts.jsonl
 work=.cache/train-reference
 rm -rf "$work" && mkdir -p "$work"
