@@ -128,10 +128,16 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against a query gradient, in index order.
     public func scores(queryGradient: [Float], method: InfluenceMethod, exact: Bool) throws -> [Double] {
-        guard exact else {
-            return InfluenceScorer.scores(method, documents: featureMatrix, query: projection.project([queryGradient], pool: pool)[0], pool: pool)
-        }
+        guard exact else { return scores(queryFeatures: features(of: queryGradient), method: method) }
         return InfluenceScorer.scores(method, documents: try exactGradients(), query: queryGradient, pool: pool)
+    }
+
+    /// A query gradient projected as the index's documents were.
+    public func features(of queryGradient: [Float]) -> [Float] { projection.project([queryGradient], pool: pool)[0] }
+
+    /// Every document's raw score by `method` against projected query features, in index order.
+    public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
+        InfluenceScorer.scores(method, documents: featureMatrix, query: queryFeatures, pool: pool)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

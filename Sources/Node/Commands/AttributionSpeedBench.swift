@@ -35,15 +35,15 @@ struct AttributionSpeedBench {
             "index_bytes_per_document": Double(try Self.fileBytes(index: index, spans: spans, directory: directory)) / Double(documents),
         ]
         var perMethod: [String: [String: Double]] = [:]
-        let tokenizer = model.tokenizer
+        let tokenizer = model.tokenizer, ids = index.documents.map(\.id.hex)
+        let gradients = try queries.map { try attributor.queryGradient(prompt: tokenizer.encode($0.prompt), completion: tokenizer.encode($0.completion)) }
+        let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: ids).prefix(10)) }
         for method in InfluenceMethod.allCases {
             var spearman: [Double] = [], overlap: [Double] = []
-            for query in queries {
-                let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+            for gradient in gradients {
                 let projected = try attributor.scores(queryGradient: gradient, method: method, exact: false)
                 let full = InfluenceScorer.scores(method, documents: exact, query: gradient, pool: engine.pool)
                 spearman.append(Self.spearman(projected, full))
-                let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: index.documents.map(\.id.hex)).prefix(10)) }
                 overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
             }
             perMethod[method.rawValue] = ["spearman": Self.mean(spearman), "top10_overlap": Self.mean(overlap)]
@@ -59,9 +59,8 @@ struct AttributionSpeedBench {
         let matrix = GradientMatrix(rows: rows, blocks: index.featureBlocks)
         let tokenizer = model.tokenizer
         let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
-        let projection = GradientProjection(blocks: GradientBlocks(attributor.parameters), featureBudget: index.featureBudget, seed: index.seed)
         let projectStart = DispatchTime.now().uptimeNanoseconds
-        let features = projection.project([gradient], pool: attributor.engine.pool)[0]
+        let features = attributor.features(of: gradient)
         var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6]
         for method in InfluenceMethod.allCases {
             times[method.rawValue + "_ms"] = Self.median((0..<5).map { _ in

@@ -37,7 +37,6 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
     /// Attributors of recently used adapters (each holds its index's features and projection).
     private var attributors: [(id: String, attributor: Attributor)] = []
     static let attributorsMax = 4
-    private var thread: Thread?
 
     init(model: LlamaModel, queueMax: Int, key: SigningKey, chainID: String, proofs: AttributionProofStore) throws {
         precondition(queueMax >= 0, "a queue holds zero or more answers")
@@ -47,9 +46,10 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
         self.chainID = chainID
         baseModel = try AttributionProof.baseModelHash(path: model.path)
         engine = GradientEngine(model: model, threads: 1)
-        let thread = Thread { [unowned self] in self.run() }
+        // The thread holds the service until `stop` ends it, so a service dropped right after
+        // `stop` is never read by a thread still waking up.
+        let thread = Thread { self.run() }
         thread.name = "attribution"
-        self.thread = thread
         thread.start()
     }
 
