@@ -32,15 +32,57 @@ import Testing
 
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
         let documents = Self.rows(300, width: 96, seed: 3), query = Self.rows(1, width: 96, seed: 4)[0]
-        let matrix = GradientMatrix(rows: documents, blocks: [0..<32, 32..<40, 40..<96])
+        let blocks = [0..<32, 32..<40, 40..<96]
+        let matrix = GradientMatrix(rows: documents, blocks: blocks)
+        let quantized = FeatureMatrix(rows: documents.map(FeatureMatrix.quantize), width: 96, blocks: blocks)
         for method in InfluenceMethod.allCases {
             let one = InfluenceScorer.scores(method, documents: matrix, query: query, pool: WorkerPool(threadCount: 1))
             let three = InfluenceScorer.scores(method, documents: matrix, query: query, pool: WorkerPool(threadCount: 3))
             #expect(one.map(\.bitPattern) == three.map(\.bitPattern), "\(method)")
+            let oneQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, pool: WorkerPool(threadCount: 1))
+            let threeQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, pool: WorkerPool(threadCount: 3))
+            #expect(oneQuantized.map(\.bitPattern) == threeQuantized.map(\.bitPattern), "\(method), int8")
         }
         let dots = InfluenceScorer.scores(.dot, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
         let cosines = InfluenceScorer.scores(.cosine, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
         #expect(zip(dots, cosines).allSatisfy { ($0 > 0) == ($1 > 0) } && cosines.allSatisfy { abs($0) <= 1 })
+    }
+
+    /// Levels follow the stated rule; int8 scores are those of the dequantized rows (up to
+    /// rounding the dequantized values to float32), and close to the float rows' scores.
+    @Test func quantizedFeaturesScoreAsTheirValues() {
+        let row = FeatureMatrix.quantize([0.5, -1.27, 0.004, 0.006, 1.27, 0])
+        #expect(row.scale == Float(1.27) / 127 && row.levels == [50, -127, 0, 1, 127, 0])
+        #expect(FeatureMatrix.quantize([0, 0]) == .init(scale: 0, levels: [0, 0]))
+
+        let blocks = [0..<40, 40..<64]
+        let documents = Self.rows(50, width: 64, seed: 5), query = Self.rows(1, width: 64, seed: 6)[0]
+        let quantized = documents.map(FeatureMatrix.quantize), quantizedQuery = FeatureMatrix.quantize(query)
+        let matrix = FeatureMatrix(rows: quantized, width: 64, blocks: blocks)
+        func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
+        let pool = WorkerPool(threadCount: 2)
+        for method in InfluenceMethod.allCases {
+            let scores = InfluenceScorer.scores(method, documents: matrix, query: query, pool: pool)
+            let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
+                                                    query: dequantized(quantizedQuery), pool: pool)
+            let fromFloats = InfluenceScorer.scores(method, documents: GradientMatrix(rows: documents, blocks: blocks), query: query, pool: pool)
+            let largest = fromFloats.map(abs).max()!
+            for k in scores.indices {
+                #expect(abs(scores[k] - fromValues[k]) <= 1e-5 * largest, "\(method) \(k)")
+                #expect(abs(scores[k] - fromFloats[k]) <= 0.02 * largest, "\(method) \(k): \(scores[k]) vs \(fromFloats[k])")
+            }
+        }
+    }
+
+    /// The budget is split in proportion to energy after one feature each, remainders to
+    /// the largest shares, never past a block's entries, equally without energy.
+    @Test func featureAllocationFollowsEnergy() {
+        // 9 left: shares 1.125, 2.25, 5.625 → 1, 2, 5 and the last feature to the largest remainder (0.625).
+        #expect(GradientProjection.allocation(budget: 12, entries: [100, 100, 100], energies: [1, 2, 5]) == [2, 3, 7])
+        #expect(GradientProjection.allocation(budget: 10, entries: [3, 100], energies: [100, 1]) == [3, 7])
+        #expect(GradientProjection.allocation(budget: 9, entries: [100, 100, 100], energies: [0, 0, 0]) == [3, 3, 3])
+        #expect(GradientProjection.allocation(budget: 6, entries: [100, 100, 100], energies: [0, 1, 1]) == [1, 3, 2])
+        #expect(GradientProjection.allocation(budget: 500, entries: [2, 3], energies: [1, 1]) == [2, 3])
     }
 
     /// The projection's matrices follow from the documented integers alone, and keep
@@ -50,8 +92,8 @@ import Testing
         let parameters = LoRAParameters(configuration: c, layers: [0, 1], projections: [.query, .value], rank: 8, alpha: 16)
         let blocks = GradientBlocks(parameters)
         #expect(blocks.blocks.count == 8 && blocks.blocks[0].name == "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight")
-        let projection = GradientProjection(blocks: blocks, featureBudget: 2048, seed: 42)
-        #expect(projection.dimensions == Array(repeating: 256, count: 8) && projection.featureCount == 2048)
+        let projection = GradientProjection(blocks: blocks, dimensions: Array(repeating: 256, count: 8), seed: 42)
+        #expect(projection.featureCount == 2048)
 
         // Entry (j, i) of block l from the stated recipe, through a one-hot gradient.
         func mix(_ value: UInt64) -> UInt64 {

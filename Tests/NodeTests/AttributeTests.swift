@@ -70,7 +70,8 @@ import Testing
         #expect(other.status == 1 && other.stderr.contains("not the one the index was built from"), "\(other.stderr)")
         let indexPath = adapter + "/attribution/index.bin"
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: indexPath)))
-        bytes[bytes.count - 3] ^= 0x40
+        let featureCount = Int(bytes[20]) | Int(bytes[21]) << 8 | Int(bytes[22]) << 16 | Int(bytes[23]) << 24
+        bytes[bytes.count - featureCount - 4] ^= 0x01  // the low bit of the last document's feature scale
         try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
         let damaged = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
         #expect(damaged.status == 1 && damaged.stderr.contains("root"), "\(damaged.stderr)")

@@ -10,20 +10,24 @@ import Inference
 /// File (`index.bin`, all integers little-endian):
 ///
 ///     "TRBATTR1"                                  8 bytes
-///     u32 version (2), u32 blocks, u32 documents, u32 features
+///     u32 version (3), u32 blocks, u32 documents, u32 features
 ///     u64 projection seed, u32 feature budget, u32 max tokens per document
 ///     adapter id, span index digest, root          3 × 32 bytes
 ///     per block: u32 entries (d_l), u32 features (k_l)
 ///     BLAKE2b-256 of all the bytes above           32 bytes
 ///     per document: id (32 bytes), u32 has-contributor (0|1), contributor (32 bytes, zero
 ///       when absent), u32 target tokens
-///     features: documents × features float32, row-major
+///     per document: its features' scale (float32), then its features as int8 levels
+///       (`FeatureMatrix.quantize`)
+///
+/// Blocks get features in proportion to their gradients' energy (`AttributionIndexBuilder`),
+/// 16,380 in all by default: with the scale, 16 KB per document.
 ///
 /// The root is the `MerkleRoot` over one leaf per document, `id ‖ contributor (zero when
-/// absent) ‖ BLAKE2b(its features' bytes)`; the header checksum covers the settings the root
-/// does not (seed, budget, lengths, blocks). Per-block constants (squared norms, DataInf's λ)
-/// are not stored: they are recomputed from the features on reading (`GradientMatrix`), so
-/// they cannot disagree with them.
+/// absent) ‖ BLAKE2b(its scale's 4 bytes ‖ its levels)`; the header checksum covers the
+/// settings the root does not (seed, budget, lengths, blocks). Per-block constants (squared
+/// norms, DataInf's λ) are not stored: they are recomputed from the features on reading
+/// (`FeatureMatrix`), so they cannot disagree with them.
 public struct AttributionIndex: Sendable {
     /// One indexed document.
     public struct Document: Sendable, Equatable {
@@ -37,7 +41,7 @@ public struct AttributionIndex: Sendable {
     public static let fileName = "index.bin"
     public static let spanFileName = "spans.index"
     static let magic = Array("TRBATTR1".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     public let adapterID: Digest
     public let seed: UInt64
@@ -47,14 +51,16 @@ public struct AttributionIndex: Sendable {
     public let blockEntries: [Int]
     public let blockFeatures: [Int]
     public let documents: [Document]
-    /// `documents.count × featureCount` values.
-    public let features: [Float]
+    /// The documents' features, one row per document.
+    public let features: FeatureMatrix
     public let spanDigest: Digest
 
     public var featureCount: Int { blockFeatures.reduce(0, +) }
+    /// Bytes each document's features take in the file: its levels and their scale.
+    public var featureBytesPerDocument: Int { featureCount + 4 }
 
     /// Each block's columns in a feature row.
-    public var featureBlocks: [Range<Int>] {
+    public static func featureBlocks(_ blockFeatures: [Int]) -> [Range<Int>] {
         var start = 0
         return blockFeatures.map { count in
             defer { start += count }
@@ -62,27 +68,23 @@ public struct AttributionIndex: Sendable {
         }
     }
 
-    /// The documents' features as a matrix for `InfluenceScorer`.
-    public func featureMatrix() -> GradientMatrix {
-        GradientMatrix(values: features, width: featureCount, blocks: featureBlocks)
-    }
-
-    /// The Merkle root over (document id, contributor, BLAKE2b of its features).
+    /// The Merkle root over (document id, contributor, BLAKE2b of its stored features).
     public let root: Digest
 
-    static func root(documents: [Document], features: [Float], featureCount: Int) -> Digest {
+    static func root(documents: [Document], features: FeatureMatrix) -> Digest {
         MerkleRoot.root(documents.indices.map { index in
-            let row = features[(index * featureCount)..<((index + 1) * featureCount)]
-            let featureHash = row.withUnsafeBytes { Digest.blake2b(Array($0)) }
+            let row = features.row(index)
+            let featureHash = Digest.blake2b(withUnsafeBytes(of: row.scale.bitPattern.littleEndian) { Array($0) } + row.levels.map { UInt8(bitPattern: $0) })
             return MerkleRoot.leaf(documents[index].id.bytes + (documents[index].contributor ?? .zero).bytes + featureHash.bytes)
         })
     }
 
     public init(
         adapterID: Digest, seed: UInt64, featureBudget: Int, maxTokensPerDocument: Int, blockEntries: [Int], blockFeatures: [Int],
-        documents: [Document], features: [Float], spanDigest: Digest
+        documents: [Document], features: FeatureMatrix, spanDigest: Digest
     ) {
-        precondition(blockEntries.count == blockFeatures.count && features.count == documents.count * blockFeatures.reduce(0, +), "index parts disagree")
+        precondition(blockEntries.count == blockFeatures.count && features.count == documents.count
+                     && features.blocks == Self.featureBlocks(blockFeatures), "index parts disagree")
         self.adapterID = adapterID
         self.seed = seed
         self.featureBudget = featureBudget
@@ -92,7 +94,7 @@ public struct AttributionIndex: Sendable {
         self.documents = documents
         self.features = features
         self.spanDigest = spanDigest
-        root = Self.root(documents: documents, features: features, featureCount: blockFeatures.reduce(0, +))
+        root = Self.root(documents: documents, features: features)
     }
 
     /// Writes `index.bin` into `directory` (temporary file, fsync, rename).
@@ -111,7 +113,10 @@ public struct AttributionIndex: Sendable {
             bytes += (document.contributor ?? .zero).bytes
             u32(document.targetCount)
         }
-        for value in features { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+        for k in 0..<features.count {
+            withUnsafeBytes(of: features.scales[k].bitPattern.littleEndian) { bytes += $0 }
+            features.levels[(k * featureCount)..<((k + 1) * featureCount)].withUnsafeBytes { bytes += $0 }
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
         do {
@@ -153,15 +158,23 @@ public struct AttributionIndex: Sendable {
             guard flag <= 1 else { throw fail("bad contributor flag") }
             documents.append(Document(id: id, contributor: flag == 1 ? contributor : nil, targetCount: targets))
         }
-        let (floats, overflow) = documentCount.multipliedReportingOverflow(by: featureCount)
-        guard !overflow, floats <= bytes.count / 4 else { throw fail("\(documentCount) × \(featureCount) features exceed the file") }
-        let raw = try take(floats * 4)
-        guard offset == bytes.count else { throw fail("\(bytes.count - offset) bytes after the features") }
-        let features = stride(from: raw.startIndex, to: raw.endIndex, by: 4).map { start in
-            Float(bitPattern: raw[start..<(start + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard documentCount > 0, featureCount > 0 else { throw fail("an index needs documents and features") }
+        let (rowBytes, overflow) = documentCount.multipliedReportingOverflow(by: 4 + featureCount)
+        guard !overflow, rowBytes <= bytes.count - offset else { throw fail("\(documentCount) rows of \(featureCount) features exceed the file") }
+        var scales: [Float] = [], levels: [Int8] = []
+        scales.reserveCapacity(documentCount)
+        levels.reserveCapacity(documentCount * featureCount)
+        for _ in 0..<documentCount {
+            let scale = Float(bitPattern: try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            guard scale.isFinite, scale >= 0 else { throw fail("a feature scale is not a finite non-negative number") }
+            scales.append(scale)
+            levels += try take(featureCount).map { Int8(bitPattern: $0) }
         }
+        guard offset == bytes.count else { throw fail("\(bytes.count - offset) bytes after the features") }
+        guard !levels.contains(-128) else { throw fail("a feature level is −128 (levels are −127…127)") }
         self.init(adapterID: adapterID, seed: seed, featureBudget: budget, maxTokensPerDocument: maxTokens, blockEntries: entries,
-                  blockFeatures: counts, documents: documents, features: features, spanDigest: spanDigest)
+                  blockFeatures: counts, documents: documents,
+                  features: FeatureMatrix(levels: levels, scales: scales, width: featureCount, blocks: Self.featureBlocks(counts)), spanDigest: spanDigest)
         guard root == storedRoot else { throw fail("the documents and features do not hash to the recorded root") }
     }
 }

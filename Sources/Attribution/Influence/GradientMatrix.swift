@@ -1,15 +1,12 @@
-/// Documents' gradient vectors (exact, or projected features) split into blocks, with what
-/// every query's scoring reuses: each document's squared norm per block.
-public struct GradientMatrix: Sendable {
+/// Documents' exact gradient vectors (float32) split into blocks, with what every query's
+/// scoring reuses: each document's squared norm per block.
+public struct GradientMatrix: ScoringRows {
     /// `count × width` values, row-major.
     public let values: [Float]
     public let count: Int
     public let width: Int
-    /// Each block's columns, in order, covering `0..<width`.
     public let blocks: [Range<Int>]
-    /// `‖g_li‖²` per document and block, `count × blocks.count`.
     public let squaredNorms: [Double]
-    /// `‖g_k‖` per document: its blocks' squared norms summed in block order, square-rooted.
     public let norms: [Double]
 
     public init(rows: [[Float]], blocks: [Range<Int>]) {
@@ -22,18 +19,48 @@ public struct GradientMatrix: Sendable {
     /// `values`: `values.count / width` rows of `width` values, row-major.
     public init(values: [Float], width: Int, blocks: [Range<Int>]) {
         precondition(width > 0 && !values.isEmpty && values.count % width == 0, "scoring needs whole rows of documents")
-        precondition(blocks.first?.lowerBound == 0 && blocks.last?.upperBound == width
-                     && zip(blocks, blocks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "blocks must tile the rows")
+        precondition(Self.tiles(blocks, width: width), "blocks must tile the rows")
         self.values = values
         self.count = values.count / width
         self.width = width
         self.blocks = blocks
-        let count = self.count
-        squaredNorms = values.withUnsafeBufferPointer { values in
-            (0..<count).flatMap { k in blocks.map { Self.dot(values.baseAddress! + k * width + $0.lowerBound, values.baseAddress! + k * width + $0.lowerBound, $0.count) } }
+        (squaredNorms, norms) = values.withUnsafeBufferPointer { values in
+            Self.norms(count: values.count / width, blocks: blocks) { k, columns in
+                let row = values.baseAddress! + k * width + columns.lowerBound
+                return Self.dot(row, row, columns.count)
+            }
         }
-        let blockCount = blocks.count, squaredNorms = self.squaredNorms
-        norms = (0..<count).map { k in squaredNorms[(k * blockCount)..<((k + 1) * blockCount)].reduce(0, +).squareRoot() }
+    }
+
+    public func query(_ v: [Float]) -> [Float] {
+        precondition(v.count == width, "query gradient of \(v.count) values for \(width)-wide documents")
+        return v
+    }
+
+    public func squaredNorm(_ query: [Float]) -> Double { query.withUnsafeBufferPointer { Self.dot($0.baseAddress!, $0.baseAddress!, width) } }
+
+    public func dot(_ query: [Float], row k: Int, columns: Range<Int>) -> Double {
+        query.withUnsafeBufferPointer { v in
+            values.withUnsafeBufferPointer { Self.dot(v.baseAddress! + columns.lowerBound, $0.baseAddress! + k * width + columns.lowerBound, columns.count) }
+        }
+    }
+
+    public func values(of query: [Float], columns: Range<Int>) -> [Double] { columns.map { Double(query[$0]) } }
+
+    public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
+        values.withUnsafeBufferPointer { values in
+            let row = values.baseAddress! + k * width
+            var sum = 0.0
+            for j in 0..<width { sum += u[j] * Double(row[j]) }
+            return sum
+        }
+    }
+
+    public func add(_ c: Double, row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
+        values.withUnsafeBufferPointer { values in
+            let row = values.baseAddress! + k * width + columns.lowerBound
+            for j in 0..<columns.count { w[j] += c * Double(row[j]) }
+        }
     }
 
     /// `Σ a[i]·b[i]` over `count` entries in float64, in an order fixed by `count` alone: eight

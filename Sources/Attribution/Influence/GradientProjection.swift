@@ -1,8 +1,8 @@
 import COpenBLAS
 import Inference
 
-/// Seeded random projections that shrink a LoRA gradient to a few features per block, so
-/// an index keeps ≤ 16 KB per document and any implementation can regenerate them from
+/// Seeded random projections that shrink a LoRA gradient to features per block, so an
+/// index keeps ≤ 16 KB per document and any implementation can regenerate them from
 /// integers alone.
 ///
 /// Block `l` (of `GradientBlocks`, `d_l` entries) is projected to `k_l` features by a
@@ -11,11 +11,10 @@ import Inference
 /// `i mod 64` of the `⌊i/64⌋`-th output of SplitMix64 seeded with
 /// `mix(seed ^ mix(l << 32 | j))` is set, else `−1/√k_l`; `mix` is SplitMix64's output
 /// function (`z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
-/// z ^= z >> 31`). Every block gets `max(1, ⌊budget / blocks⌋)` features.
+/// z ^= z >> 31`). How many features each block gets is the index's choice
+/// (`allocation(budget:energies:)`); the index stores it.
 public struct GradientProjection: Sendable {
     public let seed: UInt64
-    /// Features asked for in all (the blocks share it equally).
-    public let featureBudget: Int
     public let blocks: GradientBlocks
     /// Features of each block (`k_l`).
     public let dimensions: [Int]
@@ -26,16 +25,17 @@ public struct GradientProjection: Sendable {
     /// `R_l` row-major as floats.
     private let matrices: [[Float]]
 
-    /// Features per document the default budget allows: 4,096 float32 values, 16 KB.
-    public static let featureBudgetDefault = 4096
+    /// Features per document the default budget allows: 16,380 int8 levels and their
+    /// float32 scale, 16 KB (`FeatureMatrix`).
+    public static let featureBudgetDefault = 16_380
 
-    public init(blocks: GradientBlocks, featureBudget: Int = featureBudgetDefault, seed: UInt64) {
-        precondition(featureBudget >= 1 && !blocks.blocks.isEmpty, "a projection needs blocks and a budget")
+    /// The projection of `blocks` to `dimensions[l]` features each (1…`d_l`).
+    public init(blocks: GradientBlocks, dimensions: [Int], seed: UInt64) {
+        precondition(!blocks.blocks.isEmpty && dimensions.count == blocks.blocks.count, "a projection needs its blocks' dimensions")
+        precondition(zip(dimensions, blocks.blocks).allSatisfy { $0 >= 1 && $0 <= $1.count }, "a block gets 1…d_l features")
         self.seed = seed
-        self.featureBudget = featureBudget
         self.blocks = blocks
-        let perBlock = max(1, featureBudget / blocks.blocks.count)
-        dimensions = blocks.blocks.map { min(perBlock, $0.count) }
+        self.dimensions = dimensions
         var features = 0, entries = 0, featureOffsets: [Int] = [], entryOffsets: [Int] = []
         for (block, k) in zip(blocks.blocks, dimensions) {
             featureOffsets.append(features)
@@ -51,6 +51,44 @@ public struct GradientProjection: Sendable {
 
     /// Features in a projected vector.
     public var featureCount: Int { featureOffsets.last! + dimensions.last! }
+
+    /// Features per block for `budget` features in all when block `l`'s gradients carry
+    /// `energies[l]` (mean squared norm over a sample of documents): each block gets one
+    /// feature, and the other `budget − blocks` go in proportion to energy — the split that
+    /// minimises the variance of a projected inner product when a query's blocks weigh as
+    /// the documents' do (block `l` adds `‖g_l‖²‖v_l‖²/k_l`). Shares are rounded down and the
+    /// features left go one each to the largest remainders (ties: lower block first); no
+    /// block gets more than its `d_l`, what it cannot take goes round again. Without energy
+    /// (all zero) the budget is shared equally.
+    public static func allocation(budget: Int, entries: [Int], energies: [Double]) -> [Int] {
+        precondition(!entries.isEmpty && energies.count == entries.count && energies.allSatisfy { $0 >= 0 && $0.isFinite }, "one energy per block")
+        let capacity = entries.reduce(0, +)
+        var dimensions = [Int](repeating: 1, count: entries.count)
+        var left = min(budget, capacity) - entries.count
+        precondition(left >= 0, "a budget of \(budget) features cannot give \(entries.count) blocks one each")
+        let weights = energies.allSatisfy { $0 == 0 } ? [Double](repeating: 1, count: entries.count) : energies
+        while left > 0 {
+            let open = entries.indices.filter { dimensions[$0] < entries[$0] && weights[$0] > 0 }
+            let pool = open.isEmpty ? entries.indices.filter { dimensions[$0] < entries[$0] } : open
+            let total = pool.reduce(0.0) { $0 + (open.isEmpty ? 1 : weights[$1]) }
+            var shares: [(block: Int, whole: Int, remainder: Double)] = pool.map { l in
+                let share = Double(left) * (open.isEmpty ? 1 : weights[l]) / total
+                let whole = min(Int(share.rounded(.down)), entries[l] - dimensions[l])
+                return (l, whole, share - Double(whole))
+            }
+            let given = shares.reduce(0) { $0 + $1.whole }
+            shares.sort { $0.remainder != $1.remainder ? $0.remainder > $1.remainder : $0.block < $1.block }
+            var extra = left - given
+            for index in shares.indices where extra > 0 && dimensions[shares[index].block] + shares[index].whole < entries[shares[index].block] {
+                shares[index].whole += 1
+                extra -= 1
+            }
+            for share in shares { dimensions[share.block] += share.whole }
+            left = extra
+        }
+        assert(dimensions.reduce(0, +) == min(budget, capacity) && zip(dimensions, entries).allSatisfy { $0 >= 1 && $0 <= $1 })
+        return dimensions
+    }
 
     /// `R_l` of block `l`: `rows × columns`, row-major.
     static func matrix(seed: UInt64, block: Int, rows: Int, columns: Int) -> [Float] {

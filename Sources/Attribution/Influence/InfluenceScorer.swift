@@ -17,39 +17,33 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     public static let defaultMethod = InfluenceMethod.cosine
 }
 
-/// Scores every document of a `GradientMatrix` against one query gradient, in arithmetic
-/// whose order is fixed by the data alone: per-document sums run in one piece on whichever
-/// thread takes the document (`GradientMatrix.dot`), and sums over documents run in document
-/// order, so scores are bit-identical across runs and thread counts.
+/// Scores every document of a `ScoringRows` against one query, in arithmetic whose order is
+/// fixed by the data alone: per-document sums run in one piece on whichever thread takes the
+/// document, and sums over documents run in document order, so scores are bit-identical
+/// across runs and thread counts.
 public enum InfluenceScorer {
-    /// Every document's score by `method`, computed on `pool`.
-    public static func scores(_ method: InfluenceMethod, documents g: GradientMatrix, query v: [Float], pool: WorkerPool) -> [Double] {
-        precondition(v.count == g.width, "query gradient of \(v.count) values for \(g.width)-wide documents")
-        return v.withUnsafeBufferPointer { query in
-            let v = query.baseAddress!
-            switch method {
-            case .dot:
-                return perDocument(g, pool) { row in GradientMatrix.dot(v, row, g.width) }
-            case .cosine:
-                let queryNorm = GradientMatrix.dot(v, v, g.width).squareRoot()
-                let dots = perDocument(g, pool) { row in GradientMatrix.dot(v, row, g.width) }
-                return zip(dots, g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
-            case .datainf:
-                return dataInf(g, v, pool)
-            }
+    /// Every document's score by `method` against `v` (a gradient, or projected features, as
+    /// wide as the rows), computed on `pool`.
+    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
+        let query = g.query(v), whole = 0..<g.width
+        switch method {
+        case .dot:
+            return (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: whole) }
+        case .cosine:
+            let queryNorm = g.squaredNorm(query).squareRoot()
+            let dots = (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: whole) }
+            return zip(dots, g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
+        case .datainf:
+            return dataInf(g, query, pool)
         }
     }
 
     /// DataInf rewritten with `c_i = (v_l·g_li)/(λ_l + ‖g_li‖²)` and `w_l = Σ_i c_i g_li` as
     /// `score_k = Σ_l (n v_l − w_l)·g_lk / (n λ_l)`: three passes over the matrix instead of n.
-    static func dataInf(_ g: GradientMatrix, _ v: UnsafePointer<Float>, _ pool: WorkerPool) -> [Double] {
+    static func dataInf<Rows: ScoringRows>(_ g: Rows, _ v: Rows.Query, _ pool: WorkerPool) -> [Double] {
         let n = g.count, blockCount = g.blocks.count
         // v_l·g_li for every document and block.
-        let queryDots = g.values.withUnsafeBufferPointer { values in
-            (0..<n).mapInParallel(chunk: 16, pool: pool) { k in
-                g.blocks.map { GradientMatrix.dot(v + $0.lowerBound, values.baseAddress! + k * g.width + $0.lowerBound, $0.count) }
-            }.flatMap { $0 }
-        }
+        let queryDots = (0..<n).mapInParallel(chunk: 16, pool: pool) { k in g.blocks.map { g.dot(v, row: k, columns: $0) } }.flatMap { $0 }
         var lambdas = [Double](repeating: 0, count: blockCount)
         for l in 0..<blockCount {
             var total = 0.0
@@ -58,34 +52,19 @@ public enum InfluenceScorer {
         }
         // u_l = (n v_l − w_l) / (n λ_l), w_l = Σ_i c_i g_li: a block's columns on one thread,
         // the documents added into them in order.
-        let u: [Double] = g.values.withUnsafeBufferPointer { values in
-            (0..<blockCount).mapInParallel(chunk: 1, pool: pool) { l -> [Double] in
-                let block = g.blocks[l]
-                // A block whose gradients are all zero (λ = 0) adds nothing to any score.
-                guard lambdas[l] > 0 else { return [Double](repeating: 0, count: block.count) }
-                var w = [Double](repeating: 0, count: block.count)
+        let u: [Double] = (0..<blockCount).mapInParallel(chunk: 1, pool: pool) { l -> [Double] in
+            let block = g.blocks[l]
+            // A block whose gradients are all zero (λ = 0) adds nothing to any score.
+            guard lambdas[l] > 0 else { return [Double](repeating: 0, count: block.count) }
+            var w = [Double](repeating: 0, count: block.count)
+            w.withUnsafeMutableBufferPointer { w in
                 for i in 0..<n {
-                    let c = queryDots[i * blockCount + l] / (lambdas[l] + g.squaredNorms[i * blockCount + l])
-                    let row = values.baseAddress! + i * g.width + block.lowerBound
-                    for j in 0..<block.count { w[j] += c * Double(row[j]) }
+                    g.add(queryDots[i * blockCount + l] / (lambdas[l] + g.squaredNorms[i * blockCount + l]), row: i, columns: block, into: w.baseAddress!)
                 }
-                return (0..<block.count).map { (Double(n) * Double(v[block.lowerBound + $0]) - w[$0]) / (Double(n) * lambdas[l]) }
-            }.flatMap { $0 }
-        }
-        return u.withUnsafeBufferPointer { u in
-            perDocument(g, pool) { row in
-                var sum = 0.0
-                for j in 0..<g.width { sum += u[j] * Double(row[j]) }
-                return sum
             }
-        }
-    }
-
-    /// `body(row)` for every document, in parallel, in document order.
-    static func perDocument(_ g: GradientMatrix, _ pool: WorkerPool, _ body: (UnsafePointer<Float>) -> Double) -> [Double] {
-        g.values.withUnsafeBufferPointer { values in
-            (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in body(values.baseAddress! + k * g.width) }
-        }
+            return zip(g.values(of: v, columns: block), w).map { (Double(n) * $0 - $1) / (Double(n) * lambdas[l]) }
+        }.flatMap { $0 }
+        return u.withUnsafeBufferPointer { u in (0..<n).mapInParallel(chunk: 64, pool: pool) { g.dot(u.baseAddress!, row: $0) } }
     }
 }
 

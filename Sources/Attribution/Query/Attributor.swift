@@ -91,7 +91,6 @@ public final class Attributor {
     /// The datanet file, needed only for `exact` scoring.
     public let documents: TrainingDocuments?
     private let projection: GradientProjection
-    private let featureMatrix: GradientMatrix
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
 
@@ -112,9 +111,10 @@ public final class Attributor {
         self.index = index
         self.spans = spans
         self.documents = documents
-        projection = GradientProjection(blocks: blocks, featureBudget: index.featureBudget, seed: index.seed)
-        precondition(projection.dimensions == index.blockFeatures, "the index's features per block follow from its budget")
-        featureMatrix = index.featureMatrix()
+        guard zip(index.blockFeatures, index.blockEntries).allSatisfy({ $0 >= 1 && $0 <= $1 }) else {
+            throw AttributionIndexError(path: path, reason: "the index gives a block features outside 1…its entries")
+        }
+        projection = GradientProjection(blocks: blocks, dimensions: index.blockFeatures, seed: index.seed)
         startsWord = WordStarts.table(for: engine.model.tokenizer)
     }
 
@@ -137,7 +137,7 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        InfluenceScorer.scores(method, documents: featureMatrix, query: queryFeatures, pool: pool)
+        InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

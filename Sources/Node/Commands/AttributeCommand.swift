@@ -21,7 +21,7 @@ enum AttributeCommand {
         options: [
             adapterOption, datanetOption,
             .init(name: "seed", value: "N", help: "Seed of the projection (default 1)."),
-            .init(name: "features", value: "N", help: "Features per document, shared by the blocks (default 4096: 16 KB)."),
+            .init(name: "features", value: "N", help: "Features per document, split between the blocks by their gradients' energy (default 16380: 16 KB with the scale)."),
             .init(name: "max-tokens-per-doc", value: "N", help: "Tokens kept of each document (default 256, as train)."),
             ModelCommands.modelOption, ModelCommands.homeOption, ModelCommands.threadsOption,
         ]
@@ -30,7 +30,7 @@ enum AttributeCommand {
         let builder = AttributionIndexBuilder(
             engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!,
             seed: try arguments.integer("seed", default: 1, in: 0...UInt64.max),
-            featureBudget: try arguments.integer("features", default: GradientProjection.featureBudgetDefault, in: 1...1 << 20),
+            featureBudget: try arguments.integer("features", default: GradientProjection.featureBudgetDefault, in: GradientBlocks(parameters).blocks.count...1 << 20),
             maxTokensPerDocument: try arguments.integer("max-tokens-per-doc", default: 256, in: 2...GradientEngine.sequenceTokensMax))
         let start = DispatchTime.now().uptimeNanoseconds
         let (index, spans) = try builder.build(documents) { done in
@@ -41,7 +41,7 @@ enum AttributeCommand {
         try spans.write(to: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         Output.note(String(format: "%d documents in %.1f s (%.1f documents/s), %d features (%d bytes) per document", documents.count, seconds,
-                           Double(documents.count) / seconds, index.featureCount, 4 * index.featureCount))
+                           Double(documents.count) / seconds, index.featureCount, index.featureBytesPerDocument))
         print(index.root.hex)
     }
 

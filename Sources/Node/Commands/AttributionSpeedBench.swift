@@ -31,7 +31,7 @@ struct AttributionSpeedBench {
         Output.note("[fidelity] computing the \(documents) exact gradients…")
         let exact = try attributor.exactGradients()
         var figures: [String: Any] = [
-            "documents": documents, "index_documents_per_s": Double(documents) / buildSeconds, "feature_bytes_per_document": 4 * index.featureCount,
+            "documents": documents, "index_documents_per_s": Double(documents) / buildSeconds, "feature_bytes_per_document": index.featureBytesPerDocument,
             "index_bytes_per_document": Double(try Self.fileBytes(index: index, spans: spans, directory: directory)) / Double(documents),
         ]
         var perMethod: [String: [String: Double]] = [:]
@@ -54,9 +54,9 @@ struct AttributionSpeedBench {
 
     /// Scoring time of every method over `documents` rows (the index's features repeated).
     func scoringSpeed(_ attributor: Attributor, query: AttributionQuery, documents: Int) throws -> [String: Double] {
-        let index = attributor.index, width = index.featureCount
-        let rows = (0..<documents).map { row in Array(index.features[((row % index.documents.count) * width)..<((row % index.documents.count + 1) * width)]) }
-        let matrix = GradientMatrix(rows: rows, blocks: index.featureBlocks)
+        let index = attributor.index
+        let matrix = FeatureMatrix(rows: (0..<documents).map { index.features.row($0 % index.documents.count) }, width: index.featureCount,
+                                   blocks: index.features.blocks)
         let tokenizer = model.tokenizer
         let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
         let projectStart = DispatchTime.now().uptimeNanoseconds

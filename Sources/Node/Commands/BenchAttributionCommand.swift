@@ -46,6 +46,8 @@ enum BenchAttributionCommand {
             .init(name: "tasks", value: "LIST", help: "Quality tasks (default planted-facts,sentence-transformations,math-templates)."),
             .init(name: "epochs", value: "N", help: "Override every task's training epochs."),
             .init(name: "learning-rate", value: "LR", help: "Override every task's learning rate."),
+            .init(name: "rank", value: "R", help: "Override every task's LoRA rank (alpha is twice the rank)."),
+            .init(name: "targets", value: "LIST", help: "Override every task's adapted projections (as train's --targets)."),
             .flag("exact", "Also score full gradients (about 1.8 GB per 1,000 documents)."),
             .init(name: "fidelity-documents", value: "N", help: "Documents of the fidelity check (default 500)."),
             .init(name: "fidelity-queries", value: "N", help: "Planted-fact queries of the fidelity check (default 20)."),
@@ -69,6 +71,8 @@ enum BenchAttributionCommand {
             var training = defaultTraining(task)
             training.epochs = try arguments.integer("epochs", default: training.epochs, in: 1...1000)
             training.learningRate = try arguments.decimal("learning-rate", default: training.learningRate, in: 1e-9...0.999)
+            training.rank = try arguments.integer("rank", default: training.rank, in: 1...256)
+            training.targets = arguments.value("targets") ?? training.targets
             return training
         }
         let quality = AttributionQualityBench(model: model, threads: threads, workDirectory: work, exact: arguments.flag("exact"))
