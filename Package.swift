@@ -6,12 +6,13 @@ import PackageDescription
 // Inference ← Attribution ← Node; Ledger ← Payments ← Node.
 // Release builds (`swift build -c release`, what the Makefile uses) compile with -O.
 
-// The inference kernels are written with 8-lane SIMD types; on x86-64 they need AVX2, FMA
-// and F16C (any x86-64 from 2013 on) to compile to single instructions.
+// The inference kernels and attribution's scoring loops are written with 8-lane SIMD types
+// or loops meant to vectorise; on x86-64 they need AVX2, FMA and F16C (any x86-64 from 2013
+// on) to compile to single instructions.
 #if arch(x86_64)
-let inferenceSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let simdSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let inferenceSwiftSettings: [SwiftSetting] = []
+let simdSwiftSettings: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -35,8 +36,8 @@ let package = Package(
         .target(name: "Gossip", dependencies: ["Crypto"]),
         // Consensus uses Gossip's router: the simulator runs the routing the nodes run.
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger", "Gossip"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: inferenceSwiftSettings),
-        .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort", "COpenBLAS"]),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: simdSwiftSettings),
+        .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort", "COpenBLAS"], swiftSettings: simdSwiftSettings),
         // TOML manifests (tributary e2e) read with Debian's toml++ through a C face.
         .target(
             name: "CTOML",

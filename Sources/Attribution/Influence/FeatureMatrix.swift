@@ -102,25 +102,22 @@ public struct FeatureMatrix: ScoringRows {
         }
     }
 
-    /// `Σ a[i]·b[i]` of levels, exactly: sixteen int32 lanes (a lane sums at most ⌈count/16⌉
-    /// products of at most 127², so `count` up to 2,000,000 cannot overflow), then the tail.
+    /// `Σ a[i]·b[i]` of levels, exactly: int32 sums over runs of `exactRun` entries (at most
+    /// 65,536 · 127² < 2³¹, so no run can overflow, and the compiler may vectorise each run's
+    /// sum in any order), added up as `Int`.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ count: Int) -> Int {
-        precondition(count <= 2_000_000, "rows longer than 2,000,000 levels could overflow a lane")
-        var lanes = SIMD16<Int32>()
-        var i = 0
-        while i + 16 <= count {
-            let x = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self))
-            let y = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self))
-            lanes &+= x &* y
-            i += 16
+        var total = 0, start = 0
+        while start < count {
+            let end = min(count, start + exactRun)
+            var sum: Int32 = 0
+            for i in start..<end { sum &+= Int32(truncatingIfNeeded: a[i]) &* Int32(truncatingIfNeeded: b[i]) }
+            total += Int(sum)
+            start = end
         }
-        var sum = 0
-        for lane in 0..<16 { sum += Int(lanes[lane]) }
-        while i < count {
-            sum += Int(a[i]) * Int(b[i])
-            i += 1
-        }
-        return sum
+        return total
     }
+
+    /// Entries whose int32 sum of level products cannot overflow.
+    static var exactRun: Int { 65_536 }
 }
