@@ -141,7 +141,10 @@ public struct AttributionIndex: Sendable {
         func u32() throws -> Int { Int(try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) }
         func digest() throws -> Digest { Digest(Bytes32(Array(try take(32)))!) }
         guard Array(try take(8)) == Self.magic else { throw fail("not an attribution index") }
-        guard try u32() == Int(Self.version) else { throw fail("unsupported version") }
+        let version = try u32()
+        guard version == Int(Self.version) else {
+            throw fail("index version \(version), this build reads version \(Self.version)")
+        }
         let blockCount = try u32(), documentCount = try u32(), featureCount = try u32()
         let seed = try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let budget = try u32(), maxTokens = try u32()
