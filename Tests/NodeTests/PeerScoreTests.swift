@@ -25,8 +25,11 @@ extension ClusterSuites {
             #expect(spammer.isClosedByNode())
             try cluster.waitUntil("a ban counted", timeoutSeconds: 10) { try cluster.metric(0, "tributary_p2p_peers_banned_total") == 1 }
             #expect(try cluster.metric(0, "tributary_p2p_peers_banned") == 1)
-            let bans = try String(contentsOfFile: cluster.home(0) + "/peer_bans.json", encoding: .utf8)
-            #expect(bans.contains(spammerKey.publicKey.hex) && bans.contains("until_ms"))
+            // The ban is counted before its file is written: wait for the file, not the counter.
+            try cluster.waitUntil("the ban written", timeoutSeconds: 10) {
+                let bans = (try? String(contentsOfFile: cluster.home(0) + "/peer_bans.json", encoding: .utf8)) ?? ""
+                return bans.contains(spammerKey.publicKey.hex) && bans.contains("until_ms")
+            }
             #expect(try refused(spammerKey, port: cluster.p2pPort(0), chainID: cluster.chainID))
 
             // Restarted, node0 still refuses it; the network never stopped committing.
