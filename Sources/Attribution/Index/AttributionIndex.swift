@@ -59,15 +59,6 @@ public struct AttributionIndex: Sendable {
     /// Bytes each document's features take in the file: its levels and their scale.
     public var featureBytesPerDocument: Int { featureCount + 4 }
 
-    /// Each block's columns in a feature row.
-    public static func featureBlocks(_ blockFeatures: [Int]) -> [Range<Int>] {
-        var start = 0
-        return blockFeatures.map { count in
-            defer { start += count }
-            return start..<(start + count)
-        }
-    }
-
     /// The Merkle root over (document id, contributor, BLAKE2b of its stored features).
     public let root: Digest
 
@@ -84,7 +75,7 @@ public struct AttributionIndex: Sendable {
         documents: [Document], features: FeatureMatrix, spanDigest: Digest
     ) {
         precondition(blockEntries.count == blockFeatures.count && features.count == documents.count
-                     && features.blocks == Self.featureBlocks(blockFeatures), "index parts disagree")
+                     && features.blocks == GradientBlocks.ranges(blockFeatures), "index parts disagree")
         self.adapterID = adapterID
         self.seed = seed
         self.featureBudget = featureBudget
@@ -177,7 +168,7 @@ public struct AttributionIndex: Sendable {
         guard !levels.contains(-128) else { throw fail("a feature level is −128 (levels are −127…127)") }
         self.init(adapterID: adapterID, seed: seed, featureBudget: budget, maxTokensPerDocument: maxTokens, blockEntries: entries,
                   blockFeatures: counts, documents: documents,
-                  features: FeatureMatrix(levels: levels, scales: scales, width: featureCount, blocks: Self.featureBlocks(counts)), spanDigest: spanDigest)
+                  features: FeatureMatrix(levels: levels, scales: scales, width: featureCount, blocks: GradientBlocks.ranges(counts)), spanDigest: spanDigest)
         guard root == storedRoot else { throw fail("the documents and features do not hash to the recorded root") }
     }
 }

@@ -9,6 +9,8 @@ import Inference
 /// The features are split between blocks by energy (`GradientProjection.allocation`): the
 /// mean squared norm of each block's gradient over the first `allocationSampleMax`
 /// documents, taken in the same batches as the index's pass, so a rebuild allocates alike.
+/// Those documents' gradients are computed again in the pass (four batches of extra work):
+/// keeping them would cost up to 20 MB per document for an all-linear rank-16 adapter.
 public struct AttributionIndexBuilder {
     public let engine: GradientEngine
     public let parameters: LoRAParameters
@@ -57,23 +59,21 @@ public struct AttributionIndexBuilder {
         let index = AttributionIndex(
             adapterID: adapterID, seed: seed, featureBudget: featureBudget, maxTokensPerDocument: maxTokensPerDocument,
             blockEntries: projection.blocks.blocks.map(\.count), blockFeatures: projection.dimensions, documents: indexed,
-            features: FeatureMatrix(rows: rows, width: projection.featureCount, blocks: AttributionIndex.featureBlocks(projection.dimensions)),
+            features: FeatureMatrix(rows: rows, width: projection.featureCount, blocks: GradientBlocks.ranges(projection.dimensions)),
             spanDigest: spans.digest)
         return (index, spans)
     }
 
     /// The projection whose blocks' features follow their energy in the first documents.
     func projection(for documents: TrainingDocuments) throws -> GradientProjection {
-        let blocks = GradientBlocks(parameters)
-        var offsets: [Int] = [], offset = 0
-        for block in blocks.blocks { offsets.append(offset); offset += block.count }
+        let blocks = GradientBlocks(parameters), ranges = blocks.ranges
         var energies = [Double](repeating: 0, count: blocks.blocks.count), sampled = 0
         for start in stride(from: 0, to: min(documents.count, Self.allocationSampleMax), by: Self.batchSize) {
             let range = start..<min(documents.count, start + Self.batchSize)
             for gradient in try Self.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: maxTokensPerDocument).compactMap(\.gradient) {
                 gradient.withUnsafeBufferPointer { values in
-                    for (l, block) in blocks.blocks.enumerated() {
-                        energies[l] += GradientMatrix.dot(values.baseAddress! + offsets[l], values.baseAddress! + offsets[l], block.count)
+                    for (l, range) in ranges.enumerated() {
+                        energies[l] += GradientMatrix.dot(values.baseAddress! + range.lowerBound, values.baseAddress! + range.lowerBound, range.count)
                     }
                 }
                 sampled += 1

@@ -26,6 +26,19 @@ public struct GradientBlocks: Sendable, Equatable {
     /// Entries in all blocks.
     public var count: Int { blocks.reduce(0) { $0 + $1.count } }
 
+    /// Each block's entries in a flattened gradient.
+    public var ranges: [Range<Int>] { Self.ranges(blocks.map(\.count)) }
+
+    /// Consecutive ranges of `counts` entries each, from 0: where each block's values lie in a
+    /// vector of the blocks in order (entries of a gradient, or features of a projection).
+    public static func ranges(_ counts: [Int]) -> [Range<Int>] {
+        var start = 0
+        return counts.map { count in
+            defer { start += count }
+            return start..<(start + count)
+        }
+    }
+
     /// `gradient` (in `parameters`' layout) as one vector of the blocks in order, PEFT layout.
     public static func flatten(_ gradient: [Float], of parameters: LoRAParameters) -> [Float] {
         var vector: [Float] = []

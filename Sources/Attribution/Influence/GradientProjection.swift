@@ -36,15 +36,8 @@ public struct GradientProjection: Sendable {
         self.seed = seed
         self.blocks = blocks
         self.dimensions = dimensions
-        var features = 0, entries = 0, featureOffsets: [Int] = [], entryOffsets: [Int] = []
-        for (block, k) in zip(blocks.blocks, dimensions) {
-            featureOffsets.append(features)
-            entryOffsets.append(entries)
-            features += k
-            entries += block.count
-        }
-        self.featureOffsets = featureOffsets
-        self.entryOffsets = entryOffsets
+        featureOffsets = GradientBlocks.ranges(dimensions).map(\.lowerBound)
+        entryOffsets = blocks.ranges.map(\.lowerBound)
         let dimensions = self.dimensions
         matrices = blocks.blocks.indices.map { l in Self.matrix(seed: seed, block: l, rows: dimensions[l], columns: blocks.blocks[l].count) }
     }

@@ -25,14 +25,14 @@ public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
     public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
-        let query = g.query(v), whole = 0..<g.width
+        let query = g.query(v)
+        let dots = { (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
         case .dot:
-            return (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: whole) }
+            return dots()
         case .cosine:
             let queryNorm = g.squaredNorm(query).squareRoot()
-            let dots = (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: whole) }
-            return zip(dots, g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
+            return zip(dots(), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
             return dataInf(g, query, pool)
         }

@@ -152,9 +152,7 @@ public final class Attributor {
             let batch = try AttributionIndexBuilder.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: index.maxTokensPerDocument)
             rows += batch.map { $0.gradient ?? [Float](repeating: 0, count: blocks.count) }
         }
-        var ranges: [Range<Int>] = [], offset = 0
-        for block in blocks.blocks { ranges.append(offset..<(offset + block.count)); offset += block.count }
-        return GradientMatrix(rows: rows, blocks: ranges)
+        return GradientMatrix(rows: rows, blocks: blocks.ranges)
     }
 
     /// The verbatim spans of `completion` in the datanet.
