@@ -61,7 +61,7 @@ extension ModelTests {
         @Test func batchIsTheTargetWeightedMeanOfItsSequences() throws {
             let engine = GradientEngine(model: try DefaultModel.model(), threads: 2)
             let parameters = try Self.parameters("qv-r8")
-            // 25 rows together take the sgemm path of the transposed products, each alone (≤ 16) the register path.
+            // 25 rows together and each sequence alone give sgemm other shapes, so other summation orders.
             let sequences = [
                 Self.promptZero, TrainingSequence(tokens: Expected.shared.prompts[3].tokenIds, firstTarget: 4),
                 TrainingSequence(tokens: Expected.shared.prompts[2].tokenIds, firstTarget: 2),
@@ -82,7 +82,7 @@ extension ModelTests {
             for (own, single) in zip(each, alone) {
                 #expect(own.targetCount == single.targetCount && abs(own.loss - single.loss) / single.loss <= 1e-5)
                 let (relative, cosine) = Self.compare(own.gradient, single.gradient)
-                // Alone, a sequence's products take the register path, in the batch sgemm's: float32 sums in other orders.
+                // Alone, a sequence's products are other sgemm shapes than in the batch: float32 sums in other orders.
                 #expect(relative <= 1e-3 && cosine >= 0.99999, "per sequence: relative \(relative), cosine \(cosine)")
             }
         }

@@ -166,37 +166,3 @@ enum RowKernels {
         }
     }
 }
-
-extension RowKernels {
-    /// `dx[v, c] += Σ_r dy[v, r] · W[r, c]` for `r` in `rows`, the columns of `blocks`, and
-    /// `v` in `0..<vectors`: the transposed product for a few vectors, each weight block
-    /// decoded once into registers and added, scaled, into every vector's row of `dx`
-    /// (which stays in L1 for a chunk of columns). Rows are taken in order, so every sum has
-    /// one order.
-    @inline(never)
-    static func accumulateTransposed<D: BlockDecoder>(
-        _: D.Type, weights: UnsafeRawPointer, rowBytes: Int, blocks: Range<Int>, rows: Range<Int>,
-        dy: UnsafePointer<Float>, dyStride: Int, vectors: Int, dx: UnsafeMutablePointer<Float>, dxStride: Int
-    ) {
-        for row in rows {
-            let w = weights + row * rowBytes
-            for block in blocks {
-                let v = D.decode(w, block: block)
-                for vector in 0..<vectors {
-                    let c = SIMD8<Float>(repeating: dy[vector * dyStride + row])
-                    let out = UnsafeMutableRawPointer(dx + vector * dxStride + 32 * block)
-                    var a = out.loadUnaligned(as: SIMD8<Float>.self), b = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    var e = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), f = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                    a.addProduct(c, v.w0)
-                    b.addProduct(c, v.w1)
-                    e.addProduct(c, v.w2)
-                    f.addProduct(c, v.w3)
-                    out.storeBytes(of: a, as: SIMD8<Float>.self)
-                    out.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
-                    out.storeBytes(of: e, toByteOffset: 64, as: SIMD8<Float>.self)
-                    out.storeBytes(of: f, toByteOffset: 96, as: SIMD8<Float>.self)
-                }
-            }
-        }
-    }
-}

@@ -87,22 +87,6 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// `dx[v, c] += Σ_r dy[v, r] · W[r, c]` for every row, the columns of `blockRange`
-    /// (32 each) and `v` in `0..<vectors`, straight from the encoded rows (few vectors).
-    func accumulateTransposed(
-        blocks blockRange: Range<Int>, dy: UnsafePointer<Float>, dyStride: Int, vectors: Int, dx: UnsafeMutablePointer<Float>, dxStride: Int
-    ) {
-        let rowRange = 0..<rows
-        switch type {
-        case .f32: RowKernels.accumulateTransposed(F32Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        case .f16: RowKernels.accumulateTransposed(F16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        case .bf16: RowKernels.accumulateTransposed(BF16Decoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        case .q4_0: RowKernels.accumulateTransposed(Q4_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        case .q4_1: RowKernels.accumulateTransposed(Q4_1LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        case .q8_0: RowKernels.accumulateTransposed(Q8_0LaneDecoder.self, weights: base, rowBytes: rowBytes, blocks: blockRange, rows: rowRange, dy: dy, dyStride: dyStride, vectors: vectors, dx: dx, dxStride: dxStride)
-        }
-    }
-
     /// `W·x` for each vector `x` of `columns` floats, computed on the calling thread by the
     /// kernels the engine chooses for a batch of that many vectors, with `activations` precision.
     public func products(_ vectors: [[Float]], activations: ActivationPrecision = .float32) -> [[Float]] {

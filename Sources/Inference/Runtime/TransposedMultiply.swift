@@ -9,9 +9,6 @@ struct TransposedTerm {
 }
 
 extension MatrixMultiply {
-    /// Largest batch whose transposed products add decoded blocks straight into `dX`; larger
-    /// batches decode float32 tiles for `sgemm`.
-    static let registerTransposedBatchMax = 16
     /// Blocks of 32 columns per work chunk of a transposed product (6 chunks for 576 columns).
     static let transposedChunkBlocks = 3
     /// Matrix rows decoded per tile of a transposed product (`8192 × 96` floats, 3 MiB).
@@ -25,9 +22,9 @@ extension MatrixMultiply {
     /// thread computes a chunk, decoding the matching column slice of each matrix
     /// `transposedTileRows` rows at a time (every weight decoded once) and adding `dY · tile`
     /// with `sgemm` in a fixed order. Chunks and tiles do not depend on the thread count, so
-    /// neither do the sums. Up to
-    /// `registerTransposedBatchMax` rows skip the float32 tiles: each decoded block is added
-    /// straight into the rows of `dX` (`RowKernels.accumulateTransposed`).
+    /// neither do the sums. Even a few rows take the tiles: adding decoded blocks straight into
+    /// the rows of `dX` was measured 1.7–7× slower at 8–16 rows (the head's 49,152 rows
+    /// serialise on `dX`'s loads and stores).
     static func runTransposed(
         _ terms: [TransposedTerm], batch: Int, into dx: UnsafeMutablePointer<Float>, dxStride: Int, accumulate: Bool,
         pool: WorkerPool, scratch: ScratchSpace
@@ -43,15 +40,6 @@ extension MatrixMultiply {
             for chunk in range {
                 let blockRange = (chunk * chunkBlocks)..<min(blocks, (chunk + 1) * chunkBlocks)
                 let width = 32 * blockRange.count
-                if batch <= registerTransposedBatchMax {
-                    if !accumulate {
-                        for vector in 0..<batch { (dx + vector * dxStride + 32 * blockRange.lowerBound).initialize(repeating: 0, count: width) }
-                    }
-                    for term in terms {
-                        term.weights.accumulateTransposed(blocks: blockRange, dy: term.dy, dyStride: term.dyStride, vectors: batch, dx: dx, dxStride: dxStride)
-                    }
-                    continue
-                }
                 let tileRows = transposedTileRows
                 var beta: Float = accumulate ? 1 : 0
                 for term in terms {
