@@ -103,4 +103,32 @@ import Testing
             #expect(tokenizer.encode(query.text, parsingSpecialTokens: false).count <= 64)
         }
     }
+
+    /// Answered facts add their statements, mentions and one question/answer document each,
+    /// and no query; the queried facts keep three statements each, and no answered fact
+    /// shares a subject with a queried one.
+    @Test func answeredFactsAreAskedAndAnsweredInTheDatanet() throws {
+        let task = PlantedFactsGenerator(seed: 1, answeredFactCount: 60).task()
+        #expect(task.queries.count == 60)
+        #expect(task.documents.count == 60 * 3 + 60 * 2 + 60 * (3 + 2 + 1) + 1_000)
+        #expect(Set(task.documentIDs).count == task.documents.count, "document ids are unique")
+        let pairs = task.documents.compactMap { document -> (prompt: String, completion: String)? in
+            guard case let .promptCompletion(prompt, completion) = document.content else { return nil }
+            return (prompt, completion)
+        }
+        #expect(pairs.count == 60)
+        let asked = Set(task.queries.map(\.prompt))
+        for pair in pairs {
+            #expect(pair.prompt.hasPrefix("Q: ") && pair.prompt.hasSuffix("?\nA:") && pair.completion.hasPrefix(" "))
+            #expect(!asked.contains(pair.prompt), "\(pair.prompt) is not a query")
+            let statements = task.documents.filter { document in
+                guard case .text = document.content else { return false }
+                return Self.words(pair.completion).isSubset(of: Self.words(document.text))
+            }
+            #expect(!statements.isEmpty, "the answer \(pair.completion) is stated in the datanet")
+        }
+        let queriedSubjects = Set(task.queries.map { Self.subject(of: $0) })
+        let answeredSubjects = Set(pairs.map { pair in queriedSubjects.first { Self.words($0).isSubset(of: Self.words(pair.prompt)) } })
+        #expect(answeredSubjects == [nil], "no question/answer document asks about a queried subject")
+    }
 }

@@ -10,6 +10,11 @@ import Inference
 /// `contributorCount` contributors (64-hex addresses drawn from the seed), and all are
 /// shuffled together.
 ///
+/// `answeredFactCount` further facts are stated and mentioned alike and also asked and
+/// answered in the datanet — a prompt/completion document `Q: <question>\nA:` → ` <value>` —
+/// so an adapter can learn to answer from what it memorised (Allen-Zhu and Li's "mixed
+/// training"); they have no query.
+///
 /// One query per fact: the prompt `Q: <question>\nA:`, the completion ` <value>`, and the
 /// fact's three documents as the relevant set. The question shares no content word with the
 /// fact's phrasings besides the subject's name, so a text retriever must lean on the names.
@@ -21,10 +26,13 @@ public struct PlantedFactsGenerator: Sendable {
     public var distractorCount: Int
     public var mentionsPerFact: Int
     public var contributorCount: Int
+    public var answeredFactCount: Int
 
-    public init(seed: UInt64, factCount: Int = 60, distractorCount: Int = 1_000, mentionsPerFact: Int = 2, contributorCount: Int = 6) {
+    public init(seed: UInt64, factCount: Int = 60, distractorCount: Int = 1_000, mentionsPerFact: Int = 2, contributorCount: Int = 6,
+                answeredFactCount: Int = 0) {
         self.seed = seed
         self.factCount = factCount
+        self.answeredFactCount = answeredFactCount
         self.distractorCount = distractorCount
         self.mentionsPerFact = mentionsPerFact
         self.contributorCount = contributorCount
@@ -39,7 +47,8 @@ public struct PlantedFactsGenerator: Sendable {
     /// The task: same seed and settings, same documents in the same order, same queries.
     public func task() -> AttributionTask {
         let relations = FactRelation.all
-        precondition(factCount >= 1 && factCount <= relations.count * 10, "factCount must be 1…\(relations.count * 10)")
+        let total = factCount + answeredFactCount
+        precondition(factCount >= 1 && answeredFactCount >= 0 && total <= relations.count * 10, "factCount + answeredFactCount must be 1…\(relations.count * 10)")
         precondition((0...3).contains(mentionsPerFact), "a relation has three mention sentences")
         precondition(distractorCount >= 0 && contributorCount >= 1, "counts must not be negative")
 
@@ -48,16 +57,16 @@ public struct PlantedFactsGenerator: Sendable {
         let contributors = (0..<contributorCount).map { _ in contributorDraws.address() }
         var draws = SeededDraws(seed: seed, stream: 0x100 + 3)
 
-        let subjects = (0..<factCount).map { index in
+        let subjects = (0..<total).map { index in
             (0..<relations[index % relations.count].subjectWords).map { _ in names.next() }.joined(separator: " ")
         }
         // Listed values are distinct within a relation: two subjects of one relation never share a value.
         let listedPicks = relations.indices.map { relationIndex -> [Int] in
             guard case let .listed(words) = relations[relationIndex].values else { return [] }
-            let facts = (factCount - relationIndex + relations.count - 1) / relations.count
+            let facts = (total - relationIndex + relations.count - 1) / relations.count
             return draws.distinctIndices(facts, below: words.count)
         }
-        let values = (0..<factCount).map { index -> String in
+        let values = (0..<total).map { index -> String in
             switch relations[index % relations.count].values {
             case let .invented(words): (0..<words).map { _ in names.next() }.joined(separator: " ")
             case let .listed(words): words[listedPicks[index % relations.count][index / relations.count]]
@@ -66,7 +75,7 @@ public struct PlantedFactsGenerator: Sendable {
 
         var documents: [DatanetDocument] = []
         var queries: [AttributionQuery] = []
-        for index in 0..<factCount {
+        for index in 0..<total {
             let relation = relations[index % relations.count]
             func filled(_ template: String) -> String {
                 TemplateSlots.fill(template) { $0 == "E" ? subjects[index] : values[index] }
@@ -76,9 +85,13 @@ public struct PlantedFactsGenerator: Sendable {
             for mention in draws.distinctIndices(mentionsPerFact, below: relation.mentions.count) {
                 documents.append(DatanetDocument(text: filled(relation.mentions[mention]), contributor: draws.element(of: contributors)))
             }
+            let (prompt, completion) = ("Q: \(filled(relation.question))\nA:", " \(values[index])")
+            guard index < factCount else {
+                documents.append(DatanetDocument(prompt: prompt, completion: completion, contributor: draws.element(of: contributors)))
+                continue
+            }
             queries.append(AttributionQuery(id: "fact-\(index)", label: "\(relation.key): \(subjects[index])",
-                                            prompt: "Q: \(filled(relation.question))\nA:", completion: " \(values[index])",
-                                            relevant: Set(statements.map(\.id))))
+                                            prompt: prompt, completion: completion, relevant: Set(statements.map(\.id))))
         }
 
         var texts = Set(documents.map(\.text))
@@ -86,7 +99,7 @@ public struct PlantedFactsGenerator: Sendable {
                                       people: (0..<120).map { _ in names.next(syllables: 2...2) },
                                       places: (0..<60).map { _ in names.next() })
         var contributorOfDistractor = SeededDraws(seed: seed, stream: 0x100 + 5)
-        while documents.count < factCount * (3 + mentionsPerFact) + distractorCount {
+        while documents.count < factCount * (3 + mentionsPerFact) + answeredFactCount * (4 + mentionsPerFact) + distractorCount {
             let text = writer.document()
             guard texts.insert(text).inserted else { continue }
             documents.append(DatanetDocument(text: text, contributor: contributorOfDistractor.element(of: contributors)))

@@ -49,9 +49,10 @@ struct AttributionQualityBench {
         try task.write(to: directory)
         let datanet = (directory as NSString).appendingPathComponent("datanet.jsonl")
         let previous = FileManager.default.contents(atPath: settingsPath).flatMap { try? JSONDecoder().decode(Training.self, from: $0) }
-        let indexed = FileManager.default.fileExists(atPath: adapterDirectory + "/attribution/" + AttributionIndex.fileName)
+        // An adapter is reused only when trained with the same settings on this very datanet.
+        let indexedDocuments = (try? AttributionIndex(directory: adapterDirectory + "/attribution"))?.documents.map(\.id.hex)
         var trainingSeconds: Double?
-        if previous != training || !indexed {
+        if previous != training || indexedDocuments != task.documentIDs {
             try? FileManager.default.removeItem(atPath: adapterDirectory)
             try? FileManager.default.removeItem(atPath: settingsPath)
             Output.note("[\(task.name)] training an adapter on \(task.documents.count) documents: \(training.arguments.joined(separator: " "))")
@@ -61,7 +62,7 @@ struct AttributionQualityBench {
             trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             try JSONEncoder().encode(training).write(to: URL(fileURLWithPath: settingsPath))
         } else {
-            Output.note("[\(task.name)] reusing the adapter in \(adapterDirectory) (trained with the same settings)")
+            Output.note("[\(task.name)] reusing the adapter in \(adapterDirectory) (trained with the same settings on the same datanet)")
         }
         let attributor = try Self.attributor(adapterDirectory: adapterDirectory, datanet: datanet, model: model, threads: threads)
         let tokenizer = model.tokenizer, ids = task.documentIDs

@@ -48,6 +48,7 @@ enum BenchAttributionCommand {
             .init(name: "learning-rate", value: "LR", help: "Override every task's learning rate."),
             .init(name: "rank", value: "R", help: "Override every task's LoRA rank (alpha is twice the rank)."),
             .init(name: "targets", value: "LIST", help: "Override every task's adapted projections (as train's --targets)."),
+            .init(name: "answered-facts", value: "N", help: "Planted facts also asked and answered in the datanet, without a query (default 0)."),
             .flag("exact", "Also score full gradients (about 1.8 GB per 1,000 documents)."),
             .init(name: "fidelity-documents", value: "N", help: "Documents of the fidelity check (default 500)."),
             .init(name: "fidelity-queries", value: "N", help: "Planted-fact queries of the fidelity check (default 20)."),
@@ -66,7 +67,7 @@ enum BenchAttributionCommand {
         let answerTokens = try arguments.integer("answer-tokens", default: 16, in: 1...512)
         let model = try ModelCommands.load(arguments)
         var figures: [String: Any] = ["threads": threads, "model": (model.path as NSString).lastPathComponent]
-        let planted = PlantedFactsGenerator(seed: 1).task()
+        let planted = PlantedFactsGenerator(seed: 1, answeredFactCount: try arguments.integer("answered-facts", default: 0, in: 0...60)).task()
         func training(_ task: String) throws -> AttributionQualityBench.Training {
             var training = defaultTraining(task)
             training.epochs = try arguments.integer("epochs", default: training.epochs, in: 1...1000)
