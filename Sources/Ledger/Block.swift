@@ -165,24 +165,3 @@ public struct CommitCertificate: Hashable, Sendable, CanonicalCodable {
         return signatures.allSatisfy { $0.validator.isValidSignature($0.signature, for: payload, domain: .vote, chainID: header.chainID) }
     }
 }
-
-/// Binary Merkle roots over lists of digests (leaves and inner nodes domain-separated).
-public enum MerkleRoot {
-    public static func of(_ leaves: [Digest]) -> Digest {
-        guard !leaves.isEmpty else { return .zero }
-        var level = leaves.map { Digest.blake2b([UInt8(0)] + $0.bytes) }
-        while level.count > 1 {
-            var next: [Digest] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            for index in stride(from: 0, to: level.count, by: 2) {
-                if index + 1 < level.count {
-                    next.append(Digest.blake2b([UInt8(1)] + level[index].bytes + level[index + 1].bytes))
-                } else {
-                    next.append(level[index])
-                }
-            }
-            level = next
-        }
-        return level[0]
-    }
-}

@@ -23,7 +23,7 @@ import Inference
 /// Blocks get features in proportion to their gradients' energy (`AttributionIndexBuilder`),
 /// 16,380 in all by default: with the scale, 16 KB per document.
 ///
-/// The root is the `MerkleRoot` over one leaf per document, `id ‖ contributor (zero when
+/// The root is the `MerkleRoot` (Crypto; BLAKE2b of nothing when empty) over one leaf per document, `id ‖ contributor (zero when
 /// absent) ‖ BLAKE2b(its scale's 4 bytes ‖ its levels)`; the header checksum covers the
 /// settings the root does not (seed, budget, lengths, blocks). Per-block constants (squared
 /// norms, DataInf's λ) are not stored: they are recomputed from the features on reading
@@ -63,11 +63,11 @@ public struct AttributionIndex: Sendable {
     public let root: Digest
 
     static func root(documents: [Document], features: FeatureMatrix) -> Digest {
-        MerkleRoot.root(documents.indices.map { index in
+        MerkleRoot.root(leaves: documents.indices.map { index in
             let row = features.row(index)
             let featureHash = Digest.blake2b(withUnsafeBytes(of: row.scale.bitPattern.littleEndian) { Array($0) } + row.levels.map { UInt8(bitPattern: $0) })
             return MerkleRoot.leaf(documents[index].id.bytes + (documents[index].contributor ?? .zero).bytes + featureHash.bytes)
-        })
+        }, empty: Digest.blake2b([UInt8]()))
     }
 
     public init(

@@ -44,15 +44,18 @@ public struct AttributionIndexBuilder {
         rows.reserveCapacity(documents.count)
         for start in stride(from: 0, to: documents.count, by: Self.batchSize) {
             let range = start..<min(documents.count, start + Self.batchSize)
-            let batch = try Self.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: maxTokensPerDocument)
+            // Each document is parsed and tokenized once, for its gradient and its spans.
+            let batchDocuments = range.map(documents.document)
+            let tokenized = batchDocuments.map { $0.tokenized(tokenizer) }
+            let batch = try Self.gradients(tokenized.map { TrainingSequence($0, maxTokens: maxTokensPerDocument) }, engine: engine, parameters: parameters)
             var projected = projection.project(batch.compactMap(\.gradient), pool: engine.pool)[...]
-            for (offset, entry) in zip(range, batch) {
-                let document = documents.document(offset)
+            for (document, (tokens, entry)) in zip(batchDocuments, zip(tokenized, batch)) {
                 indexed.append(AttributionIndex.Document(
                     id: Digest(hex: document.id)!, contributor: document.contributor.flatMap(Digest.init(hex:)), targetCount: entry.targetCount))
                 rows.append(FeatureMatrix.quantize(entry.gradient == nil ? [Float](repeating: 0, count: projection.featureCount) : projected.removeFirst()))
-                spanDocuments.append(Self.tokens(of: document, tokenizer: tokenizer))
+                spanDocuments.append(tokens.tokens)
             }
+            assert(projected.isEmpty, "every projected gradient belongs to a document")
             progress(range.upperBound)
         }
         let spans = try SpanIndex(documents: spanDocuments)
@@ -70,7 +73,8 @@ public struct AttributionIndexBuilder {
         var energies = [Double](repeating: 0, count: blocks.blocks.count), sampled = 0
         for start in stride(from: 0, to: min(documents.count, Self.allocationSampleMax), by: Self.batchSize) {
             let range = start..<min(documents.count, start + Self.batchSize)
-            for gradient in try Self.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: maxTokensPerDocument).compactMap(\.gradient) {
+            for gradient in try Self.gradients(range, of: documents, engine: engine, parameters: parameters, maxTokens: maxTokensPerDocument)
+                .compactMap(\.gradient) {
                 gradient.withUnsafeBufferPointer { values in
                     for (l, range) in ranges.enumerated() {
                         energies[l] += GradientMatrix.dot(values.baseAddress! + range.lowerBound, values.baseAddress! + range.lowerBound, range.count)
@@ -89,21 +93,16 @@ public struct AttributionIndexBuilder {
     static func gradients(
         _ range: Range<Int>, of documents: TrainingDocuments, engine: GradientEngine, parameters: LoRAParameters, maxTokens: Int
     ) throws -> [(targetCount: Int, gradient: [Float]?)] {
-        let sequences = range.map { documents.sequence($0, tokenizer: engine.model.tokenizer, maxTokens: maxTokens) }
+        try gradients(range.map { documents.sequence($0, tokenizer: engine.model.tokenizer, maxTokens: maxTokens) }, engine: engine, parameters: parameters)
+    }
+
+    /// The full gradients of `sequences` (nil: a document with nothing to predict) from one pass.
+    static func gradients(_ sequences: [TrainingSequence?], engine: GradientEngine, parameters: LoRAParameters) throws -> [(targetCount: Int, gradient: [Float]?)] {
         let present = sequences.compactMap { $0 }
         var gradients = present.isEmpty ? [] : try engine.sequenceGradients(present, parameters: parameters)[...]
         return sequences.map { sequence in
             guard let sequence else { return (0, nil) }
             return (sequence.targetCount, GradientBlocks.flatten(gradients.removeFirst().gradient, of: parameters))
-        }
-    }
-
-    /// All of a document's tokens as spans are matched against: its text's, or its
-    /// prompt's then its completion's.
-    public static func tokens(of document: DatanetDocument, tokenizer: BPETokenizer) -> [Int32] {
-        switch document.content {
-        case let .text(text): tokenizer.encode(text)
-        case let .promptCompletion(prompt, completion): tokenizer.encode(prompt) + tokenizer.encode(completion)
         }
     }
 }

@@ -54,18 +54,7 @@ public struct TrainingDocuments: Sendable {
     /// Document `index` tokenized for training: no special tokens added, at most
     /// `maxTokens` tokens; nil when nothing is left to predict.
     public func sequence(_ index: Int, tokenizer: BPETokenizer, maxTokens: Int) -> TrainingSequence? {
-        let tokens: [Int32], firstTarget: Int
-        switch document(index).content {
-        case let .text(text):
-            tokens = Array(tokenizer.encode(text).prefix(maxTokens))
-            firstTarget = 1
-        case let .promptCompletion(prompt, completion):
-            let promptTokens = tokenizer.encode(prompt)
-            tokens = Array((promptTokens + tokenizer.encode(completion)).prefix(maxTokens))
-            firstTarget = max(1, promptTokens.count)
-        }
-        let sequence = TrainingSequence(tokens: tokens, firstTarget: firstTarget)
-        return sequence.targetCount > 0 ? sequence : nil
+        TrainingSequence(document(index).tokenized(tokenizer), maxTokens: maxTokens)
     }
 }
 

@@ -13,6 +13,35 @@ public struct TrainingSequence: Sendable, Equatable {
 
     /// Predictions the loss counts.
     public var targetCount: Int { max(0, tokens.count - firstTarget) }
+
+    /// A tokenized document (`DatanetDocument.tokenized`) cut to its first `maxTokens`
+    /// tokens; nil when nothing is left to predict.
+    public init?(_ document: TokenizedDocument, maxTokens: Int) {
+        self.init(tokens: Array(document.tokens.prefix(maxTokens)), firstTarget: document.firstTarget)
+        guard targetCount > 0 else { return nil }
+    }
+}
+
+/// A datanet document's tokens as training and span matching read them, no special tokens
+/// added: its text's, or its prompt's then its completion's (each tokenized on its own).
+public struct TokenizedDocument: Sendable, Equatable {
+    public let tokens: [Int32]
+    /// Where the predicted tokens begin: 1 for a text, the first completion token for a
+    /// prompt/completion pair (at least 1).
+    public let firstTarget: Int
+}
+
+extension DatanetDocument {
+    /// The document's tokens (see `TokenizedDocument`).
+    public func tokenized(_ tokenizer: BPETokenizer) -> TokenizedDocument {
+        switch content {
+        case let .text(text):
+            return TokenizedDocument(tokens: tokenizer.encode(text), firstTarget: 1)
+        case let .promptCompletion(prompt, completion):
+            let promptTokens = tokenizer.encode(prompt)
+            return TokenizedDocument(tokens: promptTokens + tokenizer.encode(completion), firstTarget: max(1, promptTokens.count))
+        }
+    }
 }
 
 /// The mean loss of a batch and its gradient with respect to every LoRA factor.

@@ -99,7 +99,7 @@ struct AttributionSpeedBench {
         var distractors = 1_000, documents: [[Int32]] = [], task: AttributionTask
         repeat {
             task = PlantedFactsGenerator(seed: 2, distractorCount: distractors).task()
-            documents = task.documents.map { AttributionIndexBuilder.tokens(of: $0, tokenizer: tokenizer) }
+            documents = task.documents.map { $0.tokenized(tokenizer).tokens }
             distractors *= 2
         } while documents.reduce(0, { $0 + $1.count }) < tokens
         let buildStart = DispatchTime.now().uptimeNanoseconds
