@@ -10,12 +10,15 @@ import Testing
         Dictionary(uniqueKeysWithValues: task.documents.map { ($0.id, $0) })
     }
 
+    /// A document's example split as its queries are: after its last `Rewritten:` or `Answer:`.
+    /// Documents are plain texts, as DataInf trains on whole examples.
     static func pair(_ document: DatanetDocument) -> (prompt: String, completion: String) {
-        guard case let .promptCompletion(prompt, completion) = document.content else {
-            Issue.record("\(document.text) is not a prompt/completion document")
+        guard case let .text(text) = document.content,
+              let marker = ["\nRewritten:", "\nAnswer:"].compactMap({ text.range(of: $0, options: .backwards) }).first else {
+            Issue.record("\(document.text) is not a plain example text")
             return ("", "")
         }
-        return (prompt, completion)
+        return (String(text[..<marker.upperBound]), String(text[marker.upperBound...]))
     }
 
     /// Ten classes of `trainingPerClass` documents each, partitioning the datanet; every query's
@@ -37,6 +40,25 @@ import Testing
         let trainingPrompts = Set(task.documents.map { pair($0).prompt })
         #expect(task.queries.allSatisfy { !trainingPrompts.contains($0.prompt) }, "queries are held out")
         #expect(Set(task.documents.compactMap(\.contributor)).count >= 3)
+        #expect(task.queryLoss == .wholeText, "DataInf's protocol: validation examples are scored whole")
+    }
+
+    /// A whole-text query is attributed as its training examples were trained: every token of
+    /// its text after the first is predicted.
+    @Test func wholeTextQueriesPredictEveryTokenAfterTheFirst() throws {
+        let tokenizer = try DefaultModelFile.tokenizer()
+        for task in [SentenceTransformationsGenerator(seed: 1).task(), MathTemplatesGenerator(seed: 1).task()] {
+            let query = task.queries[0]
+            let attributed = task.attributedTokens(query, tokenizer: tokenizer)
+            #expect(attributed.prompt.count == 1)
+            #expect(attributed.prompt + attributed.completion == tokenizer.encode(query.prompt + query.completion))
+            let asTrained = task.documents[0].tokenized(tokenizer)
+            #expect(asTrained.firstTarget == 1 && asTrained.tokens == tokenizer.encode(task.documents[0].text))
+        }
+        let planted = PlantedFactsGenerator(seed: 1).task()
+        #expect(planted.queryLoss == .completion)
+        let attributed = planted.attributedTokens(planted.queries[0], tokenizer: tokenizer)
+        #expect(attributed.prompt == tokenizer.encode(planted.queries[0].prompt) && attributed.completion == tokenizer.encode(planted.queries[0].completion))
     }
 
     @Test func transformationsOfOneSentence() {

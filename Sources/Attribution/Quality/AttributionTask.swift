@@ -13,11 +13,36 @@ public struct AttributionTask: Hashable, Sendable {
     /// The datanet, in the order it is written and trained on.
     public let documents: [DatanetDocument]
     public let queries: [AttributionQuery]
+    /// What a query's loss is taken over when the benchmark attributes it.
+    public let queryLoss: QueryLoss
 
-    public init(name: String, documents: [DatanetDocument], queries: [AttributionQuery]) {
+    /// What a query's gradient is the gradient of.
+    public enum QueryLoss: Hashable, Sendable {
+        /// The completion after the prompt (the query loss `tributary attribute` uses).
+        case completion
+        /// The prompt and completion as one text, every token after the first predicted:
+        /// DataInf's protocol, where a validation example's whole text is scored as its
+        /// training examples were trained (`labels = input_ids`).
+        case wholeText
+    }
+
+    public init(name: String, documents: [DatanetDocument], queries: [AttributionQuery], queryLoss: QueryLoss = .completion) {
         self.name = name
         self.documents = documents
         self.queries = queries
+        self.queryLoss = queryLoss
+    }
+
+    /// The prompt and completion tokens the benchmark attributes for `query` (see `queryLoss`).
+    public func attributedTokens(_ query: AttributionQuery, tokenizer: BPETokenizer) -> (prompt: [Int32], completion: [Int32]) {
+        switch queryLoss {
+        case .completion:
+            return (tokenizer.encode(query.prompt), tokenizer.encode(query.completion))
+        case .wholeText:
+            let text = tokenizer.encode(query.text)
+            precondition(text.count >= 2, "a whole-text query needs two tokens")
+            return (Array(text.prefix(1)), Array(text.dropFirst()))
+        }
     }
 
     /// The documents' ids, in datanet order.

@@ -5,9 +5,11 @@ import Inference
 /// documents and `queriesPerClass` held-out queries per class (DataInf: 90 and 10), every one
 /// with its own numbers and no text repeated.
 ///
-/// A document is a prompt/completion pair, `Solve this word problem. <problem>\nAnswer:` and
-/// ` <answer>`; a query has the same shape, and its relevant documents are its class's.
-/// Documents come from `contributorCount` contributors and are shuffled together.
+/// A document is the plain text `Solve this word problem. <problem>\nAnswer: <answer>`, as
+/// DataInf trains on its `text` field; a query is a held-out example split after `Answer:`
+/// into its prompt and completion, attributed whole (`QueryLoss.wholeText`, DataInf's
+/// protocol), and its relevant documents are its class's. Documents come from
+/// `contributorCount` contributors and are shuffled together.
 public struct MathTemplatesGenerator: Sendable {
     public static let taskName = "math-templates"
 
@@ -50,7 +52,7 @@ public struct MathTemplatesGenerator: Sendable {
                 if seen.insert(prompt).inserted { problems.append((prompt, " \(template.answer(numbers))")) }
             }
             let training = problems.prefix(trainingPerClass).map {
-                DatanetDocument(prompt: $0.prompt, completion: $0.completion, contributor: draws.element(of: contributors))
+                DatanetDocument(text: $0.prompt + $0.completion, contributor: draws.element(of: contributors))
             }
             documents += training
             let relevant = Set(training.map(\.id))
@@ -61,6 +63,6 @@ public struct MathTemplatesGenerator: Sendable {
         }
         var order = SeededDraws(seed: seed, stream: 0x300 + 4)
         order.shuffle(&documents)
-        return AttributionTask(name: Self.taskName, documents: documents, queries: queries)
+        return AttributionTask(name: Self.taskName, documents: documents, queries: queries, queryLoss: .wholeText)
     }
 }

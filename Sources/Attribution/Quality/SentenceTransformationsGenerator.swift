@@ -7,15 +7,16 @@ import Inference
 /// queries, so the input sentence alone never tells the class (as in DataInf, where 90 of 100
 /// phrases train and 10 are held out).
 ///
-/// A document is a prompt/completion pair:
+/// A document is the plain text of an example, as DataInf trains on its `text` field:
 ///
 ///     <Name> rewrites sentences: <instruction>.
 ///     Sentence: <sentence>
-///     Rewritten:
+///     Rewritten: <transformed sentence>
 ///
-/// with the completion ` <transformed sentence>`; a query has the same shape on a held-out
-/// sentence, and its relevant documents are its class's. Documents come from
-/// `contributorCount` contributors and are shuffled together.
+/// A query is the same example on a held-out sentence, split after `Rewritten:` into its
+/// prompt and completion, and attributed whole (`QueryLoss.wholeText`, DataInf's protocol);
+/// its relevant documents are its class's. Documents come from `contributorCount`
+/// contributors and are shuffled together.
 public struct SentenceTransformationsGenerator: Sendable {
     public static let taskName = "sentence-transformations"
 
@@ -71,7 +72,7 @@ public struct SentenceTransformationsGenerator: Sendable {
                 "\(name) rewrites sentences: \(transformation.instruction).\nSentence: \(sentence)\nRewritten:"
             }
             let training = sentences.prefix(trainingPerClass).map { sentence in
-                DatanetDocument(prompt: prompt(sentence), completion: " " + transformation.apply(sentence),
+                DatanetDocument(text: prompt(sentence) + " " + transformation.apply(sentence),
                                 contributor: draws.element(of: contributors))
             }
             documents += training
@@ -84,6 +85,6 @@ public struct SentenceTransformationsGenerator: Sendable {
         }
         var order = SeededDraws(seed: seed, stream: 0x200 + 5)
         order.shuffle(&documents)
-        return AttributionTask(name: Self.taskName, documents: documents, queries: queries)
+        return AttributionTask(name: Self.taskName, documents: documents, queries: queries, queryLoss: .wholeText)
     }
 }

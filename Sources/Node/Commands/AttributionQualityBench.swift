@@ -31,6 +31,8 @@ struct AttributionQualityBench {
         /// Queries whose first completion token is the adapter's greedy first token: whether
         /// the adapter learned what it is asked (0 of 60 on planted facts, docs/attribution.md).
         let answered: Int
+        /// What each query's gradient was taken over.
+        let queryLoss: AttributionTask.QueryLoss
         let summaries: [(method: String, summary: RankingSummary)]
     }
 
@@ -73,7 +75,8 @@ struct AttributionQualityBench {
         // Exact scoring recomputes every document's gradient per call: do it once per task.
         let exactMatrix = exact ? try attributor.exactGradients() : nil
         for (number, query) in task.queries.enumerated() {
-            let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+            let attributed = task.attributedTokens(query, tokenizer: tokenizer)
+            let gradient = try attributor.queryGradient(prompt: attributed.prompt, completion: attributed.completion)
             for (method, isExact) in variants {
                 let scores = isExact
                     ? InfluenceScorer.scores(method, documents: exactMatrix!, query: gradient, pool: attributor.engine.pool)
@@ -89,7 +92,7 @@ struct AttributionQualityBench {
             task.queries.map { GenerationRequest(promptTokens: tokenizer.encode($0.prompt), maxTokens: 1, adapter: adapter) }).map(\.tokens.first)
         let answered = zip(task.queries, firstTokens).filter { query, token in token != nil && token == tokenizer.encode(query.completion).first }.count
         return TaskResult(task: task.name, recallK: recallK, training: training, trainedNow: trainingSeconds != nil, trainingSeconds: trainingSeconds,
-                          answered: answered, summaries: order.map { ($0, RankingSummary(metrics[$0]!, recallK: recallK)) })
+                          answered: answered, queryLoss: task.queryLoss, summaries: order.map { ($0, RankingSummary(metrics[$0]!, recallK: recallK)) })
     }
 
     static func name(_ method: InfluenceMethod, exact: Bool) -> String { method.rawValue + (exact ? " (exact)" : "") }
