@@ -30,6 +30,29 @@ import Testing
         for (score, expected) in zip(scores, literal) { #expect(abs(score - expected) <= 1e-9 * max(1, abs(expected)), "\(score) vs \(expected)") }
     }
 
+    /// The standardised cosine, written out: z-score every feature over the documents (a
+    /// feature equal in every document is left out), then the cosine.
+    @Test func standardizedIsTheCosineOfZScores() {
+        var documents = Self.rows(40, width: 12, seed: 7)
+        for k in documents.indices { documents[k][3] = 0.25 }
+        let query = Self.rows(1, width: 12, seed: 8)[0]
+        let n = Double(documents.count)
+        let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / n }
+        let deviations = (0..<12).map { j in (documents.reduce(0.0) { $0 + (Double($1[j]) - means[j]) * (Double($1[j]) - means[j]) } / n).squareRoot() }
+        func z(_ x: [Float]) -> [Double] { (0..<12).map { deviations[$0] > 1e-9 ? (Double(x[$0]) - means[$0]) / deviations[$0] : 0 } }
+        func cosine(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 } / (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
+        }
+        let expected = documents.map { cosine(z(query), z($0)) }
+        let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
+        let scores = InfluenceScorer.scores(.standardized, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
+        for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
+        let standardization = FeatureStandardization(matrix, pool: WorkerPool(threadCount: 1))
+        #expect(standardization.inverseVariances[3] == 0, "a constant feature is left out")
+        #expect(InfluenceScorer.scores(.standardized, documents: matrix, query: query, pool: WorkerPool(threadCount: 3), standardization: standardization)
+            .map(\.bitPattern) == scores.map(\.bitPattern))
+    }
+
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
         let documents = Self.rows(300, width: 96, seed: 3), query = Self.rows(1, width: 96, seed: 4)[0]
         let blocks = [0..<32, 32..<40, 40..<96]

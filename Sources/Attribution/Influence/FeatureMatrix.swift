@@ -88,10 +88,20 @@ public struct FeatureMatrix: ScoringRows {
 
     public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
         levels.withUnsafeBufferPointer { levels in
-            let row = levels.baseAddress! + k * width
-            var sum = 0.0
-            for j in 0..<width { sum += u[j] * Double(row[j]) }
-            return Double(scales[k]) * sum
+            Double(scales[k]) * Self.weightedSum(u, levels.baseAddress! + k * width, width) { Double($0) }
+        }
+    }
+
+    public func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
+        levels.withUnsafeBufferPointer { levels in
+            Double(scales[k]) * Double(scales[k]) * Self.weightedSum(u, levels.baseAddress! + k * width, width) { Double($0) * Double($0) }
+        }
+    }
+
+    public func addSquared(row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
+        levels.withUnsafeBufferPointer { levels in
+            let row = levels.baseAddress! + k * width + columns.lowerBound, scale = Double(scales[k])
+            for j in 0..<columns.count { w[j] += (scale * Double(row[j])) * (scale * Double(row[j])) }
         }
     }
 

@@ -48,11 +48,17 @@ public struct GradientMatrix: ScoringRows {
     public func values(of query: [Float], columns: Range<Int>) -> [Double] { columns.map { Double(query[$0]) } }
 
     public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
+        values.withUnsafeBufferPointer { values in Self.weightedSum(u, values.baseAddress! + k * width, width) { Double($0) } }
+    }
+
+    public func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
+        values.withUnsafeBufferPointer { values in Self.weightedSum(u, values.baseAddress! + k * width, width) { Double($0) * Double($0) } }
+    }
+
+    public func addSquared(row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
         values.withUnsafeBufferPointer { values in
-            let row = values.baseAddress! + k * width
-            var sum = 0.0
-            for j in 0..<width { sum += u[j] * Double(row[j]) }
-            return sum
+            let row = values.baseAddress! + k * width + columns.lowerBound
+            for j in 0..<columns.count { w[j] += Double(row[j]) * Double(row[j]) }
         }
     }
 

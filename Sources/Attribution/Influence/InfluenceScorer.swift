@@ -11,6 +11,9 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     case dot
     /// `v · g_k / (‖v‖ ‖g_k‖)`.
     case cosine
+    /// The cosine of features centred on their mean over the datanet's documents and divided
+    /// by their standard deviation there (`FeatureStandardization`).
+    case standardized
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
@@ -24,7 +27,10 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
-    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
+    /// `standardized` uses `standardization` when given (it must be `g`'s) and computes it otherwise.
+    public static func scores<Rows: ScoringRows>(
+        _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool, standardization: FeatureStandardization? = nil
+    ) -> [Double] {
         let query = g.query(v)
         let dots = { (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
@@ -35,6 +41,8 @@ public enum InfluenceScorer {
             return zip(dots(), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
             return dataInf(g, query, pool)
+        case .standardized:
+            return (standardization ?? FeatureStandardization(g, pool: pool)).scores(g, query: query, pool: pool)
         }
     }
 

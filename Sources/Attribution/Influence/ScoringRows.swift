@@ -24,13 +24,36 @@ public protocol ScoringRows: Sendable {
     func dot(_ query: Query, row k: Int, columns: Range<Int>) -> Double
     /// `v_j` of a query as float64, for `j` in `columns`.
     func values(of query: Query, columns: Range<Int>) -> [Double]
-    /// `Σ_j u[j]·g_kj` over the whole row, in column order.
+    /// `Σ_j u[j]·g_kj` over the whole row, in a fixed order.
     func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double
     /// `w[j − columns.lowerBound] += c·g_kj` for `j` in `columns`.
     func add(_ c: Double, row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>)
+    /// `w[j − columns.lowerBound] += g_kj²` for `j` in `columns`.
+    func addSquared(row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>)
+    /// `Σ_j u[j]·g_kj²` over the whole row, in a fixed order.
+    func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double
 }
 
 extension ScoringRows {
+    /// `Σ_j u[j]·f(x[j])` over `count` entries in float64, in an order fixed by `count` alone:
+    /// four lanes each sum every fourth term in index order, the lanes are added pairwise, then
+    /// the tail in index order. Any thread gives the same bits.
+    @inline(__always)
+    static func weightedSum<T>(_ u: UnsafePointer<Double>, _ x: UnsafePointer<T>, _ count: Int, _ f: (T) -> Double) -> Double {
+        var lanes = SIMD4<Double>()
+        var i = 0
+        while i + 4 <= count {
+            lanes += SIMD4(u[i], u[i + 1], u[i + 2], u[i + 3]) * SIMD4(f(x[i]), f(x[i + 1]), f(x[i + 2]), f(x[i + 3]))
+            i += 4
+        }
+        var sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+        while i < count {
+            sum += u[i] * f(x[i])
+            i += 1
+        }
+        return sum
+    }
+
     /// Every document's squared norm per block and its norm, from one kernel per block.
     static func norms(count: Int, blocks: [Range<Int>], squaredNorm: (Int, Range<Int>) -> Double) -> (squaredNorms: [Double], norms: [Double]) {
         let squaredNorms = (0..<count).flatMap { k in blocks.map { squaredNorm(k, $0) } }

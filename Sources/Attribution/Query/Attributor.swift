@@ -93,6 +93,8 @@ public final class Attributor {
     private let projection: GradientProjection
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
+    /// The index features' standardisation, computed the first time `standardized` scores them.
+    private var standardization: FeatureStandardization?
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -137,7 +139,8 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool)
+        if method == .standardized && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
+        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

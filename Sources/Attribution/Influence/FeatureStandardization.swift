@@ -1,0 +1,81 @@
+import Inference
+
+/// What `InfluenceMethod.standardized` scores with: every feature centred on its mean over the
+/// datanet's documents and divided by its standard deviation there, then the cosine.
+///
+/// With `μ_j`, `σ_j` over the documents, `z(x)_j = (x_j − μ_j)/σ_j` (features constant across
+/// the documents, `σ_j = 0`, are left out) and
+/// `score_k = z(v)·z(g_k) / (‖z(v)‖ ‖z(g_k)‖)`. The numerator is taken as
+/// `Σ_j w_j g_kj − Σ_j w_j μ_j` with `w_j = (v_j − μ_j)/σ_j²`: one weighted pass over each
+/// stored row. A diagonal preconditioner estimated from the datanet itself (as TrackStar
+/// divides by Adam's second moments, without needing the optimizer's state) with the common
+/// direction of all documents removed. Computed once per set of rows, in float64, every sum
+/// in an order fixed by the data.
+public struct FeatureStandardization: Sendable {
+    /// `μ_j`.
+    public let means: [Double]
+    /// `1/σ_j²`, or 0 where `σ_j = 0`.
+    public let inverseVariances: [Double]
+    /// `‖z(g_k)‖` per document.
+    public let norms: [Double]
+
+    public init<Rows: ScoringRows>(_ g: Rows, pool: WorkerPool) {
+        let n = Double(g.count)
+        // Per block, on one thread: Σ_k g_kj and Σ_k g_kj², documents added in order.
+        let moments = (0..<g.blocks.count).mapInParallel(chunk: 1, pool: pool) { l -> (sums: [Double], squares: [Double]) in
+            let block = g.blocks[l]
+            var sums = [Double](repeating: 0, count: block.count), squares = sums
+            sums.withUnsafeMutableBufferPointer { sums in
+                squares.withUnsafeMutableBufferPointer { squares in
+                    for k in 0..<g.count {
+                        g.add(1, row: k, columns: block, into: sums.baseAddress!)
+                        g.addSquared(row: k, columns: block, into: squares.baseAddress!)
+                    }
+                }
+            }
+            return (sums, squares)
+        }
+        let means = moments.flatMap { $0.sums.map { $0 / n } }
+        let meanSquares = moments.flatMap { $0.squares.map { $0 / n } }
+        let inverseVariances = zip(meanSquares, means).map { meanSquare, mean -> Double in
+            let variance = meanSquare - mean * mean
+            // Below rounding of the second moment the feature is constant across documents.
+            return variance > 1e-12 * meanSquare ? 1 / variance : 0
+        }
+        assert(means.count == g.width && inverseVariances.count == g.width, "one mean and variance per feature")
+        // ‖z_k‖² = Σ_j g_kj²/σ_j² − 2 Σ_j g_kj μ_j/σ_j² + Σ_j μ_j²/σ_j².
+        let centre = zip(means, inverseVariances).map { $0 * $1 }
+        var constant = 0.0
+        for j in 0..<g.width { constant += centre[j] * means[j] }
+        let norms = inverseVariances.withUnsafeBufferPointer { a in
+            centre.withUnsafeBufferPointer { c in
+                (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+                    max(0, g.squaredDot(a.baseAddress!, row: k) - 2 * g.dot(c.baseAddress!, row: k) + constant).squareRoot()
+                }
+            }
+        }
+        self.means = means
+        self.inverseVariances = inverseVariances
+        self.norms = norms
+    }
+
+    /// Every document's standardised cosine with `query` (in the rows' representation).
+    public func scores<Rows: ScoringRows>(_ g: Rows, query: Rows.Query, pool: WorkerPool) -> [Double] {
+        precondition(g.width == means.count && g.count == norms.count, "the standardisation belongs to other rows")
+        let v = g.values(of: query, columns: 0..<g.width)
+        var w = [Double](repeating: 0, count: g.width)
+        var queryNormSquared = 0.0, offset = 0.0
+        for j in 0..<g.width {
+            let centred = v[j] - means[j]
+            w[j] = centred * inverseVariances[j]
+            queryNormSquared += centred * w[j]
+            offset += w[j] * means[j]
+        }
+        let queryNorm = queryNormSquared.squareRoot()
+        return w.withUnsafeBufferPointer { w in
+            (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+                norms[k] > 0 && queryNorm > 0 ? (g.dot(w.baseAddress!, row: k) - offset) / (norms[k] * queryNorm) : 0
+            }
+        }
+    }
+}
