@@ -23,11 +23,11 @@ import Inference
 /// Blocks get features in proportion to their gradients' energy (`AttributionIndexBuilder`),
 /// 16,380 in all by default: with the scale, 16 KB per document.
 ///
-/// The root is the `MerkleRoot` (Crypto; BLAKE2b of nothing when empty) over one leaf per document, `id ‖ contributor (zero when
-/// absent) ‖ BLAKE2b(its scale's 4 bytes ‖ its levels)`; the header checksum covers the
-/// settings the root does not (seed, budget, lengths, blocks). Per-block constants (squared
-/// norms, DataInf's λ) are not stored: they are recomputed from the features on reading
-/// (`FeatureMatrix`), so they cannot disagree with them.
+/// The root is Crypto's `MerkleRoot` (BLAKE2b of nothing when there are no documents) over
+/// one leaf per document, `id ‖ contributor (zero when absent) ‖ BLAKE2b(its scale's 4 bytes
+/// ‖ its levels)`; the header checksum covers the settings the root does not (seed, budget,
+/// lengths, blocks). Per-block constants (squared norms, DataInf's λ) are not stored: they are
+/// recomputed from the features on reading (`FeatureMatrix`), so they cannot disagree with them.
 public struct AttributionIndex: Sendable {
     /// One indexed document.
     public struct Document: Sendable, Equatable {
