@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Consensus", dependencies: ["Crypto", "Ledger", "Gossip"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CSodium", "CPrefetch", "CJSON"], swiftSettings: simdSwiftSettings),
         .target(name: "Attribution", dependencies: ["Crypto", "Inference", "CDivSufSort", "COpenBLAS"], swiftSettings: simdSwiftSettings),
+        // x402: payment headers, offers, signing bytes and the verification rules.
+        .target(name: "Payments", dependencies: ["Crypto", "Ledger"]),
         // TOML manifests (tributary e2e) read with Debian's toml++ through a C face.
         .target(
             name: "CTOML",
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Crypto"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Inference"]),
+        .testTarget(name: "PaymentsTests", dependencies: ["Payments", "Ledger", "Crypto"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip", "Attribution"]),
     ]
 )

@@ -1,0 +1,36 @@
+import Foundation
+import Ledger
+
+/// Constants of the x402 v2 HTTP transport and of the `tributary:*` schemes
+/// (docs/x402.md; the normative contract is the x402-tributary scheme page it follows).
+public enum X402 {
+    /// The protocol version every message carries in `x402Version`.
+    public static let version = 2
+    /// The server's offers, on a `402` answer.
+    public static let paymentRequiredHeader = "PAYMENT-REQUIRED"
+    /// The client's signed payment, on the retried request.
+    public static let paymentSignatureHeader = "PAYMENT-SIGNATURE"
+    /// The settlement receipt, on the paid answer.
+    public static let paymentResponseHeader = "PAYMENT-RESPONSE"
+    /// Largest header value accepted, in bytes of its base64 text.
+    public static let headerBytesMax = 8 * 1024
+    /// The only asset: OPEN, the native token.
+    public static let asset = "OPEN"
+    /// OPEN's decimals, as offers state them in `extra.decimals`.
+    public static let decimals = OPEN.decimals
+    /// An authorization's window may exceed the offer's `maxTimeoutSeconds` by this much.
+    public static let windowSlackSeconds: UInt64 = 60
+    /// An authorization stops being accepted this long before its `validBefore`.
+    public static let expiryMarginSeconds: UInt64 = 5
+
+    /// The CAIP-2 style network name of a chain, e.g. `tributary:devnet`.
+    public static func network(chainID: String) -> String { "tributary:" + chainID }
+}
+
+/// The two payment schemes of `tributary:*` networks.
+public enum PaymentScheme: String, Sendable, CaseIterable {
+    /// The client pays exactly the offer's amount.
+    case exact
+    /// The offer's amount is a cap; the server charges what the answer cost.
+    case upto
+}

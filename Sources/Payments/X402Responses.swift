@@ -1,0 +1,99 @@
+import Ledger
+
+/// A `402` answer's `PAYMENT-REQUIRED` object: the resource and the offers for it.
+public struct PaymentRequired: Sendable, Equatable {
+    public var resource: String
+    public var description: String
+    public var accepts: [PaymentRequirements]
+    /// Why payment is asked for (e.g. the header was missing, or the payment was refused and why).
+    public var error: String
+
+    public init(resource: String, description: String, accepts: [PaymentRequirements], error: String) {
+        precondition(!accepts.isEmpty, "a 402 answer needs at least one offer")
+        self.resource = resource
+        self.description = description
+        self.accepts = accepts
+        self.error = error
+    }
+
+    public var json: [String: Any] {
+        ["x402Version": X402.version, "error": error,
+         "resource": ["url": resource, "description": description, "mimeType": "application/json"],
+         "accepts": accepts.map(\.json), "extensions": [String: Any]()]
+    }
+
+    /// The `PAYMENT-REQUIRED` header value.
+    public var headerValue: String { X402JSON.headerValue(json) }
+
+    /// Reads a `PAYMENT-REQUIRED` object (what `x402 pay` does with a `402`).
+    public init(json: [String: Any]) throws(X402Malformed) {
+        let object = try X402Object(json, path: "")
+        let version = try object.integer("x402Version", in: 0...Int(Int32.max))
+        guard version == X402.version else { throw X402Malformed("x402Version must be \(X402.version), not \(version)") }
+        let resourceInfo = try object.object("resource")
+        resource = try resourceInfo.string("url")
+        description = resourceInfo.has("description") ? try resourceInfo.string("description") : ""
+        error = object.has("error") ? try object.string("error") : ""
+        guard let list = object.fields["accepts"] as? [Any], !list.isEmpty else { throw X402Malformed("accepts must be a non-empty array") }
+        var accepts: [PaymentRequirements] = []
+        for (index, entry) in list.enumerated() { accepts.append(try PaymentRequirements(X402Object(entry, path: "accepts[\(index)]"))) }
+        self.accepts = accepts
+    }
+}
+
+/// The facilitator's answer to `verify`.
+public struct VerifyResponse: Sendable, Equatable {
+    public var invalidReason: PaymentInvalidReason?
+    public var payer: Address
+
+    public init(_ verdict: PaymentVerdict, payer: Address) {
+        self.invalidReason = verdict.reason
+        self.payer = payer
+    }
+
+    public var isValid: Bool { invalidReason == nil }
+
+    public var json: [String: Any] {
+        var json: [String: Any] = ["isValid": isValid, "payer": payer.hex]
+        if let invalidReason { json["invalidReason"] = invalidReason.rawValue }
+        return json
+    }
+}
+
+/// The `PAYMENT-RESPONSE` object and the facilitator's answer to `settle`.
+public struct SettlementResponse: Sendable, Equatable {
+    public var success: Bool
+    /// The settlement transaction's hash (lowercase hex), empty when settlement failed.
+    public var transaction: String
+    public var network: String
+    public var payer: Address
+    /// Atomic units actually charged (for `upto`, the price of what was served).
+    public var amount: UInt64
+    /// Why settlement failed: an `invalidReason` code or another stated reason.
+    public var errorReason: String?
+
+    public static func settled(transaction: String, network: String, payer: Address, amount: UInt64) -> SettlementResponse {
+        SettlementResponse(success: true, transaction: transaction, network: network, payer: payer, amount: amount, errorReason: nil)
+    }
+
+    public static func failed(_ reason: String, network: String, payer: Address) -> SettlementResponse {
+        SettlementResponse(success: false, transaction: "", network: network, payer: payer, amount: 0, errorReason: reason)
+    }
+
+    public var json: [String: Any] {
+        var json: [String: Any] = ["success": success, "transaction": transaction, "network": network, "payer": payer.hex, "amount": String(amount)]
+        if let errorReason { json["errorReason"] = errorReason }
+        return json
+    }
+
+    /// The `PAYMENT-RESPONSE` header value.
+    public var headerValue: String { X402JSON.headerValue(json) }
+}
+
+/// `GET /x402/supported`: both schemes on the node's network.
+public enum SupportedKinds {
+    public static func json(chainID: String) -> [String: Any] {
+        ["kinds": PaymentScheme.allCases.map { ["x402Version": X402.version, "scheme": $0.rawValue, "network": X402.network(chainID: chainID)] as [String: Any] },
+         "extensions": [Any](), "signers": [String: Any]()]
+    }
+}
