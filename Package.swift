@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Node",
-            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "Attribution", "CMicroHTTPD", "CCurl", "CTOML"]
+            dependencies: ["Crypto", "Ledger", "Consensus", "Gossip", "Inference", "Attribution", "Payments", "CMicroHTTPD", "CCurl", "CTOML"]
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),

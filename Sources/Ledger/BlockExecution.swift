@@ -57,6 +57,7 @@ public struct BlockExecution: Sendable {
         let status = store.status!
         let context = BlockContext(following: store, timeMs: max(timeMs, status.lastBlockTimeMs + 1), proposer: proposer)
         var state = StateOverlay(base: store)
+        executor.beginBlock(&state, context: context)
         var included: [SignedTransaction] = []
         var rejected: [(hash: Digest, reason: TransactionRejection)] = []
         for candidate in candidates {
@@ -96,6 +97,7 @@ public struct BlockExecution: Sendable {
         guard validators.power(of: header.proposer) > 0 else { throw .proposerNotAValidator(header.proposer) }
         let context = BlockContext(following: store, timeMs: header.timeMs, proposer: header.proposer)
         var state = StateOverlay(base: store)
+        executor.beginBlock(&state, context: context)
         for (index, transaction) in candidate.transactions.enumerated() {
             do {
                 if !signatureChecked(transaction) { try executor.checkSignature(transaction) }

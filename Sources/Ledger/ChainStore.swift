@@ -168,6 +168,18 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         StateTree.update(writes.map { StateTree.Change(key: $0.key.bytes, value: $0.value) }) { treeNode(at: $0) }
     }
 
+    public func keys(of kind: StateKey.Kind, limit: Int) -> [StateKey] {
+        precondition(limit >= 0, "a negative limit")
+        var result: [StateKey] = []
+        guard limit > 0 else { return result }
+        database.scan(Family.state, prefix: [kind.rawValue]) { key, _ in
+            guard let stateKey = StateKey(bytes: key) else { fatalError("corrupt state key \(Hex.encode(key))") }
+            result.append(stateKey)
+            return result.count < limit
+        }
+        return result
+    }
+
     /// Every record of one kind, in key order.
     public func records(of kind: StateKey.Kind) -> [(key: StateKey, value: [UInt8])] {
         var result: [(key: StateKey, value: [UInt8])] = []

@@ -154,9 +154,60 @@ public struct Executor: Sendable {
             sender.debit(transaction.fee)
             save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
             punish(evidence, in: &state, context: context)
+
+        case let .settlePayment(settlement):
+            try checkSettlement(settlement, payee: senderAddress, in: state, context: context)
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
+            let a = settlement.authorization
+            var payer = state.account(a.from)
+            payer.balance -= settlement.charged  // checked spendable; the payer's own nonce is untouched
+            state.setRecord(.account(a.from), payer)
+            credit(settlement.charged, to: senderAddress, in: &state)
+            state.setRecord(.paymentNonce(payer: a.from, nonce: a.nonce), PaymentNonceRecord(validBefore: a.validBefore, settledHeight: context.height))
+            state.setRecord(.paymentExpiry(validBefore: a.validBefore, payer: a.from, nonce: a.nonce), PaymentNonceRecord(validBefore: a.validBefore, settledHeight: context.height))
         }
 
         credit(transaction.fee, to: context.proposer, in: &state)
+    }
+
+    /// What every block does before its transactions: forgets settled payment nonces whose
+    /// window has closed, oldest first, at most `PaymentSettlement.prunedNoncesPerBlockMax`.
+    /// Replay stays impossible: at or after `validBefore` an authorization fails rule 3.
+    public func beginBlock(_ state: inout StateOverlay, context: BlockContext) {
+        for key in state.keys(of: .paymentExpiry, limit: PaymentSettlement.prunedNoncesPerBlockMax) {
+            guard case let .paymentExpiry(validBefore, payer, nonce) = key else { preconditionFailure("a \(key.kind) key among payment expiries") }
+            guard validBefore <= context.timeSeconds else { break }
+            state.set(key, nil)
+            state.set(.paymentNonce(payer: payer, nonce: nonce), nil)
+        }
+    }
+
+    /// Rules 2–6 of x402 verification for a settlement by `payee`, at the block's time: the
+    /// authorization names this chain, OPEN, a known scheme and the payee; the charge fits the
+    /// scheme; the window is open; the payer signed; the nonce is unused; the payer can pay.
+    private func checkSettlement(_ settlement: PaymentSettlement, payee: Address, in state: StateOverlay, context: BlockContext) throws(TransactionRejection) {
+        let a = settlement.authorization, network = PaymentAuthorization.network(chainID: chainID)
+        guard let scheme = PaymentScheme(rawValue: a.scheme), a.network == network, a.asset == PaymentAuthorization.asset, a.to == payee.hex else {
+            throw .invalidPayment(.authorizationMismatch, "the authorization is not an exact or upto payment of OPEN to the sender on \(network)")
+        }
+        guard a.from != payee else { throw .invalidPayment(.authorizationMismatch, "the payer is the payee") }
+        guard settlement.charged > 0 else { throw .zeroAmount }
+        switch scheme {
+        case .exact: guard settlement.charged == a.amount else { throw .invalidPayment(.authorizationMismatch, "an exact payment charges \(a.amount), not \(settlement.charged)") }
+        case .upto: guard settlement.charged <= a.amount else { throw .invalidPayment(.authorizationMismatch, "charges \(settlement.charged), above the authorized \(a.amount)") }
+        }
+        if let reason = a.windowViolation(now: context.timeSeconds, windowSecondsMax: PaymentSettlement.windowSecondsMax) {
+            throw .invalidPayment(reason, "block time \(context.timeSeconds) s is outside the window \(a.validAfter)–\(a.validBefore) (at most \(PaymentSettlement.windowSecondsMax) s, closing \(PaymentAuthorization.expiryMarginSeconds) s early)")
+        }
+        guard a.isSigned(by: settlement.signature) else { throw .invalidPayment(.signature, "the signature is not the payer's") }
+        guard state.value(for: .paymentNonce(payer: a.from, nonce: a.nonce)) == nil else {
+            throw .invalidPayment(.nonceUsed, "nonce \(a.nonce.hex) of \(a.from) was already settled")
+        }
+        do { try requireSpendable(settlement.charged, of: state.account(a.from), at: a.from, in: state, time: context.timeSeconds) } catch {
+            throw .invalidPayment(.insufficientFunds, "the payer cannot spend \(settlement.charged): \(error)")
+        }
     }
 
     /// Removes the entries of `unbonding` released by `height` and returns their total.

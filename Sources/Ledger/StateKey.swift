@@ -13,13 +13,17 @@ public enum StateKey: Hashable, Sendable {
     case supply
     case slash(validator: Address, height: UInt64)
     case unbonding(Address)
+    /// A settled x402 authorization's (payer, nonce): consumed until its `validBefore`.
+    case paymentNonce(payer: Address, nonce: Bytes32)
+    /// The same, ordered by `validBefore` so expired nonces are pruned oldest first.
+    case paymentExpiry(validBefore: UInt64, payer: Address, nonce: Bytes32)
 
-    /// The longest encoded key (a contribution: prefix, datanet, content hash).
-    public static let bytesMax = 65
+    /// The longest encoded key (a payment expiry: prefix, time, payer, nonce).
+    public static let bytesMax = 73
 
     /// The prefix byte of each kind.
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding
+        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding, paymentNonce, paymentExpiry
     }
 
     public var kind: Kind {
@@ -34,6 +38,8 @@ public enum StateKey: Hashable, Sendable {
         case .supply: .supply
         case .slash: .slash
         case .unbonding: .unbonding
+        case .paymentNonce: .paymentNonce
+        case .paymentExpiry: .paymentExpiry
         }
     }
 
@@ -53,6 +59,13 @@ public enum StateKey: Hashable, Sendable {
         case let .slash(validator, height):
             writer.write(validator)
             writer.write(height)
+        case let .paymentNonce(payer, nonce):
+            writer.write(payer)
+            writer.write(nonce)
+        case let .paymentExpiry(validBefore, payer, nonce):
+            writer.write(validBefore)
+            writer.write(payer)
+            writer.write(nonce)
         }
         return writer.bytes
     }
@@ -87,6 +100,12 @@ public enum StateKey: Hashable, Sendable {
         case .slash:
             guard body.count == 40, let validator = id(body.prefix(32)) else { return nil }
             self = .slash(validator: PublicKey(validator), height: body.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+        case .paymentNonce:
+            guard body.count == 64, let payer = id(body.prefix(32)), let nonce = id(body.suffix(32)) else { return nil }
+            self = .paymentNonce(payer: PublicKey(payer), nonce: nonce)
+        case .paymentExpiry:
+            guard body.count == 72, let payer = id(body.dropFirst(8).prefix(32)), let nonce = id(body.suffix(32)) else { return nil }
+            self = .paymentExpiry(validBefore: body.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, payer: PublicKey(payer), nonce: nonce)
         }
     }
 }

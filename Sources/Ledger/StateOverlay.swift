@@ -6,6 +6,8 @@ import Crypto
 /// (see `ChainStore`), because a node that executes on a partial view would diverge.
 public protocol StateReader: Sendable {
     func value(for key: StateKey) -> [UInt8]?
+    /// The first `limit` keys of `kind` present, in encoded-key order.
+    func keys(of kind: StateKey.Kind, limit: Int) -> [StateKey]
 }
 
 /// Uncommitted changes on top of a committed state: what executing some transactions wrote.
@@ -19,6 +21,19 @@ public struct StateOverlay: StateReader {
     public func value(for key: StateKey) -> [UInt8]? {
         if let written = writes[key] { return written }
         return base.value(for: key)
+    }
+
+    /// The base's first keys of `kind` with this overlay's writes applied: deleted keys
+    /// dropped, written ones added.
+    public func keys(of kind: StateKey.Kind, limit: Int) -> [StateKey] {
+        precondition(limit >= 0, "a negative limit")
+        let written = writes.filter { $0.key.kind == kind }
+        let deleted = Set(written.filter { $0.value == nil }.map(\.key))
+        // Enough base keys that `limit` survive the deletions.
+        let base = self.base.keys(of: kind, limit: limit + deleted.count).filter { !deleted.contains($0) }
+        let added = written.compactMap { $0.value == nil ? nil : $0.key }
+        let merged = Set(base + added).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        return Array(merged.prefix(limit))
     }
 
     public mutating func set(_ key: StateKey, _ value: [UInt8]?) {

@@ -96,6 +96,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     /// Reports a validator that signed two conflicting votes: part of its stake is burned and
     /// it is jailed (out of the validator set two heights later).
     case evidence(DuplicateVoteEvidence)
+    /// Settles an x402 payment to the sender, the authorization's payee: moves `charged`
+    /// from the payer and consumes (payer, nonce) on the chain (docs/x402.md).
+    case settlePayment(PaymentSettlement)
 
     public static let nameMaxBytes = 64
     public static let descriptionMaxBytes = 512
@@ -113,6 +116,7 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case .stake: "stake"
         case .unstake: "unstake"
         case .evidence: "evidence"
+        case .settlePayment: "settle_payment"
         }
     }
 
@@ -137,6 +141,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             writer.write(UInt8(6)); writer.write(amount)
         case let .evidence(evidence):
             writer.write(UInt8(7)); writer.write(evidence)
+        case let .settlePayment(settlement):
+            writer.write(UInt8(8)); writer.write(settlement)
         }
     }
 
@@ -164,6 +170,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             self = .unstake(amount: try reader.readUInt64())
         case 7:
             self = .evidence(try reader.read())
+        case 8:
+            self = .settlePayment(try reader.read())
         case let tag:
             throw .unknownTag(type: "transaction body", tag: tag)
         }

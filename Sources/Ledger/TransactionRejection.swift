@@ -22,6 +22,8 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
     case invalidEvidence(String)
     case staleEvidence(height: UInt64, oldestAccepted: UInt64)
     case duplicateEvidence
+    /// An x402 settlement fails a verification rule; the code is the rule's reason.
+    case invalidPayment(PaymentInvalidReason, String)
 
     public var code: String {
         switch self {
@@ -44,6 +46,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case .invalidEvidence: "invalid_evidence"
         case .staleEvidence: "stale_evidence"
         case .duplicateEvidence: "duplicate_evidence"
+        case let .invalidPayment(reason, _): reason.rawValue
         }
     }
 
@@ -69,6 +72,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case let .invalidEvidence(reason): "evidence is invalid: \(reason)"
         case let .staleEvidence(height, oldest): "evidence from height \(height) is older than the oldest accepted, \(oldest)"
         case .duplicateEvidence: "this validator was already punished for double-signing at this height"
+        case let .invalidPayment(_, detail): "payment refused: \(detail)"
         }
     }
 }

@@ -1,25 +1,6 @@
 import Crypto
 import Ledger
 
-/// Why a well-formed payment is refused: the spec's `invalidReason` codes.
-public enum PaymentInvalidReason: String, Sendable, CaseIterable {
-    /// Rule 1: `accepted` is none of the server's current offers.
-    case invalidPaymentRequirements = "invalid_payment_requirements"
-    /// Rule 2: the authorization's scheme, network, asset, payee, resource or amount differ from the offer's.
-    case authorizationMismatch = "invalid_tributary_authorization_mismatch"
-    /// Rule 3: `now` is within `X402.expiryMarginSeconds` of `validBefore` or past it, or the
-    /// window is longer than the offer's timeout plus `X402.windowSlackSeconds`.
-    case expired = "invalid_tributary_expired"
-    /// Rule 3: `now` is before `validAfter`.
-    case notYetValid = "invalid_tributary_not_yet_valid"
-    /// Rule 4: the signature is not the payer's over the signing bytes.
-    case signature = "invalid_tributary_signature"
-    /// Rule 5: the payer's nonce was settled on this chain, or a settlement of it is pending.
-    case nonceUsed = "invalid_tributary_nonce_used"
-    /// Rule 6: the payer's balance does not cover the amount on top of its pending reservations.
-    case insufficientFunds = "insufficient_funds"
-}
-
 /// What the chain says of a payer when its payment is checked.
 public struct PayerStanding: Sendable, Equatable {
     /// Spendable balance, atomic units.
@@ -63,7 +44,8 @@ public enum PaymentVerifier {
               a.resource == offer.resource, String(a.amount) == offer.amount
         else { return .invalid(.authorizationMismatch) }
         // Rule 3: the window.
-        if let reason = windowViolation(a, maxTimeoutSeconds: offer.maxTimeoutSeconds, now: now) { return .invalid(reason) }
+        let windowMax = UInt64(max(0, offer.maxTimeoutSeconds)) + X402.windowSlackSeconds
+        if let reason = a.windowViolation(now: now, windowSecondsMax: windowMax) { return .invalid(reason) }
         // Rule 4: the payer's signature.
         guard a.isSigned(by: payment.signature) else { return .invalid(.signature) }
         // Rule 5: one use per (payer, nonce).
@@ -73,15 +55,5 @@ public enum PaymentVerifier {
         let (needed, overflow) = a.amount.addingReportingOverflow(reservations.reserved(by: a.from))
         guard !overflow, chain.balance >= needed else { return .invalid(.insufficientFunds) }
         return .valid(offer: offer)
-    }
-
-    /// Rule 3 alone: `validAfter <= now < validBefore - 5` and
-    /// `validBefore - validAfter <= maxTimeoutSeconds + 60`. Validators check it again at
-    /// execution with the block's time.
-    public static func windowViolation(_ a: PaymentAuthorization, maxTimeoutSeconds: Int, now: UInt64) -> PaymentInvalidReason? {
-        if now < a.validAfter { return .notYetValid }
-        guard a.validBefore >= X402.expiryMarginSeconds, now < a.validBefore - X402.expiryMarginSeconds else { return .expired }
-        guard a.validBefore - a.validAfter <= UInt64(max(0, maxTimeoutSeconds)) + X402.windowSlackSeconds else { return .expired }
-        return nil
     }
 }

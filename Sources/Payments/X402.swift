@@ -15,22 +15,12 @@ public enum X402 {
     /// Largest header value accepted, in bytes of its base64 text.
     public static let headerBytesMax = 8 * 1024
     /// The only asset: OPEN, the native token.
-    public static let asset = "OPEN"
+    public static let asset = PaymentAuthorization.asset
     /// OPEN's decimals, as offers state them in `extra.decimals`.
     public static let decimals = OPEN.decimals
     /// An authorization's window may exceed the offer's `maxTimeoutSeconds` by this much.
     public static let windowSlackSeconds: UInt64 = 60
-    /// An authorization stops being accepted this long before its `validBefore`.
-    public static let expiryMarginSeconds: UInt64 = 5
 
     /// The CAIP-2 style network name of a chain, e.g. `tributary:devnet`.
-    public static func network(chainID: String) -> String { "tributary:" + chainID }
-}
-
-/// The two payment schemes of `tributary:*` networks.
-public enum PaymentScheme: String, Sendable, CaseIterable {
-    /// The client pays exactly the offer's amount.
-    case exact
-    /// The offer's amount is a cap; the server charges what the answer cost.
-    case upto
+    public static func network(chainID: String) -> String { PaymentAuthorization.network(chainID: chainID) }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Ledger
+import Payments
 
 /// JSON shapes of ledger values in the HTTP API and `--json` CLI output. Amounts are decimal
 /// strings of atomic units (1 OPEN = 10^9), hashes and addresses lowercase hex.
@@ -38,6 +39,10 @@ enum JSONView {
         case let .evidence(evidence):
             object["validator"] = evidence.validator.hex
             object["votes"] = [evidence.first, evidence.second].map(vote)
+        case let .settlePayment(settlement):
+            object["authorization"] = settlement.authorization.json
+            object["payment_signature"] = Data(settlement.signature.bytes).base64EncodedString()
+            object["charged"] = String(settlement.charged)
         }
         return object
     }
