@@ -71,6 +71,11 @@ public struct SettlementResponse: Sendable, Equatable {
     public var amount: UInt64
     /// Why settlement failed: an `invalidReason` code or another stated reason.
     public var errorReason: String?
+    /// The height that committed the settlement (answers given after commit).
+    public var height: UInt64?
+    /// The settlement was accepted into the mempool, not yet committed (the lower-latency
+    /// mode; it can still fail).
+    public var pending = false
 
     public static func settled(transaction: String, network: String, payer: Address, amount: UInt64) -> SettlementResponse {
         SettlementResponse(success: true, transaction: transaction, network: network, payer: payer, amount: amount, errorReason: nil)
@@ -83,6 +88,8 @@ public struct SettlementResponse: Sendable, Equatable {
     public var json: [String: Any] {
         var json: [String: Any] = ["success": success, "transaction": transaction, "network": network, "payer": payer.hex, "amount": String(amount)]
         if let errorReason { json["errorReason"] = errorReason }
+        if let height { json["height"] = height }
+        if pending { json["settlement_pending"] = true }
         return json
     }
 

@@ -66,8 +66,9 @@ enum StartCommand {
         defer { service?.stop() }
         let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
         let adapterAPI = service.map(AdaptersAPI.init)
+        let x402API = X402API(settler: PaymentSettler(node: node, mode: .commit))
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
-            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)
+            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? x402API.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)
             node.metrics.countResponse(status: response.status)
             return response
         }

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Gossip
 import Ledger
+import Payments
 import Synchronization
 
 /// A running chain node: the store, the mempool, the consensus engine and, unless it runs
@@ -16,6 +17,8 @@ final class ChainNode: GossipHost, Sendable {
     let validatorKey: SigningKey
     let log: Logger
     let metrics = NodeMetrics()
+    /// x402 settlements this node submitted and the payer funds they hold.
+    let payments = PendingPayments()
     /// Peer-to-peer networking; nil for a node that runs alone (benchmarks).
     let gossip: GossipService?
     let chainID: String
@@ -80,8 +83,9 @@ final class ChainNode: GossipHost, Sendable {
         consensusConfig = config
         self.blockTransactionsMax = blockTransactionsMax
         // Gossip hears of synced blocks per batch (`GossipService.syncBatchDone`), not per block.
-        syncer = BlockSyncer(store: store) { [mempool, metrics] block in
+        syncer = BlockSyncer(store: store) { [mempool, metrics, payments] block in
             mempool.remove(block.transactions.map(\.hash)) { store.account($0).nonce }
+            payments.committed(block.transactions)
             metrics.add(metrics.blocksCommitted)
             metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
         }
@@ -253,12 +257,14 @@ final class ChainNode: GossipHost, Sendable {
 
     private func recordDropped(_ rejected: [(hash: Digest, reason: TransactionRejection)]) {
         dropped.withLock { recent in for (hash, reason) in rejected { recent.record(hash, reason) } }
+        payments.dropped(rejected.map(\.hash))
         metrics.add(metrics.transactionsDropped, UInt64(rejected.count))
         log.debug("dropped transactions", ["count": rejected.count, "first_reason": rejected[0].reason.code])
     }
 
     private func committed(_ block: Block, busyMicroseconds: UInt64) {
         gossip?.heightCommitted(block.header.height)
+        payments.committed(block.transactions)
         submitDueEvidence()
         metrics.add(metrics.consensusBusyMicroseconds, busyMicroseconds)
         metrics.add(metrics.blocksCommitted)

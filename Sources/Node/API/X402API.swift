@@ -1,0 +1,63 @@
+import Foundation
+import Ledger
+import Payments
+
+/// The x402 facilitator routes every node serves (docs/x402.md):
+///
+/// | route | answer |
+/// | --- | --- |
+/// | `GET /x402/supported` | `{"kinds": [{"x402Version": 2, "scheme": "exact" | "upto", "network": "tributary:<chain-id>"}], "extensions": [], "signers": {}}` |
+/// | `POST /x402/verify` | body `{"x402Version": 2, "paymentPayload", "paymentRequirements"}` → `{"isValid", "invalidReason"?, "payer"}` |
+/// | `POST /x402/settle` | the same body → `{"success", "transaction", "network", "payer", "amount", "errorReason"?, "height"?, "settlement_pending"?}` |
+///
+/// `verify` checks the six rules with `paymentRequirements` as the server's only offer,
+/// against the committed chain and this node's pending settlements. `settle` does the same,
+/// then settles to this node's account (a payment to another payee fails with
+/// `invalid_payment_requirements`: only the payee can settle); for `upto` the body may name
+/// the charge in `"amount"` (default: the cap). Malformed bodies answer 400
+/// `{"error": "malformed_payment", "message"}`.
+struct X402API: Sendable {
+    let settler: PaymentSettler
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse? {
+        switch (request.method, request.path) {
+        case ("GET", "/x402/supported"): return .json(SupportedKinds.json(chainID: settler.node.chainID))
+        case ("POST", "/x402/verify"): return answer(request, settle: false)
+        case ("POST", "/x402/settle"): return answer(request, settle: true)
+        case (_, "/x402/supported"), (_, "/x402/verify"), (_, "/x402/settle"):
+            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
+            response.headers.append(("Allow", request.path == "/x402/supported" ? "GET" : "POST"))
+            return response
+        default: return nil
+        }
+    }
+
+    private func answer(_ request: HTTPRequest, settle: Bool) -> HTTPResponse {
+        let payment: PaymentPayload, requirements: PaymentRequirements, charge: UInt64?
+        do {
+            let body = try X402JSON.object(json: Data(request.body))
+            let version = body["x402Version"] as? Int
+            guard version == X402.version, !(body["x402Version"] is Bool) else { throw X402Malformed("x402Version must be \(X402.version)") }
+            payment = try PaymentPayload(json: body["paymentPayload"] as? [String: Any] ?? [:], path: "paymentPayload")
+            guard let offer = body["paymentRequirements"] as? [String: Any] else { throw X402Malformed("missing field paymentRequirements") }
+            requirements = try PaymentRequirements(json: offer)
+            if let text = body["amount"] {
+                guard settle, let text = text as? String, let value = X402JSON.amount(text) else {
+                    throw X402Malformed("amount (the charge of a settlement) must be a decimal string of atomic units")
+                }
+                charge = value
+            } else {
+                charge = nil
+            }
+        } catch {
+            return .error(400, "malformed_payment", "\(error)")
+        }
+        guard settle else {
+            return .json(VerifyResponse(settler.verify(payment, offers: [requirements]), payer: payment.authorization.from).json)
+        }
+        guard requirements.payTo == settler.payee.hex else {
+            return .json(SettlementResponse.failed(PaymentInvalidReason.invalidPaymentRequirements.rawValue, network: settler.network, payer: payment.authorization.from).json)
+        }
+        return .json(settler.settle(payment, offers: [requirements], charged: charge).json)
+    }
+}

@@ -1,0 +1,119 @@
+import Crypto
+import Foundation
+import Ledger
+import Payments
+import Synchronization
+
+/// Verifies x402 payments against the chain and settles those made to this node's account:
+/// a `settlePayment` transaction signed and fee-paid by the node's key, then (in the default
+/// mode) a wait for its commit. Used by the facilitator routes and the paid serving path.
+final class PaymentSettler: Sendable {
+    /// When a settle request is answered.
+    enum Mode: String, Sendable {
+        /// After the settlement commits; the receipt names the height.
+        case commit
+        /// After the mempool accepts it (`settlement_pending`): lower latency, but the
+        /// settlement can still fail (the payer spends the funds elsewhere first), and the
+        /// answer was already given.
+        case pending
+    }
+
+    let node: ChainNode
+    let mode: Mode
+    /// The longest wait for a commit.
+    let commitWaitSeconds: Double = 30
+    private let submission = Mutex(())
+
+    init(node: ChainNode, mode: Mode) {
+        self.node = node
+        self.mode = mode
+    }
+
+    var network: String { X402.network(chainID: node.chainID) }
+    /// The account payments to this node go to.
+    var payee: Address { node.validatorKey.publicKey }
+
+    /// The `errorReason` of a settlement the chain refused for the provider's side (its fee,
+    /// its account nonce), not the payment's: the payment itself may be retried.
+    static let rejected = "settlement_rejected"
+
+    static func nowSeconds() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
+
+    /// The six rules against `offers`, the chain's committed state and this node's pending settlements.
+    func verify(_ payment: PaymentPayload, offers: [PaymentRequirements], now: UInt64, reservations: PaymentReservations) -> PaymentVerdict {
+        PaymentVerifier.verify(payment, offers: offers, now: now, reservations: reservations) { payer, nonce in
+            PayerStanding(balance: spendable(payer, now: now), nonceSettled: node.store.value(for: .paymentNonce(payer: payer, nonce: nonce)) != nil)
+        }
+    }
+
+    /// `verify` with this node's reservations as they stand.
+    func verify(_ payment: PaymentPayload, offers: [PaymentRequirements]) -> PaymentVerdict {
+        let now = Self.nowSeconds()
+        return node.payments.withReservations(now: now) { verify(payment, offers: offers, now: now, reservations: $0) }
+    }
+
+    /// Verifies `payment`, reserves its amount, submits its settlement for `charged` atomic
+    /// units (the amount for `exact`; at most it for `upto`) and answers as `mode` says.
+    func settle(_ payment: PaymentPayload, offers: [PaymentRequirements], charged: UInt64? = nil) -> SettlementResponse {
+        let a = payment.authorization, now = Self.nowSeconds()
+        func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
+        let verdict = node.payments.reserve(payment, now: now) { verify(payment, offers: offers, now: now, reservations: $0) }
+        if let reason = verdict.reason { return failed(reason.rawValue) }
+        let charge = charged ?? a.amount
+        guard a.to == payee.hex, charge > 0, charge <= a.amount, a.scheme == PaymentScheme.upto.rawValue || charge == a.amount else {
+            node.payments.release(a)
+            return failed(a.to == payee.hex ? PaymentInvalidReason.authorizationMismatch.rawValue : PaymentInvalidReason.invalidPaymentRequirements.rawValue)
+        }
+        let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charge)
+        let transaction: SignedTransaction
+        do {
+            transaction = try submission.withLock { _ in
+                let key = node.validatorKey
+                let nonce = node.mempool.nextNonce(for: key.publicKey, committedNonce: node.store.account(key.publicKey).nonce)
+                let transaction = Transaction(sender: key.publicKey, nonce: nonce, fee: node.store.parameters.minFee, body: .settlePayment(settlement))
+                    .signed(by: key, chainID: node.chainID)
+                node.payments.submitted(a, as: transaction.hash)
+                try node.submit(transaction)
+                return transaction
+            }
+        } catch {
+            node.payments.release(a)
+            node.log.warning("x402 settlement not submitted", ["payer": a.from.hex, "error": "\(error)"])
+            if case let .rejected(.invalidPayment(reason, _)) = error as? ChainNode.SubmitError { return failed(reason.rawValue) }
+            return failed(Self.rejected)
+        }
+        var receipt = SettlementResponse.settled(transaction: transaction.hash.hex, network: network, payer: a.from, amount: charge)
+        guard mode == .commit else {
+            receipt.pending = true
+            return receipt
+        }
+        var outcome: ChainNode.TransactionStatus = .unknown
+        let finished = node.payments.wait(until: Date().addingTimeInterval(commitWaitSeconds)) {
+            outcome = (try? node.transactionStatus(transaction.hash)) ?? .unknown
+            switch outcome {
+            case .committed, .dropped: return true
+            case .pending, .unknown: return false
+            }
+        }
+        switch outcome {
+        case let .committed(height, _, _):
+            receipt.height = height
+            return receipt
+        case let .dropped(reason):
+            if case let .invalidPayment(payment, _) = reason { return failed(payment.rawValue) }
+            return failed(Self.rejected)
+        case .pending, .unknown:
+            var late = failed(finished ? "settlement_lost" : "settlement_timeout")
+            late.transaction = transaction.hash.hex
+            return late
+        }
+    }
+
+    /// What `payer` can spend now: its balance less what vesting still locks.
+    func spendable(_ payer: Address, now: UInt64) -> UInt64 {
+        let balance = node.store.account(payer).balance
+        guard let vesting: VestingSchedule = node.store.record(.vesting(payer)) else { return balance }
+        let locked = vesting.lockedAmount(at: now)
+        return balance > locked ? balance - locked : 0
+    }
+}
