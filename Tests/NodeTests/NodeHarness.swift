@@ -149,6 +149,8 @@ enum HTTP {
     struct Response {
         let status: Int
         let body: Data
+        /// Header names lowercased.
+        var headers: [String: String] = [:]
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
     }
 
@@ -158,11 +160,13 @@ enum HTTP {
         try send("POST", url, body: try JSONSerialization.data(withJSONObject: json), contentType: "application/json")
     }
 
-    static func send(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil, accept: String? = nil) throws -> Response {
+    static func send(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil, accept: String? = nil,
+                     headers: [String: String] = [:], timeoutSeconds: Double = 10) throws -> Response {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         request.httpBody = body
-        request.timeoutInterval = 10
+        request.timeoutInterval = timeoutSeconds
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
         if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
         let box = ResultBox()
@@ -182,7 +186,9 @@ enum HTTP {
         func set(data: Data?, response: HTTPURLResponse?, error: Error?) {
             lock.withLock {
                 if let error { result = .failure(error) } else {
-                    result = .success(Response(status: response?.statusCode ?? 0, body: data ?? Data()))
+                    var headers: [String: String] = [:]
+                    for (name, value) in response?.allHeaderFields ?? [:] { headers[String(describing: name).lowercased()] = String(describing: value) }
+                    result = .success(Response(status: response?.statusCode ?? 0, body: data ?? Data(), headers: headers))
                 }
             }
         }

@@ -183,6 +183,14 @@ final class CompletionAnswer: @unchecked Sendable {  // `roleSent` is guarded by
         return Self.serialize(answer)
     }
 
+    /// The last chunk of a paid stream: the settlement receipt.
+    func paymentChunk(_ receipt: [String: Any]) -> String {
+        var answer = envelope(object: chat ? "chat.completion.chunk" : "text_completion", choice: [:], usage: nil)
+        answer["choices"] = [Any]()
+        answer["payment_response"] = receipt
+        return Self.serialize(answer)
+    }
+
     private func chunk(text: String?, finish: Generation?) -> String {
         var choice: [String: Any] = ["index": 0, "finish_reason": finish.map(Self.finishReason) ?? NSNull()]
         if chat {

@@ -3,18 +3,6 @@ import Crypto
 import Foundation
 import Inference
 
-/// Decides whether a completion request may be scheduled. Every completion passes through
-/// one before it is queued; the payment layer answers 402 here.
-protocol ServingPolicy: Sendable {
-    /// Nil lets the request through; otherwise the response to send instead.
-    func admit(_ request: HTTPRequest, model: String) -> HTTPResponse?
-}
-
-/// Admits every request: a node that does not charge for inference.
-struct OpenServingPolicy: ServingPolicy {
-    func admit(_ request: HTTPRequest, model: String) -> HTTPResponse? { nil }
-}
-
 /// The OpenAI-style inference API:
 ///
 /// | route | answer |
@@ -28,6 +16,11 @@ struct OpenServingPolicy: ServingPolicy {
 /// index, the answer carries `attribution`: `tributary attribute --json`'s object with
 /// `"status": "attributed"` and `proof_id`, or `{"status": "skipped", "reason"}` when the
 /// attribution queue is full. A stream sends it as one more chunk before `[DONE]`.
+///
+/// With a price (`PricedServingPolicy`), a request without `PAYMENT-SIGNATURE` gets 402 and
+/// the offers; a paid one is verified, served, settled, and answered with `PAYMENT-RESPONSE`
+/// (a stream carries the receipt as a last chunk `{"choices": [], "payment_response": {...}}`
+/// before `[DONE]`, since its headers left before the settlement).
 ///
 /// With `stream: true` the answer is server-sent events, one `data: {chunk}` per piece of text,
 /// the last chunk carrying `finish_reason` and `usage`, then `data: [DONE]`. Errors use
@@ -88,7 +81,14 @@ struct CompletionsAPI: Sendable {
                 return Self.error(400, "invalid_request", "adapter '\(adapter.name)' has no attribution index; build one with 'tributary attribute index --adapter \(adapter.path) --datanet <its datanet file>'")
             }
         }
-        if let refusal = policy.admit(request, model: parameters.model) { return refusal }
+        let priced = PricedRequest(model: parameters.model, adapterID: adapter?.id, maxTokens: parameters.generation.maxTokens,
+                                   promptTokens: parameters.generation.promptTokens.count, resource: Self.resource(request))
+        let paid: PaidRequest?
+        switch policy.admit(request, priced) {
+        case .free: paid = nil
+        case let .paid(request): paid = request
+        case let .refused(response): return response
+        }
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: parameters.generation.promptTokens.count)
         let wanted = parameters.attribution, requestHash = wanted == nil ? Digest.zero : Digest.blake2b(request.body)
         let attributionJob = { @Sendable (generation: Generation) -> AttributionService.Job? in
@@ -106,6 +106,13 @@ struct CompletionsAPI: Sendable {
                     if case .text = event { return }
                     @Sendable func end(_ attributed: [String: Any]?) {
                         if let attributed { stream.write(Array("data: \(answer.attributionChunk(attributed))\n\n".utf8)) }
+                        if let paid {
+                            if case let .finished(generation) = event {
+                                stream.write(Array("data: \(answer.paymentChunk(paid.settle(generatedTokens: generation.tokens.count).json))\n\n".utf8))
+                            } else {
+                                paid.release()
+                            }
+                        }
                         stream.write(Array("data: [DONE]\n\n".utf8))
                         stream.finish()
                     }
@@ -113,10 +120,11 @@ struct CompletionsAPI: Sendable {
                     if let reason = attribution.submit(job, done: { end(Self.view($0, top: job.top)) }) { end(Self.view(.skipped(reason), top: job.top)) }
                 }
             } catch {
+                paid?.release()
                 return Self.refusal(error)
             }
             stream.onClose { ticket.cancel() }
-            return .eventStream(stream)
+            return paid == nil ? .eventStream(stream) : PricedServingPolicy.exposing(.eventStream(stream))
         }
         let outcome = Handoff<Result<Generation, GenerationFailure>>()
         do {
@@ -128,6 +136,7 @@ struct CompletionsAPI: Sendable {
                 }
             }
         } catch {
+            paid?.release()
             return Self.refusal(error)
         }
         switch outcome.wait() {
@@ -141,9 +150,17 @@ struct CompletionsAPI: Sendable {
                     whole["attribution"] = Self.view(attributed.wait(), top: job.top)
                 }
             }
-            return .json(whole)
-        case .failure(let failure): return Self.error(503, "generation_failed", failure.message)
+            guard let paid else { return .json(whole) }
+            return paid.answer(.json(whole), receipt: paid.settle(generatedTokens: generation.tokens.count))
+        case .failure(let failure):
+            paid?.release()
+            return Self.error(503, "generation_failed", failure.message)
         }
+    }
+
+    /// The URL a request was made to, as offers name it: `http://<Host><path>`.
+    static func resource(_ request: HTTPRequest) -> String {
+        "http://\(request.headers["host"] ?? "localhost")\(request.path)"
     }
 
     /// An answer's `attribution` object.

@@ -32,6 +32,9 @@ enum StartCommand {
             .init(name: "serve-model", value: "PATH", help: "Also serve a model over the OpenAI-style API: the default model, or the GGUF file / Hugging Face directory PATH.", valueIsOptional: true),
             .init(name: "inference-threads", value: "N", help: "Threads of the served model (default: every core)."),
             .init(name: "inference-activations", value: "f32|int8", help: "Activation precision of the served model: f32 (default, matches the reference) or int8 (faster decode, approximate)."),
+            .init(name: "price-per-token", value: "UNITS", help: "Atomic units of OPEN per generated token of the base model; completions then need x402 payment (default 0: free)."),
+            .init(name: "price-per-prompt-token", value: "UNITS", help: "Atomic units of OPEN per prompt token of paid completions (default 0)."),
+            .init(name: "x402-settlement", value: "commit|pending", help: "Answer a paid request after its settlement commits (default; the receipt names the height) or once the mempool accepts it (settlement_pending)."),
         ]
     ) { arguments in
         let home = NodeHome(arguments: arguments)
@@ -44,6 +47,12 @@ enum StartCommand {
         if let value = arguments.value("log-format") { config.log_format = value }
         if let value = arguments.value("log-level") { config.log_level = value }
         if let value = arguments.value("inference-activations") { config.inference_activations = value }
+        if let value = arguments.value("x402-settlement") { config.x402_settlement = value }
+        config.price_per_token = try arguments.integer("price-per-token", default: config.price_per_token, in: 0...Int.max)
+        config.price_per_prompt_token = try arguments.integer("price-per-prompt-token", default: config.price_per_prompt_token, in: 0...Int.max)
+        guard let settlementMode = PaymentSettler.Mode(rawValue: config.x402_settlement) else {
+            throw UsageError("x402_settlement must be commit or pending, not '\(config.x402_settlement)'")
+        }
         config.block_interval_ms = try arguments.integer("block-interval-ms", default: config.block_interval_ms, in: 1...3_600_000)
         let (address, log, mempoolLimits, consensus) = try config.validated()
 
@@ -64,9 +73,12 @@ enum StartCommand {
                                         documentBytesMax: config.document_bytes_max)
         let service = try serveModel(arguments, config: config, nodeKey: nodeKey, chainID: chainID, log: log)
         defer { service?.stop() }
-        let completions = service.map { CompletionsAPI(service: $0, policy: OpenServingPolicy()) }
+        let settler = PaymentSettler(node: node, mode: settlementMode)
+        // Free unless a price is set here or an adapter was registered with one.
+        let policy = PricedServingPolicy(settler: settler, pricePerToken: UInt64(config.price_per_token), pricePerPromptToken: UInt64(config.price_per_prompt_token))
+        let completions = service.map { CompletionsAPI(service: $0, policy: policy) }
         let adapterAPI = service.map(AdaptersAPI.init)
-        let x402API = X402API(settler: PaymentSettler(node: node, mode: .commit))
+        let x402API = X402API(settler: settler)
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
             let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? x402API.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)
             node.metrics.countResponse(status: response.status)

@@ -52,19 +52,33 @@ final class PaymentSettler: Sendable {
         return node.payments.withReservations(now: now) { verify(payment, offers: offers, now: now, reservations: $0) }
     }
 
-    /// Verifies `payment`, reserves its amount, submits its settlement for `charged` atomic
-    /// units (the amount for `exact`; at most it for `upto`) and answers as `mode` says.
+    /// Verifies `payment` against `offers` and reserves its amount in one step (rules 1–6);
+    /// a valid payment must then be `submit`ted or `release`d.
+    func reserve(_ payment: PaymentPayload, offers: [PaymentRequirements]) -> PaymentVerdict {
+        let now = Self.nowSeconds()
+        return node.payments.reserve(payment, now: now) { verify(payment, offers: offers, now: now, reservations: $0) }
+    }
+
+    /// Ends a reservation without settling (the answer was not given, or cost nothing).
+    func release(_ payment: PaymentPayload) { node.payments.release(payment.authorization) }
+
+    /// `reserve`, then `submit` for `charged` (default: the authorized amount).
     func settle(_ payment: PaymentPayload, offers: [PaymentRequirements], charged: UInt64? = nil) -> SettlementResponse {
-        let a = payment.authorization, now = Self.nowSeconds()
+        if let reason = reserve(payment, offers: offers).reason { return .failed(reason.rawValue, network: network, payer: payment.authorization.from) }
+        return submit(payment, charged: charged ?? payment.authorization.amount)
+    }
+
+    /// Settles a reserved payment for `charged` atomic units (the amount for `exact`; at most
+    /// it for `upto`): a `settlePayment` transaction signed and fee-paid by this node's key,
+    /// answered as `mode` says. The reservation ends with the outcome.
+    func submit(_ payment: PaymentPayload, charged: UInt64) -> SettlementResponse {
+        let a = payment.authorization
         func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
-        let verdict = node.payments.reserve(payment, now: now) { verify(payment, offers: offers, now: now, reservations: $0) }
-        if let reason = verdict.reason { return failed(reason.rawValue) }
-        let charge = charged ?? a.amount
-        guard a.to == payee.hex, charge > 0, charge <= a.amount, a.scheme == PaymentScheme.upto.rawValue || charge == a.amount else {
-            node.payments.release(a)
+        guard a.to == payee.hex, charged > 0, charged <= a.amount, a.scheme == PaymentScheme.upto.rawValue || charged == a.amount else {
+            release(payment)
             return failed(a.to == payee.hex ? PaymentInvalidReason.authorizationMismatch.rawValue : PaymentInvalidReason.invalidPaymentRequirements.rawValue)
         }
-        let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charge)
+        let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charged)
         let transaction: SignedTransaction
         do {
             transaction = try submission.withLock { _ in
@@ -77,12 +91,12 @@ final class PaymentSettler: Sendable {
                 return transaction
             }
         } catch {
-            node.payments.release(a)
+            release(payment)
             node.log.warning("x402 settlement not submitted", ["payer": a.from.hex, "error": "\(error)"])
             if case let .rejected(.invalidPayment(reason, _)) = error as? ChainNode.SubmitError { return failed(reason.rawValue) }
             return failed(Self.rejected)
         }
-        var receipt = SettlementResponse.settled(transaction: transaction.hash.hex, network: network, payer: a.from, amount: charge)
+        var receipt = SettlementResponse.settled(transaction: transaction.hash.hex, network: network, payer: a.from, amount: charged)
         guard mode == .commit else {
             receipt.pending = true
             return receipt

@@ -1,0 +1,154 @@
+import Crypto
+import Foundation
+import Ledger
+import Payments
+
+/// A completion request as admission sees it: parsed, priced, not yet scheduled.
+struct PricedRequest: Sendable {
+    let model: String
+    /// The adapter's content hash, or nil for the base model.
+    let adapterID: String?
+    let maxTokens: Int
+    let promptTokens: Int
+    /// The URL offers are made for (`extra.resource`).
+    let resource: String
+}
+
+/// What admission decides.
+enum Admission: Sendable {
+    /// Serve without payment.
+    case free
+    /// Serve, then settle with the paid request.
+    case paid(PaidRequest)
+    /// Answer this instead (402 with offers, 400 for a malformed payment).
+    case refused(HTTPResponse)
+}
+
+/// The payment step of the serving path: admission before a request is scheduled, and
+/// (through `PaidRequest`) settlement once its generation has finished.
+protocol ServingPolicy: Sendable {
+    func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission
+}
+
+/// Admits every request: a node that does not charge for inference.
+struct OpenServingPolicy: ServingPolicy {
+    func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission { .free }
+}
+
+/// Charges for completions by x402: the base model at the node's prices, an adapter at the
+/// price registered for it on chain (`register_adapter`'s `price_per_token`), prompt tokens
+/// at the node's prompt price either way. A request without `PAYMENT-SIGNATURE` gets 402 with
+/// two offers: `exact` for `price × max_tokens + prompt price × prompt tokens`, and `upto`
+/// with that cap and `extra.pricePerToken`, charged for the tokens actually generated.
+struct PricedServingPolicy: ServingPolicy {
+    let settler: PaymentSettler
+    /// Atomic units per generated token of the base model (and of unregistered adapters).
+    let pricePerToken: UInt64
+    /// Atomic units per prompt token.
+    let pricePerPromptToken: UInt64
+    /// Offers' `maxTimeoutSeconds`.
+    static let offerTimeoutSeconds = 60
+
+    /// The per-token prices of `priced`'s model.
+    func prices(_ priced: PricedRequest) -> (perToken: UInt64, perPromptToken: UInt64) {
+        guard let id = priced.adapterID.flatMap(Digest.init(hex:)), let record: AdapterRecord = settler.node.store.record(.adapter(id)) else {
+            return (pricePerToken, pricePerPromptToken)
+        }
+        return (record.pricePerToken, pricePerPromptToken)
+    }
+
+    /// The offers for `priced`, or nil when the price overflows 64 bits.
+    func offers(_ priced: PricedRequest) -> [PaymentRequirements]? {
+        let price = prices(priced)
+        guard let cap = Self.charge(price, generated: priced.maxTokens, prompt: priced.promptTokens), cap > 0 else { return [] }
+        return [
+            PaymentRequirements(scheme: .exact, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
+                                maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource),
+            PaymentRequirements(scheme: .upto, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
+                                maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource, pricePerToken: price.perToken),
+        ]
+    }
+
+    /// `perToken × generated + perPromptToken × prompt`, nil on overflow.
+    static func charge(_ price: (perToken: UInt64, perPromptToken: UInt64), generated: Int, prompt: Int) -> UInt64? {
+        let (output, o1) = price.perToken.multipliedReportingOverflow(by: UInt64(generated))
+        let (input, o2) = price.perPromptToken.multipliedReportingOverflow(by: UInt64(prompt))
+        let (total, o3) = output.addingReportingOverflow(input)
+        return o1 || o2 || o3 ? nil : total
+    }
+
+    func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission {
+        guard let offers = self.offers(priced) else {
+            return .refused(CompletionsAPI.error(400, "invalid_request", "the price of max_tokens \(priced.maxTokens) exceeds 64 bits of atomic units"))
+        }
+        guard !offers.isEmpty else { return .free }
+        let required = { (error: String) in PaymentRequired(resource: priced.resource, description: "completion by \(priced.model)", accepts: offers, error: error) }
+        guard let header = request.headers[X402.paymentSignatureHeader.lowercased()] else {
+            return .refused(Self.paymentRequired(required("\(X402.paymentSignatureHeader) header is required")))
+        }
+        let payment: PaymentPayload
+        do { payment = try PaymentPayload(headerValue: header) } catch {
+            return .refused(Self.exposing(CompletionsAPI.error(400, "malformed_payment", "\(X402.paymentSignatureHeader): \(error)")))
+        }
+        switch settler.reserve(payment, offers: offers) {
+        case let .invalid(reason): return .refused(Self.paymentRequired(required(reason.rawValue)))
+        case let .valid(offer):
+            return .paid(PaidRequest(settler: settler, payment: payment, offer: offer, price: prices(priced), required: required(""), promptTokens: priced.promptTokens))
+        }
+    }
+
+    /// 402 with the offers in `PAYMENT-REQUIRED` and as the body.
+    static func paymentRequired(_ required: PaymentRequired, receipt: SettlementResponse? = nil) -> HTTPResponse {
+        var response = HTTPResponse.json(required.json, status: 402)
+        response.headers.append((X402.paymentRequiredHeader, required.headerValue))
+        if let receipt { response.headers.append((X402.paymentResponseHeader, receipt.headerValue)) }
+        return exposing(response)
+    }
+
+    /// Lets browser clients read the x402 headers (CORS).
+    static func exposing(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        response.headers.append(("Access-Control-Expose-Headers", "\(X402.paymentRequiredHeader), \(X402.paymentResponseHeader)"))
+        return response
+    }
+}
+
+/// An admitted, paid request: its payment is verified and its amount reserved; once the
+/// generation has finished it is settled (or released when nothing is served).
+struct PaidRequest: Sendable {
+    let settler: PaymentSettler
+    let payment: PaymentPayload
+    let offer: PaymentRequirements
+    let price: (perToken: UInt64, perPromptToken: UInt64)
+    /// The offers again, for a 402 when settlement fails.
+    let required: PaymentRequired
+    let promptTokens: Int
+
+    /// Settles for a generation of `generatedTokens`: the whole amount for `exact`, the
+    /// tokens' price for `upto` (nothing, and no transaction, when that is zero).
+    func settle(generatedTokens: Int) -> SettlementResponse {
+        let a = payment.authorization
+        guard a.scheme == PaymentScheme.upto.rawValue else { return settler.submit(payment, charged: a.amount) }
+        let charge = min(a.amount, PricedServingPolicy.charge(price, generated: generatedTokens, prompt: promptTokens) ?? a.amount)
+        guard charge > 0 else {
+            settler.release(payment)
+            return .settled(transaction: "", network: settler.network, payer: a.from, amount: 0)
+        }
+        return settler.submit(payment, charged: charge)
+    }
+
+    /// Ends the reservation: the request was not served.
+    func release() { settler.release(payment) }
+
+    /// The paid answer: `response` with `PAYMENT-RESPONSE`, or 402 when settlement failed.
+    func answer(_ response: HTTPResponse, receipt: SettlementResponse) -> HTTPResponse {
+        guard receipt.success else {
+            var again = required
+            again.error = receipt.errorReason ?? "settlement failed"
+            return PricedServingPolicy.paymentRequired(again, receipt: receipt)
+        }
+        var response = response
+        response.headers.append((X402.paymentResponseHeader, receipt.headerValue))
+        return PricedServingPolicy.exposing(response)
+    }
+}

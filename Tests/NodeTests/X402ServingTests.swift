@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import Ledger
+import Payments
+import Testing
+
+/// Paid completions on a real node serving the default model at a price: 402 with both
+/// offers, then answers paid by `exact` and `upto` with their receipts, the payer charged
+/// as the offers say, a replay refused, free routes free.
+@Suite(.serialized) struct X402ServingTests {
+    static let price: UInt64 = 1_000
+
+    final class PricedNode: @unchecked Sendable {
+        let directory = Tributary.temporaryDirectory("x402-serving")
+        let payer = SigningKey()
+        let node: NodeProcess
+
+        init(settlement: String = "commit") throws {
+            let home = directory + "/n0"
+            let validator = try Tributary.run(["keys", "new", "--out", directory + "/n0.key"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let initialized = try Tributary.run(["init", "--home", home, "--chain-id", "paid", "--validator-key", directory + "/n0.key",
+                                                 "--fund", "\(validator)=1", "--fund", "\(payer.publicKey.hex)=1", "--block-interval-ms", "20"])
+            guard initialized.status == 0 else { throw HarnessError(initialized.stderr) }
+            node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: [
+                "--serve-model", "--inference-threads", "2", "--price-per-token", String(X402ServingTests.price), "--x402-settlement", settlement,
+            ])
+        }
+
+        deinit {
+            node.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        func complete(maxTokens: Int = 8, stream: Bool = false, payment: String? = nil) throws -> HTTP.Response {
+            let body: [String: Any] = ["model": ServingTests.model, "prompt": "The capital of France is", "max_tokens": maxTokens, "temperature": 0, "stream": stream]
+            return try HTTP.send("POST", node.url + "/v1/completions", body: try JSONSerialization.data(withJSONObject: body),
+                                 contentType: "application/json", headers: payment.map { [X402.paymentSignatureHeader: $0] } ?? [:], timeoutSeconds: 60)
+        }
+
+        func offers(_ response: HTTP.Response) throws -> PaymentRequired {
+            let header = try #require(response.headers[X402.paymentRequiredHeader.lowercased()])
+            return try PaymentRequired(json: X402JSON.object(headerValue: header))
+        }
+
+        func balance() throws -> UInt64 {
+            UInt64(try #require(try HTTP.get(node.url + "/v1/accounts/" + payer.publicKey.hex).json["balance"] as? String))!
+        }
+
+        func pay(_ offer: PaymentRequirements) throws -> String {
+            try #require(PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970))).headerValue
+        }
+    }
+
+    @Test func unpaidRequestsGetTheOffersAndPaidOnesTheirAnswer() throws {
+        let priced = try PricedNode()
+        #expect(try HTTP.get(priced.node.url + "/v1/models").status == 200)  // free routes stay free
+
+        let unpaid = try priced.complete()
+        #expect(unpaid.status == 402)
+        #expect(unpaid.headers["access-control-expose-headers"]?.contains(X402.paymentResponseHeader) == true)
+        let required = try priced.offers(unpaid)
+        #expect(required.resource == priced.node.url + "/v1/completions")
+        #expect(required.accepts.map(\.scheme) == ["exact", "upto"])
+        #expect(required.accepts.allSatisfy { $0.amount == "8000" && $0.network == "tributary:paid" && $0.asset == "OPEN" && $0.resource == required.resource })
+        #expect(required.accepts[1].pricePerToken == "1000")
+
+        // exact: the whole price, the answer and the receipt in one exchange.
+        var before = try priced.balance()
+        let exactPayment = try priced.pay(required.accepts[0])
+        let paid = try priced.complete(payment: exactPayment)
+        #expect(paid.status == 200, "\(String(decoding: paid.body, as: UTF8.self))")
+        #expect((paid.json["choices"] as? [[String: Any]])?.first?["text"] as? String != nil)
+        let receipt = try X402JSON.object(headerValue: try #require(paid.headers[X402.paymentResponseHeader.lowercased()]))
+        #expect(receipt["success"] as? Bool == true && receipt["amount"] as? String == "8000" && (receipt["height"] as? Int ?? 0) > 0)
+        #expect(try priced.balance() == before - 8_000)
+
+        // The same payment again: 402, nothing charged.
+        let replay = try priced.complete(payment: exactPayment)
+        #expect(replay.status == 402)
+        #expect(try priced.offers(replay).error == "invalid_tributary_nonce_used")
+        #expect(try priced.balance() == before - 8_000)
+
+        // upto: charged for the tokens generated.
+        before = try priced.balance()
+        let upto = try priced.complete(maxTokens: 8, payment: try priced.pay(required.accepts[1]))
+        #expect(upto.status == 200)
+        let generated = try #require((upto.json["usage"] as? [String: Any])?["completion_tokens"] as? Int)
+        let uptoReceipt = try X402JSON.object(headerValue: try #require(upto.headers[X402.paymentResponseHeader.lowercased()]))
+        #expect(uptoReceipt["amount"] as? String == String(UInt64(generated) * X402ServingTests.price))
+        #expect(try priced.balance() == before - UInt64(generated) * X402ServingTests.price)
+
+        // A malformed header is a 400, not a 402 or a 500.
+        #expect(try priced.complete(payment: "not base64!").status == 400)
+    }
+
+    @Test func aPaidStreamEndsWithItsReceipt() throws {
+        let priced = try PricedNode(settlement: "pending")
+        let required = try priced.offers(try priced.complete(stream: true))
+        let before = try priced.balance()
+        let streamed = try priced.complete(stream: true, payment: try priced.pay(required.accepts[1]))
+        #expect(streamed.status == 200)
+        let events = ServingTests.events(streamed.body)
+        #expect(events.last == "[DONE]")
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(events[events.count - 2].utf8)) as? [String: Any])
+        let receipt = try #require(last["payment_response"] as? [String: Any])
+        #expect(receipt["success"] as? Bool == true && receipt["settlement_pending"] as? Bool == true)
+        let charged = try #require(UInt64(receipt["amount"] as? String ?? ""))
+        #expect(charged > 0 && charged <= 8_000 && charged % X402ServingTests.price == 0)
+        // Pending mode answered before the commit; the charge lands with the next blocks.
+        let hash = try #require(receipt["transaction"] as? String)
+        let deadline = Date().addingTimeInterval(20)
+        while try HTTP.get(priced.node.url + "/v1/txs/" + hash).json["status"] as? String != "committed", Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(try priced.balance() == before - charged)
+    }
+}
