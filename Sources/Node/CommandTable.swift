@@ -23,5 +23,5 @@ enum CommandTable {
         BenchAttributionCommand.spec,
         AttributeCommand.attribute,
         AttributeCommand.index,
-    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all
+    ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all + X402Commands.all
 }

@@ -108,6 +108,24 @@ extension ClusterSuites {
             #expect(try chain.balance(chain.payer.publicKey.hex) == payerBefore - 2_500_000)
         }
 
+        @Test func verifyAndSettleCommandsAreThinClients() throws {
+            let chain = try Chain()
+            let offer = chain.offer(.upto, amount: 50_000)
+            let payment = try #require(PaymentPayload(paying: offer, with: chain.payer, now: chain.now))
+            let paymentFile = chain.directory + "/payment.txt", requirementsFile = chain.directory + "/offer.json"
+            try Data(payment.headerValue.utf8).write(to: URL(fileURLWithPath: paymentFile))
+            try X402JSON.data(offer.json).write(to: URL(fileURLWithPath: requirementsFile))
+            let common = ["--node", chain.node.url, "--payment", paymentFile, "--requirements", requirementsFile]
+            let verified = try Tributary.run(["x402", "verify"] + common)
+            #expect(verified.status == 0 && verified.stdout.contains("\"isValid\":true"), "\(verified.stdout) \(verified.stderr)")
+            let before = try chain.balance(chain.payer.publicKey.hex)
+            let settled = try Tributary.run(["x402", "settle", "--amount", "1234"] + common)
+            #expect(settled.status == 0 && settled.stdout.contains("\"amount\":\"1234\""), "\(settled.stdout) \(settled.stderr)")
+            #expect(try chain.balance(chain.payer.publicKey.hex) == before - 1_234)
+            let again = try Tributary.run(["x402", "settle"] + common)
+            #expect(again.status != 0 && again.stderr.contains("invalid_tributary_nonce_used"))
+        }
+
         @Test func concurrentSettlesOfOnePaymentPayOnce() throws {
             let chain = try Chain()
             let offer = chain.offer(.exact, amount: 1_000)

@@ -93,6 +93,26 @@ import Testing
         #expect(try priced.complete(payment: "not base64!").status == 400)
     }
 
+    @Test func payCommandFollowsThe402WithinBudget() throws {
+        let priced = try PricedNode()
+        let keyFile = priced.directory + "/payer.key"
+        try KeyFile.write(priced.payer, to: keyFile)
+        let body = "{\"model\": \"\(ServingTests.model)\", \"prompt\": \"Hello\", \"max_tokens\": 4, \"temperature\": 0}"
+        let url = priced.node.url + "/v1/completions"
+        let before = try priced.balance()
+        // 4 tokens at 1000 each: 4000 atomic units = 0.000004 OPEN.
+        let tooPoor = try Tributary.run(["x402", "pay", "--key", keyFile, "--max-amount", "0.000003", "-X", "POST", "-d", body, url])
+        #expect(tooPoor.status != 0 && tooPoor.stderr.contains("above --max-amount"), "\(tooPoor.stderr)")
+        let paid = try Tributary.run(["x402", "pay", "--key", keyFile, "--max-amount", "0.000004", "--scheme", "exact", "-X", "POST", "-d", body, "--json", url])
+        #expect(paid.status == 0, "\(paid.stderr)")
+        let printed = try #require(try JSONSerialization.jsonObject(with: Data(paid.stdout.utf8)) as? [String: Any])
+        #expect(printed["status"] as? Int == 200 && (printed["offer"] as? [String: Any])?["scheme"] as? String == "exact")
+        let receipt = try #require(printed["receipt"] as? [String: Any])
+        #expect(receipt["success"] as? Bool == true && receipt["amount"] as? String == "4000")
+        #expect(((printed["body"] as? [String: Any])?["choices"] as? [Any])?.count == 1)
+        #expect(try priced.balance() == before - 4_000)
+    }
+
     @Test func aPaidStreamEndsWithItsReceipt() throws {
         let priced = try PricedNode(settlement: "pending")
         let required = try priced.offers(try priced.complete(stream: true))

@@ -30,6 +30,8 @@ struct CommandSpec: Sendable {
         var isRepeatable: Bool = false
         /// Whether the option may also be given alone, as a flag (`--serve-model [PATH]`).
         var valueIsOptional: Bool = false
+        /// A one-letter spelling, as `-X` for curl-like commands.
+        var short: Character? = nil
 
         static func flag(_ name: String, _ help: String) -> Option {
             Option(name: name, value: nil, help: help)
@@ -54,7 +56,7 @@ struct CommandSpec: Sendable {
         }
         lines += ["", "Options:"]
         for option in options {
-            var left = "--\(option.name)"
+            var left = (option.short.map { "-\($0), " } ?? "") + "--\(option.name)"
             if let value = option.value { left += option.valueIsOptional ? " [\(value)]" : " \(value)" }
             lines.append(Self.row(left, option.help + (option.isRepeatable ? " (repeatable)" : "")))
         }

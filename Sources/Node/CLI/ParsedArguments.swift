@@ -5,7 +5,8 @@ struct ParsedArguments: Sendable {
     private(set) var values: [String: [String]] = [:]
     private(set) var flags: Set<String> = []
 
-    /// Parses `--name value`, `--name=value`, boolean `--flag`, and positionals in order. An
+    /// Parses `--name value`, `--name=value`, `-X value` for options with a short spelling,
+    /// boolean `--flag`, and positionals in order. An
     /// option whose value is optional, given without one, counts as a flag.
     /// `--` ends options. Unknown options and missing values are usage errors.
     init(_ arguments: [String], spec: CommandSpec) throws(UsageError) {
@@ -13,7 +14,11 @@ struct ParsedArguments: Sendable {
         var remaining = arguments[...]
         var freeWords: [String] = []
         var optionsEnded = false
-        while let word = remaining.popFirst() {
+        while var word = remaining.popFirst() {
+            if !optionsEnded, word.count == 2, word.hasPrefix("-"), word != "--",
+               let option = spec.options.first(where: { $0.short == word.last }) {
+                word = "--" + option.name
+            }
             if optionsEnded || !word.hasPrefix("--") || word == "-" {
                 freeWords.append(word)
                 continue

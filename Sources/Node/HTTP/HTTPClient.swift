@@ -6,6 +6,8 @@ enum HTTPClient {
     struct Response {
         let status: Int
         let body: [UInt8]
+        /// The response's headers, names lowercased (the last of a repeated name).
+        var headers: [String: String] = [:]
 
         /// The body as a JSON object, or nil.
         var json: [String: Any]? {
@@ -71,6 +73,16 @@ enum HTTPClient {
                         return length
                     }
                     tributary_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+                    tributary_curl_setopt_header_function(curl) { data, size, count, context in
+                        let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
+                        let length = size * count
+                        if let data {
+                            let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) }
+                            sink.header(line)
+                        }
+                        return length
+                    }
+                    tributary_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, Unmanaged.passUnretained(sink).toOpaque())
                     return curl_easy_perform(curl)
                 }
             }
@@ -80,10 +92,19 @@ enum HTTPClient {
         }
         var code = 0
         tributary_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &code)
-        return withExtendedLifetime(sink) { Response(status: code, body: sink.bytes) }
+        return withExtendedLifetime(sink) { Response(status: code, body: sink.bytes, headers: sink.headers) }
     }
 
     private final class ResponseSink {
         var bytes: [UInt8] = []
+        var headers: [String: String] = [:]
+
+        /// One header line; a status line (a new response, after a redirect or 100) starts over.
+        func header(_ line: String) {
+            if line.hasPrefix("HTTP/") { headers = [:]; return }
+            guard let colon = line.firstIndex(of: ":") else { return }
+            let name = line[..<colon].lowercased()
+            headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 }
