@@ -49,8 +49,7 @@ struct DocumentsAPI: Sendable {
         } catch let error as APIError {
             return .error(error.status, error.code, error.message)
         } catch {
-            node.log.error("request failed", ["path": request.path, "error": "\(error)"])
-            return .error(500, "internal", "the node could not answer: \(error)")
+            return HTTPResponse.internalError(request, error, log: node.log)
         }
     }
 

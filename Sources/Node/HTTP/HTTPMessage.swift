@@ -46,6 +46,14 @@ struct HTTPResponse: Sendable {
         json(["error": code, "message": message], status: status)
     }
 
+    /// A 500 for an unexpected failure: the details go to the log under an id the answer
+    /// names, never to the client (they can hold paths and internal state).
+    static func internalError(_ request: HTTPRequest, _ error: any Error, log: Logger) -> HTTPResponse {
+        let incident = UUID().uuidString.prefix(8).lowercased()
+        log.error("request failed", ["method": request.method, "path": request.path, "incident": incident, "error": "\(error)"])
+        return .error(500, "internal", "the node could not answer (incident \(incident) in its log)")
+    }
+
     static func text(_ text: String, contentType: String = "text/plain; charset=utf-8", status: Int = 200) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
