@@ -134,4 +134,45 @@ import Testing
         }
         #expect(try priced.balance() == before - charged)
     }
+
+    /// The x402 Python SDK from PyPI (`scripts/x402/venv.sh`), with a scheme plugin written
+    /// from the spec (`scripts/x402/tributary_scheme.py`), pays the node through `requests`
+    /// (exact) and `httpx` (upto) and gets 200 with a successful receipt each time.
+    @Test func thePythonSDKPaysTheNode() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let venv = Process()
+        venv.executableURL = URL(fileURLWithPath: "/bin/bash")
+        venv.arguments = [root.appendingPathComponent("scripts/x402/venv.sh").path]
+        let venvOutput = Pipe()
+        venv.standardOutput = venvOutput
+        try venv.run()
+        let python = String(decoding: venvOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        venv.waitUntilExit()
+        try #require(venv.terminationStatus == 0, "scripts/x402/venv.sh failed: the x402 SDK could not be installed from PyPI")
+
+        let priced = try PricedNode()
+        let before = try priced.balance()
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: python)
+        client.currentDirectoryURL = root.appendingPathComponent("scripts/x402")
+        client.arguments = ["sdk_pays_a_node.py", priced.node.url + "/v1/completions", Hex.encode(priced.payer.seed), "tributary:paid", ServingTests.model]
+        let output = Pipe(), errors = Pipe()
+        client.standardOutput = output
+        client.standardError = errors
+        try client.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        client.waitUntilExit()
+        #expect(client.terminationStatus == 0, "\(printed)\n\(stderr)")
+        let answers = printed.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(answers.map { $0["client"] as? String } == ["requests", "httpx"])
+        var charged: UInt64 = 0
+        for answer in answers {
+            let receipt = try #require(answer["receipt"] as? [String: Any])
+            #expect(answer["status"] as? Int == 200 && receipt["success"] as? Bool == true)
+            charged += UInt64(receipt["amount"] as? String ?? "") ?? 0
+        }
+        let after = try priced.balance()
+        #expect(charged > 0 && after == before - charged)
+    }
 }
