@@ -16,7 +16,7 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 
-.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference bench-attribution datainf-reference clean
+.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference bench-attribution datainf-reference bench-x402 clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -82,6 +82,10 @@ train-reference: deps
 # kept in .cache/bench-attribution. The exact DataInf check against PyTorch uses .cache/train-venv.
 bench-attribution: model
 	$(TRIBUTARY) bench attribution
+
+# Paid against unpaid requests on node processes of this build (BENCHMARKS.md, "x402 payments").
+bench-x402: model
+	$(TRIBUTARY) bench x402
 
 datainf-reference: deps
 	bench/datainf-reference.sh

@@ -21,6 +21,7 @@ enum CommandTable {
         TrainCommand.spec,
         BenchTrainCommand.spec,
         BenchAttributionCommand.spec,
+        BenchX402Command.spec,
         AttributeCommand.attribute,
         AttributeCommand.index,
     ] + TxCommands.all + QueryCommands.all + AdapterCommands.all + DatanetCommands.all + X402Commands.all

@@ -28,5 +28,19 @@ extension ClusterSuites {
             #expect((figures["copies_per_transaction_per_node"] as? [Double])?.allSatisfy { $0 >= 1 } == true)
             #expect((figures["goals_met"] as? [String: Bool])?.count == 4)
         }
+    
+        /// `bench x402` at a small size: its three nodes come up, every figure its goals are
+        /// read on is reported, and the verifier's own time is under a millisecond.
+        @Test(.timeLimit(.minutes(3))) func benchX402ReportsEveryGoalsFigure() throws {
+            let result = try Tributary.run(["bench", "x402", "--requests", "10", "--clients", "2", "--inference-requests", "1",
+                                            "--max-tokens", "2", "--block-interval-ms", "20", "--json"])
+            #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+            let figures = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            for field in ["verify_added_p50_ms", "settle_commit_p50_ms", "settle_pending_p50_ms", "paid_commit_over_unpaid", "paid_pending_over_unpaid"] {
+                #expect(figures[field] is Double, "\(field): \(figures[field] ?? "missing")")
+            }
+            #expect((figures["verifier_in_process_p50_us"] as? Double ?? .infinity) < 1_000)
+            #expect((figures["goals"] as? [String: Bool])?.count == 4)
+        }
     }
 }
