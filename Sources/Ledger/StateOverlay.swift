@@ -60,4 +60,10 @@ extension StateReader {
     public func account(_ address: Address) -> Account {
         record(.account(address)) ?? Account()
     }
+
+    /// The part of `balance` that `address`'s vesting schedule still locks at `time` (unix
+    /// seconds); `balance` minus it is what the account can spend.
+    public func lockedPart(of balance: UInt64, of address: Address, at time: UInt64) -> UInt64 {
+        min(balance, record(.vesting(address), as: VestingSchedule.self)?.lockedAmount(at: time) ?? 0)
+    }
 }

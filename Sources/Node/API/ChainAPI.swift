@@ -155,7 +155,7 @@ struct ChainAPI: Sendable {
         let store = node.store
         let account = store.account(address)
         let nowSeconds = ChainNode.nowMs() / 1000
-        let locked = min(account.balance, store.record(.vesting(address), as: VestingSchedule.self)?.lockedAmount(at: nowSeconds) ?? 0)
+        let locked = store.lockedPart(of: account.balance, of: address, at: nowSeconds)
         let stake = store.record(.validator(address), as: ValidatorRecord.self)?.stake ?? 0
         let unbonding = store.record(.unbonding(address), as: Unbonding.self)?.total ?? 0
         return .json([

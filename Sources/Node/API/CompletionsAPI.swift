@@ -106,15 +106,21 @@ struct CompletionsAPI: Sendable {
                     if case .text = event { return }
                     @Sendable func end(_ attributed: [String: Any]?) {
                         if let attributed { stream.write(Array("data: \(answer.attributionChunk(attributed))\n\n".utf8)) }
-                        if let paid {
+                        @Sendable func close() {
+                            stream.write(Array("data: [DONE]\n\n".utf8))
+                            stream.finish()
+                        }
+                        guard let paid else { return close() }
+                        // Settling waits for a block in commit mode: never on the decode loop's
+                        // thread (this callback's) or attribution's.
+                        DispatchQueue.global().async {
                             if case let .finished(generation) = event {
                                 stream.write(Array("data: \(answer.paymentChunk(paid.settle(generatedTokens: generation.tokens.count).json))\n\n".utf8))
                             } else {
                                 paid.release()
                             }
+                            close()
                         }
-                        stream.write(Array("data: [DONE]\n\n".utf8))
-                        stream.finish()
                     }
                     guard case .finished(let generation) = event, let job = attributionJob(generation) else { return end(nil) }
                     if let reason = attribution.submit(job, done: { end(Self.view($0, top: job.top)) }) { end(Self.view(.skipped(reason), top: job.top)) }

@@ -126,8 +126,6 @@ final class PaymentSettler: Sendable {
     /// What `payer` can spend now: its balance less what vesting still locks.
     func spendable(_ payer: Address, now: UInt64) -> UInt64 {
         let balance = node.store.account(payer).balance
-        guard let vesting: VestingSchedule = node.store.record(.vesting(payer)) else { return balance }
-        let locked = vesting.lockedAmount(at: now)
-        return balance > locked ? balance - locked : 0
+        return balance - node.store.lockedPart(of: balance, of: payer, at: now)
     }
 }
