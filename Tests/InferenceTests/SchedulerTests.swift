@@ -18,6 +18,7 @@ extension ModelTests {
                     case .text(let text): texts.append(text)
                     case .finished(let generation): outcome = generation
                     case .failed(let message): failure = message
+                    case .cancelled(let generated): failure = "cancelled after \(generated) tokens"
                     }
                     condition.broadcast()
                 }
@@ -146,10 +147,13 @@ extension ModelTests {
             defer { scheduler.stop() }
             let prompt = Expected.shared.prompts[2].tokenIds
             let long = GenerationRequest(promptTokens: prompt, maxTokens: 200)
-            let events = OrderLog()
-            let running = try scheduler.submit(long) { if case .text = $0 { events.append(0) } }
+            let events = OrderLog(), ends = OrderLog()
+            let running = try scheduler.submit(long) { event in
+                if case .text = event { events.append(0) }
+                if case let .cancelled(generated) = event { ends.append(generated) }
+            }
             while scheduler.load.running == 0 { usleep(1_000) }
-            _ = try scheduler.submit(long) { _ in }
+            let queued = try scheduler.submit(long) { if case let .cancelled(generated) = $0 { ends.append(-1 - generated) } }
             _ = try scheduler.submit(long) { _ in }
             #expect(throws: ScheduleError.busy(queuedRequestsMax: 2)) { try scheduler.submit(long) { _ in } }
             #expect(throws: ScheduleError.maxTokensTooLarge(asked: 201, limit: 200)) {
@@ -157,12 +161,17 @@ extension ModelTests {
             }
             #expect(throws: ScheduleError.emptyPrompt) { try scheduler.submit(GenerationRequest(promptTokens: [], maxTokens: 1)) { _ in } }
 
+            queued.cancel()
             running.cancel()
             usleep(200_000)
             let seen = events.values.count
             usleep(200_000)
             #expect(events.values.count == seen, "a cancelled request keeps producing text")
-            #expect(scheduler.load.running == 1 && scheduler.load.queued == 1)
+            #expect(scheduler.load.running == 1 && scheduler.load.queued == 0)
+            // Each cancelled request hears of it last: the running one with its tokens so far,
+            // the queued one with none (logged as -1).
+            let ended = ends.values
+            #expect(ended.count == 2 && ended.contains(-1) && ended.contains { $0 > 0 }, "\(ended)")
         }
 
         final class OrderLog: @unchecked Sendable {  // guarded by `lock`

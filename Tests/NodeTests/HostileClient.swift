@@ -49,6 +49,14 @@ final class HostileClient {
         }
     }
 
+    /// The first `count` bytes the node sends (as raw bytes: an HTTP answer, say); nil if the
+    /// connection closed or timed out first.
+    func receive(_ count: Int, timeoutSeconds: Double = 5) -> [UInt8]? {
+        guard fill(count, timeoutSeconds: timeoutSeconds) else { return nil }
+        defer { received.removeFirst(count) }
+        return Array(received.prefix(count))
+    }
+
     /// Reads until `count` bytes are buffered; false if the connection closed or timed out.
     private func fill(_ count: Int, timeoutSeconds: Double = 5) -> Bool {
         let deadline = Date().addingTimeInterval(timeoutSeconds)

@@ -113,6 +113,35 @@ import Testing
         #expect(try priced.balance() == before - 4_000)
     }
 
+    /// A client that leaves a paid stream cancels its generation; its upto payment is then
+    /// charged for the tokens generated, fewer than it asked for.
+    @Test func aClientThatLeavesPaysUptoForWhatWasGenerated() throws {
+        let priced = try PricedNode()
+        // This prompt's greedy answer counts on past 400 tokens (no end of sequence), so only
+        // the cancellation can stop it short.
+        let body = try JSONSerialization.data(withJSONObject: [
+            "model": ServingTests.model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 400, "temperature": 0, "stream": true,
+        ])
+        let quote = try HTTP.send("POST", priced.node.url + "/v1/completions", body: body, contentType: "application/json")
+        let required = try priced.offers(quote)
+        let before = try priced.balance()
+        let port = UInt16(priced.node.url.split(separator: ":").last!)!
+        let client = try HostileClient(port: port)
+        let head = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+            + "\(X402.paymentSignatureHeader): \(try priced.pay(required.accepts[1]))\r\n\r\n"
+        client.send(Array(head.utf8) + Array(body))
+        _ = try #require(client.receive(600, timeoutSeconds: 30), "no streamed answer")  // headers and the first chunks
+        client.reset()
+        var after = before
+        let deadline = Date().addingTimeInterval(30)
+        while after == before, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            after = try priced.balance()
+        }
+        let charged = before - after
+        #expect(charged > 0 && charged < 400 * X402ServingTests.price && charged % X402ServingTests.price == 0, "charged \(charged)")
+    }
+
     @Test func aPaidStreamEndsWithItsReceipt() throws {
         let priced = try PricedNode(settlement: "pending")
         let required = try priced.offers(try priced.complete(stream: true))

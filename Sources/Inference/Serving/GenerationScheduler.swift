@@ -6,6 +6,9 @@ public enum GenerationEvent: Sendable {
     case text(String)
     case finished(Generation)
     case failed(String)
+    /// `cancel()` ended the request after `generatedTokens` tokens (0 when it never ran); the
+    /// request's last event.
+    case cancelled(generatedTokens: Int)
 }
 
 /// Why a request was not accepted.
@@ -177,11 +180,15 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
     // MARK: The loop
 
     private func loop() {
-        while let (admitted, failed) = nextAdmissions() {
+        while let (admitted, failed, dropped) = nextAdmissions() {
             for (waiting, error) in failed { waiting.onEvent(.failed("adapter \(waiting.key): \(error)")) }
+            for waiting in dropped { waiting.onEvent(.cancelled(generatedTokens: 0)) }
             running += admitted.map { waiting, adapter in
                 Running(waiting: waiting, adapter: adapter, cache: engine.makeCache(),
                         stream: GenerationStream(request: waiting.request, sampler: Sampler(waiting.request.sampling)), input: waiting.request.promptTokens)
+            }
+            for sequence in running where sequence.waiting.ticket.isCancelled {
+                sequence.waiting.onEvent(.cancelled(generatedTokens: sequence.stream.tokens.count))
             }
             running.removeAll { $0.waiting.ticket.isCancelled }
             guard !running.isEmpty else { continue }
@@ -201,14 +208,15 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
 
     /// Takes waiting requests into free slots, round-robin over keys and within the prefill
     /// budget, with their adapters; blocks while there is nothing to do. Also returns requests
-    /// whose adapter failed to load. Nil once stopping.
-    private func nextAdmissions() -> (admitted: [(Waiting, LoRAAdapter?)], failed: [(Waiting, AdapterError)])? {
+    /// whose adapter failed to load, and cancelled ones taken off the queue. Nil once stopping.
+    private func nextAdmissions() -> (admitted: [(Waiting, LoRAAdapter?)], failed: [(Waiting, AdapterError)], dropped: [Waiting])? {
         condition.lock()
         defer { condition.unlock() }
         while true {
             if stopping { return nil }
             var admitted: [(Waiting, LoRAAdapter?)] = []
             var failed: [(Waiting, AdapterError)] = []
+            var dropped: [Waiting] = []
             var toLoad: [String] = []
             var prefillTokens = 0
             var slots = limits.runningSequencesMax - running.count
@@ -233,7 +241,7 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
                     slots -= 1
                     prefillTokens += head.request.promptTokens.count
                 case .failed(let error): failed.append((head, error))
-                default: break
+                default: dropped.append(head)  // ready, but cancelled while it waited
                 }
             }
             if !toLoad.isEmpty {
@@ -242,7 +250,7 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
                 for id in toLoad { startLoading(id) }
                 condition.lock()
             }
-            if !admitted.isEmpty || !failed.isEmpty || !running.isEmpty { return (admitted, failed) }
+            if !admitted.isEmpty || !failed.isEmpty || !dropped.isEmpty || !running.isEmpty { return (admitted, failed, dropped) }
             if toLoad.isEmpty { condition.wait() }
         }
     }

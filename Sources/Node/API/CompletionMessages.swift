@@ -172,6 +172,7 @@ final class CompletionAnswer: @unchecked Sendable {  // `roleSent` is guarded by
         case .text(let text): return [chunk(text: text, finish: nil)]
         case .finished(let generation): return [chunk(text: nil, finish: generation)]
         case .failed(let message): return [Self.serialize(["error": ["message": message, "type": "server_error", "code": "generation_failed"]])]
+        case .cancelled: return []  // the client has gone
         }
     }
 

@@ -114,9 +114,13 @@ struct CompletionsAPI: Sendable {
                         // Settling waits for a block in commit mode: never on the decode loop's
                         // thread (this callback's) or attribution's.
                         DispatchQueue.global().async {
-                            if case let .finished(generation) = event {
+                            switch event {
+                            case let .finished(generation):
                                 stream.write(Array("data: \(answer.paymentChunk(paid.settle(generatedTokens: generation.tokens.count).json))\n\n".utf8))
-                            } else {
+                            case let .cancelled(generated):
+                                // The client left: upto pays for what was generated, exact nothing.
+                                paid.abandon(generatedTokens: generated)
+                            default:
                                 paid.release()
                             }
                             close()
@@ -139,6 +143,7 @@ struct CompletionsAPI: Sendable {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))
                 case .failed(let message): outcome.finish(.failure(GenerationFailure(message: message)))
+                case .cancelled: outcome.finish(.failure(GenerationFailure(message: "the generation was cancelled")))
                 }
             }
         } catch {

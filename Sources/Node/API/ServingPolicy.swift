@@ -140,6 +140,14 @@ struct PaidRequest: Sendable {
     /// Ends the reservation: the request was not served.
     func release() { settler.release(payment) }
 
+    /// The client went away after `generatedTokens`: an `upto` payment is charged for them
+    /// (and the prompt), an `exact` one is not settled.
+    func abandon(generatedTokens: Int) {
+        guard payment.authorization.scheme == PaymentScheme.upto.rawValue else { return release() }
+        let receipt = settle(generatedTokens: generatedTokens)
+        if !receipt.success { settler.node.log.warning("settling an abandoned upto payment failed", ["payer": payment.authorization.from.hex, "reason": receipt.errorReason ?? ""]) }
+    }
+
     /// The paid answer: `response` with `PAYMENT-RESPONSE`, or 402 when settlement failed.
     func answer(_ response: HTTPResponse, receipt: SettlementResponse) -> HTTPResponse {
         guard receipt.success else {
