@@ -28,3 +28,21 @@ static inline struct MHD_Daemon *tributary_mhd_start(
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_connection_limit,
         MHD_OPTION_END);
 }
+
+/* MHD_get_connection_info is variadic too: whether the connection's client is on this
+   machine (IPv4 127.0.0.0/8, IPv6 ::1 or an IPv4-mapped loopback address). */
+static inline int tributary_mhd_client_is_loopback(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == NULL || info->client_addr == NULL) return 0;
+    const struct sockaddr *address = info->client_addr;
+    if (address->sa_family == AF_INET) {
+        return (ntohl(((const struct sockaddr_in *)address)->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (address->sa_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)address)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(v6)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127;
+    }
+    return 0;
+}

@@ -25,11 +25,12 @@ enum Tributary {
         let stderr: String
     }
 
-    /// Runs `tributary arguments…` to completion.
-    static func run(_ arguments: [String], in directory: String? = nil) throws -> Result {
+    /// Runs `tributary arguments…` to completion (in `environment`, by default this process's).
+    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         let err = Pipe()

@@ -95,6 +95,34 @@ import Testing
             .appendingPathComponent("InferenceTests/Fixtures/adapters/\(name)").path
     }
 
+    /// With an `admin_token`, adding and removing adapters needs it (the CLI sends
+    /// `$TRIBUTARY_ADMIN_TOKEN`), and only its holder sees paths.
+    @Test func adapterAdministrationNeedsTheAdminToken() throws {
+        let (directory, home) = try Self.home("serving-admin", settings: ["admin_token": "s3cret"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+        let body = try JSONSerialization.data(withJSONObject: ["path": Self.fixtureAdapter("qv-r8"), "name": "qv"])
+        let anonymous = try HTTP.send("POST", node.url + "/v1/adapters", body: body, contentType: "application/json")
+        let wrong = try HTTP.send("POST", node.url + "/v1/adapters", body: body, contentType: "application/json", headers: ["Authorization": "Bearer nope"])
+        #expect(anonymous.status == 401 && wrong.status == 401)
+        let added = try HTTP.send("POST", node.url + "/v1/adapters", body: body, contentType: "application/json", headers: ["Authorization": "Bearer s3cret"])
+        #expect(added.status == 201 && added.json["name"] as? String == "qv" && added.json["path"] == nil)
+        #expect(!String(decoding: added.body, as: UTF8.self).contains(Self.fixtureAdapter("qv-r8")))
+        let missing = try HTTP.send("POST", node.url + "/v1/adapters", body: try JSONSerialization.data(withJSONObject: ["path": directory + "/secret/place"]),
+                                    contentType: "application/json", headers: ["Authorization": "Bearer s3cret"])
+        #expect(missing.status == 422 && !String(decoding: missing.body, as: UTF8.self).contains("secret/place"))
+        let publicList = try HTTP.get(node.url + "/v1/adapters").json["adapters"] as? [[String: Any]]
+        #expect(publicList?.count == 1 && publicList?.first?["path"] == nil)
+        let id = try #require(publicList?.first?["id"] as? String)
+        #expect(try HTTP.send("DELETE", node.url + "/v1/adapters/" + id).status == 401)
+        // The CLI carries the token from the environment.
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRIBUTARY_ADMIN_TOKEN"] = "s3cret"
+        let removed = try Tributary.run(["adapter", "remove", "qv", "--node", node.url], environment: environment)
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect((try HTTP.get(node.url + "/v1/adapters").json["adapters"] as? [Any])?.isEmpty == true)
+    }
+
     /// Adapters from the home's adapters/ at start and from `tributary adapter add`, served by
     /// name or id, mixed with the base, listed, and removed.
     @Test func adaptersAreServedAddedAndRemoved() throws {

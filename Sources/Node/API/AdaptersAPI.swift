@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Inference
 
@@ -10,18 +11,36 @@ import Inference
 /// | `POST /v1/adapters` | body `{"path": "<adapter directory or .gguf on the node's machine>", "name"?}` → `201` with the adapter |
 /// | `DELETE /v1/adapters/{id}` | `{"removed": id}`; requests already running keep their adapter |
 ///
+/// Adding and removing adapters (and seeing their paths in the listing) is administration:
+/// with `admin_token` set it needs `Authorization: Bearer <admin_token>`, without one a client
+/// on this machine (loopback); others get 401 or 403. Answers never carry a filesystem path
+/// to anyone else.
+///
 /// Errors are the chain API's `{"error": code, "message"}`.
 struct AdaptersAPI: Sendable {
     let service: ModelService
+    /// The bearer token of adapter administration; empty: loopback clients only.
+    let adminToken: String
+
+    /// Whether `request` may administer adapters; nil, or the refusal.
+    func refusal(_ request: HTTPRequest) -> HTTPResponse? {
+        if adminToken.isEmpty {
+            return request.clientIsLoopback ? nil
+                : .error(403, "forbidden", "adapters are administered from this machine only (or with the node's admin_token)")
+        }
+        let given = request.headers["authorization"] ?? ""
+        return constantTimeEqual(Array(given.utf8), Array("Bearer \(adminToken)".utf8)) ? nil
+            : .error(401, "unauthorized", "adapter administration needs Authorization: Bearer <the node's admin_token>")
+    }
 
     /// The answer for `request`, or nil when it is not one of these routes.
     func handle(_ request: HTTPRequest) -> HTTPResponse? {
         let parts = request.pathComponents
         guard parts.count >= 2, parts[0] == "v1", parts[1] == "adapters" else { return nil }
         switch (request.method, parts.count) {
-        case ("GET", 2): return list()
-        case ("POST", 2): return add(request.body)
-        case ("DELETE", 3): return remove(String(parts[2]))
+        case ("GET", 2): return list(showingPaths: refusal(request) == nil)
+        case ("POST", 2): return refusal(request) ?? add(request.body)
+        case ("DELETE", 3): return refusal(request) ?? remove(String(parts[2]))
         case (_, 2):
             var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
             response.headers.append(("Allow", "GET, POST"))
@@ -30,8 +49,8 @@ struct AdaptersAPI: Sendable {
         }
     }
 
-    private func list() -> HTTPResponse {
-        .json(["adapters": service.adapters.adapters.map(Self.view), "resident_bytes": service.adapters.residentBytes,
+    private func list(showingPaths: Bool) -> HTTPResponse {
+        .json(["adapters": service.adapters.adapters.map { Self.view($0, path: showingPaths) }, "resident_bytes": service.adapters.residentBytes,
                "budget_bytes": service.adapters.budgetBytes])
     }
 
@@ -45,11 +64,11 @@ struct AdaptersAPI: Sendable {
         }
         do {
             let info = try service.adapters.register(path: path, name: name)
-            return .json(Self.view(info), status: 201)
-        } catch .alreadyRegistered(let what) {
-            return .error(409, "already_registered", "\(what) is already hosted")
+            return .json(Self.view(info, path: false), status: 201)
+        } catch .alreadyRegistered {
+            return .error(409, "already_registered", "this adapter is already hosted")
         } catch {
-            return .error(422, "invalid_adapter", "\(error)")
+            return .error(422, "invalid_adapter", "\(error)".replacingOccurrences(of: path, with: "<path>"))
         }
     }
 
@@ -58,8 +77,11 @@ struct AdaptersAPI: Sendable {
         return .json(["removed": id])
     }
 
-    static func view(_ info: AdapterInfo) -> [String: Any] {
-        ["id": info.id, "name": info.name, "path": info.path, "bytes": info.byteCount, "ranks": info.ranks,
-         "target_modules": info.targetModules.map(\.rawValue), "resident": info.isResident]
+    /// An adapter's JSON; `path` only for administrators.
+    static func view(_ info: AdapterInfo, path: Bool) -> [String: Any] {
+        var view: [String: Any] = ["id": info.id, "name": info.name, "bytes": info.byteCount, "ranks": info.ranks,
+                                   "target_modules": info.targetModules.map(\.rawValue), "resident": info.isResident]
+        if path { view["path"] = info.path }
+        return view
     }
 }

@@ -77,7 +77,7 @@ enum StartCommand {
         // Free unless a price is set here or an adapter was registered with one.
         let policy = PricedServingPolicy(settler: settler, pricePerToken: UInt64(config.price_per_token), pricePerPromptToken: UInt64(config.price_per_prompt_token))
         let completions = service.map { CompletionsAPI(service: $0, policy: policy) }
-        let adapterAPI = service.map(AdaptersAPI.init)
+        let adapterAPI = service.map { AdaptersAPI(service: $0, adminToken: config.admin_token) }
         let x402API = X402API(settler: settler)
         let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
             let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? x402API.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)

@@ -9,6 +9,8 @@ struct HTTPRequest: Sendable {
     /// Header names lowercased.
     let headers: [String: String]
     let body: [UInt8]
+    /// Whether the client connected from this machine (a loopback address).
+    var clientIsLoopback = false
 
     /// Path components after splitting on `/`, without empty ones.
     var pathComponents: [Substring] { path.split(separator: "/") }

@@ -85,7 +85,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
         path: url.map { String(cString: $0) } ?? "/",
         query: connectionValues(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND, lowercased: false),
         headers: connectionValues(connection, kind: MHD_ValueKind.HEADER_KIND, lowercased: true),
-        body: state.body)
+        body: state.body, clientIsLoopback: tributary_mhd_client_is_loopback(connection) != 0)
     return send(server.handler(request), on: connection)
 }
 

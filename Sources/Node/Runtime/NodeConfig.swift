@@ -76,6 +76,8 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var adapter_budget_bytes = 1 << 30
     /// Answers waiting for attribution before new ones are answered without it (0: never attribute).
     var attribution_queue_max = 8
+    /// Bearer token of adapter administration (POST/DELETE /v1/adapters); empty: loopback clients only.
+    var admin_token = ""
     /// Atomic units of OPEN per generated token of the base model; above 0, completions need x402 payment.
     var price_per_token = 0
     /// Atomic units of OPEN per prompt token of paid completions.
