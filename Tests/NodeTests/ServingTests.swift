@@ -95,6 +95,29 @@ import Testing
             .appendingPathComponent("InferenceTests/Fixtures/adapters/\(name)").path
     }
 
+    /// SIGINT while a long answer is being generated: generation stops first, so the node
+    /// exits at once instead of after the answer's last token (the connection thread of a
+    /// whole-body answer waits for its generation, and the HTTP server waits for it).
+    @Test func shutdownDoesNotWaitForGenerations() throws {
+        let (directory, home) = try Self.home("serving-shutdown")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+        let port = UInt16(node.url.split(separator: ":").last!)!
+        // Counting on: 2,000 tokens take far longer than the shutdown may.
+        func request(stream: Bool) throws -> [UInt8] {
+            let body = try JSONSerialization.data(withJSONObject: ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0, "stream": stream])
+            return Array("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + Array(body)
+        }
+        let whole = try HostileClient(port: port), streamed = try HostileClient(port: port)
+        whole.send(try request(stream: false))
+        streamed.send(try request(stream: true))
+        // Once the stream's tokens flow, the batch holds both requests.
+        _ = try #require(streamed.receive(400, timeoutSeconds: 30), "no streamed answer")
+        let start = Date()
+        #expect(node.stop(signal: SIGINT) == 0)
+        #expect(Date().timeIntervalSince(start) < 5, "the node took \(Date().timeIntervalSince(start)) s to stop")
+    }
+
     /// With an `admin_token`, adding and removing adapters needs it (the CLI sends
     /// `$TRIBUTARY_ADMIN_TOKEN`), and only its holder sees paths.
     @Test func adapterAdministrationNeedsTheAdminToken() throws {

@@ -114,7 +114,13 @@ enum StartCommand {
             handlersDone.wait()
         }
 
-        defer { server.stop() }
+        // Generation stops first: its streams end at once, so the server's wait for its
+        // connection threads is short. (The earlier `service?.stop()` covers failures before
+        // here; stopping twice is harmless.)
+        defer {
+            service?.stop()
+            server.stop()
+        }
         try node.run()
         log.info("node stopped", ["height": node.status.height])
     }
