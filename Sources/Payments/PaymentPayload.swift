@@ -43,8 +43,7 @@ public struct PaymentPayload: Hashable, Sendable {
     /// decoded header): `x402Version` must be 2, every field present and well-formed.
     public init(json: [String: Any], path: String = "") throws(X402Malformed) {
         let object = try X402Object(json, path: path)
-        let version = try object.integer("x402Version", in: 0...Int(Int32.max))
-        guard version == X402.version else { throw X402Malformed("\(object.name("x402Version")) must be \(X402.version), not \(version)") }
+        try object.requireVersion()
         accepted = try PaymentRequirements(object.object("accepted"))
         let payload = try object.object("payload")
         authorization = try PaymentAuthorization(payload.object("authorization"))

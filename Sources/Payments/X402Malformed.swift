@@ -47,6 +47,12 @@ struct X402Object {
         return Int(double)
     }
 
+    /// Fails unless `x402Version` is the number 2.
+    func requireVersion() throws(X402Malformed) {
+        let version = try integer("x402Version", in: 0...Int(Int32.max))
+        guard version == X402.version else { throw X402Malformed("\(name("x402Version")) must be \(X402.version), not \(version)") }
+    }
+
     /// An amount: a decimal string of atomic units, no sign, no leading zeros (except "0").
     func amount(_ key: String) throws(X402Malformed) -> UInt64 {
         let text = try string(key)

@@ -28,8 +28,7 @@ public struct PaymentRequired: Sendable, Equatable {
     /// Reads a `PAYMENT-REQUIRED` object (what `x402 pay` does with a `402`).
     public init(json: [String: Any]) throws(X402Malformed) {
         let object = try X402Object(json, path: "")
-        let version = try object.integer("x402Version", in: 0...Int(Int32.max))
-        guard version == X402.version else { throw X402Malformed("x402Version must be \(X402.version), not \(version)") }
+        try object.requireVersion()
         let resourceInfo = try object.object("resource")
         resource = try resourceInfo.string("url")
         description = resourceInfo.has("description") ? try resourceInfo.string("description") : ""
@@ -102,5 +101,34 @@ public enum SupportedKinds {
     public static func json(chainID: String) -> [String: Any] {
         ["kinds": PaymentScheme.allCases.map { ["x402Version": X402.version, "scheme": $0.rawValue, "network": X402.network(chainID: chainID)] as [String: Any] },
          "extensions": [Any](), "signers": [String: Any]()]
+    }
+}
+
+/// The body of `POST /x402/verify` and `POST /x402/settle`:
+/// `{"x402Version": 2, "paymentPayload", "paymentRequirements"}`, plus, for settling an
+/// `upto` payment, this node's extension `"amount"` (the charge, atomic units).
+public struct FacilitatorRequest: Sendable, Equatable {
+    public var payment: PaymentPayload
+    public var requirements: PaymentRequirements
+    public var amount: UInt64?
+
+    public init(payment: PaymentPayload, requirements: PaymentRequirements, amount: UInt64? = nil) {
+        self.payment = payment
+        self.requirements = requirements
+        self.amount = amount
+    }
+
+    public var json: [String: Any] {
+        var json: [String: Any] = ["x402Version": X402.version, "paymentPayload": payment.json, "paymentRequirements": requirements.json]
+        if let amount { json["amount"] = String(amount) }
+        return json
+    }
+
+    public init(json: [String: Any]) throws(X402Malformed) {
+        let object = try X402Object(json, path: "")
+        try object.requireVersion()
+        payment = try PaymentPayload(json: try object.object("paymentPayload").fields, path: "paymentPayload")
+        requirements = try PaymentRequirements(object.object("paymentRequirements"))
+        amount = object.has("amount") ? try object.amount("amount") : nil
     }
 }

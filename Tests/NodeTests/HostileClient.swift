@@ -7,6 +7,7 @@ import Gossip
 /// reading. Blocking sockets with receive timeouts.
 final class HostileClient {
     let descriptor: Int32
+    let port: UInt16
     let nodeKey: SigningKey
     private var cipher: FrameCipher?
     private var received: [UInt8] = []
@@ -15,6 +16,7 @@ final class HostileClient {
     /// stops reading fill the node's side quickly.
     init(port: UInt16, nodeKey: SigningKey = SigningKey(), receiveBufferBytes: Int32? = nil) throws {
         self.nodeKey = nodeKey
+        self.port = port
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBufferBytes {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -47,6 +49,14 @@ final class HostileClient {
             guard written > 0 else { return }
             offset += written
         }
+    }
+
+    /// Sends an HTTP/1.1 JSON POST of `body` to `path` with `headers`, for answers a test
+    /// reads partly or abandons.
+    func sendPost(_ path: String, json body: Data, headers: [String: String] = [:]) {
+        let lines = ["POST \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Content-Type: application/json", "Content-Length: \(body.count)"]
+            + headers.map { "\($0.key): \($0.value)" }
+        send(Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + Array(body))
     }
 
     /// The first `count` bytes the node sends (as raw bytes: an HTTP answer, say); nil if the

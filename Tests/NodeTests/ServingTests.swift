@@ -104,13 +104,12 @@ import Testing
         let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
         let port = UInt16(node.url.split(separator: ":").last!)!
         // Counting on: 2,000 tokens take far longer than the shutdown may.
-        func request(stream: Bool) throws -> [UInt8] {
-            let body = try JSONSerialization.data(withJSONObject: ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0, "stream": stream])
-            return Array("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + Array(body)
+        func request(stream: Bool) throws -> Data {
+            try JSONSerialization.data(withJSONObject: ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0, "stream": stream])
         }
         let whole = try HostileClient(port: port), streamed = try HostileClient(port: port)
-        whole.send(try request(stream: false))
-        streamed.send(try request(stream: true))
+        whole.sendPost("/v1/completions", json: try request(stream: false))
+        streamed.sendPost("/v1/completions", json: try request(stream: true))
         // Once the stream's tokens flow, the batch holds both requests.
         _ = try #require(streamed.receive(400, timeoutSeconds: 30), "no streamed answer")
         let start = Date()

@@ -127,9 +127,7 @@ import Testing
         let before = try priced.balance()
         let port = UInt16(priced.node.url.split(separator: ":").last!)!
         let client = try HostileClient(port: port)
-        let head = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
-            + "\(X402.paymentSignatureHeader): \(try priced.pay(required.accepts[1]))\r\n\r\n"
-        client.send(Array(head.utf8) + Array(body))
+        client.sendPost("/v1/completions", json: body, headers: [X402.paymentSignatureHeader: try priced.pay(required.accepts[1])])
         _ = try #require(client.receive(600, timeoutSeconds: 30), "no streamed answer")  // headers and the first chunks
         client.reset()
         var after = before

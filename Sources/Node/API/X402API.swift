@@ -33,31 +33,20 @@ struct X402API: Sendable {
     }
 
     private func answer(_ request: HTTPRequest, settle: Bool) -> HTTPResponse {
-        let payment: PaymentPayload, requirements: PaymentRequirements, charge: UInt64?
+        let body: FacilitatorRequest
         do {
-            let body = try X402JSON.object(json: Data(request.body))
-            let version = body["x402Version"] as? Int
-            guard version == X402.version, !(body["x402Version"] is Bool) else { throw X402Malformed("x402Version must be \(X402.version)") }
-            payment = try PaymentPayload(json: body["paymentPayload"] as? [String: Any] ?? [:], path: "paymentPayload")
-            guard let offer = body["paymentRequirements"] as? [String: Any] else { throw X402Malformed("missing field paymentRequirements") }
-            requirements = try PaymentRequirements(json: offer)
-            if let text = body["amount"] {
-                guard settle, let text = text as? String, let value = X402JSON.amount(text) else {
-                    throw X402Malformed("amount (the charge of a settlement) must be a decimal string of atomic units")
-                }
-                charge = value
-            } else {
-                charge = nil
-            }
+            body = try FacilitatorRequest(json: X402JSON.object(json: Data(request.body)))
+            if body.amount != nil, !settle { throw X402Malformed("amount is the charge of a settlement; verify takes none") }
         } catch {
             return .error(400, "malformed_payment", "\(error)")
         }
+        let (payment, requirements) = (body.payment, body.requirements)
         guard settle else {
             return .json(VerifyResponse(settler.verify(payment, offers: [requirements]), payer: payment.authorization.from).json)
         }
         guard requirements.payTo == settler.payee.hex else {
             return .json(SettlementResponse.failed(PaymentInvalidReason.invalidPaymentRequirements.rawValue, network: settler.network, payer: payment.authorization.from).json)
         }
-        return .json(settler.settle(payment, offers: [requirements], charged: charge).json)
+        return .json(settler.settle(payment, offers: [requirements], charged: body.amount).json)
     }
 }

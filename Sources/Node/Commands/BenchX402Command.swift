@@ -137,10 +137,8 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
         process.arguments = ["start", "--home", directory + "/home", "--http-address", "127.0.0.1:\(port)", "--p2p-address", "127.0.0.1:\(port + 1)",
                              "--serve-model", "--inference-threads", "2", "--price-per-token", String(price), "--x402-settlement", settlement,
                              "--log-level", "warning"]
-        let log = FileHandle(forWritingAtPath: directory + "/node.log") ?? {
-            FileManager.default.createFile(atPath: directory + "/node.log", contents: nil)
-            return FileHandle(forWritingAtPath: directory + "/node.log")!
-        }()
+        FileManager.default.createFile(atPath: directory + "/node.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: directory + "/node.log")!
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -166,7 +164,7 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
     func facilitator(_ route: String) throws {
         let offer = PaymentRequirements(scheme: .exact, chainID: chainID, amount: 1_000, payTo: payee, maxTimeoutSeconds: 60, resource: url + "/v1/completions")
         let payment = PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970))!
-        let body = X402JSON.data(["x402Version": X402.version, "paymentPayload": payment.json, "paymentRequirements": offer.json])
+        let body = X402JSON.data(FacilitatorRequest(payment: payment, requirements: offer).json)
         let response = try HTTPClient.send("POST", url + "/x402/" + route, body: Array(body), headers: ["Content-Type: application/json"], session: session)
         guard response.status == 200, response.json?[route == "verify" ? "isValid" : "success"] as? Bool == true else {
             throw CommandError("/x402/\(route) refused a bench payment: \(String(decoding: response.body, as: UTF8.self))")

@@ -103,7 +103,10 @@ final class PaymentSettler: Sendable {
         }
         var outcome: ChainNode.TransactionStatus = .unknown
         let finished = node.payments.wait(until: Date().addingTimeInterval(commitWaitSeconds)) {
-            outcome = (try? node.transactionStatus(transaction.hash)) ?? .unknown
+            do { outcome = try node.transactionStatus(transaction.hash) } catch {
+                node.log.error("reading a settlement's status failed", ["transaction": transaction.hash.hex, "error": "\(error)"])
+                outcome = .unknown
+            }
             switch outcome {
             case .committed, .dropped: return true
             case .pending, .unknown: return false
