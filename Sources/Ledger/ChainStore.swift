@@ -209,7 +209,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         return result
     }
 
-    /// Balances plus stakes plus unbonding stake, summed over the whole state: equals the
+    /// Balances plus stakes, unbonding stake and royalty escrows, summed over the whole state: equals the
     /// recorded supply (`StateKey.supply`) whenever the state is consistent. Reads without a
     /// snapshot, so call it while no block commits.
     public func circulatingSupply() throws(StoreError) -> UInt64 {
@@ -219,7 +219,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
             return total
         }
         return try sum(.account, Account.self, \.balance) + sum(.validator, ValidatorRecord.self, \.stake)
-            + sum(.unbonding, Unbonding.self, \.total)
+            + sum(.unbonding, Unbonding.self, \.total) + sum(.royaltyEscrow, RoyaltyEscrow.self, \.amount)
     }
 
     // MARK: Validators

@@ -35,8 +35,8 @@ public struct BlockContext: Sendable {
 ///
 /// Every rule is checked before anything is written, so a rejected transaction leaves the
 /// state untouched. Fees move from the sender to the block proposer; only slashing destroys
-/// tokens (and lowers `Supply.total` by as much), so balances plus stakes always add up to
-/// `Supply.total` (with unbonding stake counted as stake).
+/// tokens (and lowers `Supply.total` by as much), so balances plus stakes plus royalty escrows
+/// always add up to `Supply.total` (with unbonding stake counted as stake).
 public struct Executor: Sendable {
     public let chainID: String
 
@@ -156,7 +156,7 @@ public struct Executor: Sendable {
             punish(evidence, in: &state, context: context)
 
         case let .settlePayment(settlement):
-            try checkSettlement(settlement, payee: senderAddress, in: state, context: context)
+            let adapter = try checkSettlement(settlement, payee: senderAddress, in: state, context: context)
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
             save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
@@ -164,17 +164,28 @@ public struct Executor: Sendable {
             var payer = state.account(a.from)
             payer.balance -= settlement.charged  // checked spendable; the payer's own nonce is untouched
             state.setRecord(.account(a.from), payer)
-            credit(settlement.charged, to: senderAddress, in: &state)
             state.setRecord(.paymentNonce(payer: a.from, nonce: a.nonce), PaymentNonceRecord(validBefore: a.validBefore, settledHeight: context.height))
             state.setRecord(.paymentExpiry(validBefore: a.validBefore, payer: a.from, nonce: a.nonce), PaymentNonceRecord(validBefore: a.validBefore, settledHeight: context.height))
+            shareOut(settlement, adapter: adapter, id: signed.hash, payee: senderAddress, in: &state, context: context)
+
+        case let .attribution(release):
+            let (escrow, payouts) = try checkAttribution(release, provider: senderAddress, in: state)
+            try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
+            sender.debit(transaction.fee)
+            save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
+            for (contributor, amount) in payouts { credit(amount, to: contributor, in: &state) }
+            state.setRecord(.royaltyEscrow(settlement: release.settlement), nil as RoyaltyEscrow?)
+            state.set(.royaltyExpiry(height: escrow.expiryHeight, settlement: release.settlement), nil)
         }
 
         credit(transaction.fee, to: context.proposer, in: &state)
     }
 
     /// What every block does before its transactions: forgets settled payment nonces whose
-    /// window has closed, oldest first, at most `PaymentSettlement.prunedNoncesPerBlockMax`.
-    /// Replay stays impossible: at or after `validBefore` an authorization fails rule 3.
+    /// window has closed, oldest first, at most `PaymentSettlement.prunedNoncesPerBlockMax`
+    /// (replay stays impossible: at or after `validBefore` an authorization fails rule 3); and
+    /// pays royalty escrows that reached their expiry height unreleased to the validators by
+    /// power, at most `RoyaltyEscrow.expiriesPerBlockMax`.
     public func beginBlock(_ state: inout StateOverlay, context: BlockContext) {
         for key in state.keys(of: .paymentExpiry, limit: PaymentSettlement.prunedNoncesPerBlockMax) {
             guard case let .paymentExpiry(validBefore, payer, nonce) = key else { preconditionFailure("a \(key.kind) key among payment expiries") }
@@ -182,12 +193,59 @@ public struct Executor: Sendable {
             state.set(key, nil)
             state.set(.paymentNonce(payer: payer, nonce: nonce), nil)
         }
+        for key in state.keys(of: .royaltyExpiry, limit: RoyaltyEscrow.expiriesPerBlockMax) {
+            guard case let .royaltyExpiry(height, settlement) = key else { preconditionFailure("a \(key.kind) key among royalty expiries") }
+            guard height <= context.height else { break }
+            guard let escrow: RoyaltyEscrow = state.record(.royaltyEscrow(settlement: settlement)) else { preconditionFailure("royalty expiry without its escrow") }
+            payValidators(escrow.amount, in: &state, context: context)
+            state.set(key, nil)
+            state.setRecord(.royaltyEscrow(settlement: settlement), nil as RoyaltyEscrow?)
+        }
+    }
+
+    /// Shares a settled charge out by the genesis `RoyaltyRules`: the provider, the adapter's
+    /// owner, the validators by power, and an escrow for the contributors of the adapter's
+    /// datanets that expires `escrowHeights` blocks later.
+    private func shareOut(_ settlement: PaymentSettlement, adapter: AdapterRecord?, id: Digest, payee: Address, in state: inout StateOverlay, context: BlockContext) {
+        let rules = context.parameters.royalties
+        let split = rules.split(settlement.charged, hasAdapter: adapter != nil, hasDatanets: adapter?.datanets.isEmpty == false)
+        credit(split.provider, to: payee, in: &state)
+        if let adapter { credit(split.adapterOwner, to: adapter.owner, in: &state) }
+        payValidators(split.protocol, in: &state, context: context)
+        guard split.contributors > 0, let adapterID = settlement.adapter else { return }
+        let expiry = context.height.saturatingAdding(rules.escrowHeights)
+        state.setRecord(.royaltyEscrow(settlement: id), RoyaltyEscrow(provider: payee, adapter: adapterID, amount: split.contributors, expiryHeight: expiry))
+        state.set(.royaltyExpiry(height: expiry, settlement: id), [])
+    }
+
+    /// Pays `amount` to the validators certifying this block, by power (`ValidatorSet.payouts`).
+    private func payValidators(_ amount: UInt64, in state: inout StateOverlay, context: BlockContext) {
+        let validators = context.validatorSet(context.height) ?? ValidatorSet([])
+        for (address, share) in validators.payouts(of: amount, remainderTo: context.proposer) { credit(share, to: address, in: &state) }
+    }
+
+    /// An attribution releases an unexpired escrow of the sender's own settlement; its shares
+    /// are well formed and each names a document contributed to one of the adapter's datanets
+    /// (searched in lineage order). Returns the escrow and what each contributor is paid.
+    private func checkAttribution(_ release: AttributionRelease, provider: Address, in state: StateOverlay) throws(TransactionRejection) -> (RoyaltyEscrow, [(Address, UInt64)]) {
+        guard let escrow: RoyaltyEscrow = state.record(.royaltyEscrow(settlement: release.settlement)) else { throw .unknownEscrow(release.settlement) }
+        guard escrow.provider == provider else { throw .notEscrowProvider(release.settlement) }
+        if let defect = release.defect { throw .invalidAttribution(defect) }
+        guard let adapter: AdapterRecord = state.record(.adapter(escrow.adapter)) else { preconditionFailure("an escrow for an unregistered adapter") }
+        var contributors: [Address] = []
+        for share in release.shares {
+            let found = adapter.datanets.lazy.compactMap { state.record(.contribution(datanet: $0, contentHash: share.document), as: Contribution.self) }.first
+            guard let contribution = found else { throw .invalidAttribution("document \(share.document.hex) is not in the adapter's datanets") }
+            contributors.append(contribution.contributor)
+        }
+        return (escrow, Array(zip(contributors, release.payouts(of: escrow.amount))))
     }
 
     /// Rules 2–6 of x402 verification for a settlement by `payee`, at the block's time: the
     /// authorization names this chain, OPEN, a known scheme and the payee; the charge fits the
     /// scheme; the window is open; the payer signed; the nonce is unused; the payer can pay.
-    private func checkSettlement(_ settlement: PaymentSettlement, payee: Address, in state: StateOverlay, context: BlockContext) throws(TransactionRejection) {
+    /// Returns the registered adapter the settlement names, if it names one.
+    private func checkSettlement(_ settlement: PaymentSettlement, payee: Address, in state: StateOverlay, context: BlockContext) throws(TransactionRejection) -> AdapterRecord? {
         let a = settlement.authorization, network = PaymentAuthorization.network(chainID: chainID)
         guard let scheme = PaymentScheme(rawValue: a.scheme), a.network == network, a.asset == PaymentAuthorization.asset, a.to == payee.hex else {
             throw .invalidPayment(.authorizationMismatch, "the authorization is not an exact or upto payment of OPEN to the sender on \(network)")
@@ -208,6 +266,9 @@ public struct Executor: Sendable {
         do { try requireSpendable(settlement.charged, of: state.account(a.from), at: a.from, in: state, time: context.timeSeconds) } catch {
             throw .invalidPayment(.insufficientFunds, "the payer cannot spend \(settlement.charged): \(error)")
         }
+        guard let id = settlement.adapter else { return nil }
+        guard let adapter: AdapterRecord = state.record(.adapter(id)) else { throw .unknownAdapter(id) }
+        return adapter
     }
 
     /// Removes the entries of `unbonding` released by `height` and returns their total.
@@ -246,7 +307,7 @@ public struct Executor: Sendable {
     /// Stake unstaked after the misbehaviour was still at stake then, and is slashed too.
     private func punish(_ evidence: DuplicateVoteEvidence, in state: inout StateOverlay, context: BlockContext) {
         let fraction = context.parameters.slashFractionBasisPoints
-        func slashed(_ amount: UInt64) -> UInt64 { UInt64(10_000).dividingFullWidth(amount.multipliedFullWidth(by: fraction)).quotient }
+        func slashed(_ amount: UInt64) -> UInt64 { amount.portion(fraction, of: 10_000) }
         var amount: UInt64 = 0
         if var record: ValidatorRecord = state.record(.validator(evidence.validator)) {
             let cut = slashed(record.stake)

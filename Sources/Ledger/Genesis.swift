@@ -6,7 +6,9 @@ import Foundation
 /// ```json
 /// {"chain_id": "devnet", "genesis_time": 1795000000,
 ///  "parameters": {"min_fee": "1000", "min_stake": "1000000000000",
-///                 "slash_fraction_basis_points": 500, "evidence_max_age_heights": 100000},
+///                 "slash_fraction_basis_points": 500, "evidence_max_age_heights": 100000,
+///                 "royalties": {"adapter_owner_basis_points": 1000, "protocol_basis_points": 500,
+///                               "contributors_basis_points": 2000, "escrow_heights": 14400}},
 ///  "validators": [{"address": "<64 hex>", "power": 10000}],
 ///  "allocations": [{"address": "<64 hex>", "amount": "1000000000000000"}],
 ///  "vesting": [{"address": "<64 hex>", "amount": "…", "start_time": 1795000000,
@@ -101,6 +103,7 @@ public struct Genesis: Hashable, Sendable, CanonicalCodable {
         guard parameters.slashFractionBasisPoints <= 10_000 else {
             throw GenesisError("slash_fraction_basis_points must be at most 10000")
         }
+        if let defect = parameters.royalties.defect { throw GenesisError(defect) }
         var seen = Set<Address>()
         var supply: UInt64 = 0
         func add(_ amount: UInt64) throws(GenesisError) {

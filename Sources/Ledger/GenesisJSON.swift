@@ -46,7 +46,11 @@ extension Genesis {
                 minFee: try amount(document.parameters.min_fee, "parameters.min_fee"),
                 minStake: try amount(document.parameters.min_stake, "parameters.min_stake"),
                 slashFractionBasisPoints: document.parameters.slash_fraction_basis_points ?? 500,
-                evidenceMaxAgeHeights: document.parameters.evidence_max_age_heights ?? 100_000),
+                evidenceMaxAgeHeights: document.parameters.evidence_max_age_heights ?? 100_000,
+                royalties: document.parameters.royalties.map {
+                    RoyaltyRules(adapterOwnerBasisPoints: $0.adapter_owner_basis_points, protocolBasisPoints: $0.protocol_basis_points,
+                                 contributorsBasisPoints: $0.contributors_basis_points, escrowHeights: $0.escrow_heights)
+                } ?? .standard),
             validators: validators, allocations: allocations, vesting: vesting)
         _ = try validated()
     }
@@ -58,7 +62,12 @@ extension Genesis {
             parameters: .init(
                 min_fee: String(parameters.minFee), min_stake: String(parameters.minStake),
                 slash_fraction_basis_points: parameters.slashFractionBasisPoints,
-                evidence_max_age_heights: parameters.evidenceMaxAgeHeights),
+                evidence_max_age_heights: parameters.evidenceMaxAgeHeights,
+                royalties: .init(
+                    adapter_owner_basis_points: parameters.royalties.adapterOwnerBasisPoints,
+                    protocol_basis_points: parameters.royalties.protocolBasisPoints,
+                    contributors_basis_points: parameters.royalties.contributorsBasisPoints,
+                    escrow_heights: parameters.royalties.escrowHeights)),
             validators: validators.map { .init(address: $0.address.hex, power: $0.power) },
             allocations: allocations.map { .init(address: $0.address.hex, amount: String($0.amount)) },
             vesting: vesting.map {
@@ -96,6 +105,14 @@ private struct GenesisDocument: Codable {
         var min_stake: String
         var slash_fraction_basis_points: UInt64?
         var evidence_max_age_heights: UInt64?
+        var royalties: Royalties?
+    }
+
+    struct Royalties: Codable {
+        var adapter_owner_basis_points: UInt64
+        var protocol_basis_points: UInt64
+        var contributors_basis_points: UInt64
+        var escrow_heights: UInt64
     }
 
     struct Validator: Codable {

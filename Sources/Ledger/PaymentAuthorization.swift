@@ -157,12 +157,15 @@ public enum PaymentInvalidReason: String, Sendable, CaseIterable {
 }
 
 /// A payee's claim of an x402 payment: the payer's authorization and signature verbatim,
-/// and what the answer cost. Executed as a `settlePayment` transaction sent by the payee.
+/// what the answer cost and which adapter served it. Executed as a `settlePayment`
+/// transaction sent by the payee; the charge is shared out by `RoyaltyRules`.
 public struct PaymentSettlement: Hashable, Sendable, CanonicalCodable {
     public var authorization: PaymentAuthorization
     public var signature: Signature
     /// Atomic units charged: the authorized amount (`exact`), at most it (`upto`).
     public var charged: UInt64
+    /// The registered adapter that served the answer; nil for the base model.
+    public var adapter: Digest?
 
     /// The longest window the chain accepts (a day), which bounds how long a settled nonce
     /// is kept.
@@ -170,21 +173,25 @@ public struct PaymentSettlement: Hashable, Sendable, CanonicalCodable {
     /// Expired nonces pruned at the start of one block, at most.
     public static let prunedNoncesPerBlockMax = 4_096
 
-    public init(authorization: PaymentAuthorization, signature: Signature, charged: UInt64) {
+    public init(authorization: PaymentAuthorization, signature: Signature, charged: UInt64, adapter: Digest? = nil) {
         self.authorization = authorization
         self.signature = signature
         self.charged = charged
+        self.adapter = adapter
     }
 
     public func encode(to writer: inout CanonicalWriter) {
         writer.write(authorization)
         writer.write(signature)
         writer.write(charged)
+        writer.write(adapter != nil)
+        if let adapter { writer.write(adapter) }
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         authorization = try reader.read()
         signature = try reader.read()
         charged = try reader.readUInt64()
+        adapter = try reader.readBool() ? try reader.read() : nil
     }
 }

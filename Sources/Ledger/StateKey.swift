@@ -17,13 +17,18 @@ public enum StateKey: Hashable, Sendable {
     case paymentNonce(payer: Address, nonce: Bytes32)
     /// The same, ordered by `validBefore` so expired nonces are pruned oldest first.
     case paymentExpiry(validBefore: UInt64, payer: Address, nonce: Bytes32)
+    /// The contributors' share of a settlement (by its transaction hash), until released.
+    case royaltyEscrow(settlement: Digest)
+    /// The same, ordered by the height at which it expires.
+    case royaltyExpiry(height: UInt64, settlement: Digest)
 
     /// The longest encoded key (a payment expiry: prefix, time, payer, nonce).
     public static let bytesMax = 73
 
     /// The prefix byte of each kind.
     public enum Kind: UInt8, Sendable, CaseIterable {
-        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding, paymentNonce, paymentExpiry
+        case account = 1, vesting, datanet, contribution, adapter, validator, parameters, supply, slash, unbonding, paymentNonce, paymentExpiry,
+            royaltyEscrow, royaltyExpiry
     }
 
     public var kind: Kind {
@@ -40,6 +45,8 @@ public enum StateKey: Hashable, Sendable {
         case .unbonding: .unbonding
         case .paymentNonce: .paymentNonce
         case .paymentExpiry: .paymentExpiry
+        case .royaltyEscrow: .royaltyEscrow
+        case .royaltyExpiry: .royaltyExpiry
         }
     }
 
@@ -49,7 +56,7 @@ public enum StateKey: Hashable, Sendable {
         switch self {
         case let .account(address), let .vesting(address), let .validator(address), let .unbonding(address):
             writer.write(address)
-        case let .datanet(id), let .adapter(id):
+        case let .datanet(id), let .adapter(id), let .royaltyEscrow(id):
             writer.write(id)
         case let .contribution(datanet, contentHash):
             writer.write(datanet)
@@ -66,6 +73,9 @@ public enum StateKey: Hashable, Sendable {
             writer.write(validBefore)
             writer.write(payer)
             writer.write(nonce)
+        case let .royaltyExpiry(height, settlement):
+            writer.write(height)
+            writer.write(settlement)
         }
         return writer.bytes
     }
@@ -85,9 +95,13 @@ public enum StateKey: Hashable, Sendable {
             case .validator: self = .validator(address)
             default: self = .unbonding(address)
             }
-        case .datanet, .adapter:
+        case .datanet, .adapter, .royaltyEscrow:
             guard let raw = id(body) else { return nil }
-            self = kind == .datanet ? .datanet(Digest(raw)) : .adapter(Digest(raw))
+            switch kind {
+            case .datanet: self = .datanet(Digest(raw))
+            case .adapter: self = .adapter(Digest(raw))
+            default: self = .royaltyEscrow(settlement: Digest(raw))
+            }
         case .contribution:
             guard body.count == 64, let datanet = id(body.prefix(32)), let content = id(body.suffix(32)) else { return nil }
             self = .contribution(datanet: Digest(datanet), contentHash: Digest(content))
@@ -106,6 +120,9 @@ public enum StateKey: Hashable, Sendable {
         case .paymentExpiry:
             guard body.count == 72, let payer = id(body.dropFirst(8).prefix(32)), let nonce = id(body.suffix(32)) else { return nil }
             self = .paymentExpiry(validBefore: body.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, payer: PublicKey(payer), nonce: nonce)
+        case .royaltyExpiry:
+            guard body.count == 40, let settlement = id(body.suffix(32)) else { return nil }
+            self = .royaltyExpiry(height: body.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, settlement: Digest(settlement))
         }
     }
 }

@@ -267,12 +267,16 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable {
     /// How many heights back double-signing evidence is still accepted; unstaked tokens stay
     /// locked (and slashable) for as long.
     public var evidenceMaxAgeHeights: UInt64
+    /// How settled payments are shared out.
+    public var royalties: RoyaltyRules
 
-    public init(minFee: UInt64, minStake: UInt64, slashFractionBasisPoints: UInt64 = 500, evidenceMaxAgeHeights: UInt64 = 100_000) {
+    public init(minFee: UInt64, minStake: UInt64, slashFractionBasisPoints: UInt64 = 500, evidenceMaxAgeHeights: UInt64 = 100_000,
+                royalties: RoyaltyRules = .standard) {
         self.minFee = minFee
         self.minStake = minStake
         self.slashFractionBasisPoints = slashFractionBasisPoints
         self.evidenceMaxAgeHeights = evidenceMaxAgeHeights
+        self.royalties = royalties
     }
 
     public func encode(to writer: inout CanonicalWriter) {
@@ -280,6 +284,7 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable {
         writer.write(minStake)
         writer.write(slashFractionBasisPoints)
         writer.write(evidenceMaxAgeHeights)
+        writer.write(royalties)
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -287,6 +292,7 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable {
         minStake = try reader.readUInt64()
         slashFractionBasisPoints = try reader.readUInt64()
         evidenceMaxAgeHeights = try reader.readUInt64()
+        royalties = try reader.read()
         guard slashFractionBasisPoints <= 10_000 else { throw .invalidValue("slash fraction above 10000 basis points") }
     }
 }

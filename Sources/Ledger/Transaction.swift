@@ -99,6 +99,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     /// Settles an x402 payment to the sender, the authorization's payee: moves `charged`
     /// from the payer and consumes (payer, nonce) on the chain (docs/x402.md).
     case settlePayment(PaymentSettlement)
+    /// Releases a settlement's royalty escrow to the contributors its attribution names
+    /// (sent by the settlement's payee; `AttributionRelease`).
+    case attribution(AttributionRelease)
 
     public static let nameMaxBytes = 64
     public static let descriptionMaxBytes = 512
@@ -117,6 +120,7 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case .unstake: "unstake"
         case .evidence: "evidence"
         case .settlePayment: "settle_payment"
+        case .attribution: "attribution"
         }
     }
 
@@ -143,6 +147,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             writer.write(UInt8(7)); writer.write(evidence)
         case let .settlePayment(settlement):
             writer.write(UInt8(8)); writer.write(settlement)
+        case let .attribution(release):
+            writer.write(UInt8(9)); writer.write(release)
         }
     }
 
@@ -172,6 +178,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             self = .evidence(try reader.read())
         case 8:
             self = .settlePayment(try reader.read())
+        case 9:
+            self = .attribution(try reader.read())
         case let tag:
             throw .unknownTag(type: "transaction body", tag: tag)
         }

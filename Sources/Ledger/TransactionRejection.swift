@@ -24,6 +24,13 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
     case duplicateEvidence
     /// An x402 settlement fails a verification rule; the code is the rule's reason.
     case invalidPayment(PaymentInvalidReason, String)
+    /// A settlement names an adapter that is not registered.
+    case unknownAdapter(Digest)
+    /// No escrow waits under this settlement: unknown, released or expired.
+    case unknownEscrow(Digest)
+    /// The escrow belongs to another provider's settlement.
+    case notEscrowProvider(Digest)
+    case invalidAttribution(String)
 
     public var code: String {
         switch self {
@@ -47,6 +54,10 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case .staleEvidence: "stale_evidence"
         case .duplicateEvidence: "duplicate_evidence"
         case let .invalidPayment(reason, _): reason.rawValue
+        case .unknownAdapter: "unknown_adapter"
+        case .unknownEscrow: "unknown_escrow"
+        case .notEscrowProvider: "not_escrow_provider"
+        case .invalidAttribution: "invalid_attribution"
         }
     }
 
@@ -73,6 +84,10 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case let .staleEvidence(height, oldest): "evidence from height \(height) is older than the oldest accepted, \(oldest)"
         case .duplicateEvidence: "this validator was already punished for double-signing at this height"
         case let .invalidPayment(_, detail): "payment refused: \(detail)"
+        case let .unknownAdapter(id): "no adapter \(id.hex) is registered"
+        case let .unknownEscrow(settlement): "no royalty escrow waits for settlement \(settlement.hex): unknown, already released or expired"
+        case let .notEscrowProvider(settlement): "settlement \(settlement.hex) was settled by another provider"
+        case let .invalidAttribution(reason): "attribution refused: \(reason)"
         }
     }
 }

@@ -15,6 +15,8 @@ import Testing
                              datanets: [Digest.blake2b([5]), Digest.blake2b([6])].sorted(), name: "qv-r8", pricePerToken: 7),
             .stake(amount: UInt64.max),
             .unstake(amount: 1),
+            .attribution(AttributionRelease(settlement: Digest.blake2b([7]), proof: Digest.blake2b([8]),
+                                            shares: [.init(document: Digest.blake2b([9]), weight: AttributionRelease.weightTotal)])),
         ]
     }
 
@@ -77,7 +79,7 @@ import Testing
         let keys: [StateKey] = [
             .account(key.publicKey), .vesting(key.publicKey), .validator(key.publicKey), .datanet(Digest.blake2b([1])),
             .adapter(Digest.blake2b([2])), .contribution(datanet: Digest.blake2b([3]), contentHash: Digest.blake2b([4])),
-            .parameters, .supply,
+            .parameters, .supply, .royaltyEscrow(settlement: Digest.blake2b([5])), .royaltyExpiry(height: 1 << 40 | 7, settlement: Digest.blake2b([6])),
         ]
         for stateKey in keys { #expect(StateKey(bytes: stateKey.bytes) == stateKey) }
         #expect(StateKey(bytes: [1, 2, 3]) == nil)

@@ -20,12 +20,12 @@ final class TestChain {
     /// `funded` accounts get `balance` atomic units; `vesting` adds locked grants.
     init(funded: [SigningKey], balance: UInt64 = 1_000 * OPEN.atomicUnitsPerOPEN,
          vesting: [Genesis.Vesting] = [], validator: SigningKey = SigningKey(),
-         otherValidators: [Genesis.Validator] = [], evidenceMaxAgeHeights: UInt64 = 100_000) throws {
+         otherValidators: [Genesis.Validator] = [], evidenceMaxAgeHeights: UInt64 = 100_000, royalties: RoyaltyRules = .standard) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString)").path
         self.validator = validator
         genesis = Genesis(
             chainID: Self.chainID, genesisTime: Self.genesisTime,
-            parameters: ChainParameters(minFee: Self.minFee, minStake: Self.minStake, evidenceMaxAgeHeights: evidenceMaxAgeHeights),
+            parameters: ChainParameters(minFee: Self.minFee, minStake: Self.minStake, evidenceMaxAgeHeights: evidenceMaxAgeHeights, royalties: royalties),
             validators: [.init(address: validator.publicKey, power: 1_000_000)] + otherValidators,
             allocations: funded.map { .init(address: $0.publicKey, amount: balance) },
             vesting: vesting)

@@ -47,7 +47,7 @@ public struct AttributionResult: Sendable {
 
     /// Bits kept of every score below the largest score's magnitude (see `onGrid`).
     public static let scoreGridBits = 32
-    /// Contributor weights are multiples of 2⁻⁴⁰.
+    /// Contributor weights are multiples of 2⁻⁴⁰ adding up to one (`weights`).
     public static let weightGridBits = 40
 
     /// `scores` rounded to the fixed-point grid another node compares exactly: multiples of
@@ -69,12 +69,26 @@ public struct AttributionResult: Sendable {
         for entry in influence where entry.score > 0 {
             if let contributor = entry.contributor { shares[contributor, default: 0] += entry.score }
         }
+        return (influence, weights(shares))
+    }
+
+    /// Each contributor's share of the positive scores as a weight on the 2⁻⁴⁰ grid, the
+    /// weights adding up to exactly one (largest remainder: the units left after rounding down
+    /// go one each to the largest fractional parts, lower address first among equals) — the
+    /// form a chain's `attribution` transaction pays by. Highest weight first, ties by address.
+    static func weights(_ shares: [Digest: Double]) -> [(Digest, Double)] {
         // Summed in address order: a dictionary's order changes from process to process.
-        let total = shares.sorted { $0.key < $1.key }.reduce(0.0) { $0 + $1.value }
-        let unit = Double(sign: .plus, exponent: -weightGridBits, significand: 1)
-        let contributors = shares.map { ($0.key, ($0.value / total / unit).rounded(.toNearestOrEven) * unit) }
+        let ordered = shares.sorted { $0.key < $1.key }
+        let total = ordered.reduce(0.0) { $0 + $1.value }
+        let units = Double(UInt64(1) << weightGridBits)
+        let exact = ordered.map { $0.value / total * units }
+        var granted = exact.map { $0.rounded(.down) }
+        let left = Int(units - granted.reduce(0, +))
+        let byFraction = exact.indices.sorted { exact[$0] - granted[$0] > exact[$1] - granted[$1] || (exact[$0] - granted[$0] == exact[$1] - granted[$1] && $0 < $1) }
+        for index in byFraction.prefix(left) { granted[index] += 1 }
+        assert(ordered.isEmpty || granted.reduce(0, +) == units)
+        return zip(ordered, granted).map { ($0.key, $1 / units) }
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        return (influence, contributors)
     }
 }
 

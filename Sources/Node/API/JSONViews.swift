@@ -43,6 +43,11 @@ enum JSONView {
             object["authorization"] = settlement.authorization.json
             object["payment_signature"] = Data(settlement.signature.bytes).base64EncodedString()
             object["charged"] = String(settlement.charged)
+            object["adapter"] = settlement.adapter?.hex ?? NSNull()
+        case let .attribution(release):
+            object["settlement"] = release.settlement.hex
+            object["proof"] = release.proof.hex
+            object["shares"] = release.shares.map { ["document": $0.document.hex, "weight": String($0.weight)] }
         }
         return object
     }
