@@ -18,8 +18,8 @@ final class Cluster {
     let sender = SigningKey()
     private(set) var nextNonce: UInt64 = 0
     private var processes: [NodeProcess?]
-    /// Homes and HTTP ports of nodes added after the validators (`addFullNode`).
-    private var addedNodes: [(home: String, port: UInt16)] = []
+    /// Homes, HTTP ports and `start` arguments of nodes added after the validators (`addFullNode`).
+    private var addedNodes: [(home: String, port: UInt16, arguments: [String])] = []
     private let settings: [String: Any]
 
     static let timeouts: [String: Int] = ["timeout_propose_ms": 1_000, "timeout_prevote_ms": 500, "timeout_precommit_ms": 500]
@@ -50,8 +50,9 @@ final class Cluster {
     }
 
     /// Makes a home that joins the chain (`tributary init --genesis`) with the nodes `peers`
-    /// as its persistent peers and `seeds` as its seeds, and starts it; returns its index.
-    func addFullNode(peers: [Int], seeds: [Int] = []) throws -> Int {
+    /// as its persistent peers and `seeds` as its seeds, and starts it (with `arguments` added
+    /// to `tributary start`'s); returns its index. Its key is `key` when given, else a new one.
+    func addFullNode(peers: [Int], seeds: [Int] = [], key: String? = nil, arguments: [String] = []) throws -> Int {
         let index = processes.count
         let home = directory + "/node\(index)"
         let port = Tributary.freePortRange(2)
@@ -60,12 +61,12 @@ final class Cluster {
         }
         let made = try Tributary.run([
             "init", "--home", home, "--genesis", self.home(0) + "/genesis.json", "--peers", try list(peers), "--seeds", try list(seeds),
-            "--validator-key", home + "/validator.key", "--http-address", "127.0.0.1:\(port)",
+            "--validator-key", key ?? home + "/validator.key", "--http-address", "127.0.0.1:\(port)",
             "--p2p-address", "127.0.0.1:\(port + 1)", "--block-interval-ms", "50",
         ])
         guard made.status == 0 else { throw HarnessError("init --genesis failed: \(made.stderr)") }
         try adjustConfig(home: home)
-        addedNodes.append((home, port))
+        addedNodes.append((home, port, arguments))
         processes.append(nil)
         try start(index)
         return index
@@ -89,7 +90,7 @@ final class Cluster {
     }
 
     func start(_ index: Int) throws {
-        processes[index] = try NodeProcess(home: home(index), port: httpPort(index), p2pAddress: nil)
+        processes[index] = try NodeProcess(home: home(index), port: httpPort(index), p2pAddress: nil, extraArguments: index < size ? [] : addedNodes[index - size].arguments)
     }
 
     /// SIGKILL: the node loses everything not on disk.

@@ -11,6 +11,8 @@ import Ledger
 /// | `GET /v1/accounts/{address}` | balance, locked, spendable, stake, unbonding, nonce, pending nonce |
 /// | `GET /v1/blocks/{height | latest}` | the block with its certificate (canonical bytes with `Accept: application/octet-stream`) |
 /// | `GET /v1/datanets/{id}`, `GET /v1/adapters/{hash}` | registry records (a datanet's documents: `DocumentsAPI`) |
+/// | `GET /v1/escrows/{settlement}` | `{"settlement", "provider", "adapter", "amount", "expiry_height"}`: the contributors' royalty escrow of a `settle_payment` transaction; 404 once released or expired (or when the settlement left none) |
+/// | `GET /v1/parameters` | the genesis parameters, royalty rules included |
 /// | `GET /v1/validators` | `{"height", "validators": [{"address", "power", "stake"}]}`: the set certifying the next block |
 /// | `GET /v1/supply` | `{"height", "height_after", "supply", "circulating"}`: the recorded supply and balances + stakes + unbonding summed (equal) |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own), `document_bytes_max` |
@@ -33,6 +35,8 @@ struct ChainAPI: Sendable {
             case ("GET", 3, "v1") where parts[1] == "blocks": return try block(String(parts[2]), request)
             case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
             case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
+            case ("GET", 3, "v1") where parts[1] == "escrows": return try escrow(String(parts[2]))
+            case ("GET", 2, "v1") where parts[1] == "parameters": return .json(JSONView.parameters(node.store.parameters))
             case ("GET", 2, "v1") where parts[1] == "status": return status()
             case ("GET", 2, "v1") where parts[1] == "validators": return try validators()
             case ("GET", 2, "v1") where parts[1] == "supply": return try supply()
@@ -55,7 +59,7 @@ struct ChainAPI: Sendable {
 
     static let routes: [(method: String, prefix: String)] = [
         ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
-        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/supply"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
+        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/escrows/"), ("GET", "/v1/parameters"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/supply"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
     ]
 
     /// 405 when the path exists under another method, else 404.
@@ -199,6 +203,14 @@ struct ChainAPI: Sendable {
         guard let hash = Digest(hex: text) else { throw APIError(400, "malformed_hash", "'\(text)' is not 64 hex characters") }
         guard let adapter: AdapterRecord = node.store.record(.adapter(hash)) else { throw APIError(404, "not_found", "no adapter \(text)") }
         return .json(JSONView.adapter(hash, adapter))
+    }
+
+    private func escrow(_ text: String) throws -> HTTPResponse {
+        guard let hash = Digest(hex: text) else { throw APIError(400, "malformed_hash", "'\(text)' is not 64 hex characters") }
+        guard let escrow: RoyaltyEscrow = node.store.record(.royaltyEscrow(settlement: hash)) else {
+            throw APIError(404, "not_found", "no royalty escrow waits for settlement \(text): released, expired, or never made")
+        }
+        return .json(["settlement": text, "provider": escrow.provider.hex, "adapter": escrow.adapter.hex, "amount": String(escrow.amount), "expiry_height": escrow.expiryHeight])
     }
 
     private func status() -> HTTPResponse {

@@ -3,9 +3,15 @@ import Foundation
 import Inference
 
 /// A completion request's body, checked and turned into a `GenerationRequest`.
+/// A completion request as read from its body: everything but the prompt's tokens, which are
+/// counted only when admission needs them or the request is admitted (`promptTokens`).
 struct CompletionParameters {
     let model: String
-    let generation: GenerationRequest
+    /// The prompt text (for chat, the rendered template).
+    let prompt: String
+    let maxTokens: Int
+    let sampling: SamplingParameters
+    let stopStrings: [String]
     let stream: Bool
     /// `"attribution": true` (or `{"method", "top"}`): trace the answer to the adapter's datanet.
     let attribution: Attribution?
@@ -46,13 +52,9 @@ struct CompletionParameters {
             default: throw Invalid("'prompt' must be a string")
             }
         }
-        let tokenizer = base.tokenizer
-        var promptTokens = tokenizer.encode(text)
-        if tokenizer.addsBOS, let bos = tokenizer.bosTokenId { promptTokens.insert(bos, at: 0) }
-        guard !promptTokens.isEmpty else { throw Invalid("the prompt is empty") }
-
+        prompt = text
         let maxTokensDefault = chat ? Self.chatMaxTokensDefault : Self.completionMaxTokensDefault
-        let maxTokens = try Self.number(object, chat ? ["max_completion_tokens", "max_tokens"] : ["max_tokens"], default: maxTokensDefault, in: 0...Int(Int32.max))
+        maxTokens = try Self.number(object, chat ? ["max_completion_tokens", "max_tokens"] : ["max_tokens"], default: maxTokensDefault, in: 0...Int(Int32.max))
         let temperature = try Self.number(object, ["temperature"], default: 1.0, in: 0...2)
         let topP = try Self.number(object, ["top_p"], default: 1.0, in: 0.000_001...1)
         let topK = try Self.number(object, ["top_k"], default: 0, in: 0...1_000_000)
@@ -86,9 +88,20 @@ struct CompletionParameters {
             attribution = Attribution(method: method, top: try Self.number(options, ["top"], default: Attribution.topDefault, in: 0...100_000))
         default: throw Invalid("'attribution' must be true, false or {\"method\", \"top\"}")
         }
-        generation = GenerationRequest(
-            promptTokens: promptTokens, maxTokens: maxTokens,
-            sampling: SamplingParameters(temperature: Float(temperature), topK: topK, topP: Float(topP), seed: seed), stopStrings: stops)
+        sampling = SamplingParameters(temperature: Float(temperature), topK: topK, topP: Float(topP), seed: seed)
+        stopStrings = stops
+    }
+
+    /// The prompt's tokens, the tokenizer's BOS first when it adds one.
+    func promptTokens(_ tokenizer: BPETokenizer) throws(Invalid) -> [Int32] {
+        var tokens = tokenizer.encode(prompt)
+        if tokenizer.addsBOS, let bos = tokenizer.bosTokenId { tokens.insert(bos, at: 0) }
+        guard !tokens.isEmpty else { throw Invalid("the prompt is empty") }
+        return tokens
+    }
+
+    func generation(promptTokens: [Int32]) -> GenerationRequest {
+        GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings)
     }
 
     private static func chatPrompt(_ value: Any?, template: ChatTemplate?) throws(Invalid) -> String {

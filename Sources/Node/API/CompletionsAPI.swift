@@ -2,6 +2,7 @@ import Attribution
 import Crypto
 import Foundation
 import Inference
+import Payments
 
 /// The OpenAI-style inference API:
 ///
@@ -81,31 +82,51 @@ struct CompletionsAPI: Sendable {
                 return Self.error(400, "invalid_request", "adapter '\(adapter.name)' has no attribution index; build one with 'tributary attribute index --adapter \(adapter.path) --datanet <its datanet file>'")
             }
         }
-        let priced = PricedRequest(model: parameters.model, adapterID: adapter?.id, maxTokens: parameters.generation.maxTokens,
-                                   promptTokens: parameters.generation.promptTokens.count, resource: Self.resource(request))
+        // The prompt is tokenized before admission only when its length is priced.
+        var promptTokens: [Int32]?
+        do { if policy.countsPromptTokens { promptTokens = try parameters.promptTokens(service.model.tokenizer) } } catch {
+            return Self.error(400, "invalid_request", error.message)
+        }
+        let priced = PricedRequest(model: parameters.model, adapterID: adapter?.id, maxTokens: parameters.maxTokens,
+                                   promptTokens: promptTokens?.count, resource: Self.resource(request))
         let paid: PaidRequest?
         switch policy.admit(request, priced) {
         case .free: paid = nil
         case let .paid(request): paid = request
         case let .refused(response): return response
         }
-        let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: parameters.generation.promptTokens.count)
-        let wanted = parameters.attribution, requestHash = wanted == nil ? Digest.zero : Digest.blake2b(request.body)
+        if promptTokens == nil {
+            do { promptTokens = try parameters.promptTokens(service.model.tokenizer) } catch {
+                paid?.release()
+                return Self.error(400, "invalid_request", error.message)
+            }
+        }
+        let generationRequest = parameters.generation(promptTokens: promptTokens!)
+        let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: generationRequest.promptTokens.count)
+        let wanted = parameters.attribution, requestHash = Digest.blake2b(request.body)
         let attributionJob = { @Sendable (generation: Generation) -> AttributionService.Job? in
             guard let wanted, let adapter else { return nil }
             return AttributionService.Job(adapter: adapter, promptTokens: generation.promptTokens, completionTokens: generation.tokens,
                                           requestHash: requestHash, method: wanted.method, top: wanted.top)
+        }
+        @Sendable func settle(_ paid: PaidRequest, _ generation: Generation, traced: AttributionService.Outcome?) -> SettlementResponse {
+            let receipt = paid.settle(generatedTokens: generation.tokens.count)
+            releaseRoyalties(paid, receipt, traced: traced) {
+                adapter.map { AttributionService.Job(adapter: $0, promptTokens: generation.promptTokens, completionTokens: generation.tokens, requestHash: requestHash,
+                                                     method: .defaultMethod, top: CompletionParameters.Attribution.topDefault) }
+            }
+            return receipt
         }
         let adapterID = adapter?.id
         if parameters.stream {
             let stream = HTTPBodyStream()
             let ticket: GenerationTicket
             do {
-                ticket = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { [attribution = service.attribution] event in
+                ticket = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [attribution = service.attribution] event in
                     for chunk in answer.events(for: event) { stream.write(Array("data: \(chunk)\n\n".utf8)) }
                     if case .text = event { return }
-                    @Sendable func end(_ attributed: [String: Any]?) {
-                        if let attributed { stream.write(Array("data: \(answer.attributionChunk(attributed))\n\n".utf8)) }
+                    @Sendable func end(_ outcome: AttributionService.Outcome?, top: Int) {
+                        if let outcome { stream.write(Array("data: \(answer.attributionChunk(Self.view(outcome, top: top)))\n\n".utf8)) }
                         @Sendable func close() {
                             stream.write(Array("data: [DONE]\n\n".utf8))
                             stream.finish()
@@ -116,7 +137,7 @@ struct CompletionsAPI: Sendable {
                         DispatchQueue.global().async {
                             switch event {
                             case let .finished(generation):
-                                stream.write(Array("data: \(answer.paymentChunk(paid.settle(generatedTokens: generation.tokens.count).json))\n\n".utf8))
+                                stream.write(Array("data: \(answer.paymentChunk(settle(paid, generation, traced: outcome).json))\n\n".utf8))
                             case let .cancelled(generated):
                                 // The client left: upto pays for what was generated, exact nothing.
                                 paid.abandon(generatedTokens: generated)
@@ -126,8 +147,8 @@ struct CompletionsAPI: Sendable {
                             close()
                         }
                     }
-                    guard case .finished(let generation) = event, let job = attributionJob(generation) else { return end(nil) }
-                    if let reason = attribution.submit(job, done: { end(Self.view($0, top: job.top)) }) { end(Self.view(.skipped(reason), top: job.top)) }
+                    guard case .finished(let generation) = event, let job = attributionJob(generation) else { return end(nil, top: 0) }
+                    if let reason = attribution.submit(job, done: { end($0, top: job.top) }) { end(.skipped(reason), top: job.top) }
                 }
             } catch {
                 paid?.release()
@@ -138,7 +159,7 @@ struct CompletionsAPI: Sendable {
         }
         let outcome = Handoff<Result<Generation, GenerationFailure>>()
         do {
-            _ = try service.scheduler.submit(parameters.generation, adapterID: adapterID) { event in
+            _ = try service.scheduler.submit(generationRequest, adapterID: adapterID) { event in
                 switch event {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))
@@ -153,19 +174,32 @@ struct CompletionsAPI: Sendable {
         switch outcome.wait() {
         case .success(let generation):
             var whole = answer.whole(generation)
+            var traced: AttributionService.Outcome?
             if let job = attributionJob(generation) {
-                let attributed = Handoff<AttributionService.Outcome>()
-                if let reason = service.attribution.submit(job, done: { attributed.finish($0) }) {
-                    whole["attribution"] = Self.view(.skipped(reason), top: job.top)
-                } else {
-                    whole["attribution"] = Self.view(attributed.wait(), top: job.top)
-                }
+                let handoff = Handoff<AttributionService.Outcome>()
+                if let reason = service.attribution.submit(job, done: { handoff.finish($0) }) { traced = .skipped(reason) } else { traced = handoff.wait() }
+                whole["attribution"] = Self.view(traced!, top: job.top)
             }
             guard let paid else { return .json(whole) }
-            return paid.answer(.json(whole), receipt: paid.settle(generatedTokens: generation.tokens.count))
+            return paid.answer(.json(whole), receipt: settle(paid, generation, traced: traced))
         case .failure(let failure):
             paid?.release()
             return Self.error(503, "generation_failed", failure.message)
+        }
+    }
+
+    /// After a settlement that leaves the contributors an escrow, releases it by the answer's
+    /// attribution: `traced` when the client asked for one, else one queued now (`unasked`),
+    /// off the answer's path. Without an index the escrow is left to expire.
+    private func releaseRoyalties(_ paid: PaidRequest, _ receipt: SettlementResponse, traced: AttributionService.Outcome?, unasked: () -> AttributionService.Job?) {
+        guard receipt.success, let settlement = Digest(hex: receipt.transaction), paid.settler.leavesEscrow(charged: receipt.amount, adapter: paid.adapter) else { return }
+        let releaser = RoyaltyReleaser(settler: paid.settler)
+        if let traced { return releaser.release(settlement: settlement, outcome: traced) }
+        guard let job = unasked(), AttributionService.hasIndex(job.adapter) else {
+            return releaser.release(settlement: settlement, outcome: .skipped("the adapter has no attribution index here"))
+        }
+        if let reason = service.attribution.submit(job, done: { releaser.release(settlement: settlement, outcome: $0) }) {
+            releaser.release(settlement: settlement, outcome: .skipped(reason))
         }
     }
 

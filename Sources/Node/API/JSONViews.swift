@@ -52,6 +52,19 @@ enum JSONView {
         return object
     }
 
+    /// `GET /v1/parameters`: `genesis.json`'s parameters object.
+    static func parameters(_ parameters: ChainParameters) -> [String: Any] {
+        let royalties = parameters.royalties
+        return [
+            "min_fee": String(parameters.minFee), "min_stake": String(parameters.minStake),
+            "slash_fraction_basis_points": parameters.slashFractionBasisPoints, "evidence_max_age_heights": parameters.evidenceMaxAgeHeights,
+            "royalties": [
+                "adapter_owner_basis_points": royalties.adapterOwnerBasisPoints, "protocol_basis_points": royalties.protocolBasisPoints,
+                "contributors_basis_points": royalties.contributorsBasisPoints, "escrow_heights": royalties.escrowHeights,
+            ],
+        ]
+    }
+
     static func vote(_ signed: SignedVote) -> [String: Any] {
         [
             "kind": signed.vote.kind == .prevote ? "prevote" : "precommit",

@@ -9,7 +9,8 @@ struct PricedRequest: Sendable {
     /// The adapter's content hash, or nil for the base model.
     let adapterID: String?
     let maxTokens: Int
-    let promptTokens: Int
+    /// Counted only for a policy that `countsPromptTokens`.
+    let promptTokens: Int?
     /// The URL offers are made for (`extra.resource`).
     let resource: String
 }
@@ -27,11 +28,15 @@ enum Admission: Sendable {
 /// The payment step of the serving path: admission before a request is scheduled, and
 /// (through `PaidRequest`) settlement once its generation has finished.
 protocol ServingPolicy: Sendable {
+    /// Whether `admit` needs the prompt's length: when not, an unpaid request is refused
+    /// before its prompt is tokenized.
+    var countsPromptTokens: Bool { get }
     func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission
 }
 
 /// Admits every request: a node that does not charge for inference.
 struct OpenServingPolicy: ServingPolicy {
+    var countsPromptTokens: Bool { false }
     func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission { .free }
 }
 
@@ -49,6 +54,15 @@ struct PricedServingPolicy: ServingPolicy {
     /// Offers' `maxTimeoutSeconds`.
     static let offerTimeoutSeconds = 60
 
+    var countsPromptTokens: Bool { pricePerPromptToken > 0 }
+
+    /// The prompt tokens a charge counts: none when the prompt is free.
+    static func promptTokens(_ priced: PricedRequest, price: UInt64) -> Int {
+        guard price > 0 else { return 0 }
+        guard let count = priced.promptTokens else { preconditionFailure("a priced prompt was not counted") }
+        return count
+    }
+
     /// The per-token prices of `priced`'s model.
     func prices(_ priced: PricedRequest) -> (perToken: UInt64, perPromptToken: UInt64) {
         guard let id = priced.adapterID.flatMap(Digest.init(hex:)), let record: AdapterRecord = settler.node.store.record(.adapter(id)) else {
@@ -60,7 +74,7 @@ struct PricedServingPolicy: ServingPolicy {
     /// The offers for `priced`, or nil when the price overflows 64 bits.
     func offers(_ priced: PricedRequest) -> [PaymentRequirements]? {
         let price = prices(priced)
-        guard let cap = Self.charge(price, generated: priced.maxTokens, prompt: priced.promptTokens), cap > 0 else { return [] }
+        guard let cap = Self.charge(price, generated: priced.maxTokens, prompt: Self.promptTokens(priced, price: price.perPromptToken)), cap > 0 else { return [] }
         return [
             PaymentRequirements(scheme: .exact, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
                                 maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource),
@@ -93,7 +107,8 @@ struct PricedServingPolicy: ServingPolicy {
         switch settler.reserve(payment, offers: offers) {
         case let .invalid(reason): return .refused(Self.paymentRequired(required(reason.rawValue)))
         case let .valid(offer):
-            return .paid(PaidRequest(settler: settler, payment: payment, offer: offer, price: prices(priced), required: required(""), promptTokens: priced.promptTokens))
+            return .paid(PaidRequest(settler: settler, payment: payment, offer: offer, price: prices(priced), required: required(""),
+                                     promptTokens: Self.promptTokens(priced, price: pricePerPromptToken), adapter: settler.registeredAdapter(priced.adapterID)))
         }
     }
 
@@ -123,18 +138,20 @@ struct PaidRequest: Sendable {
     /// The offers again, for a 402 when settlement fails.
     let required: PaymentRequired
     let promptTokens: Int
+    /// The registered adapter serving the request, named in the settlement for its royalties.
+    let adapter: Digest?
 
     /// Settles for a generation of `generatedTokens`: the whole amount for `exact`, the
     /// tokens' price for `upto` (nothing, and no transaction, when that is zero).
     func settle(generatedTokens: Int) -> SettlementResponse {
         let a = payment.authorization
-        guard a.scheme == PaymentScheme.upto.rawValue else { return settler.submit(payment, charged: a.amount) }
+        guard a.scheme == PaymentScheme.upto.rawValue else { return settler.submit(payment, charged: a.amount, adapter: adapter) }
         let charge = min(a.amount, PricedServingPolicy.charge(price, generated: generatedTokens, prompt: promptTokens) ?? a.amount)
         guard charge > 0 else {
             settler.release(payment)
             return .settled(transaction: "", network: settler.network, payer: a.from, amount: 0)
         }
-        return settler.submit(payment, charged: charge)
+        return settler.submit(payment, charged: charge, adapter: adapter)
     }
 
     /// Ends the reservation: the request was not served.

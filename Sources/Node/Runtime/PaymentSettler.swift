@@ -69,27 +69,20 @@ final class PaymentSettler: Sendable {
     }
 
     /// Settles a reserved payment for `charged` atomic units (the amount for `exact`; at most
-    /// it for `upto`): a `settlePayment` transaction signed and fee-paid by this node's key,
-    /// answered as `mode` says. The reservation ends with the outcome.
-    func submit(_ payment: PaymentPayload, charged: UInt64) -> SettlementResponse {
+    /// it for `upto`) and the registered `adapter` that served it, if any: a `settlePayment`
+    /// transaction signed and fee-paid by this node's key, answered as `mode` says. The
+    /// reservation ends with the outcome.
+    func submit(_ payment: PaymentPayload, charged: UInt64, adapter: Digest? = nil) -> SettlementResponse {
         let a = payment.authorization
         func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
         guard a.to == payee.hex, charged > 0, charged <= a.amount, a.scheme == PaymentScheme.upto.rawValue || charged == a.amount else {
             release(payment)
             return failed(a.to == payee.hex ? PaymentInvalidReason.authorizationMismatch.rawValue : PaymentInvalidReason.invalidPaymentRequirements.rawValue)
         }
-        let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charged)
+        let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charged, adapter: adapter)
         let transaction: SignedTransaction
         do {
-            transaction = try submission.withLock { _ in
-                let key = node.validatorKey
-                let nonce = node.mempool.nextNonce(for: key.publicKey, committedNonce: node.store.account(key.publicKey).nonce)
-                let transaction = Transaction(sender: key.publicKey, nonce: nonce, fee: node.store.parameters.minFee, body: .settlePayment(settlement))
-                    .signed(by: key, chainID: node.chainID)
-                node.payments.submitted(a, as: transaction.hash)
-                try node.submit(transaction)
-                return transaction
-            }
+            transaction = try submitOwn(.settlePayment(settlement)) { node.payments.submitted(a, as: $0.hash) }
         } catch {
             release(payment)
             node.log.warning("x402 settlement not submitted", ["payer": a.from.hex, "error": "\(error)"])
@@ -124,6 +117,33 @@ final class PaymentSettler: Sendable {
             late.transaction = transaction.hash.hex
             return late
         }
+    }
+
+    /// Signs `body` with this node's key at its next nonce, tells `before` (under the same
+    /// lock, so a commit cannot outrun it) and submits it to the mempool.
+    func submitOwn(_ body: TransactionBody, before: (SignedTransaction) -> Void = { _ in }) throws -> SignedTransaction {
+        try submission.withLock { _ in
+            let key = node.validatorKey
+            let nonce = node.mempool.nextNonce(for: key.publicKey, committedNonce: node.store.account(key.publicKey).nonce)
+            let transaction = Transaction(sender: key.publicKey, nonce: nonce, fee: node.store.parameters.minFee, body: body)
+                .signed(by: key, chainID: node.chainID)
+            before(transaction)
+            try node.submit(transaction)
+            return transaction
+        }
+    }
+
+    /// Whether a settlement of `charged` for `adapter` leaves the contributors an escrow on
+    /// chain (the adapter is registered with datanets and their share is not zero).
+    func leavesEscrow(charged: UInt64, adapter: Digest?) -> Bool {
+        guard let adapter, let record: AdapterRecord = node.store.record(.adapter(adapter)) else { return false }
+        return node.store.parameters.royalties.split(charged, hasAdapter: true, hasDatanets: !record.datanets.isEmpty).contributors > 0
+    }
+
+    /// The registered adapter with content hash `id` (hex), or nil.
+    func registeredAdapter(_ id: String?) -> Digest? {
+        guard let digest = id.flatMap(Digest.init(hex:)), node.store.value(for: .adapter(digest)) != nil else { return nil }
+        return digest
     }
 
     /// What `payer` can spend now: its balance less what vesting still locks.
