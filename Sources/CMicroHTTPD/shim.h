@@ -13,6 +13,7 @@ static inline struct MHD_Daemon *tributary_mhd_start(
     const struct sockaddr_in *address,
     MHD_AccessHandlerCallback handler, void *handler_context,
     MHD_RequestCompletedCallback completed, void *completed_context,
+    MHD_NotifyConnectionCallback notify_connection, void *notify_connection_context,
     size_t connection_memory_limit_bytes,
     unsigned int connection_timeout_s,
     unsigned int connection_limit,
@@ -22,6 +23,7 @@ static inline struct MHD_Daemon *tributary_mhd_start(
         handler, handler_context,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)address,
         MHD_OPTION_NOTIFY_COMPLETED, completed, completed_context,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, notify_connection_context,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit_bytes,
         MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit,
@@ -45,4 +47,11 @@ static inline int tributary_mhd_client_is_loopback(struct MHD_Connection *connec
         return IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127;
     }
     return 0;
+}
+
+/* The connection's socket, for closing it from outside its thread (deadlines); -1 if unknown. */
+static inline int tributary_mhd_connection_fd(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
 }

@@ -33,20 +33,11 @@ struct AdaptersAPI: Sendable {
             : .error(401, "unauthorized", "adapter administration needs Authorization: Bearer <the node's admin_token>")
     }
 
-    /// The answer for `request`, or nil when it is not one of these routes.
-    func handle(_ request: HTTPRequest) -> HTTPResponse? {
-        let parts = request.pathComponents
-        guard parts.count >= 2, parts[0] == "v1", parts[1] == "adapters" else { return nil }
-        switch (request.method, parts.count) {
-        case ("GET", 2): return list(showingPaths: refusal(request) == nil)
-        case ("POST", 2): return refusal(request) ?? add(request.body)
-        case ("DELETE", 3): return refusal(request) ?? remove(String(parts[2]))
-        case (_, 2):
-            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-            response.headers.append(("Allow", "GET, POST"))
-            return response
-        default: return nil  // GET /v1/adapters/{hash}: the chain registry
-        }
+    /// Registers the hosting routes (`GET /v1/adapters/{hash}`, the chain registry, is `ChainAPI`'s).
+    func register(in router: inout HTTPRouter) {
+        router.add("GET", "/v1/adapters") { request, _ in list(showingPaths: refusal(request) == nil) }
+        router.add("POST", "/v1/adapters") { request, _ in refusal(request) ?? add(request.body) }
+        router.add("DELETE", "/v1/adapters/{id}") { request, id in refusal(request) ?? remove(id[0]) }
     }
 
     private func list(showingPaths: Bool) -> HTTPResponse {

@@ -25,52 +25,41 @@ struct ChainAPI: Sendable {
     /// The largest datanet document this node stores, reported in the status (`DocumentsAPI`).
     let documentBytesMax: Int
 
-    func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let parts = request.pathComponents
-        do {
-            switch (request.method, parts.count, parts.first) {
-            case ("POST", 2, "v1") where parts[1] == "txs": return submit(request)
-            case ("GET", 3, "v1") where parts[1] == "txs": return try transaction(String(parts[2]))
-            case ("GET", 3, "v1") where parts[1] == "accounts": return try account(String(parts[2]))
-            case ("GET", 3, "v1") where parts[1] == "blocks": return try block(String(parts[2]), request)
-            case ("GET", 3, "v1") where parts[1] == "datanets": return try datanet(String(parts[2]))
-            case ("GET", 3, "v1") where parts[1] == "adapters": return try adapter(String(parts[2]))
-            case ("GET", 3, "v1") where parts[1] == "escrows": return try escrow(String(parts[2]))
-            case ("GET", 2, "v1") where parts[1] == "parameters": return .json(JSONView.parameters(node.store.parameters))
-            case ("GET", 2, "v1") where parts[1] == "status": return status()
-            case ("GET", 2, "v1") where parts[1] == "validators": return try validators()
-            case ("GET", 2, "v1") where parts[1] == "supply": return try supply()
-            case ("GET", 3, "v1") where parts[1] == "net" && parts[2] == "peers": return peers()
-            case ("GET", 1, "metrics"):
-                let status = node.status
-                var text = node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count,
-                                               mempoolBytes: node.mempool.bytes)
-                if let gossip = node.gossip { text += NetworkMetrics.render(gossip) }
-                return .text(text, contentType: "text/plain; version=0.0.4")
-            default:
-                return Self.unknownRoute(request)
-            }
-        } catch let error as APIError {
-            return .error(error.status, error.code, error.message)
-        } catch {
-            return HTTPResponse.internalError(request, error, log: node.log)
+    func register(in router: inout HTTPRouter) {
+        router.add("POST", "/v1/txs") { request, _ in submit(request) }
+        router.add("GET", "/v1/txs/{hash}") { request, id in answer(request) { try transaction(id[0]) } }
+        router.add("GET", "/v1/accounts/{address}") { request, id in answer(request) { try account(id[0]) } }
+        router.add("GET", "/v1/blocks/{height}") { request, id in answer(request) { try block(id[0], request) } }
+        router.add("GET", "/v1/datanets/{id}") { request, id in answer(request) { try datanet(id[0]) } }
+        router.add("GET", "/v1/adapters/{hash}") { request, id in answer(request) { try adapter(id[0]) } }
+        router.add("GET", "/v1/escrows/{settlement}") { request, id in answer(request) { try escrow(id[0]) } }
+        router.add("GET", "/v1/parameters") { _, _ in .json(JSONView.parameters(node.store.parameters)) }
+        router.add("GET", "/v1/status") { _, _ in status() }
+        router.add("GET", "/v1/validators") { request, _ in answer(request) { try validators() } }
+        router.add("GET", "/v1/supply") { request, _ in answer(request) { try supply() } }
+        router.add("GET", "/v1/net/peers") { _, _ in peers() }
+        router.add("GET", "/metrics") { _, _ in
+            let status = node.status
+            var text = node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count, mempoolBytes: node.mempool.bytes)
+            if let gossip = node.gossip { text += NetworkMetrics.render(gossip) }
+            return .text(text, contentType: "text/plain; version=0.0.4")
         }
     }
 
-    static let routes: [(method: String, prefix: String)] = [
-        ("POST", "/v1/txs"), ("GET", "/v1/txs/"), ("GET", "/v1/accounts/"), ("GET", "/v1/blocks/"),
-        ("GET", "/v1/datanets/"), ("GET", "/v1/adapters/"), ("GET", "/v1/escrows/"), ("GET", "/v1/parameters"), ("GET", "/v1/status"), ("GET", "/v1/validators"), ("GET", "/v1/supply"), ("GET", "/v1/net/peers"), ("GET", "/metrics"),
-    ]
-
-    /// 405 when the path exists under another method, else 404.
-    static func unknownRoute(_ request: HTTPRequest) -> HTTPResponse {
-        let samePath = routes.filter { request.path == $0.prefix || (request.path.hasPrefix($0.prefix) && $0.prefix.hasSuffix("/")) }
-        if let allowed = samePath.first, allowed.method != request.method {
-            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-            response.headers.append(("Allow", allowed.method))
-            return response
+    /// `route`'s answer; an `APIError` becomes its status and `{"error", "message"}`, anything
+    /// else a 500 without its text (`HTTPResponse.internalError`).
+    static func answer(_ request: HTTPRequest, log: Logger, _ route: () throws -> HTTPResponse) -> HTTPResponse {
+        do {
+            return try route()
+        } catch let error as APIError {
+            return .error(error.status, error.code, error.message)
+        } catch {
+            return HTTPResponse.internalError(request, error, log: log)
         }
-        return .error(404, "not_found", "no route \(request.method) \(request.path)")
+    }
+
+    private func answer(_ request: HTTPRequest, _ route: () throws -> HTTPResponse) -> HTTPResponse {
+        Self.answer(request, log: node.log, route)
     }
 
     // MARK: Routes

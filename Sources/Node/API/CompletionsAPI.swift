@@ -30,25 +30,14 @@ struct CompletionsAPI: Sendable {
     let service: ModelService
     let policy: any ServingPolicy
 
-    static let routes: [(method: String, path: String)] = [
-        ("GET", "/v1/models"), ("POST", "/v1/completions"), ("POST", "/v1/chat/completions"),
-    ]
-
-    /// The answer for `request`, or nil when the path is not one of this API's routes.
-    func handle(_ request: HTTPRequest) -> HTTPResponse? {
-        let parts = request.pathComponents
-        if parts.count == 3, parts[0] == "v1", parts[1] == "attributions" { return proof(String(parts[2]), method: request.method) }
-        guard let route = Self.routes.first(where: { $0.path == request.path }) else { return nil }
-        guard route.method == request.method else {
-            var response = Self.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-            response.headers.append(("Allow", route.method))
-            return response
-        }
-        switch request.path {
-        case "/v1/models": return models()
-        case "/v1/completions": return complete(request, chat: false)
-        default: return complete(request, chat: true)
-        }
+    /// Registers the routes; the completions run through `budget` (`ConnectionBudget`). The
+    /// payment pipeline is `policy`: admission once the request is parsed, before its prompt is
+    /// tokenized (unless priced) or scheduled, and settlement (`PaidRequest`) once generated.
+    func register(in router: inout HTTPRouter, budget: ConnectionBudget) {
+        router.add("GET", "/v1/models") { _, _ in models() }
+        router.add("POST", "/v1/completions", through: [budget]) { request, _ in complete(request, chat: false) }
+        router.add("POST", "/v1/chat/completions", through: [budget]) { request, _ in complete(request, chat: true) }
+        router.add("GET", "/v1/attributions/{id}") { _, id in proof(id[0]) }
     }
 
     private func models() -> HTTPResponse {
@@ -221,12 +210,7 @@ struct CompletionsAPI: Sendable {
     }
 
     /// `GET /v1/attributions/{id}`.
-    private func proof(_ id: String, method: String) -> HTTPResponse {
-        guard method == "GET" else {
-            var response = Self.error(405, "method_not_allowed", "\(method) is not allowed on /v1/attributions/{id}")
-            response.headers.append(("Allow", "GET"))
-            return response
-        }
+    private func proof(_ id: String) -> HTTPResponse {
         guard let digest = Digest(hex: id) else { return Self.error(400, "invalid_request", "a proof id is 64 lowercase hex digits") }
         guard let json = service.attribution.proofs.json(id: digest) else { return Self.error(404, "not_found", "no attribution proof \(id) here") }
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(json))

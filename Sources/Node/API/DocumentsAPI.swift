@@ -24,39 +24,15 @@ struct DocumentsAPI: Sendable {
     static let pageDocumentsDefault = 100
     static let pageDocumentsMax = 1_000
 
-    /// The answer for `request`, or nil when it is not one of these routes.
-    func handle(_ request: HTTPRequest) -> HTTPResponse? {
-        let parts = request.pathComponents.map(String.init)
-        let answer: () throws -> HTTPResponse
-        switch (request.method, parts.count) {
-        case (_, 4) where parts[0] == "v1" && parts[1] == "datanets" && parts[3] == "documents":
-            switch request.method {
-            case "POST": answer = { try store(datanet: parts[2], request) }
-            case "GET": answer = { try list(datanet: parts[2], query: request.query) }
-            default: return Self.methodNotAllowed(request, allow: "GET, POST")
-            }
-        case ("GET", 5) where parts[0] == "v1" && parts[1] == "datanets" && parts[3] == "documents":
-            answer = { try contribution(datanet: parts[2], document: parts[4]) }
-        case ("GET", 3) where parts[0] == "v1" && parts[1] == "documents":
-            answer = { try document(parts[2]) }
-        case (_, 3) where parts[0] == "v1" && parts[1] == "documents", (_, 5) where parts[0] == "v1" && parts[1] == "datanets" && parts[3] == "documents":
-            return Self.methodNotAllowed(request, allow: "GET")
-        default:
-            return nil
-        }
-        do {
-            return try answer()
-        } catch let error as APIError {
-            return .error(error.status, error.code, error.message)
-        } catch {
-            return HTTPResponse.internalError(request, error, log: node.log)
-        }
+    func register(in router: inout HTTPRouter) {
+        router.add("POST", "/v1/datanets/{id}/documents") { request, id in answer(request) { try store(datanet: id[0], request) } }
+        router.add("GET", "/v1/datanets/{id}/documents") { request, id in answer(request) { try list(datanet: id[0], query: request.query) } }
+        router.add("GET", "/v1/datanets/{id}/documents/{hash}") { request, ids in answer(request) { try contribution(datanet: ids[0], document: ids[1]) } }
+        router.add("GET", "/v1/documents/{hash}") { request, id in answer(request) { try document(id[0]) } }
     }
 
-    private static func methodNotAllowed(_ request: HTTPRequest, allow: String) -> HTTPResponse {
-        var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-        response.headers.append(("Allow", allow))
-        return response
+    private func answer(_ request: HTTPRequest, _ route: () throws -> HTTPResponse) -> HTTPResponse {
+        ChainAPI.answer(request, log: node.log, route)
     }
 
     // MARK: Routes

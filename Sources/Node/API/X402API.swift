@@ -19,17 +19,10 @@ import Payments
 struct X402API: Sendable {
     let settler: PaymentSettler
 
-    func handle(_ request: HTTPRequest) -> HTTPResponse? {
-        switch (request.method, request.path) {
-        case ("GET", "/x402/supported"): return .json(SupportedKinds.json(chainID: settler.node.chainID))
-        case ("POST", "/x402/verify"): return answer(request, settle: false)
-        case ("POST", "/x402/settle"): return answer(request, settle: true)
-        case (_, "/x402/supported"), (_, "/x402/verify"), (_, "/x402/settle"):
-            var response = HTTPResponse.error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
-            response.headers.append(("Allow", request.path == "/x402/supported" ? "GET" : "POST"))
-            return response
-        default: return nil
-        }
+    func register(in router: inout HTTPRouter) {
+        router.add("GET", "/x402/supported") { _, _ in .json(SupportedKinds.json(chainID: settler.node.chainID)) }
+        router.add("POST", "/x402/verify") { request, _ in answer(request, settle: false) }
+        router.add("POST", "/x402/settle") { request, _ in answer(request, settle: true) }
     }
 
     private func answer(_ request: HTTPRequest, settle: Bool) -> HTTPResponse {

@@ -26,7 +26,8 @@ struct AttributionServingBench {
             adapterDirectory: directory + "/adapters", attributionQueueMax: NodeConfig().attribution_queue_max, attributionKey: SigningKey(),
             chainID: "bench", proofDirectory: directory + "/attributions", log: Logger(format: .human, level: .warning))
         defer { service.stop() }
-        let api = CompletionsAPI(service: service, policy: OpenServingPolicy())
+        var api = HTTPRouter()
+        CompletionsAPI(service: service, policy: OpenServingPolicy()).register(in: &api, budget: ConnectionBudget(connectionsMax: .max))
         _ = round(api, prompts: prompts, attribution: true, requests: 1)  // loads the adapter and its index
         var rounds: [[String: Any]] = []
         for attribution in [false, true, false, true] {
@@ -44,7 +45,7 @@ struct AttributionServingBench {
     /// answer's last text chunk (with `usage`) has come, and the rest of the stream — the
     /// attribution chunk — is read on the side, so the round times generation while
     /// attribution runs beside it, as a node's many clients would.
-    private func round(_ api: CompletionsAPI, prompts: [String], attribution: Bool, requests: Int) -> [String: Any] {
+    private func round(_ api: HTTPRouter, prompts: [String], attribution: Bool, requests: Int) -> [String: Any] {
         let counts = Counts()
         let start = DispatchTime.now().uptimeNanoseconds
         let generating = DispatchGroup(), draining = DispatchGroup()
@@ -57,7 +58,7 @@ struct AttributionServingBench {
                                                  "max_tokens": maxTokens, "temperature": 0, "stream": true]
                     if attribution { object["attribution"] = true }
                     let body = Array(try! JSONSerialization.data(withJSONObject: object))
-                    guard let stream = api.handle(HTTPRequest(method: "POST", path: "/v1/completions", query: [:], headers: [:], body: body))?.stream else { continue }
+                    guard let stream = api.handle(HTTPRequest(method: "POST", path: "/v1/completions", query: [:], headers: [:], body: body)).stream else { continue }
                     let events = EventReader(stream)
                     while let event = events.next() {
                         guard let usage = event["usage"] as? [String: Any] else { continue }

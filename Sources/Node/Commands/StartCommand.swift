@@ -79,8 +79,17 @@ enum StartCommand {
         let completions = service.map { CompletionsAPI(service: $0, policy: policy) }
         let adapterAPI = service.map { AdaptersAPI(service: $0, adminToken: config.admin_token) }
         let x402API = X402API(settler: settler)
-        let server = try HTTPServer(address: address, limits: .init(bodyMaxBytes: config.http_body_max_bytes)) { request in
-            let response = completions?.handle(request) ?? adapterAPI?.handle(request) ?? x402API.handle(request) ?? documentsAPI.handle(request) ?? api.handle(request)
+        var router = HTTPRouter()
+        api.register(in: &router)
+        documentsAPI.register(in: &router)
+        x402API.register(in: &router)
+        adapterAPI?.register(in: &router)
+        completions?.register(in: &router, budget: ConnectionBudget(connectionsMax: config.http_inference_connections_max))
+        let limits = HTTPServer.Limits(
+            bodyMaxBytes: config.http_body_max_bytes, connectionsMax: UInt32(config.http_connections_max),
+            headerTimeoutMs: config.http_header_timeout_ms, requestTimeoutMs: config.http_request_timeout_ms)
+        let server = try HTTPServer(address: address, limits: limits) { [router] request in
+            let response = router.handle(request)
             node.metrics.countResponse(status: response.status)
             return response
         }

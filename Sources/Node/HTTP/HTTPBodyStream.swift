@@ -2,13 +2,14 @@ import Foundation
 
 /// A response body written while it is being sent (server-sent events): the producer calls
 /// `write` and finally `finish`; the connection thread blocks in `read` until bytes arrive.
-/// When the client goes away, `onClose` runs once so the producer can stop early.
+/// When the connection is done with the body (sent, or the client went away), the `onClose`
+/// handlers run once, so the producer can stop early.
 final class HTTPBodyStream: @unchecked Sendable {  // mutable state is guarded by `condition`
     private let condition = NSCondition()
     private var pending: [UInt8] = []
     private var finished = false
     private var closed = false
-    private var closeHandler: (@Sendable () -> Void)?
+    private var closeHandlers: [@Sendable () -> Void] = []
 
     /// Appends bytes to the body; ignored once the client has gone.
     func write(_ bytes: [UInt8]) {
@@ -31,7 +32,7 @@ final class HTTPBodyStream: @unchecked Sendable {  // mutable state is guarded b
     func onClose(_ handler: @escaping @Sendable () -> Void) {
         let runNow = condition.withLock {
             if closed { return true }
-            closeHandler = handler
+            closeHandlers.append(handler)
             return false
         }
         if runNow { handler() }
@@ -51,11 +52,11 @@ final class HTTPBodyStream: @unchecked Sendable {  // mutable state is guarded b
 
     /// Called by the server when the connection is done with the body.
     func close() {
-        let handler = condition.withLock {
+        let handlers = condition.withLock {
             closed = true
-            defer { closeHandler = nil }
-            return closeHandler
+            defer { closeHandlers = [] }
+            return closeHandlers
         }
-        handler?()
+        for handler in handlers { handler() }
     }
 }

@@ -3,20 +3,25 @@ import Foundation
 
 /// An HTTP/1.1 server on libmicrohttpd, one thread per connection, that hands complete
 /// requests to an `HTTPHandler`. A request declaring a body over `bodyMaxBytes` is answered
-/// 413 before its body is read; a body streamed past the cap closes the connection.
+/// 413 before its body is read; a body streamed past the cap closes the connection; so does a
+/// request whose headers or whole body arrive too slowly (`ConnectionDeadlines`).
 final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
     struct Limits: Sendable {
         var bodyMaxBytes = 1 << 20
         var connectionsMax: UInt32 = 256
         /// One client address cannot hold every connection thread.
         var connectionsPerAddressMax: UInt32 = 64
+        /// A connection idle this long is closed.
         var connectionTimeoutSeconds: UInt32 = 60
         var connectionMemoryMaxBytes = 256 << 10
+        var headerTimeoutMs = 10_000
+        var requestTimeoutMs = 30_000
     }
 
     let address: SocketAddress
     fileprivate let handler: HTTPHandler
     fileprivate let limits: Limits
+    fileprivate let deadlines: ConnectionDeadlines
     private let lock = NSLock()
     private var daemon: OpaquePointer?
 
@@ -25,15 +30,17 @@ final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
         self.address = address
         self.handler = handler
         self.limits = limits
+        deadlines = ConnectionDeadlines(headerTimeoutMs: limits.headerTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs)
         var socketAddress = address.sockaddr
         let context = Unmanaged.passUnretained(self).toOpaque()
         let flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_THREAD_PER_CONNECTION.rawValue
             | MHD_USE_POLL.rawValue | MHD_USE_ERROR_LOG.rawValue)
         daemon = tributary_mhd_start(
-            flags, &socketAddress, accessHandler, context, completedHandler, nil,
+            flags, &socketAddress, accessHandler, context, completedHandler, context, connectionHandler, context,
             limits.connectionMemoryMaxBytes, limits.connectionTimeoutSeconds, limits.connectionsMax,
             limits.connectionsPerAddressMax)
         guard daemon != nil else {
+            deadlines.stop()
             throw CommandError("cannot listen on \(address): \(String(cString: strerror(errno))) (is another node using the port?)")
         }
     }
@@ -45,6 +52,7 @@ final class HTTPServer: @unchecked Sendable {  // `daemon` is guarded by `lock`
             return daemon
         }
         if let running { MHD_stop_daemon(running) }
+        deadlines.stop()
     }
 
     deinit { stop() }
@@ -61,6 +69,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
     // First call for a request: refuse a declared oversize body at once, else set up state;
     // the body arrives in later calls.
     guard let raw = requestContext.pointee else {
+        server.deadlines.headersArrived(connection)
         if let declared = MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Content-Length"),
            let length = UInt64(String(cString: declared)), length > UInt64(server.limits.bodyMaxBytes) {
             return send(.error(413, "body_too_large", "request body exceeds \(server.limits.bodyMaxBytes) bytes"), on: connection)
@@ -80,6 +89,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
         uploadSize.pointee = 0
         return MHD_Result.YES
     }
+    server.deadlines.requestArrived(connection)
     let request = HTTPRequest(
         method: method.map { String(cString: $0) } ?? "GET",
         path: url.map { String(cString: $0) } ?? "/",
@@ -89,10 +99,22 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
     return send(server.handler(request), on: connection)
 }
 
-private let completedHandler: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+private let completedHandler: MHD_RequestCompletedCallback = { context, connection, requestContext, _ in
+    // The answer is done: the connection may carry another request, on fresh deadlines.
+    if let connection { Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().deadlines.awaitRequest(connection, socket: tributary_mhd_connection_fd(connection)) }
     guard let requestContext, let raw = requestContext.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(raw).release()
     requestContext.pointee = nil
+}
+
+private let connectionHandler: MHD_NotifyConnectionCallback = { context, connection, _, event in
+    guard let connection else { return }
+    let deadlines = Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().deadlines
+    if event == MHD_ConnectionNotificationCode.CONNECTION_NOTIFY_STARTED {
+        deadlines.awaitRequest(connection, socket: tributary_mhd_connection_fd(connection))
+    } else {
+        deadlines.closed(connection)
+    }
 }
 
 private func send(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {

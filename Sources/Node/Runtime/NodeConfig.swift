@@ -55,6 +55,16 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var log_format = "human"
     var log_level = "info"
     var http_body_max_bytes = 1 << 20
+    /// Connections the HTTP server holds at once (at most 64 of them from one client address).
+    var http_connections_max = 256
+    /// Of those, how many completion requests may hold at once (answering or streaming); the
+    /// rest stay for the chain API, documents and the facilitator. Over it: 503 `busy`.
+    var http_inference_connections_max = 192
+    /// A request's headers must arrive within this long of its connection opening (or of the
+    /// connection's previous answer), or the connection is closed.
+    var http_header_timeout_ms = 10_000
+    /// A request's headers and body must arrive within this long, or the connection is closed.
+    var http_request_timeout_ms = 30_000
     /// The largest datanet document text the node stores (UTF-8 bytes); at most http_body_max_bytes.
     var document_bytes_max = 256 << 10
     var mempool_transactions_max = 50_000
@@ -192,6 +202,13 @@ struct NodeConfig: Codable, Sendable, Equatable {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
         }
         guard (1_024...(64 << 20)).contains(http_body_max_bytes) else { throw UsageError("http_body_max_bytes must be 1024...67108864") }
+        guard (2...65_536).contains(http_connections_max) else { throw UsageError("http_connections_max must be 2...65536") }
+        guard (1..<http_connections_max).contains(http_inference_connections_max) else {
+            throw UsageError("http_inference_connections_max must be 1...http_connections_max - 1 (\(http_connections_max - 1))")
+        }
+        guard (100...3_600_000).contains(http_header_timeout_ms), (http_header_timeout_ms...3_600_000).contains(http_request_timeout_ms) else {
+            throw UsageError("http_header_timeout_ms must be 100...3600000 and http_request_timeout_ms at least it (and at most 3600000)")
+        }
         guard (1...http_body_max_bytes).contains(document_bytes_max) else {
             throw UsageError("document_bytes_max must be 1...http_body_max_bytes (\(http_body_max_bytes))")
         }
