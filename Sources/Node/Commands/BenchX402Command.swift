@@ -24,7 +24,7 @@ enum BenchX402Command {
         options: [
             .init(name: "requests", value: "N", help: "Facilitator requests per measurement (default 200)."),
             .init(name: "clients", value: "N", help: "Concurrent inference clients (default 4)."),
-            .init(name: "inference-requests", value: "N", help: "Completions per client per mode (default 8)."),
+            .init(name: "inference-requests", value: "N", help: "Completions per client per mode (default 16)."),
             .init(name: "max-tokens", value: "N", help: "Tokens per completion (default 16)."),
             .init(name: "block-interval-ms", value: "MS", help: "The nodes' block interval (default 500, the node's default)."),
             .flag("json", "Print the figures as one JSON object."),
@@ -32,7 +32,7 @@ enum BenchX402Command {
     ) { arguments in
         let requests = try arguments.integer("requests", default: 200, in: 10...100_000)
         let clients = try arguments.integer("clients", default: 4, in: 1...64)
-        let perClient = try arguments.integer("inference-requests", default: 8, in: 1...10_000)
+        let perClient = try arguments.integer("inference-requests", default: 16, in: 1...10_000)
         let maxTokens = try arguments.integer("max-tokens", default: 16, in: 1...512)
         let blockIntervalMs = try arguments.integer("block-interval-ms", default: 500, in: 1...60_000)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-x402-\(UUID().uuidString.prefix(8))").path
@@ -185,23 +185,30 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
         let offer: PaymentRequirements? = try paid ? quotedOffer(body) : nil
         let tokens = Mutex(0), failure = Mutex<(any Error)?>(nil)
         let start = DispatchTime.now().uptimeNanoseconds
-        DispatchQueue.concurrentPerform(iterations: clients) { _ in
-            do {
-                let session = try HTTPClient.Session()
-                for _ in 0..<perClient {
-                    var headers = ["Content-Type: application/json"]
-                    if let offer {
-                        let payment = PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970))!
-                        headers.append("\(X402.paymentSignatureHeader): \(payment.headerValue)")
+        // A thread per client: concurrentPerform would run only as many at once as there are cores.
+        let finished = DispatchGroup()
+        for _ in 0..<clients {
+            finished.enter()
+            Thread.detachNewThread { [self] in
+                defer { finished.leave() }
+                do {
+                    let session = try HTTPClient.Session()
+                    for _ in 0..<perClient {
+                        var headers = ["Content-Type: application/json"]
+                        if let offer {
+                            let payment = PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970))!
+                            headers.append("\(X402.paymentSignatureHeader): \(payment.headerValue)")
+                        }
+                        let response = try HTTPClient.send("POST", url + "/v1/completions", body: body, headers: headers, timeoutSeconds: 300, session: session)
+                        guard response.status == 200, let usage = response.json?["usage"] as? [String: Any], let count = usage["completion_tokens"] as? Int else {
+                            throw CommandError("a bench completion failed: HTTP \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+                        }
+                        tokens.withLock { $0 += count }
                     }
-                    let response = try HTTPClient.send("POST", url + "/v1/completions", body: body, headers: headers, timeoutSeconds: 300, session: session)
-                    guard response.status == 200, let usage = response.json?["usage"] as? [String: Any], let count = usage["completion_tokens"] as? Int else {
-                        throw CommandError("a bench completion failed: HTTP \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
-                    }
-                    tokens.withLock { $0 += count }
-                }
-            } catch { failure.withLock { $0 = error } }
+                } catch { failure.withLock { $0 = error } }
+            }
         }
+        finished.wait()
         if let error = failure.withLock({ $0 }) { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return ["requests_per_s": Double(clients * perClient) / seconds, "tokens_per_s": Double(tokens.withLock { $0 }) / seconds, "seconds": seconds]
