@@ -17,22 +17,26 @@ enum BenchX402Command {
         facilitator's POST /x402/verify against the unpaid GET /x402/supported (the latency
         verification adds), the verifier's own time in this process, and POST /x402/settle in
         both modes against the block interval (each settle starting at a random point of the
-        interval, as independent clients do). Inference: --clients clients each sending
-        --inference-requests greedy completions of --max-tokens tokens, paid (upto, signed by
-        the client for each request) in both modes and unpaid; requests/s and tokens/s.
+        interval, as independent clients do). Inference: --clients clients, a thread each,
+        sending --inference-requests greedy completions of --max-tokens tokens one after
+        another, paid (upto, signed by the client for each request) in both modes and unpaid;
+        requests/s and tokens/s. The default 48 clients keep the node saturated (a batch holds
+        32 sequences, and in commit mode some clients are always waiting for a block), so the
+        ratios compare the node's capacity; with few clients they measure how long each
+        client waits instead.
         """,
         options: [
             .init(name: "requests", value: "N", help: "Facilitator requests per measurement (default 200)."),
-            .init(name: "clients", value: "N", help: "Concurrent inference clients (default 4)."),
-            .init(name: "inference-requests", value: "N", help: "Completions per client per mode (default 16)."),
+            .init(name: "clients", value: "N", help: "Concurrent inference clients (default 48)."),
+            .init(name: "inference-requests", value: "N", help: "Completions per client per mode (default 6)."),
             .init(name: "max-tokens", value: "N", help: "Tokens per completion (default 16)."),
             .init(name: "block-interval-ms", value: "MS", help: "The nodes' block interval (default 500, the node's default)."),
             .flag("json", "Print the figures as one JSON object."),
         ]
     ) { arguments in
         let requests = try arguments.integer("requests", default: 200, in: 10...100_000)
-        let clients = try arguments.integer("clients", default: 4, in: 1...64)
-        let perClient = try arguments.integer("inference-requests", default: 16, in: 1...10_000)
+        let clients = try arguments.integer("clients", default: 48, in: 1...256)
+        let perClient = try arguments.integer("inference-requests", default: 6, in: 1...10_000)
         let maxTokens = try arguments.integer("max-tokens", default: 16, in: 1...512)
         let blockIntervalMs = try arguments.integer("block-interval-ms", default: 500, in: 1...60_000)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-x402-\(UUID().uuidString.prefix(8))").path
