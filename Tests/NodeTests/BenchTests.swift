@@ -32,7 +32,7 @@ extension ClusterSuites {
         /// `bench x402` at a small size: its three nodes come up, every figure its goals are
         /// read on is reported, and the verifier's own time is under a millisecond.
         @Test(.timeLimit(.minutes(3))) func benchX402ReportsEveryGoalsFigure() throws {
-            let result = try Tributary.run(["bench", "x402", "--requests", "10", "--clients", "2", "--inference-requests", "1",
+            let result = try Tributary.run(["bench", "x402", "--requests", "10", "--clients", "2", "--window-ms", "1000", "--warmup-ms", "100", "--rounds", "2",
                                             "--max-tokens", "2", "--block-interval-ms", "20", "--json"])
             #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
             let figures = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])

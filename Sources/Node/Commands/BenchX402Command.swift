@@ -12,15 +12,17 @@ enum BenchX402Command {
         path: ["bench", "x402"],
         summary: "Measure x402: verify and settle latency, and paid against unpaid inference throughput.",
         discussion: """
-        Starts a node at a price (commit mode), then one in pending mode, then one without a
-        price, each a fresh one-validator chain with a funded payer. Cheap routes: the
+        Starts a node at a price (commit mode), one in pending mode and one without a price,
+        each a fresh one-validator chain with a funded payer. Cheap routes: the
         facilitator's POST /x402/verify against the unpaid GET /x402/supported (the latency
         verification adds), the verifier's own time in this process, and POST /x402/settle in
         both modes against the block interval (each settle starting at a random point of the
-        interval, as independent clients do). Inference: --clients clients, a thread each,
-        sending --inference-requests greedy completions of --max-tokens tokens one after
-        another, paid (upto, signed by the client for each request) in both modes and unpaid;
-        requests/s and tokens/s. The default 48 clients keep the node saturated (a batch holds
+        interval, as independent clients do). Inference: --rounds rounds in which the three
+        modes take turns, each turn --clients clients, a thread each, sending greedy
+        completions of --max-tokens tokens one after another, paid (upto, signed by the client
+        for each request) or unpaid; requests/s and tokens/s of the completions finished within
+        --window-ms after --warmup-ms (the clients' start and their last requests are not
+        counted). The default 48 clients keep the node saturated (a batch holds
         32 sequences, and in commit mode some clients are always waiting for a block), so the
         ratios compare the node's capacity; with few clients they measure how long each
         client waits instead.
@@ -28,7 +30,9 @@ enum BenchX402Command {
         options: [
             .init(name: "requests", value: "N", help: "Facilitator requests per measurement (default 200)."),
             .init(name: "clients", value: "N", help: "Concurrent inference clients (default 48)."),
-            .init(name: "inference-requests", value: "N", help: "Completions per client per mode (default 6)."),
+            .init(name: "window-ms", value: "MS", help: "Completions are counted over this long in each turn (default 5000)."),
+            .init(name: "warmup-ms", value: "MS", help: "Each turn's clients run this long before counting starts (default 1000)."),
+            .init(name: "rounds", value: "N", help: "Rounds of inference, the modes taking turns in each (default 3)."),
             .init(name: "max-tokens", value: "N", help: "Tokens per completion (default 16)."),
             .init(name: "block-interval-ms", value: "MS", help: "The nodes' block interval (default 500, the node's default)."),
             .flag("json", "Print the figures as one JSON object."),
@@ -36,18 +40,27 @@ enum BenchX402Command {
     ) { arguments in
         let requests = try arguments.integer("requests", default: 200, in: 10...100_000)
         let clients = try arguments.integer("clients", default: 48, in: 1...256)
-        let perClient = try arguments.integer("inference-requests", default: 6, in: 1...10_000)
+        let window = Double(try arguments.integer("window-ms", default: 5_000, in: 100...600_000)) / 1000
+        let warmup = Double(try arguments.integer("warmup-ms", default: 1_000, in: 0...600_000)) / 1000
+        let rounds = try arguments.integer("rounds", default: 3, in: 1...100)
         let maxTokens = try arguments.integer("max-tokens", default: 16, in: 1...512)
         let blockIntervalMs = try arguments.integer("block-interval-ms", default: 500, in: 1...60_000)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-x402-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let price: UInt64 = 1_000
-        var figures: [String: Any] = ["block_interval_ms": blockIntervalMs, "price_per_token": price, "clients": clients, "max_tokens": maxTokens]
+        var figures: [String: Any] = ["block_interval_ms": blockIntervalMs, "price_per_token": price, "clients": clients, "max_tokens": maxTokens, "rounds": rounds, "window_ms": Int(window * 1000)]
 
         figures["verifier_in_process_p50_us"] = inProcessVerifyMicroseconds(count: requests)
+        // All three nodes run from the start; only the one being measured has work.
+        let modes = ["commit", "pending", "unpaid"]
+        var nodes: [String: BenchNode] = [:]
+        defer { for node in nodes.values { node.stop() } }
+        for mode in modes {
+            nodes[mode] = try BenchNode(directory: directory + "/" + mode, price: mode == "unpaid" ? 0 : price,
+                                        settlement: mode == "unpaid" ? "commit" : mode, blockIntervalMs: blockIntervalMs)
+        }
         for mode in ["commit", "pending"] {
-            let node = try BenchNode(directory: directory + "/" + mode, price: price, settlement: mode, blockIntervalMs: blockIntervalMs)
-            defer { node.stop() }
+            let node = nodes[mode]!
             if mode == "commit" {
                 figures["supported_p50_ms"] = try percentile(latencies(requests) { _ in try node.get("/x402/supported") }, 0.5)
                 figures["verify_p50_ms"] = try percentile(latencies(requests) { _ in try node.facilitator("verify") }, 0.5)
@@ -60,11 +73,24 @@ enum BenchX402Command {
             }) { _ in try node.facilitator("settle") }
             figures["settle_\(mode)_p50_ms"] = percentile(settles, 0.5)
             figures["settle_\(mode)_p99_ms"] = percentile(settles, 0.99)
-            figures["paid_\(mode)"] = try node.inference(clients: clients, perClient: perClient, maxTokens: maxTokens, paid: true)
         }
-        let free = try BenchNode(directory: directory + "/free", price: 0, settlement: "commit", blockIntervalMs: blockIntervalMs)
-        figures["unpaid"] = try free.inference(clients: clients, perClient: perClient, maxTokens: maxTokens, paid: false)
-        free.stop()
+        // Inference in rounds, the modes taking turns (in a rotating order), so that drift in
+        // the machine's speed over the run weighs on every mode alike.
+        var totals: [String: (requests: Int, tokens: Int, seconds: Double)] = [:]
+        for round in 0..<rounds {
+            for turn in 0..<modes.count {
+                let mode = modes[(round + turn) % modes.count]
+                let measured = try nodes[mode]!.inference(clients: clients, window: window, warmup: warmup, maxTokens: maxTokens, paid: mode != "unpaid")
+                let total = totals[mode] ?? (0, 0, 0)
+                totals[mode] = (total.requests + measured.requests, total.tokens + measured.tokens, total.seconds + measured.seconds)
+            }
+        }
+        for (mode, total) in totals {
+            guard total.requests > 0 else { throw CommandError("no \(mode) completion finished within a measuring window; lengthen --window-ms") }
+            figures[mode == "unpaid" ? "unpaid" : "paid_\(mode)"] = [
+                "requests_per_s": Double(total.requests) / total.seconds, "tokens_per_s": Double(total.tokens) / total.seconds, "seconds": total.seconds,
+            ]
+        }
 
         let unpaid = (figures["unpaid"] as! [String: Double])["requests_per_s"]!
         let verifyAdded = (figures["verify_p50_ms"] as! Double) - (figures["supported_p50_ms"] as! Double)
@@ -182,13 +208,16 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
         return try X402Commands.choose(X402Commands.paymentRequired(quote).accepts, budget: nil, scheme: .upto)
     }
 
-    /// `clients` concurrent clients sending `perClient` completions each (paid by upto when
-    /// `paid`): requests/s and completion tokens/s over the whole run.
-    func inference(clients: Int, perClient: Int, maxTokens: Int, paid: Bool) throws -> [String: Double] {
+    /// `clients` concurrent clients, each sending completions one after another (paid by upto
+    /// when `paid`) for `warmup + window` and then stopping: the requests and completion tokens
+    /// that finished within `window` after the warmup, so that neither the clients' start nor
+    /// their last requests (a commit-mode client's last one waits for a block) are counted.
+    func inference(clients: Int, window: Double, warmup: Double, maxTokens: Int, paid: Bool) throws -> (requests: Int, tokens: Int, seconds: Double) {
         let body = Array(X402JSON.data(["model": "SmolLM2-135M-Instruct.Q4_1", "prompt": "Write a sentence about rivers.", "max_tokens": maxTokens, "temperature": 0]))
         let offer: PaymentRequirements? = try paid ? quotedOffer(body) : nil
-        let tokens = Mutex(0), failure = Mutex<(any Error)?>(nil)
-        let start = DispatchTime.now().uptimeNanoseconds
+        let counted = Mutex((requests: 0, tokens: 0)), failure = Mutex<(any Error)?>(nil)
+        let start = ContinuousClock.now
+        let (opens, closes) = (start + .milliseconds(Int(warmup * 1000)), start + .milliseconds(Int((warmup + window) * 1000)))
         // A thread per client: concurrentPerform would run only as many at once as there are cores.
         let finished = DispatchGroup()
         for _ in 0..<clients {
@@ -197,7 +226,7 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
                 defer { finished.leave() }
                 do {
                     let session = try HTTPClient.Session()
-                    for _ in 0..<perClient {
+                    while ContinuousClock.now < closes, failure.withLock({ $0 == nil }) {
                         var headers = ["Content-Type: application/json"]
                         if let offer {
                             let payment = PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970))!
@@ -207,14 +236,15 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
                         guard response.status == 200, let usage = response.json?["usage"] as? [String: Any], let count = usage["completion_tokens"] as? Int else {
                             throw CommandError("a bench completion failed: HTTP \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
                         }
-                        tokens.withLock { $0 += count }
+                        let now = ContinuousClock.now
+                        if now >= opens && now < closes { counted.withLock { $0 = ($0.requests + 1, $0.tokens + count) } }
                     }
                 } catch { failure.withLock { $0 = error } }
             }
         }
         finished.wait()
         if let error = failure.withLock({ $0 }) { throw error }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return ["requests_per_s": Double(clients * perClient) / seconds, "tokens_per_s": Double(tokens.withLock { $0 }) / seconds, "seconds": seconds]
+        let total = counted.withLock { $0 }
+        return (total.requests, total.tokens, window)
     }
 }

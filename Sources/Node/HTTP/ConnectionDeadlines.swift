@@ -9,8 +9,8 @@ import Foundation
 final class ConnectionDeadlines: @unchecked Sendable {  // `connections` and `stopped` are guarded by `condition`
     private struct Watched {
         let socket: Int32
-        var headersBy: ContinuousClock.Instant?
-        var requestBy: ContinuousClock.Instant?
+        var headersBy: ContinuousClock.Instant? = nil
+        var requestBy: ContinuousClock.Instant? = nil
     }
 
     let headerTimeoutMs: Int
@@ -28,11 +28,19 @@ final class ConnectionDeadlines: @unchecked Sendable {  // `connections` and `st
         thread.start()
     }
 
-    /// A connection opened (or finished an answer and waits for its next request).
-    func awaitRequest(_ connection: OpaquePointer, socket: Int32) {
+    /// A connection opened on `socket`.
+    func opened(_ connection: OpaquePointer, socket: Int32) {
+        condition.withLock { connections[connection] = Watched(socket: socket) }
+        awaitRequest(connection)
+    }
+
+    /// The connection waits for its next request (opened, or finished an answer); nothing if
+    /// it already closed.
+    func awaitRequest(_ connection: OpaquePointer) {
         let now = ContinuousClock.now
         condition.withLock {
-            connections[connection] = Watched(socket: socket, headersBy: now + .milliseconds(headerTimeoutMs), requestBy: now + .milliseconds(requestTimeoutMs))
+            connections[connection]?.headersBy = now + .milliseconds(headerTimeoutMs)
+            connections[connection]?.requestBy = now + .milliseconds(requestTimeoutMs)
         }
     }
 
@@ -70,7 +78,7 @@ final class ConnectionDeadlines: @unchecked Sendable {  // `connections` and `st
                 guard late else { continue }
                 // Under the lock: `closed` has not run, so the socket is still this connection's.
                 shutdown(watched.socket, Int32(SHUT_RDWR))
-                connections[connection] = Watched(socket: watched.socket, headersBy: nil, requestBy: nil)
+                connections[connection] = Watched(socket: watched.socket)
             }
         }
     }

@@ -101,7 +101,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
 
 private let completedHandler: MHD_RequestCompletedCallback = { context, connection, requestContext, _ in
     // The answer is done: the connection may carry another request, on fresh deadlines.
-    if let connection { Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().deadlines.awaitRequest(connection, socket: tributary_mhd_connection_fd(connection)) }
+    if let connection { Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().deadlines.awaitRequest(connection) }
     guard let requestContext, let raw = requestContext.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(raw).release()
     requestContext.pointee = nil
@@ -111,7 +111,7 @@ private let connectionHandler: MHD_NotifyConnectionCallback = { context, connect
     guard let connection else { return }
     let deadlines = Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().deadlines
     if event == MHD_ConnectionNotificationCode.CONNECTION_NOTIFY_STARTED {
-        deadlines.awaitRequest(connection, socket: tributary_mhd_connection_fd(connection))
+        deadlines.opened(connection, socket: tributary_mhd_connection_fd(connection))
     } else {
         deadlines.closed(connection)
     }
