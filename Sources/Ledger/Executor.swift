@@ -193,11 +193,13 @@ public struct Executor: Sendable {
             state.set(key, nil)
             state.set(.paymentNonce(payer: payer, nonce: nonce), nil)
         }
+        var validators: ValidatorSet?  // read once, and only when an escrow expires
         for key in state.keys(of: .royaltyExpiry, limit: RoyaltyEscrow.expiriesPerBlockMax) {
             guard case let .royaltyExpiry(height, settlement) = key else { preconditionFailure("a \(key.kind) key among royalty expiries") }
             guard height <= context.height else { break }
             guard let escrow: RoyaltyEscrow = state.record(.royaltyEscrow(settlement: settlement)) else { preconditionFailure("royalty expiry without its escrow") }
-            payValidators(escrow.amount, in: &state, context: context)
+            validators = validators ?? Self.validators(context)
+            payValidators(escrow.amount, validators: validators!, in: &state, context: context)
             state.set(key, nil)
             state.setRecord(.royaltyEscrow(settlement: settlement), nil as RoyaltyEscrow?)
         }
@@ -211,16 +213,18 @@ public struct Executor: Sendable {
         let split = rules.split(settlement.charged, hasAdapter: adapter != nil, hasDatanets: adapter?.datanets.isEmpty == false)
         credit(split.provider, to: payee, in: &state)
         if let adapter { credit(split.adapterOwner, to: adapter.owner, in: &state) }
-        payValidators(split.protocol, in: &state, context: context)
+        payValidators(split.protocol, validators: Self.validators(context), in: &state, context: context)
         guard split.contributors > 0, let adapterID = settlement.adapter else { return }
         let expiry = context.height.saturatingAdding(rules.escrowHeights)
         state.setRecord(.royaltyEscrow(settlement: id), RoyaltyEscrow(provider: payee, adapter: adapterID, amount: split.contributors, expiryHeight: expiry))
-        state.set(.royaltyExpiry(height: expiry, settlement: id), [])
+        state.set(.royaltyExpiry(height: expiry, settlement: id), [])  // the key is the record; the value is empty
     }
 
-    /// Pays `amount` to the validators certifying this block, by power (`ValidatorSet.payouts`).
-    private func payValidators(_ amount: UInt64, in state: inout StateOverlay, context: BlockContext) {
-        let validators = context.validatorSet(context.height) ?? ValidatorSet([])
+    /// The validators certifying this block (none known: the proposer takes every share).
+    private static func validators(_ context: BlockContext) -> ValidatorSet { context.validatorSet(context.height) ?? ValidatorSet([]) }
+
+    /// Pays `amount` to `validators` by power, the remainder to the proposer (`ValidatorSet.payouts`).
+    private func payValidators(_ amount: UInt64, validators: ValidatorSet, in state: inout StateOverlay, context: BlockContext) {
         for (address, share) in validators.payouts(of: amount, remainderTo: context.proposer) { credit(share, to: address, in: &state) }
     }
 
