@@ -174,12 +174,11 @@ extension ClusterSuites {
             expected[provider]! += splits.reduce(0) { $0 + $1.provider } - 5 * minFee  // three settlements, two releases
             expected[owner]! += splits.reduce(0) { $0 + $1.adapterOwner }
             for (release, split) in zip(releases, splits) {
-                let shares = (release["shares"] as! [[String: String]]).map { (document: $0["document"]!, weight: UInt64($0["weight"]!)!) }
-                #expect(shares.reduce(0) { $0 + $1.weight } == AttributionRelease.weightTotal)
-                var paid = shares.map { split.contributors.portion($0.weight) }
-                let largest = shares.indices.max { shares[$0].weight < shares[$1].weight || (shares[$0].weight == shares[$1].weight && $0 > $1) }!
-                paid[largest] += split.contributors - paid.reduce(0, +)
-                for (share, amount) in zip(shares, paid) { expected[try #require(contributorOf[share.document])]! += amount }
+                let shares = (release["shares"] as! [[String: String]]).map { AttributionRelease.Share(document: Digest(hex: $0["document"]!)!, weight: UInt64($0["weight"]!)!) }
+                let named = AttributionRelease(settlement: Digest(hex: release["settlement"] as! String)!, proof: Digest(hex: release["proof"] as! String)!, shares: shares)
+                #expect(named.defect == nil)  // weights positive, adding up to exactly one
+                // The rule's arithmetic (floors, remainder to the largest weight) is RoyaltyTests'; here, that the chain paid by it.
+                for (share, amount) in zip(shares, named.payouts(of: split.contributors)) { expected[try #require(contributorOf[share.document.hex])]! += amount }
             }
             let after = try balances()
             for address in [payer.publicKey, poor.publicKey, owner, alice, bob, provider] {
@@ -210,12 +209,5 @@ extension ClusterSuites {
             }
             return try settlements.map { try #require(found[$0], "no attribution transaction for settlement \($0)") }
         }
-    }
-}
-
-extension UInt64 {
-    /// `⌊self · weight / 2⁴⁰⌋`, as the chain pays a contributor's share.
-    func portion(_ weight: UInt64) -> UInt64 {
-        AttributionRelease.weightTotal.dividingFullWidth(multipliedFullWidth(by: weight)).quotient
     }
 }

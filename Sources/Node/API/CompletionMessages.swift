@@ -21,6 +21,8 @@ struct CompletionParameters {
         /// Documents listed in the answer and the proof (0: all).
         let top: Int
         static let topDefault = 10
+        /// `"attribution": true`: the default method, the default number of documents.
+        static let standard = Attribution(method: .defaultMethod, top: topDefault)
     }
 
     struct Invalid: Error {
@@ -78,7 +80,7 @@ struct CompletionParameters {
         switch object["attribution"] {
         case nil, is NSNull: attribution = nil
         case let flag as Bool:
-            attribution = flag ? Attribution(method: .defaultMethod, top: Attribution.topDefault) : nil
+            attribution = flag ? .standard : nil
         case let options as [String: Any]:
             guard Set(options.keys).isSubset(of: ["method", "top"]) else { throw Invalid("'attribution' takes only 'method' and 'top'") }
             let name = options["method"] as? String ?? InfluenceMethod.defaultMethod.rawValue

@@ -93,17 +93,16 @@ struct CompletionsAPI: Sendable {
         let generationRequest = parameters.generation(promptTokens: promptTokens!)
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: generationRequest.promptTokens.count)
         let wanted = parameters.attribution, requestHash = Digest.blake2b(request.body)
-        let attributionJob = { @Sendable (generation: Generation) -> AttributionService.Job? in
+        /// The attribution of `generation` on the adapter (none for the base model).
+        @Sendable func job(_ generation: Generation, _ wanted: CompletionParameters.Attribution?) -> AttributionService.Job? {
             guard let wanted, let adapter else { return nil }
             return AttributionService.Job(adapter: adapter, promptTokens: generation.promptTokens, completionTokens: generation.tokens,
                                           requestHash: requestHash, method: wanted.method, top: wanted.top)
         }
+        @Sendable func attributionJob(_ generation: Generation) -> AttributionService.Job? { job(generation, wanted) }
         @Sendable func settle(_ paid: PaidRequest, _ generation: Generation, traced: AttributionService.Outcome?) -> SettlementResponse {
             let receipt = paid.settle(generatedTokens: generation.tokens.count)
-            releaseRoyalties(paid, receipt, traced: traced) {
-                adapter.map { AttributionService.Job(adapter: $0, promptTokens: generation.promptTokens, completionTokens: generation.tokens, requestHash: requestHash,
-                                                     method: .defaultMethod, top: CompletionParameters.Attribution.topDefault) }
-            }
+            releaseRoyalties(paid, receipt, traced: traced, unasked: job(generation, .standard))
             return receipt
         }
         let adapterID = adapter?.id
@@ -180,11 +179,11 @@ struct CompletionsAPI: Sendable {
     /// After a settlement that leaves the contributors an escrow, releases it by the answer's
     /// attribution: `traced` when the client asked for one, else one queued now (`unasked`),
     /// off the answer's path. Without an index the escrow is left to expire.
-    private func releaseRoyalties(_ paid: PaidRequest, _ receipt: SettlementResponse, traced: AttributionService.Outcome?, unasked: () -> AttributionService.Job?) {
+    private func releaseRoyalties(_ paid: PaidRequest, _ receipt: SettlementResponse, traced: AttributionService.Outcome?, unasked: AttributionService.Job?) {
         guard receipt.success, let settlement = Digest(hex: receipt.transaction), paid.settler.leavesEscrow(charged: receipt.amount, adapter: paid.adapter) else { return }
         let releaser = RoyaltyReleaser(settler: paid.settler)
         if let traced { return releaser.release(settlement: settlement, outcome: traced) }
-        guard let job = unasked(), AttributionService.hasIndex(job.adapter) else {
+        guard let job = unasked, AttributionService.hasIndex(job.adapter) else {
             return releaser.release(settlement: settlement, outcome: .skipped("the adapter has no attribution index here"))
         }
         if let reason = service.attribution.submit(job, done: { releaser.release(settlement: settlement, outcome: $0) }) {

@@ -63,17 +63,22 @@ struct PricedServingPolicy: ServingPolicy {
         return count
     }
 
-    /// The per-token prices of `priced`'s model.
-    func prices(_ priced: PricedRequest) -> (perToken: UInt64, perPromptToken: UInt64) {
-        guard let id = priced.adapterID.flatMap(Digest.init(hex:)), let record: AdapterRecord = settler.node.store.record(.adapter(id)) else {
-            return (pricePerToken, pricePerPromptToken)
-        }
-        return (record.pricePerToken, pricePerPromptToken)
+    /// `priced`'s adapter as registered on chain (its hash and record), or nil for the base
+    /// model or an unregistered adapter.
+    func registered(_ priced: PricedRequest) -> (id: Digest, record: AdapterRecord)? {
+        guard let id = priced.adapterID.flatMap(Digest.init(hex:)), let record: AdapterRecord = settler.node.store.record(.adapter(id)) else { return nil }
+        return (id, record)
     }
 
-    /// The offers for `priced`, or nil when the price overflows 64 bits.
-    func offers(_ priced: PricedRequest) -> [PaymentRequirements]? {
-        let price = prices(priced)
+    /// The per-token prices of a model: a registered adapter's, else the node's.
+    func prices(_ adapter: AdapterRecord?) -> (perToken: UInt64, perPromptToken: UInt64) {
+        (adapter?.pricePerToken ?? pricePerToken, pricePerPromptToken)
+    }
+
+    /// The offers for `priced` (served by the registered `adapter`, if any), or nil when the
+    /// price overflows 64 bits.
+    func offers(_ priced: PricedRequest, adapter: AdapterRecord?) -> [PaymentRequirements]? {
+        let price = prices(adapter)
         guard let cap = Self.charge(price, generated: priced.maxTokens, prompt: Self.promptTokens(priced, price: price.perPromptToken)), cap > 0 else { return [] }
         return [
             PaymentRequirements(scheme: .exact, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
@@ -92,7 +97,8 @@ struct PricedServingPolicy: ServingPolicy {
     }
 
     func admit(_ request: HTTPRequest, _ priced: PricedRequest) -> Admission {
-        guard let offers = self.offers(priced) else {
+        let adapter = registered(priced)
+        guard let offers = self.offers(priced, adapter: adapter?.record) else {
             return .refused(CompletionsAPI.error(400, "invalid_request", "the price of max_tokens \(priced.maxTokens) exceeds 64 bits of atomic units"))
         }
         guard !offers.isEmpty else { return .free }
@@ -107,8 +113,8 @@ struct PricedServingPolicy: ServingPolicy {
         switch settler.reserve(payment, offers: offers) {
         case let .invalid(reason): return .refused(Self.paymentRequired(required(reason.rawValue)))
         case let .valid(offer):
-            return .paid(PaidRequest(settler: settler, payment: payment, offer: offer, price: prices(priced), required: required(""),
-                                     promptTokens: Self.promptTokens(priced, price: pricePerPromptToken), adapter: settler.registeredAdapter(priced.adapterID)))
+            return .paid(PaidRequest(settler: settler, payment: payment, offer: offer, price: prices(adapter?.record), required: required(""),
+                                     promptTokens: Self.promptTokens(priced, price: pricePerPromptToken), adapter: adapter?.id))
         }
     }
 

@@ -140,12 +140,6 @@ final class PaymentSettler: Sendable {
         return node.store.parameters.royalties.split(charged, hasAdapter: true, hasDatanets: !record.datanets.isEmpty).contributors > 0
     }
 
-    /// The registered adapter with content hash `id` (hex), or nil.
-    func registeredAdapter(_ id: String?) -> Digest? {
-        guard let digest = id.flatMap(Digest.init(hex:)), node.store.value(for: .adapter(digest)) != nil else { return nil }
-        return digest
-    }
-
     /// What `payer` can spend now: its balance less what vesting still locks.
     func spendable(_ payer: Address, now: UInt64) -> UInt64 {
         let balance = node.store.account(payer).balance

@@ -16,21 +16,19 @@ struct RoyaltyReleaser: Sendable {
 
     /// The release for `settlement`, or nil when the proof names no contributor.
     static func release(settlement: Digest, result: AttributionResult, proof: AttributionProof) -> AttributionRelease? {
+        // `influence` runs highest score first: the first document of a contributor is their best.
+        var best: [Digest: Digest] = [:]
+        for entry in result.influence { if let contributor = entry.contributor, best[contributor] == nil { best[contributor] = entry.document } }
         var shares: [AttributionRelease.Share] = []
         for contributor in proof.contributors {
-            // `influence` runs highest score first: the first document of theirs is their best.
-            guard let document = result.influence.first(where: { $0.contributor == contributor.address })?.document else {
-                preconditionFailure("a contributor weighted without a document")
-            }
+            guard let document = best[contributor.address] else { preconditionFailure("a contributor weighted without a document") }
             let units = contributor.weight * Double(AttributionRelease.weightTotal)
             precondition(units == units.rounded(), "a contributor weight off the 2^-40 grid")
             guard units > 0 else { continue }  // too small a share to be paid anything
             shares.append(.init(document: document, weight: UInt64(units)))
         }
         guard !shares.isEmpty else { return nil }
-        let release = AttributionRelease(settlement: settlement, proof: proof.id, shares: shares.sorted { $0.document < $1.document })
-        assert(release.defect == nil, "a proof's weights must add up to one")
-        return release
+        return AttributionRelease(settlement: settlement, proof: proof.id, shares: shares.sorted { $0.document < $1.document })
     }
 
     /// Submits the release for a settlement transaction `settlement` and the answer's `outcome`.
@@ -43,6 +41,8 @@ struct RoyaltyReleaser: Sendable {
         guard let release = Self.release(settlement: settlement, result: result, proof: proof) else {
             return log.info("royalty escrow left to expire", ["settlement": settlement.hex, "reason": "no document scored positive"])
         }
+        // More contributors than one transaction may name (`AttributionRelease.sharesMax`).
+        if let defect = release.defect { return log.warning("royalty escrow left to expire", ["settlement": settlement.hex, "reason": defect]) }
         do {
             let transaction = try settler.submitOwn(.attribution(release))
             log.info("royalty escrow released", ["settlement": settlement.hex, "proof": proof.id.hex, "transaction": transaction.hash.hex, "contributors": "\(release.shares.count)"])
