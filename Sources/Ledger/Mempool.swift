@@ -96,9 +96,13 @@ public final class Mempool: Sendable {
     public var bytes: Int { pool.withLock { $0.bytes } }
 
     /// The nonce a new transaction of `sender` should carry: the committed nonce advanced past
-    /// the sender's consecutive pending transactions.
-    public func nextNonce(for sender: Address, committedNonce: UInt64) -> UInt64 {
-        pool.withLock { $0.nextNonce(sender, committed: committedNonce) }
+    /// the sender's consecutive pending transactions. `committedNonce` is read under the
+    /// mempool's lock: a commit writes the store before it removes the block's transactions
+    /// under that lock, so the two agree. (Read before the lock, a commit landing in between
+    /// would leave the old nonce with its transactions gone, and the new transaction would
+    /// reuse a committed nonce.)
+    public func nextNonce(for sender: Address, committedNonce: () -> UInt64) -> UInt64 {
+        pool.withLock { $0.nextNonce(sender, committed: committedNonce()) }
     }
 
     /// Whether a transaction with `hash` is pending (its signature was checked on admission).

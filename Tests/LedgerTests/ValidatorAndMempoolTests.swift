@@ -70,7 +70,7 @@ import Testing
         #expect(reaped.map(\.transaction.nonce) == [0, 0, 1, 1, 2])
         #expect(reaped.map(\.transaction.sender) == [a, b, a, b, a].map(\.publicKey))
         #expect(pool.reap(countMax: 3, bytesMax: 1 << 20) { _ in 0 }.count == 3)
-        #expect(pool.nextNonce(for: a.publicKey, committedNonce: 0) == 3)
+        #expect(pool.nextNonce(for: a.publicKey) { 0 } == 3)
     }
 
     @Test func refusesDuplicatesStaleAndFarNonces() throws {

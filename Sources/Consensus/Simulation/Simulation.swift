@@ -487,15 +487,15 @@ public final class Simulation {
         guard let origin = honestNodes.filter(\.isRunning).max(by: { $0.height < $1.height }), let store = origin.store else { return }
         let sender = accounts[Int(random.next() % UInt64(accounts.count))]
         let recipient = accounts[Int(random.next() % UInt64(accounts.count))]
-        let nonce = origin.mempool!.nextNonce(for: sender.publicKey, committedNonce: store.account(sender.publicKey).nonce)
+        let nonce = origin.mempool!.nextNonce(for: sender.publicKey) { store.account(sender.publicKey).nonce }
         let transfer = Transaction(sender: sender.publicKey, nonce: nonce, fee: 1_000, body: .transfer(to: recipient.publicKey, amount: 1 + random.next() % 1_000))
             .signed(by: sender, chainID: genesis.chainID)
         originate(transfer, at: origin)
     }
 
     private func submitEvidence(_ evidence: DuplicateVoteEvidence, from node: SimulatedNode) {
-        let account = node.store!.account(node.key.publicKey)
-        let nonce = node.mempool!.nextNonce(for: node.key.publicKey, committedNonce: account.nonce)
+        let store = node.store!
+        let nonce = node.mempool!.nextNonce(for: node.key.publicKey) { store.account(node.key.publicKey).nonce }
         originate(Transaction(sender: node.key.publicKey, nonce: nonce, fee: 1_000, body: .evidence(evidence))
             .signed(by: node.key, chainID: genesis.chainID), at: node)
     }

@@ -160,7 +160,7 @@ struct ChainAPI: Sendable {
             "stake": String(stake),
             "unbonding": String(unbonding),
             "nonce": account.nonce,
-            "pending_nonce": node.mempool.nextNonce(for: address, committedNonce: account.nonce),
+            "pending_nonce": node.mempool.nextNonce(for: address) { node.store.account(address).nonce },
         ])
     }
 

@@ -31,6 +31,8 @@ final class ChainNode: GossipHost, Sendable {
     /// Evidence of double-signing at heights not yet committed: a block may carry evidence of
     /// earlier heights only, so it is submitted once its height is committed.
     private let pendingEvidence = Mutex<[DuplicateVoteEvidence]>([])
+    /// Held while this node signs and submits a transaction of its own key, so two never take one nonce.
+    private let ownSubmission = Mutex(())
     private let failure = Mutex<(any Error)?>(nil)
     private let driver = Mutex<ConsensusDriver?>(nil)
     private let stop = StopSignal()
@@ -293,13 +295,22 @@ final class ChainNode: GossipHost, Sendable {
     }
 
     private func submit(_ evidence: DuplicateVoteEvidence) {
-        let account = store.account(validatorKey.publicKey)
-        let transaction = Transaction(
-            sender: validatorKey.publicKey, nonce: mempool.nextNonce(for: validatorKey.publicKey, committedNonce: account.nonce),
-            fee: store.parameters.minFee, body: .evidence(evidence)
-        ).signed(by: validatorKey, chainID: chainID)
-        do { try submit(transaction) } catch {
+        do { _ = try submitOwn(.evidence(evidence)) } catch {
             log.warning("could not submit evidence", ["error": "\(error)"])
+        }
+    }
+
+    /// Signs `body` with this node's key at its next nonce, tells `before` (under the same
+    /// lock, so a commit cannot outrun it) and submits it to the mempool. Evidence, payment
+    /// settlements and royalty releases all go through here, one at a time.
+    func submitOwn(_ body: TransactionBody, before: (SignedTransaction) -> Void = { _ in }) throws(SubmitError) -> SignedTransaction {
+        try ownSubmission.withLock { (_: inout Void) throws(SubmitError) -> SignedTransaction in
+            let key = validatorKey
+            let nonce = mempool.nextNonce(for: key.publicKey) { store.account(key.publicKey).nonce }
+            let transaction = Transaction(sender: key.publicKey, nonce: nonce, fee: store.parameters.minFee, body: body).signed(by: key, chainID: chainID)
+            before(transaction)
+            try submit(transaction)
+            return transaction
         }
     }
 

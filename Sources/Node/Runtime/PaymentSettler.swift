@@ -22,7 +22,6 @@ final class PaymentSettler: Sendable {
     let mode: Mode
     /// The longest wait for a commit.
     let commitWaitSeconds: Double = 30
-    private let submission = Mutex(())
 
     init(node: ChainNode, mode: Mode) {
         self.node = node
@@ -82,11 +81,11 @@ final class PaymentSettler: Sendable {
         let settlement = PaymentSettlement(authorization: a, signature: payment.signature, charged: charged, adapter: adapter)
         let transaction: SignedTransaction
         do {
-            transaction = try submitOwn(.settlePayment(settlement)) { node.payments.submitted(a, as: $0.hash) }
+            transaction = try node.submitOwn(.settlePayment(settlement)) { node.payments.submitted(a, as: $0.hash) }
         } catch {
             release(payment)
             node.log.warning("x402 settlement not submitted", ["payer": a.from.hex, "error": "\(error)"])
-            if case let .rejected(.invalidPayment(reason, _)) = error as? ChainNode.SubmitError { return failed(reason.rawValue) }
+            if case let .rejected(.invalidPayment(reason, _)) = error { return failed(reason.rawValue) }
             return failed(Self.rejected)
         }
         var receipt = SettlementResponse.settled(transaction: transaction.hash.hex, network: network, payer: a.from, amount: charged)
@@ -116,20 +115,6 @@ final class PaymentSettler: Sendable {
             var late = failed(finished ? "settlement_lost" : "settlement_timeout")
             late.transaction = transaction.hash.hex
             return late
-        }
-    }
-
-    /// Signs `body` with this node's key at its next nonce, tells `before` (under the same
-    /// lock, so a commit cannot outrun it) and submits it to the mempool.
-    func submitOwn(_ body: TransactionBody, before: (SignedTransaction) -> Void = { _ in }) throws -> SignedTransaction {
-        try submission.withLock { _ in
-            let key = node.validatorKey
-            let nonce = node.mempool.nextNonce(for: key.publicKey, committedNonce: node.store.account(key.publicKey).nonce)
-            let transaction = Transaction(sender: key.publicKey, nonce: nonce, fee: node.store.parameters.minFee, body: body)
-                .signed(by: key, chainID: node.chainID)
-            before(transaction)
-            try node.submit(transaction)
-            return transaction
         }
     }
 

@@ -44,7 +44,7 @@ struct RoyaltyReleaser: Sendable {
         // More contributors than one transaction may name (`AttributionRelease.sharesMax`).
         if let defect = release.defect { return log.warning("royalty escrow left to expire", ["settlement": settlement.hex, "reason": defect]) }
         do {
-            let transaction = try settler.submitOwn(.attribution(release))
+            let transaction = try settler.node.submitOwn(.attribution(release))
             log.info("royalty escrow released", ["settlement": settlement.hex, "proof": proof.id.hex, "transaction": transaction.hash.hex, "contributors": "\(release.shares.count)"])
         } catch {
             log.warning("royalty release not submitted", ["settlement": settlement.hex, "error": "\(error)"])
