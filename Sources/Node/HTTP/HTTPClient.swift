@@ -24,16 +24,18 @@ enum HTTPClient {
     /// one thread at a time.
     final class Session {
         fileprivate let curl: UnsafeMutableRawPointer
-        /// The local address the session's connections come from (e.g. "127.0.0.2"), or nil for
-        /// the system's choice. A load generator spreads its clients over loopback addresses so
-        /// that a server's per-address connection limit does not cap them.
-        fileprivate let sourceAddress: String?
+        /// libcurl's `CURLOPT_INTERFACE` value for the local address the session's connections
+        /// come from ("host!" and the address), or nil for the system's choice.
+        fileprivate let interface: String?
 
+        /// A session whose connections come from `sourceAddress` (e.g. "127.0.0.2") when given:
+        /// a load generator spreads its clients over loopback addresses so that a server's
+        /// per-address connection limit does not cap them.
         init(sourceAddress: String? = nil) throws {
             precondition(globalInit, "curl_global_init failed")
             guard let curl = curl_easy_init() else { throw CommandError("libcurl could not start a session") }
             self.curl = curl
-            self.sourceAddress = sourceAddress.map { "host!" + $0 }  // "host!": an address, never an interface name
+            self.interface = sourceAddress.map { "host!" + $0 }  // "host!": an address, never an interface name
         }
 
         deinit { curl_easy_cleanup(curl) }
@@ -56,8 +58,8 @@ enum HTTPClient {
         let status: CURLcode = url.withCString { urlPointer in
             method.withCString { methodPointer in
                 (body ?? []).withUnsafeBytes { bodyBytes in
-                    if let source = session?.sourceAddress {
-                        _ = source.withCString { tributary_curl_setopt_pointer(curl, CURLOPT_INTERFACE, $0) }  // libcurl copies option strings
+                    if let interface = session?.interface {
+                        _ = interface.withCString { tributary_curl_setopt_pointer(curl, CURLOPT_INTERFACE, $0) }  // libcurl copies option strings
                     }
                     tributary_curl_setopt_pointer(curl, CURLOPT_URL, urlPointer)
                     tributary_curl_setopt_pointer(curl, CURLOPT_CUSTOMREQUEST, methodPointer)
