@@ -53,6 +53,22 @@ import Testing
             .map(\.bitPattern) == scores.map(\.bitPattern))
     }
 
+    /// The centred cosine, written out: subtract every feature's mean over the documents from
+    /// the query and the documents, then the cosine.
+    @Test func centeredIsTheCosineOfCentredFeatures() {
+        let documents = Self.rows(40, width: 12, seed: 9), query = Self.rows(1, width: 12, seed: 10)[0]
+        let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / Double(documents.count) }
+        func centred(_ x: [Float]) -> [Double] { (0..<12).map { Double(x[$0]) - means[$0] } }
+        func cosine(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 } / (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
+        }
+        let expected = documents.map { cosine(centred(query), centred($0)) }
+        let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
+        let scores = InfluenceScorer.scores(.centered, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
+        for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
+        #expect(scores != InfluenceScorer.scores(.cosine, documents: matrix, query: query, pool: WorkerPool(threadCount: 2)), "centring moves the scores")
+    }
+
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
         let documents = Self.rows(300, width: 96, seed: 3), query = Self.rows(1, width: 96, seed: 4)[0]
         let blocks = [0..<32, 32..<40, 40..<96]

@@ -50,7 +50,7 @@ import Testing
             let scores = influence.map { $0["score"] as! Double }
             #expect(scores == scores.sorted(by: >))
             let method = json["method"] as! [String: Any]
-            #expect(method["name"] as? String == (extra.contains("datainf") ? "datainf" : "cosine") && method["exact"] as? Bool == extra.contains("--exact"))
+            #expect(method["name"] as? String == (extra.contains("datainf") ? "datainf" : InfluenceMethod.defaultMethod.rawValue) && method["exact"] as? Bool == extra.contains("--exact"))
             #expect(Set(method.keys) == ["name", "exact", "projection_dimension", "seed", "damping"])
             let shares = json["contributors"] as! [[String: Any]]
             #expect(abs(shares.reduce(0.0) { $0 + ($1["weight"] as! Double) } - 1) < 1e-9 && Set(shares.map { $0["address"] as! String }).isSubset(of: contributors))

@@ -1,7 +1,8 @@
 import Inference
 
 /// What `InfluenceMethod.standardized` scores with: every feature centred on its mean over the
-/// datanet's documents and divided by its standard deviation there, then the cosine.
+/// datanet's documents and divided by its standard deviation there, then the cosine; and what
+/// `InfluenceMethod.centered` scores with: the same without the division.
 ///
 /// With `μ_j`, `σ_j` over the documents, `z(x)_j = (x_j − μ_j)/σ_j` (features constant across
 /// the documents, `σ_j = 0`, are left out) and
@@ -9,8 +10,10 @@ import Inference
 /// `Σ_j w_j g_kj − Σ_j w_j μ_j` with `w_j = (v_j − μ_j)/σ_j²`: one weighted pass over each
 /// stored row. A diagonal preconditioner estimated from the datanet itself (as TrackStar
 /// divides by Adam's second moments, without needing the optimizer's state) with the common
-/// direction of all documents removed. Computed once per set of rows, in float64, every sum
-/// in an order fixed by the data.
+/// direction of all documents removed. Centring alone (`scaled: false` in `scores`) is a
+/// translation, so unlike the division it commutes with the index's random projection: the
+/// projected mean is the mean of the projections. Computed once per set of rows, in float64,
+/// every sum in an order fixed by the data.
 public struct FeatureStandardization: Sendable {
     /// `μ_j`.
     public let means: [Double]
@@ -18,6 +21,8 @@ public struct FeatureStandardization: Sendable {
     public let inverseVariances: [Double]
     /// `‖z(g_k)‖` per document.
     public let norms: [Double]
+    /// `‖g_k − μ‖` per document.
+    public let centredNorms: [Double]
 
     public init<Rows: ScoringRows>(_ g: Rows, pool: WorkerPool) {
         let n = Double(g.count)
@@ -54,27 +59,37 @@ public struct FeatureStandardization: Sendable {
                 }
             }
         }
+        // ‖g_k − μ‖² = ‖g_k‖² − 2 g_k·μ + ‖μ‖².
+        var meanSquaredNorm = 0.0
+        for j in 0..<g.width { meanSquaredNorm += means[j] * means[j] }
+        let centredNorms = means.withUnsafeBufferPointer { m in
+            (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+                max(0, g.norms[k] * g.norms[k] - 2 * g.dot(m.baseAddress!, row: k) + meanSquaredNorm).squareRoot()
+            }
+        }
         self.means = means
         self.inverseVariances = inverseVariances
         self.norms = norms
+        self.centredNorms = centredNorms
     }
 
-    /// Every document's standardised cosine with `query` (in the rows' representation).
-    public func scores<Rows: ScoringRows>(_ g: Rows, query: Rows.Query, pool: WorkerPool) -> [Double] {
+    /// Every document's standardised cosine with `query` (in the rows' representation), or
+    /// with `scaled: false` the cosine of the centred features.
+    public func scores<Rows: ScoringRows>(_ g: Rows, query: Rows.Query, pool: WorkerPool, scaled: Bool = true) -> [Double] {
         precondition(g.width == means.count && g.count == norms.count, "the standardisation belongs to other rows")
         let v = g.values(of: query, columns: 0..<g.width)
         var w = [Double](repeating: 0, count: g.width)
         var queryNormSquared = 0.0, offset = 0.0
         for j in 0..<g.width {
             let centred = v[j] - means[j]
-            w[j] = centred * inverseVariances[j]
+            w[j] = scaled ? centred * inverseVariances[j] : centred
             queryNormSquared += centred * w[j]
             offset += w[j] * means[j]
         }
-        let queryNorm = queryNormSquared.squareRoot()
+        let queryNorm = queryNormSquared.squareRoot(), documentNorms = scaled ? norms : centredNorms
         return w.withUnsafeBufferPointer { w in
             (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
-                norms[k] > 0 && queryNorm > 0 ? (g.dot(w.baseAddress!, row: k) - offset) / (norms[k] * queryNorm) : 0
+                documentNorms[k] > 0 && queryNorm > 0 ? (g.dot(w.baseAddress!, row: k) - offset) / (documentNorms[k] * queryNorm) : 0
             }
         }
     }

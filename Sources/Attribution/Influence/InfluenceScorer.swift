@@ -14,10 +14,14 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// The cosine of features centred on their mean over the datanet's documents and divided
     /// by their standard deviation there (`FeatureStandardization`).
     case standardized
+    /// The cosine of features centred on their mean over the datanet's documents
+    /// (`FeatureStandardization` without the division): the direction every document shares
+    /// removed, from the query and the documents alike.
+    case centered
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
-    public static let defaultMethod = InfluenceMethod.cosine
+    public static let defaultMethod = InfluenceMethod.centered
 }
 
 /// Scores every document of a `ScoringRows` against one query, in arithmetic whose order is
@@ -27,7 +31,7 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
-    /// `standardized` uses `standardization` when given (it must be `g`'s) and computes it otherwise.
+    /// `standardized` and `centered` use `standardization` when given (it must be `g`'s) and compute it otherwise.
     public static func scores<Rows: ScoringRows>(
         _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool, standardization: FeatureStandardization? = nil
     ) -> [Double] {
@@ -41,8 +45,8 @@ public enum InfluenceScorer {
             return zip(dots(), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
             return dataInf(g, query, pool)
-        case .standardized:
-            return (standardization ?? FeatureStandardization(g, pool: pool)).scores(g, query: query, pool: pool)
+        case .standardized, .centered:
+            return (standardization ?? FeatureStandardization(g, pool: pool)).scores(g, query: query, pool: pool, scaled: method == .standardized)
         }
     }
 

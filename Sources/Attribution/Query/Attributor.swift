@@ -107,7 +107,7 @@ public final class Attributor {
     private let projection: GradientProjection
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
-    /// The index features' standardisation, computed the first time `standardized` scores them.
+    /// The index features' standardisation, computed the first time `standardized` or `centered` scores them.
     private var standardization: FeatureStandardization?
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
@@ -153,7 +153,7 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        if method == .standardized && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
+        if (method == .standardized || method == .centered) && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
         return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization)
     }
 
