@@ -3,6 +3,11 @@ import Inference
 import Testing
 
 @Suite struct InfluenceTests {
+    /// `a·b / (‖a‖ ‖b‖)`, written out.
+    static func cosine(_ a: [Double], _ b: [Double]) -> Double {
+        zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 } / (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
+    }
+
     /// Random rows in ±1 with a little structure, from a seed.
     static func rows(_ count: Int, width: Int, seed: UInt64) -> [[Float]] {
         var random = SplitMix64(seed: seed)
@@ -40,10 +45,7 @@ import Testing
         let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / n }
         let deviations = (0..<12).map { j in (documents.reduce(0.0) { $0 + (Double($1[j]) - means[j]) * (Double($1[j]) - means[j]) } / n).squareRoot() }
         func z(_ x: [Float]) -> [Double] { (0..<12).map { deviations[$0] > 1e-9 ? (Double(x[$0]) - means[$0]) / deviations[$0] : 0 } }
-        func cosine(_ a: [Double], _ b: [Double]) -> Double {
-            zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 } / (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
-        }
-        let expected = documents.map { cosine(z(query), z($0)) }
+        let expected = documents.map { Self.cosine(z(query), z($0)) }
         let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
         let scores = InfluenceScorer.scores(.standardized, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
@@ -59,10 +61,7 @@ import Testing
         let documents = Self.rows(40, width: 12, seed: 9), query = Self.rows(1, width: 12, seed: 10)[0]
         let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / Double(documents.count) }
         func centred(_ x: [Float]) -> [Double] { (0..<12).map { Double(x[$0]) - means[$0] } }
-        func cosine(_ a: [Double], _ b: [Double]) -> Double {
-            zip(a, b).reduce(0.0) { $0 + $1.0 * $1.1 } / (a.reduce(0.0) { $0 + $1 * $1 } * b.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
-        }
-        let expected = documents.map { cosine(centred(query), centred($0)) }
+        let expected = documents.map { Self.cosine(centred(query), centred($0)) }
         let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
         let scores = InfluenceScorer.scores(.centered, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
