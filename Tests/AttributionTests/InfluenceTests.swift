@@ -66,6 +66,15 @@ import Testing
         let scores = InfluenceScorer.scores(.centered, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
         #expect(scores != InfluenceScorer.scores(.cosine, documents: matrix, query: query, pool: WorkerPool(threadCount: 2)), "centring moves the scores")
+        // On the index's int8 rows: the same formula over the values the levels stand for.
+        let quantized = documents.map(FeatureMatrix.quantize)
+        func values(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { row.scale * Float($0) } }
+        let levelMeans = (0..<12).map { j in quantized.reduce(0.0) { $0 + Double(values($1)[j]) } / Double(documents.count) }
+        let levelQuery = values(FeatureMatrix.quantize(query)).enumerated().map { Double($1) - levelMeans[$0] }
+        let levelExpected = quantized.map { row in Self.cosine(levelQuery, values(row).enumerated().map { Double($1) - levelMeans[$0] }) }
+        let levelScores = InfluenceScorer.scores(.centered, documents: FeatureMatrix(rows: quantized, width: 12, blocks: [0..<5, 5..<12]), query: query,
+                                                 pool: WorkerPool(threadCount: 2))
+        for (score, value) in zip(levelScores, levelExpected) { #expect(abs(score - value) <= 1e-6, "\(score) vs \(value)") }
     }
 
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
