@@ -71,7 +71,13 @@ import Testing
         let indexPath = adapter + "/attribution/index.bin"
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: indexPath)))
         let featureCount = Int(bytes[20]) | Int(bytes[21]) << 8 | Int(bytes[22]) << 16 | Int(bytes[23]) << 24
-        bytes[bytes.count - featureCount - 4] ^= 0x01  // the low bit of the last document's feature scale
+        let last = bytes[bytes.count - 1]
+        bytes[bytes.count - 1] = 0x80  // a high nibble of −8, outside the levels
+        try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
+        let outside = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
+        #expect(outside.status == 1 && outside.stderr.contains("−8"), "\(outside.stderr)")
+        bytes[bytes.count - 1] = last
+        bytes[bytes.count - (featureCount + 1) / 2 - 4] ^= 0x01  // the low bit of the last document's feature scale
         try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
         let damaged = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
         #expect(damaged.status == 1 && damaged.stderr.contains("root"), "\(damaged.stderr)")

@@ -10,22 +10,24 @@ import Inference
 /// File (`index.bin`, all integers little-endian):
 ///
 ///     "TRBATTR1"                                  8 bytes
-///     u32 version (3), u32 blocks, u32 documents, u32 features
+///     u32 version (4), u32 blocks, u32 documents, u32 features
 ///     u64 projection seed, u32 feature budget, u32 max tokens per document
 ///     adapter id, span index digest, root          3 × 32 bytes
 ///     per block: u32 entries (d_l), u32 features (k_l)
 ///     BLAKE2b-256 of all the bytes above           32 bytes
 ///     per document: id (32 bytes), u32 has-contributor (0|1), contributor (32 bytes, zero
 ///       when absent), u32 target tokens
-///     per document: its features' scale (float32), then its features as int8 levels
-///       (`FeatureMatrix.quantize`)
+///     per document: its features' scale (float32), then its features as int4 levels, two
+///       to a byte, ⌈features/2⌉ bytes (`FeatureMatrix.quantize`, packing in `FeatureMatrix`)
 ///
 /// Blocks get features in proportion to their gradients' energy (`AttributionIndexBuilder`),
-/// 16,380 in all by default: with the scale, 16 KB per document.
+/// 32,760 in all by default: with the scale, 16 KB per document. Versions 2 (float32) and 3
+/// (int8 levels, 16,380 features) are refused with their version; `tributary attribute
+/// index` rebuilds them.
 ///
 /// The root is Crypto's `MerkleRoot` (BLAKE2b of nothing when there are no documents) over
 /// one leaf per document, `id ‖ contributor (zero when absent) ‖ BLAKE2b(its scale's 4 bytes
-/// ‖ its levels)`; the header checksum covers the settings the root does not (seed, budget,
+/// ‖ its packed levels)`; the header checksum covers the settings the root does not (seed, budget,
 /// lengths, blocks). Per-block constants (squared norms, DataInf's λ) are not stored: they are
 /// recomputed from the features on reading (`FeatureMatrix`), so they cannot disagree with them.
 public struct AttributionIndex: Sendable {
@@ -41,7 +43,7 @@ public struct AttributionIndex: Sendable {
     public static let fileName = "index.bin"
     public static let spanFileName = "spans.index"
     static let magic = Array("TRBATTR1".utf8)
-    static let version: UInt32 = 3
+    static let version: UInt32 = 4
 
     public let adapterID: Digest
     public let seed: UInt64
@@ -56,16 +58,15 @@ public struct AttributionIndex: Sendable {
     public let spanDigest: Digest
 
     public var featureCount: Int { blockFeatures.reduce(0, +) }
-    /// Bytes each document's features take in the file: its levels and their scale.
-    public var featureBytesPerDocument: Int { featureCount + 4 }
+    /// Bytes each document's features take in the file: its packed levels and their scale.
+    public var featureBytesPerDocument: Int { FeatureMatrix.rowBytes(width: featureCount) + 4 }
 
     /// The Merkle root over (document id, contributor, BLAKE2b of its stored features).
     public let root: Digest
 
     static func root(documents: [Document], features: FeatureMatrix) -> Digest {
         MerkleRoot.root(leaves: documents.indices.map { index in
-            let row = features.row(index)
-            let featureHash = Digest.blake2b(withUnsafeBytes(of: row.scale.bitPattern.littleEndian) { Array($0) } + row.levels.map { UInt8(bitPattern: $0) })
+            let featureHash = Digest.blake2b(withUnsafeBytes(of: features.scales[index].bitPattern.littleEndian) { Array($0) } + features.packedRow(index))
             return MerkleRoot.leaf(documents[index].id.bytes + (documents[index].contributor ?? .zero).bytes + featureHash.bytes)
         }, empty: Digest.blake2b([UInt8]()))
     }
@@ -106,7 +107,7 @@ public struct AttributionIndex: Sendable {
         }
         for k in 0..<features.count {
             withUnsafeBytes(of: features.scales[k].bitPattern.littleEndian) { bytes += $0 }
-            features.levels[(k * featureCount)..<((k + 1) * featureCount)].withUnsafeBytes { bytes += $0 }
+            bytes += features.packedRow(k)
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(Self.fileName)
@@ -153,22 +154,25 @@ public struct AttributionIndex: Sendable {
             documents.append(Document(id: id, contributor: flag == 1 ? contributor : nil, targetCount: targets))
         }
         guard documentCount > 0, featureCount > 0 else { throw fail("an index needs documents and features") }
-        let (rowBytes, overflow) = documentCount.multipliedReportingOverflow(by: 4 + featureCount)
-        guard !overflow, rowBytes <= bytes.count - offset else { throw fail("\(documentCount) rows of \(featureCount) features exceed the file") }
-        var scales: [Float] = [], levels: [Int8] = []
+        let rowBytes = FeatureMatrix.rowBytes(width: featureCount)
+        let (featureBytes, overflow) = documentCount.multipliedReportingOverflow(by: 4 + rowBytes)
+        guard !overflow, featureBytes <= bytes.count - offset else { throw fail("\(documentCount) rows of \(featureCount) features exceed the file") }
+        var scales: [Float] = [], packed: [UInt8] = []
         scales.reserveCapacity(documentCount)
-        levels.reserveCapacity(documentCount * featureCount)
+        packed.reserveCapacity(documentCount * rowBytes)
         for _ in 0..<documentCount {
             let scale = Float(bitPattern: try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
             guard scale.isFinite, scale >= 0 else { throw fail("a feature scale is not a finite non-negative number") }
             scales.append(scale)
-            levels += try take(featureCount).map { Int8(bitPattern: $0) }
+            packed += try take(rowBytes)
         }
         guard offset == bytes.count else { throw fail("\(bytes.count - offset) bytes after the features") }
-        guard !levels.contains(-128) else { throw fail("a feature level is −128 (levels are −127…127)") }
+        guard FeatureMatrix.validPacking(packed, width: featureCount) else {
+            throw fail("a feature level is −8 or a row's padding is not zero (levels are −7…7)")
+        }
         self.init(adapterID: adapterID, seed: seed, featureBudget: budget, maxTokensPerDocument: maxTokens, blockEntries: entries,
                   blockFeatures: counts, documents: documents,
-                  features: FeatureMatrix(levels: levels, scales: scales, width: featureCount, blocks: GradientBlocks.ranges(counts)), spanDigest: spanDigest)
+                  features: FeatureMatrix(packed: packed, scales: scales, width: featureCount, blocks: GradientBlocks.ranges(counts)), spanDigest: spanDigest)
         guard root == storedRoot else { throw fail("the documents and features do not hash to the recorded root") }
     }
 }

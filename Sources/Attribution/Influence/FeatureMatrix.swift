@@ -1,7 +1,12 @@
-/// Documents' projected features as an index keeps them: each row quantized to int8 with
-/// one float32 scale (`quantize`), so a document's 16,380 features take 16 KB. Inner products
-/// of two quantized rows are exact integer sums, scaled once, so they do not depend on the
-/// order or thread they are computed in.
+/// Documents' projected features as an index keeps them: each row quantized to int4 levels
+/// (−7…7, two to a byte) with one float32 scale (`quantize`), so a document's 32,760 features
+/// take 16 KB. A query keeps int8 levels (`query`). Inner products of a query with a row are
+/// exact integer sums, scaled once, so they do not depend on the order or thread they are
+/// computed in.
+///
+/// Packing: feature `j` of a row is in byte `j / 2` of the row's `(width + 1) / 2` bytes, the
+/// low nibble when `j` is even, the high nibble when odd, as a 4-bit two's-complement number
+/// (−8 is never stored); an odd width leaves the last byte's high nibble zero.
 public struct FeatureMatrix: ScoringRows {
     /// A row quantized: `value_j ≈ scale · levels[j]`.
     public struct QuantizedRow: Sendable, Equatable {
@@ -15,8 +20,8 @@ public struct FeatureMatrix: ScoringRows {
         }
     }
 
-    /// `count × width` levels, row-major.
-    public let levels: [Int8]
+    /// `count × rowBytes` packed levels, row-major.
+    public let packed: [UInt8]
     /// One scale per row.
     public let scales: [Float]
     public let count: Int
@@ -25,50 +30,122 @@ public struct FeatureMatrix: ScoringRows {
     public let squaredNorms: [Double]
     public let norms: [Double]
 
-    /// The levels a row is stored with: `scale = max_j |x_j| / 127` (float32) and
-    /// `levels[j] = x_j / scale` rounded to nearest, ties away from zero, so every level is in
-    /// −127…127; a row of zeros has scale 0.
+    /// The largest level of a stored row.
+    public static let rowLevelMax: Int8 = 7
+    /// The largest level of a query.
+    public static let queryLevelMax: Int8 = 127
+    /// Where a row's scale clips: this many times the row's root mean square (or its largest
+    /// magnitude, when smaller). Projected features are near Gaussian, so a clip near 3σ
+    /// spends the 15 levels where the values are, and one outlier cannot flatten the rest of
+    /// the row to zero.
+    public static let rowClipRMS: Double = 3
+
+    /// Bytes of one packed row of `width` levels.
+    public static func rowBytes(width: Int) -> Int { (width + 1) / 2 }
+
+    /// How a document's features are stored: `scale = min(max_j |x_j|, 3·rms(x)) / 7` (the
+    /// mean square summed in float64 in index order, the scale rounded to float32) and
+    /// `levels[j] = x_j / scale` rounded to nearest, ties away from zero, clamped to −7…7; a
+    /// row of zeros has scale 0.
     public static func quantize(_ row: [Float]) -> QuantizedRow {
-        let largest = row.reduce(Float(0)) { max($0, abs($1)) }
-        precondition(largest.isFinite, "features must be finite")
-        guard largest > 0 else { return QuantizedRow(scale: 0, levels: [Int8](repeating: 0, count: row.count)) }
-        let scale = largest / 127
-        return QuantizedRow(scale: scale, levels: row.map { Int8(max(-127, min(127, ($0 / scale).rounded()))) })
+        var squares = 0.0
+        for x in row { squares += Double(x) * Double(x) }
+        let clip = Float(rowClipRMS * (squares / Double(max(1, row.count))).squareRoot())
+        return quantize(row, largest: min(clip, largestMagnitude(row)), levelMax: rowLevelMax)
     }
 
-    /// `levels`: `scales.count` rows of `width` levels, row-major.
-    public init(levels: [Int8], scales: [Float], width: Int, blocks: [Range<Int>]) {
-        precondition(width > 0 && !scales.isEmpty && levels.count == scales.count * width, "scoring needs whole rows of documents")
+    /// How a query's features are compared with the rows: `scale = max_j |v_j| / 127` and
+    /// levels rounded to nearest, −127…127.
+    public static func quantizeQuery(_ v: [Float]) -> QuantizedRow {
+        quantize(v, largest: largestMagnitude(v), levelMax: queryLevelMax)
+    }
+
+    static func largestMagnitude(_ row: [Float]) -> Float {
+        let largest = row.reduce(Float(0)) { max($0, abs($1)) }
+        precondition(largest.isFinite, "features must be finite")
+        return largest
+    }
+
+    static func quantize(_ row: [Float], largest: Float, levelMax: Int8) -> QuantizedRow {
+        guard largest > 0 else { return QuantizedRow(scale: 0, levels: [Int8](repeating: 0, count: row.count)) }
+        let scale = largest / Float(levelMax), top = Float(levelMax)
+        return QuantizedRow(scale: scale, levels: row.map { Int8(max(-top, min(top, ($0 / scale).rounded()))) })
+    }
+
+    /// `packed`: `scales.count` rows of `rowBytes(width:)` bytes, as the index file stores them.
+    public init(packed: [UInt8], scales: [Float], width: Int, blocks: [Range<Int>]) {
+        let rowBytes = Self.rowBytes(width: width)
+        precondition(width > 0 && !scales.isEmpty && packed.count == scales.count * rowBytes, "scoring needs whole rows of documents")
         precondition(Self.tiles(blocks, width: width), "blocks must tile the rows")
-        precondition(levels.allSatisfy { $0 != -128 } && scales.allSatisfy { $0 >= 0 && $0.isFinite }, "levels are −127…127, scales finite")
-        self.levels = levels
+        precondition(Self.validPacking(packed, width: width) && scales.allSatisfy { $0 >= 0 && $0.isFinite }, "levels are −7…7, scales finite")
+        self.packed = packed
         self.scales = scales
         self.count = scales.count
         self.width = width
         self.blocks = blocks
-        (squaredNorms, norms) = levels.withUnsafeBufferPointer { levels in
+        (squaredNorms, norms) = packed.withUnsafeBufferPointer { packed in
             Self.norms(count: scales.count, blocks: blocks) { k, columns in
-                let row = levels.baseAddress! + k * width + columns.lowerBound
-                return Double(scales[k]) * Double(scales[k]) * Double(Self.dot(row, row, columns.count))
+                Self.withLevels(packed.baseAddress! + k * rowBytes, columns: columns) { row in
+                    Double(scales[k]) * Double(scales[k]) * Double(Self.dot(row, row, columns.count))
+                }
             }
         }
     }
 
-    /// The rows of `quantized`, each `width` levels.
+    /// The rows of `quantized`, each `width` levels in −7…7.
     public init(rows quantized: [QuantizedRow], width: Int, blocks: [Range<Int>]) {
-        precondition(quantized.allSatisfy { $0.levels.count == width }, "rows must have \(width) levels")
-        self.init(levels: quantized.flatMap(\.levels), scales: quantized.map(\.scale), width: width, blocks: blocks)
+        precondition(quantized.allSatisfy { $0.levels.count == width && $0.levels.allSatisfy { abs($0) <= Self.rowLevelMax } },
+                     "rows must have \(width) levels in −7…7")
+        let rowBytes = Self.rowBytes(width: width)
+        var packed = [UInt8](repeating: 0, count: quantized.count * rowBytes)
+        for (k, row) in quantized.enumerated() {
+            for (j, level) in row.levels.enumerated() {
+                packed[k * rowBytes + j / 2] |= (UInt8(bitPattern: level) & 0x0F) << (j % 2 == 0 ? 0 : 4)
+            }
+        }
+        self.init(packed: packed, scales: quantized.map(\.scale), width: width, blocks: blocks)
+    }
+
+    /// Whether every nibble of `packed` is a level −7…7 and each row's padding nibble is zero.
+    public static func validPacking(_ packed: [UInt8], width: Int) -> Bool {
+        let rowBytes = rowBytes(width: width)
+        return packed.enumerated().allSatisfy { index, byte in
+            byte & 0x0F != 0x08 && byte >> 4 != 0x08 && (width % 2 == 0 || index % rowBytes != rowBytes - 1 || byte >> 4 == 0)
+        }
     }
 
     /// Row `k` as stored.
     public func row(_ k: Int) -> QuantizedRow {
-        QuantizedRow(scale: scales[k], levels: Array(levels[(k * width)..<((k + 1) * width)]))
+        packed.withUnsafeBufferPointer { packed in
+            Self.withLevels(packed.baseAddress! + k * Self.rowBytes(width: width), columns: 0..<width) {
+                QuantizedRow(scale: scales[k], levels: Array(UnsafeBufferPointer(start: $0, count: width)))
+            }
+        }
     }
 
-    /// A query's features are quantized as the rows are.
+    /// Row `k`'s packed bytes.
+    public func packedRow(_ k: Int) -> ArraySlice<UInt8> { packed[(k * Self.rowBytes(width: width))..<((k + 1) * Self.rowBytes(width: width))] }
+
+    /// `body` with levels `columns` of row `packed` unpacked into a temporary buffer (its
+    /// first entry is level `columns.lowerBound`): every byte the columns touch, both nibbles.
+    @inline(__always)
+    static func withLevels<T>(_ packed: UnsafePointer<UInt8>, columns: Range<Int>, _ body: (UnsafePointer<Int8>) -> T) -> T {
+        let first = columns.lowerBound / 2, bytes = (columns.upperBound + 1) / 2 - first
+        return withUnsafeTemporaryAllocation(of: Int8.self, capacity: max(1, 2 * bytes)) { levels in
+            let source = packed + first, target = levels.baseAddress!
+            for i in 0..<bytes {
+                let byte = Int8(bitPattern: source[i])
+                target[2 &* i] = (byte &<< 4) &>> 4
+                target[2 &* i &+ 1] = byte &>> 4
+            }
+            return body(UnsafePointer(target + columns.lowerBound % 2))
+        }
+    }
+
+    /// A query's features, quantized as `quantizeQuery` says.
     public func query(_ v: [Float]) -> QuantizedRow {
         precondition(v.count == width, "query features of \(v.count) values for \(width)-wide documents")
-        return Self.quantize(v)
+        return Self.quantizeQuery(v)
     }
 
     public func squaredNorm(_ query: QuantizedRow) -> Double {
@@ -77,9 +154,9 @@ public struct FeatureMatrix: ScoringRows {
 
     public func dot(_ query: QuantizedRow, row k: Int, columns: Range<Int>) -> Double {
         query.levels.withUnsafeBufferPointer { v in
-            levels.withUnsafeBufferPointer { levels in
+            packed.withUnsafeBufferPointer { packed in
                 Double(query.scale) * Double(scales[k])
-                    * Double(Self.dot(v.baseAddress! + columns.lowerBound, levels.baseAddress! + k * width + columns.lowerBound, columns.count))
+                    * Double(Self.packedDot(v.baseAddress!, packed.baseAddress! + k * Self.rowBytes(width: width), columns: columns))
             }
         }
     }
@@ -87,29 +164,67 @@ public struct FeatureMatrix: ScoringRows {
     public func values(of query: QuantizedRow, columns: Range<Int>) -> [Double] { columns.map { Double(query.scale) * Double(query.levels[$0]) } }
 
     public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
-        levels.withUnsafeBufferPointer { levels in
-            Double(scales[k]) * Self.weightedSum(u, levels.baseAddress! + k * width, width) { Double($0) }
-        }
+        withRow(k, columns: 0..<width) { Double(scales[k]) * Self.weightedSum(u, $0, width) { Double($0) } }
     }
 
     public func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
-        levels.withUnsafeBufferPointer { levels in
-            Double(scales[k]) * Double(scales[k]) * Self.weightedSum(u, levels.baseAddress! + k * width, width) { Double($0) * Double($0) }
-        }
+        withRow(k, columns: 0..<width) { Double(scales[k]) * Double(scales[k]) * Self.weightedSum(u, $0, width) { Double($0) * Double($0) } }
     }
 
     public func addSquared(row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
-        levels.withUnsafeBufferPointer { levels in
-            let row = levels.baseAddress! + k * width + columns.lowerBound, scale = Double(scales[k])
+        withRow(k, columns: columns) { row in
+            let scale = Double(scales[k])
             for j in 0..<columns.count { w[j] += (scale * Double(row[j])) * (scale * Double(row[j])) }
         }
     }
 
     public func add(_ c: Double, row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
-        levels.withUnsafeBufferPointer { levels in
-            let row = levels.baseAddress! + k * width + columns.lowerBound, scaled = c * Double(scales[k])
+        withRow(k, columns: columns) { row in
+            let scaled = c * Double(scales[k])
             for j in 0..<columns.count { w[j] += scaled * Double(row[j]) }
         }
+    }
+
+    private func withRow<T>(_ k: Int, columns: Range<Int>, _ body: (UnsafePointer<Int8>) -> T) -> T {
+        packed.withUnsafeBufferPointer { Self.withLevels($0.baseAddress! + k * Self.rowBytes(width: width), columns: columns, body) }
+    }
+
+    /// `Σ_j q[j]·level_j` over `columns` of a packed row, exactly: the pairs of the even-aligned
+    /// middle in int32 runs of `exactRun` pairs (each pair at most 2·127·7 = 1,778, so no run
+    /// can overflow, and the compiler may vectorise a run in any order), the edges on their
+    /// own, all added up as `Int`.
+    @inline(__always)
+    static func packedDot(_ q: UnsafePointer<Int8>, _ row: UnsafePointer<UInt8>, columns: Range<Int>) -> Int {
+        var total = 0, j = columns.lowerBound
+        let end = columns.upperBound
+        if j % 2 == 1 && j < end {
+            total += Int(q[j]) * Int(Int8(bitPattern: row[j / 2]) &>> 4)
+            j += 1
+        }
+        var pair = j / 2
+        let pairsEnd = end / 2
+        while pair < pairsEnd {
+            let runEnd = min(pairsEnd, pair + exactRun)
+            total += pairDot(q + 2 * pair, row + pair, runEnd - pair)
+            pair = runEnd
+        }
+        if end % 2 == 1 && end - 1 >= j {
+            total += Int(q[end - 1]) * Int((Int8(bitPattern: row[end / 2]) &<< 4) &>> 4)
+        }
+        return total
+    }
+
+    /// `Σ_i q[2i]·low(row[i]) + q[2i+1]·high(row[i])` over `pairs` bytes in int32 (offsets from
+    /// zero and wrapping arithmetic, so the loop vectorises; the caller keeps `pairs` within a run).
+    @inline(__always)
+    static func pairDot(_ q: UnsafePointer<Int8>, _ row: UnsafePointer<UInt8>, _ pairs: Int) -> Int {
+        var sum: Int32 = 0
+        for i in 0..<pairs {
+            let byte = Int8(bitPattern: row[i])
+            sum &+= Int32(truncatingIfNeeded: q[2 &* i]) &* Int32(truncatingIfNeeded: (byte &<< 4) &>> 4)
+                &+ Int32(truncatingIfNeeded: q[2 &* i &+ 1]) &* Int32(truncatingIfNeeded: byte &>> 4)
+        }
+        return Int(sum)
     }
 
     /// `Σ a[i]·b[i]` of levels, exactly: int32 sums over runs of `exactRun` entries (at most

@@ -10,7 +10,7 @@ import Inference
 /// `Σ_j w_j g_kj − Σ_j w_j μ_j` with `w_j = (v_j − μ_j)/σ_j²`: one weighted pass over each
 /// stored row. A diagonal preconditioner estimated from the datanet itself (as TrackStar
 /// divides by Adam's second moments, without needing the optimizer's state) with the common
-/// direction of all documents removed. Centring alone (`scaled: false` in `scores`) is a
+/// direction of all documents removed. Centring alone (`centredScores`) is a
 /// translation, so unlike the division it commutes with the index's random projection: the
 /// projected mean is the mean of the projections. Computed once per set of rows, in float64,
 /// every sum in an order fixed by the data.
@@ -73,24 +73,39 @@ public struct FeatureStandardization: Sendable {
         self.centredNorms = centredNorms
     }
 
-    /// Every document's standardised cosine with `query` (in the rows' representation), or
-    /// with `scaled: false` the cosine of the centred features.
-    public func scores<Rows: ScoringRows>(_ g: Rows, query: Rows.Query, pool: WorkerPool, scaled: Bool = true) -> [Double] {
+    /// Every document's standardised cosine with `query` (in the rows' representation).
+    public func standardizedScores<Rows: ScoringRows>(_ g: Rows, query: Rows.Query, pool: WorkerPool) -> [Double] {
         precondition(g.width == means.count && g.count == norms.count, "the standardisation belongs to other rows")
         let v = g.values(of: query, columns: 0..<g.width)
         var w = [Double](repeating: 0, count: g.width)
         var queryNormSquared = 0.0, offset = 0.0
         for j in 0..<g.width {
             let centred = v[j] - means[j]
-            w[j] = scaled ? centred * inverseVariances[j] : centred
+            w[j] = centred * inverseVariances[j]
             queryNormSquared += centred * w[j]
             offset += w[j] * means[j]
         }
-        let queryNorm = queryNormSquared.squareRoot(), documentNorms = scaled ? norms : centredNorms
+        let queryNorm = queryNormSquared.squareRoot()
         return w.withUnsafeBufferPointer { w in
             (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
-                documentNorms[k] > 0 && queryNorm > 0 ? (g.dot(w.baseAddress!, row: k) - offset) / (documentNorms[k] * queryNorm) : 0
+                norms[k] > 0 && queryNorm > 0 ? (g.dot(w.baseAddress!, row: k) - offset) / (norms[k] * queryNorm) : 0
             }
+        }
+    }
+
+    /// Every document's cosine with the query `v` (`g.width` values, as given, not yet in the
+    /// rows' representation) after both are centred on `means`. The centred query is what
+    /// goes into the rows' representation (`g.query`: int8 levels for an index), so the
+    /// numerator `c·g_k − c·μ` is one plain inner product per row.
+    public func centredScores<Rows: ScoringRows>(_ g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
+        precondition(g.width == means.count && g.count == norms.count && v.count == g.width, "the standardisation belongs to other rows")
+        let query = g.query((0..<g.width).map { Float(Double(v[$0]) - means[$0]) })
+        let c = g.values(of: query, columns: 0..<g.width)
+        var offset = 0.0
+        for j in 0..<g.width { offset += c[j] * means[j] }
+        let queryNorm = g.squaredNorm(query).squareRoot()
+        return (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+            centredNorms[k] > 0 && queryNorm > 0 ? (g.dot(query, row: k, columns: 0..<g.width) - offset) / (centredNorms[k] * queryNorm) : 0
         }
     }
 }

@@ -25,9 +25,9 @@ public struct GradientProjection: Sendable {
     /// `R_l` row-major as floats.
     private let matrices: [[Float]]
 
-    /// Features per document the default budget allows: 16,380 int8 levels and their
-    /// float32 scale, 16 KB (`FeatureMatrix`).
-    public static let featureBudgetDefault = 16_380
+    /// Features per document the default budget allows: 32,760 int4 levels (16,380 bytes)
+    /// and their float32 scale, 16 KB (`FeatureMatrix`).
+    public static let featureBudgetDefault = 32_760
 
     /// The projection of `blocks` to `dimensions[l]` features each (1…`d_l`).
     public init(blocks: GradientBlocks, dimensions: [Int], seed: UInt64) {

@@ -35,18 +35,19 @@ public enum InfluenceScorer {
     public static func scores<Rows: ScoringRows>(
         _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool, standardization: FeatureStandardization? = nil
     ) -> [Double] {
-        let query = g.query(v)
-        let dots = { (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
+        let dots = { (query: Rows.Query) in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
         case .dot:
-            return dots()
+            return dots(g.query(v))
         case .cosine:
-            let queryNorm = g.squaredNorm(query).squareRoot()
-            return zip(dots(), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
+            let query = g.query(v), queryNorm = g.squaredNorm(query).squareRoot()
+            return zip(dots(query), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
-            return dataInf(g, query, pool)
-        case .standardized, .centered:
-            return (standardization ?? FeatureStandardization(g, pool: pool)).scores(g, query: query, pool: pool, scaled: method == .standardized)
+            return dataInf(g, g.query(v), pool)
+        case .standardized:
+            return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
+        case .centered:
+            return (standardization ?? FeatureStandardization(g, pool: pool)).centredScores(g, query: v, pool: pool)
         }
     }
 

@@ -21,7 +21,7 @@ enum AttributeCommand {
         options: [
             adapterOption, datanetOption,
             .init(name: "seed", value: "N", help: "Seed of the projection (default 1)."),
-            .init(name: "features", value: "N", help: "Features per document, split between the blocks by their gradients' energy (default 16380: 16 KB with the scale)."),
+            .init(name: "features", value: "N", help: "Features per document, split between the blocks by their gradients' energy (default 32760: 16 KB as int4 levels with the scale)."),
             .init(name: "max-tokens-per-doc", value: "N", help: "Tokens kept of each document (default 256, as train)."),
             ModelCommands.modelOption, ModelCommands.homeOption, ModelCommands.threadsOption,
         ]
@@ -52,7 +52,7 @@ enum AttributeCommand {
         The query is --prompt followed by --completion (each tokenized on its own, no special
         tokens added), or by the adapter's greedy completion of --max-tokens tokens; its loss is
         the mean cross-entropy of the completion tokens. Every document is scored against the
-        query's LoRA gradient by --method (datainf, dot or cosine; docs/attribution.md) on the
+        query's LoRA gradient by --method (docs/attribution.md) on the
         index's projected features, or with --exact on every document's full gradient. --json
         prints {"adapter", "base_model", "completion", "completion_tokens", "method": {"name",
         "exact", "projection_dimension", "seed", "damping"}, "influence": [{"doc", "contributor",

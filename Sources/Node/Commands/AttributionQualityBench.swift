@@ -51,8 +51,15 @@ struct AttributionQualityBench {
         try task.write(to: directory)
         let datanet = (directory as NSString).appendingPathComponent("datanet.jsonl")
         let previous = FileManager.default.contents(atPath: settingsPath).flatMap { try? JSONDecoder().decode(Training.self, from: $0) }
-        // An adapter is reused only when trained with the same settings on this very datanet.
-        let indexedDocuments = (try? AttributionIndex(directory: adapterDirectory + "/attribution"))?.documents.map(\.id.hex)
+        // An adapter is reused only when trained with the same settings on this very datanet;
+        // an index this build cannot read (an older version) is rebuilt, not the adapter.
+        let indexDirectory = adapterDirectory + "/attribution"
+        if previous == training, FileManager.default.fileExists(atPath: adapterDirectory), (try? AttributionIndex(directory: indexDirectory)) == nil {
+            Output.note("[\(task.name)] rebuilding the attribution index of \(adapterDirectory)")
+            _ = try Subprocess.output(Subprocess.tributary.path, ["attribute", "index", "--adapter", adapterDirectory, "--datanet", datanet,
+                                                                 "--threads", "\(threads)", "--model", model.path])
+        }
+        let indexedDocuments = (try? AttributionIndex(directory: indexDirectory))?.documents.map(\.id.hex)
         var trainingSeconds: Double?
         if previous != training || indexedDocuments != task.documentIDs {
             try? FileManager.default.removeItem(atPath: adapterDirectory)

@@ -98,7 +98,7 @@ enum BenchAttributionCommand {
         let plantedDirectory = (work as NSString).appendingPathComponent(planted.name)
         let adapterDirectory = plantedDirectory + "/adapter", datanet = plantedDirectory + "/datanet.jsonl"
         let needsAdapter = chosen.contains { $0 != "quality" }
-        if needsAdapter && !FileManager.default.fileExists(atPath: adapterDirectory + "/attribution/" + AttributionIndex.fileName) {
+        if needsAdapter && (try? AttributionIndex(directory: adapterDirectory + "/attribution")) == nil {
             _ = try quality.run(planted, training: try training(planted.name), recallK: 3)
         }
         let speed = AttributionSpeedBench(model: model, threads: threads, workDirectory: work)
