@@ -172,17 +172,26 @@ public struct FeatureMatrix: ScoringRows {
     }
 
     public func addSquared(row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
-        withRow(k, columns: columns) { row in
-            let scale = Double(scales[k])
-            for j in 0..<columns.count { w[j] += (scale * Double(row[j])) * (scale * Double(row[j])) }
+        packed.withUnsafeBufferPointer { packed in
+            let row = packed.baseAddress! + k * Self.rowBytes(width: width), scale = Double(scales[k])
+            for j in columns {
+                let value = scale * Double(Self.level(row, j))
+                w[j &- columns.lowerBound] += value * value
+            }
         }
     }
 
     public func add(_ c: Double, row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>) {
-        withRow(k, columns: columns) { row in
-            let scaled = c * Double(scales[k])
-            for j in 0..<columns.count { w[j] += scaled * Double(row[j]) }
+        packed.withUnsafeBufferPointer { packed in
+            let row = packed.baseAddress! + k * Self.rowBytes(width: width), scaled = c * Double(scales[k])
+            for j in columns { w[j &- columns.lowerBound] += scaled * Double(Self.level(row, j)) }
         }
+    }
+
+    /// Level `j` of a packed row, without a branch: the low nibble shifted up for even `j`.
+    @inline(__always)
+    static func level(_ row: UnsafePointer<UInt8>, _ j: Int) -> Int8 {
+        (Int8(bitPattern: row[j &>> 1]) &<< Int8(truncatingIfNeeded: 4 &- 4 &* (j & 1))) &>> 4
     }
 
     private func withRow<T>(_ k: Int, columns: Range<Int>, _ body: (UnsafePointer<Int8>) -> T) -> T {
