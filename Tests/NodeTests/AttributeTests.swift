@@ -85,6 +85,10 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
         let reseeded = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
         #expect(reseeded.status == 1 && reseeded.stderr.contains("checksum"), "\(reseeded.stderr)")
+        bytes[8] = 3  // an index of version 3 (int8 levels)
+        try Data(bytes).write(to: URL(fileURLWithPath: indexPath))
+        let older = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "x", "--completion", " y"])
+        #expect(older.status == 1 && older.stderr.contains("index version 3, this build reads version 4"), "\(older.stderr)")
     }
 }
 
