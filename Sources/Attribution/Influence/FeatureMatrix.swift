@@ -207,7 +207,7 @@ public struct FeatureMatrix: ScoringRows {
         var total = 0, j = columns.lowerBound
         let end = columns.upperBound
         if j % 2 == 1 && j < end {
-            total += Int(q[j]) * Int(Int8(bitPattern: row[j / 2]) &>> 4)
+            total += Int(q[j]) * Int(level(row, j))
             j += 1
         }
         var pair = j / 2
@@ -217,9 +217,7 @@ public struct FeatureMatrix: ScoringRows {
             total += pairDot(q + 2 * pair, row + pair, runEnd - pair)
             pair = runEnd
         }
-        if end % 2 == 1 && end - 1 >= j {
-            total += Int(q[end - 1]) * Int((Int8(bitPattern: row[end / 2]) &<< 4) &>> 4)
-        }
+        if end % 2 == 1 && end - 1 >= j { total += Int(q[end - 1]) * Int(level(row, end - 1)) }
         return total
     }
 
