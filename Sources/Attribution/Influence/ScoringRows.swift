@@ -1,6 +1,6 @@
 /// Documents' gradient vectors as `InfluenceScorer` reads them: exact gradients
-/// (`GradientMatrix`, float32) or an index's projected features (`FeatureMatrix`, int8 with a
-/// scale per row). Each kernel works on a whole row or block in an order fixed by the data
+/// (`GradientMatrix`, float32) or an index's projected features (`FeatureMatrix`, int4 levels
+/// with a scale per row). Each kernel works on a whole row or block in an order fixed by the data
 /// alone, so a score does not depend on the thread that computes it.
 public protocol ScoringRows: Sendable {
     /// The query in the rows' own representation.
