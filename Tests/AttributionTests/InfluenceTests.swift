@@ -79,6 +79,29 @@ import Testing
         for (score, value) in zip(levelScores, levelExpected) { #expect(abs(score - value) <= 1e-6, "\(score) vs \(value)") }
     }
 
+    /// CSLS, written out: each document's hubness is the mean of its `neighbours` largest
+    /// centred cosines with the first `references` documents (itself left out: documents 0–24
+    /// are references, 25–39 not), and half of it comes off the document's centred cosine with
+    /// the query.
+    @Test func cslsSubtractsHalfTheMeanOfTheNearestCentredCosines() {
+        let documents = Self.rows(40, width: 12, seed: 11), query = Self.rows(1, width: 12, seed: 12)[0]
+        let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / Double(documents.count) }
+        func centred(_ x: [Float]) -> [Double] { (0..<12).map { Double(Float(Double(x[$0]) - means[$0])) } }
+        func exactCentred(_ x: [Float]) -> [Double] { (0..<12).map { Double(x[$0]) - means[$0] } }
+        let hubness = documents.indices.map { d -> Double in
+            let nearest = (0..<25).filter { $0 != d }.map { Self.cosine(centred(documents[d]), exactCentred(documents[$0])) }.sorted(by: >).prefix(5)
+            return nearest.reduce(0, +) / 5
+        }
+        let expected = documents.indices.map { Self.cosine(centred(query), exactCentred(documents[$0])) - 0.5 * hubness[$0] }
+        let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
+        let pool = WorkerPool(threadCount: 2)
+        let standardization = FeatureStandardization(matrix, pool: pool)
+        let computed = Hubness(matrix, standardization: standardization, pool: pool, references: 25, neighbours: 5)
+        for (value, written) in zip(computed.meanNeighbourScores, hubness) { #expect(abs(value - written) <= 1e-9, "\(value) vs \(written)") }
+        let scores = InfluenceScorer.scores(.csls, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: computed)
+        for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
+    }
+
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
         let documents = Self.rows(300, width: 96, seed: 3), query = Self.rows(1, width: 96, seed: 4)[0]
         let blocks = [0..<32, 32..<40, 40..<96]
@@ -117,8 +140,8 @@ import Testing
         #expect((0..<50).allSatisfy { matrix.row($0) == quantized[$0] }, "rows unpack to their levels")
         func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
         let pool = WorkerPool(threadCount: 2)
-        // `centered` quantizes the query after centring it (checked in its own test).
-        for method in InfluenceMethod.allCases where method != .centered {
+        // `centered` and `csls` quantize the query after centring it (checked in their own tests).
+        for method in InfluenceMethod.allCases where method != .centered && method != .csls {
             let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
             let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
                                                     query: dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)

@@ -142,6 +142,11 @@ public struct FeatureMatrix: ScoringRows {
         }
     }
 
+    public func rowValues(_ k: Int) -> [Float] {
+        let stored = row(k)
+        return stored.levels.map { stored.scale * Float($0) }
+    }
+
     /// A query's features, quantized as `quantizeQuery` says.
     public func query(_ v: [Float]) -> QuantizedRow {
         precondition(v.count == width, "query features of \(v.count) values for \(width)-wide documents")

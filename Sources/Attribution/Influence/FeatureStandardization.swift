@@ -97,14 +97,15 @@ public struct FeatureStandardization: Sendable {
     /// rows' representation) after both are centred on `means`. The centred query is what
     /// goes into the rows' representation (`g.query`: int8 levels for an index), so the
     /// numerator `c·g_k − c·μ` is one plain inner product per row.
-    public func centredScores<Rows: ScoringRows>(_ g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
+    /// With `rows`, only those documents are scored.
+    public func centredScores<Rows: ScoringRows>(_ g: Rows, query v: [Float], pool: WorkerPool, rows: Range<Int>? = nil) -> [Double] {
         precondition(g.width == means.count && g.count == norms.count && v.count == g.width, "the standardisation belongs to other rows")
         let query = g.query((0..<g.width).map { Float(Double(v[$0]) - means[$0]) })
         let c = g.values(of: query, columns: 0..<g.width)
         var offset = 0.0
         for j in 0..<g.width { offset += c[j] * means[j] }
         let queryNorm = g.squaredNorm(query).squareRoot()
-        return (0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+        return (rows ?? 0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
             centredNorms[k] > 0 && queryNorm > 0 ? (g.dot(query, row: k, columns: 0..<g.width) - offset) / (centredNorms[k] * queryNorm) : 0
         }
     }

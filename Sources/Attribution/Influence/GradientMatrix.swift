@@ -32,6 +32,8 @@ public struct GradientMatrix: ScoringRows {
         }
     }
 
+    public func rowValues(_ k: Int) -> [Float] { Array(values[(k * width)..<((k + 1) * width)]) }
+
     public func query(_ v: [Float]) -> [Float] {
         precondition(v.count == width, "query gradient of \(v.count) values for \(width)-wide documents")
         return v

@@ -18,10 +18,14 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// (`FeatureStandardization` without the division): the direction every document shares
     /// removed, from the query and the documents alike.
     case centered
+    /// `centered` minus half the document's hubness, the mean `centered` score of its nearest
+    /// datanet documents (`Hubness`): cross-domain similarity local scaling, which keeps a
+    /// document near every other from ranking high for every query.
+    case csls
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
-    public static let defaultMethod = InfluenceMethod.centered
+    public static let defaultMethod = InfluenceMethod.csls
 }
 
 /// Scores every document of a `ScoringRows` against one query, in arithmetic whose order is
@@ -31,9 +35,11 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
-    /// `standardized` and `centered` use `standardization` when given (it must be `g`'s) and compute it otherwise.
+    /// `standardized`, `centered` and `csls` use `standardization` when given (it must be
+    /// `g`'s) and compute it otherwise; `csls` likewise `hubness`.
     public static func scores<Rows: ScoringRows>(
-        _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool, standardization: FeatureStandardization? = nil
+        _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool,
+        standardization: FeatureStandardization? = nil, hubness: Hubness? = nil
     ) -> [Double] {
         let dots = { (query: Rows.Query) in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
@@ -48,6 +54,10 @@ public enum InfluenceScorer {
             return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:
             return (standardization ?? FeatureStandardization(g, pool: pool)).centredScores(g, query: v, pool: pool)
+        case .csls:
+            let standardization = standardization ?? FeatureStandardization(g, pool: pool)
+            let hubness = hubness ?? Hubness(g, standardization: standardization, pool: pool)
+            return hubness.scores(centered: standardization.centredScores(g, query: v, pool: pool))
         }
     }
 

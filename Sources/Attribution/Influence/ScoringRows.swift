@@ -16,6 +16,8 @@ public protocol ScoringRows: Sendable {
     /// `‖g_k‖` per document: its blocks' squared norms summed in block order, square-rooted.
     var norms: [Double] { get }
 
+    /// Row `k`'s values, as a query would give them.
+    func rowValues(_ k: Int) -> [Float]
     /// `v` (`width` values) made comparable with the rows.
     func query(_ v: [Float]) -> Query
     /// `‖v‖²` of a query.

@@ -109,6 +109,8 @@ public final class Attributor {
     private var pool: WorkerPool { engine.pool }
     /// The index features' standardisation, computed the first time `standardized` or `centered` scores them.
     private var standardization: FeatureStandardization?
+    /// The index's `Hubness`, computed when `csls` first needs it.
+    private var hubness: Hubness?
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -153,8 +155,9 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        if (method == .standardized || method == .centered) && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
-        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization)
+        if [.standardized, .centered, .csls].contains(method) && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
+        if method == .csls && hubness == nil { hubness = Hubness(index.features, standardization: standardization!, pool: pool) }
+        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization, hubness: hubness)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

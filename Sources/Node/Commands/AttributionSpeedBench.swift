@@ -39,11 +39,13 @@ struct AttributionSpeedBench {
         let gradients = try queries.map { try attributor.queryGradient(prompt: tokenizer.encode($0.prompt), completion: tokenizer.encode($0.completion)) }
         let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: ids).prefix(10)) }
         let standardization = FeatureStandardization(exact, pool: engine.pool)
+        let hubness = Hubness(exact, standardization: standardization, pool: engine.pool)
         for method in InfluenceMethod.allCases {
             var spearman: [Double] = [], overlap: [Double] = []
             for gradient in gradients {
                 let projected = try attributor.scores(queryGradient: gradient, method: method, exact: false)
-                let full = InfluenceScorer.scores(method, documents: exact, query: gradient, pool: engine.pool, standardization: standardization)
+                let full = InfluenceScorer.scores(method, documents: exact, query: gradient, pool: engine.pool, standardization: standardization,
+                                                  hubness: hubness)
                 spearman.append(Self.spearman(projected, full))
                 overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
             }
@@ -63,12 +65,14 @@ struct AttributionSpeedBench {
         let projectStart = DispatchTime.now().uptimeNanoseconds
         let features = attributor.features(of: gradient)
         var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6]
-        // The standardisation is computed once per index, when an attributor first needs it.
+        // The standardisation and hubness are computed once per index, when an attributor first needs them.
         let standardization = FeatureStandardization(matrix, pool: attributor.engine.pool)
+        let hubness = Hubness(matrix, standardization: standardization, pool: attributor.engine.pool)
         for method in InfluenceMethod.allCases {
             times[method.rawValue + "_ms"] = Self.median((0..<5).map { _ in
                 let start = DispatchTime.now().uptimeNanoseconds
-                _ = InfluenceScorer.scores(method, documents: matrix, query: features, pool: attributor.engine.pool, standardization: standardization)
+                _ = InfluenceScorer.scores(method, documents: matrix, query: features, pool: attributor.engine.pool, standardization: standardization,
+                                           hubness: hubness)
                 return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             })
         }
