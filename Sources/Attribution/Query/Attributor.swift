@@ -107,7 +107,7 @@ public final class Attributor {
     private let projection: GradientProjection
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
-    /// The index features' standardisation, computed the first time `standardized` or `centered` scores them.
+    /// The index features' standardisation, computed the first time `standardized`, `centered` or `csls` scores them.
     private var standardization: FeatureStandardization?
     /// The index's `Hubness`, computed when `csls` first needs it.
     private var hubness: Hubness?
