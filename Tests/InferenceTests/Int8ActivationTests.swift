@@ -83,6 +83,35 @@ import Testing
         }
         #expect(checked == 9)
     }
+
+    /// The backward pass's transposed product `dy·W` on every quantized test matrix (from one
+    /// row, fewer than `MatrixMultiply.transposedParts` so that some parts are empty, to 37)
+    /// equals the exact product, and one, two and three threads give the same bits.
+    @Test(arguments: [1, 5, 40])
+    func transposedProductsAreExactAndIndependentOfThreads(batch: Int) throws {
+        let directory = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var random = SeededGenerator(seed: UInt64(0x7_2a05 + batch))
+        var checked = 0
+        for tensor in try Self.matrices(in: directory) where [.q4_0, .q4_1, .q8_0].contains(tensor.type) {
+            let matrix = try WeightMatrix(tensor)
+            let weights = tensor.floats()
+            let gradients = (0..<batch).map { _ in (0..<matrix.rows).map { _ in Float.random(in: -2...2, using: &random) } }
+            let products = matrix.transposedProducts(gradients, threads: 2)
+            for (index, dy) in gradients.enumerated() {
+                for column in 0..<matrix.columns {
+                    let terms = (0..<matrix.rows).map { Double(dy[$0]) * Double(weights[$0 * matrix.columns + column]) }
+                    let exact = terms.reduce(0, +), tolerance = 1e-5 * terms.map(abs).reduce(0, +) + 1e-6
+                    #expect(abs(Double(products[index][column]) - exact) <= tolerance, "\(tensor.name) vector \(index) column \(column): \(products[index][column]), exact \(exact)")
+                }
+            }
+            for threads in [1, 3] {
+                #expect(matrix.transposedProducts(gradients, threads: threads).map { $0.map(\.bitPattern) } == products.map { $0.map(\.bitPattern) }, "\(tensor.name), \(threads) threads")
+            }
+            checked += 1
+        }
+        #expect(checked == 9)
+    }
 }
 
 extension ModelTests {

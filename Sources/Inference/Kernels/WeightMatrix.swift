@@ -107,6 +107,24 @@ public struct WeightMatrix: @unchecked Sendable {
         return (0..<vectors.count).map { Array(y[($0 * rows)..<(($0 + 1) * rows)]) }
     }
 
+    /// `dy·W` for each vector `dy` of `rows` floats (the gradient of `products` with respect to
+    /// its inputs), computed as the backward pass computes it, on `threads` threads.
+    public func transposedProducts(_ gradients: [[Float]], threads: Int) -> [[Float]] {
+        precondition(gradients.allSatisfy { $0.count == rows }, "transposedProducts: vectors must have \(rows) values")
+        guard !gradients.isEmpty else { return [] }
+        let dy = gradients.flatMap { $0 }
+        var dx = [Float](repeating: .nan, count: gradients.count * columns)
+        dy.withUnsafeBufferPointer { dy in
+            dx.withUnsafeMutableBufferPointer { dx in
+                let scratch = ScratchSpace(members: threads, floatsPerMember: MatrixMultiply.transposedTileRows * columns, activationFloats: 0)
+                MatrixMultiply.runTransposed(
+                    [TransposedTerm(weights: self, dy: dy.baseAddress!, dyStride: rows)], batch: gradients.count,
+                    into: dx.baseAddress!, dxStride: columns, pool: WorkerPool(threadCount: threads), scratch: scratch)
+            }
+        }
+        return (0..<gradients.count).map { Array(dx[($0 * columns)..<(($0 + 1) * columns)]) }
+    }
+
     /// Row `row` as float32 (an embedding lookup).
     public func row(_ row: Int) -> [Float] {
         precondition((0..<rows).contains(row), "row \(row) outside 0..<\(rows)")

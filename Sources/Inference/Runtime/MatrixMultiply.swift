@@ -272,16 +272,33 @@ final class ScratchSpace: @unchecked Sendable {
     private let activationBuffer: UnsafeMutablePointer<Float>
     private let activationFloats: Int
 
+    /// Partial sums shared by all members (each writes its own part), grown on demand.
+    private var partialBuffer: UnsafeMutablePointer<Float>
+    private var partialFloats = 0
+
     init(members: Int, floatsPerMember: Int, activationFloats: Int) {
         self.floatsPerMember = floatsPerMember
         self.buffers = (0..<members).map { _ in .allocate(capacity: floatsPerMember) }
         self.activationFloats = activationFloats
         self.activationBuffer = .allocate(capacity: activationFloats)
+        self.partialBuffer = .allocate(capacity: 0)
     }
 
     deinit {
         buffers.forEach { $0.deallocate() }
         activationBuffer.deallocate()
+        partialBuffer.deallocate()
+    }
+
+    /// At least `count` floats for partial sums, kept between calls; taken by the calling
+    /// thread before it hands work to the pool.
+    func partials(floats count: Int) -> UnsafeMutablePointer<Float> {
+        if count > partialFloats {
+            partialBuffer.deallocate()
+            partialBuffer = .allocate(capacity: count)
+            partialFloats = count
+        }
+        return partialBuffer
     }
 
     /// `count` floats of the shared activation buffer from `offset`.

@@ -9,49 +9,71 @@ struct TransposedTerm {
 }
 
 extension MatrixMultiply {
-    /// Blocks of 32 columns per work chunk of a transposed product (6 chunks for 576 columns).
-    static let transposedChunkBlocks = 3
-    /// Matrix rows decoded per tile of a transposed product (`8192 × 96` floats, 3 MiB).
-    static let transposedTileRows = 8192
+    /// Parts the terms' matrix rows are split into, whatever the thread count: part 0 adds
+    /// into `dX`, the others into partial sums added to it afterwards in part order.
+    static let transposedParts = 4
+    /// Matrix rows decoded per tile of a transposed product (at most `64 × 1536` floats,
+    /// 384 KiB; 64 measured best of 16–256 for a 26-row query gradient, and 512-row training
+    /// batches take about as long with 64 as with 128 or 256).
+    static let transposedTileRows = 64
 
-    /// `dX = Σ_t dY_t · W_t` (or `dX +=` it with `accumulate`) for `batch` rows: the gradient
+    /// `dX = Σ_t dY_t · W_t` for `batch` rows: the gradient
     /// of `run`'s products with respect to their inputs, the matrices frozen. Every term's
     /// matrix has `dX`'s width as its columns.
     ///
-    /// The columns of `dX` are cut into chunks of `transposedChunkBlocks` 32-value blocks; one
-    /// thread computes a chunk, decoding the matching column slice of each matrix
-    /// `transposedTileRows` rows at a time (every weight decoded once) and adding `dY · tile`
-    /// with `sgemm` in a fixed order. Chunks and tiles do not depend on the thread count, so
-    /// neither do the sums. Even a few rows take the tiles: adding decoded blocks straight into
-    /// the rows of `dX` was measured 1.7–7× slower at 8–16 rows (the head's 49,152 rows
-    /// serialise on `dX`'s loads and stores).
+    /// The terms' matrix rows, taken end to end, are cut into `transposedParts` equal parts.
+    /// One thread takes a part: it decodes the part's rows `transposedTileRows` at a time —
+    /// whole rows, so the quantized weights are read front to back, each once — and adds
+    /// `dY · tile` with `sgemm` into the part's sum: `dX` itself for part 0, a partial sum for
+    /// the others, which are then added to `dX` in part order. Parts and tiles do not depend
+    /// on the thread count, so neither do the sums. (Decoding column slices of every row
+    /// instead, each thread adding into its own columns of `dX`, read the weights with a
+    /// stride: the query gradient of 26 rows took 136 ms against 105 ms, a 512-row training
+    /// batch 1.7–2.0 s against 1.65–1.69 s.)
     static func runTransposed(
-        _ terms: [TransposedTerm], batch: Int, into dx: UnsafeMutablePointer<Float>, dxStride: Int, accumulate: Bool,
+        _ terms: [TransposedTerm], batch: Int, into dx: UnsafeMutablePointer<Float>, dxStride: Int,
         pool: WorkerPool, scratch: ScratchSpace
     ) {
         guard batch > 0, let columns = terms.first?.weights.columns else { return }
         assert(terms.allSatisfy { $0.weights.columns == columns }, "transposed terms must share their input width")
         assert(dxStride >= columns, "dX rows overlap")
-        let blocks = columns / 32, chunkBlocks = transposedChunkBlocks
-        let chunks = (blocks + chunkBlocks - 1) / chunkBlocks
-        assert(transposedTileRows * 32 * chunkBlocks <= scratch.floatsPerMember, "transposed tiles exceed the scratch space")
-        pool.forEachChunk(chunks, chunk: 1) { member, range in
+        assert(transposedTileRows * columns <= scratch.floatsPerMember, "transposed tiles exceed the scratch space")
+        let parts = transposedParts, total = terms.reduce(0) { $0 + $1.weights.rows }
+        let partials = scratch.partials(floats: (parts - 1) * batch * columns)
+        func partRows(_ part: Int) -> Range<Int> { (part * total / parts)..<((part + 1) * total / parts) }
+
+        pool.forEachChunk(parts, chunk: 1) { member, range in
             let tile = scratch.buffer(member: member)
-            for chunk in range {
-                let blockRange = (chunk * chunkBlocks)..<min(blocks, (chunk + 1) * chunkBlocks)
-                let width = 32 * blockRange.count
-                let tileRows = transposedTileRows
-                var beta: Float = accumulate ? 1 : 0
+            for part in range {
+                let (sum, sumStride) = part == 0 ? (dx, dxStride) : (partials + (part - 1) * batch * columns, columns)
+                var beta: Float = 0
+                var termStart = 0
                 for term in terms {
-                    for start in stride(from: 0, to: term.weights.rows, by: tileRows) {
-                        let rows = start..<min(term.weights.rows, start + tileRows)
-                        term.weights.dequantize(rows: rows, blocks: blockRange, into: tile)
+                    let termRows = termStart..<(termStart + term.weights.rows)
+                    termStart = termRows.upperBound
+                    let own = termRows.clamped(to: partRows(part))
+                    for start in stride(from: own.lowerBound, to: own.upperBound, by: transposedTileRows) {
+                        let rows = (start - termRows.lowerBound)..<(min(own.upperBound, start + transposedTileRows) - termRows.lowerBound)
+                        term.weights.dequantize(rows: rows, into: tile)
                         cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(width), Int32(rows.count),
-                            1, term.dy + rows.lowerBound, Int32(term.dyStride), tile, Int32(width),
-                            beta, dx + 32 * blockRange.lowerBound, Int32(dxStride))
+                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(columns), Int32(rows.count),
+                            1, term.dy + rows.lowerBound, Int32(term.dyStride), tile, Int32(columns),
+                            beta, sum, Int32(sumStride))
                         beta = 1
                     }
+                }
+                if beta == 0 {  // No rows in this part: its sum is zero.
+                    for r in 0..<batch { (sum + r * sumStride).initialize(repeating: 0, count: columns) }
+                }
+            }
+        }
+        let chunk = max(1, (batch + 4 * pool.threadCount - 1) / (4 * pool.threadCount))
+        pool.forEachChunk(batch, chunk: chunk) { _, range in
+            for part in 1..<parts {
+                let partial = partials + (part - 1) * batch * columns
+                for r in range {
+                    let target = dx + r * dxStride, source = partial + r * columns
+                    for j in 0..<columns { target[j] += source[j] }
                 }
             }
         }

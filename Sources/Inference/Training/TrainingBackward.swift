@@ -28,7 +28,7 @@ extension TrainingPass {
             for (index, target) in chunk.enumerated() { totals[target.group] += losses[index] }
             MatrixMultiply.runTransposed(
                 [TransposedTerm(weights: head, dy: logits, dyStride: vocabulary)], batch: chunk.count,
-                into: logitInputGradients, dxStride: h, accumulate: false, pool: engine.pool, scratch: engine.scratch)
+                into: logitInputGradients, dxStride: h, pool: engine.pool, scratch: engine.scratch)
             for (index, target) in chunk.enumerated() { (normedGradient + target.row * h).update(from: logitInputGradients + index * h, count: h) }
         }
         residualGradient.initialize(repeating: 0, count: rows * h)
@@ -47,7 +47,7 @@ extension TrainingPass {
         swiGLU(s, into: activation)
         MatrixMultiply.runTransposed(
             [TransposedTerm(weights: block.down, dy: residualGradient, dyStride: h)], batch: rows,
-            into: activationGradient, dxStride: i, accumulate: false, pool: pool, scratch: scratch)
+            into: activationGradient, dxStride: i, pool: pool, scratch: scratch)
         loraBackward(layer, .down, x: activation, dy: residualGradient, dx: activationGradient, values: values, gradients: gradients)
         // activation ← ∂/∂gate, activationGradient ← ∂/∂up.
         engine.forEachRowChunk(rows) { range in
@@ -58,7 +58,7 @@ extension TrainingPass {
         renormalize(s.middle, weight: block.feedForwardNorm, scales: s.feedForwardScale, into: normed)
         MatrixMultiply.runTransposed(
             [TransposedTerm(weights: block.gate, dy: activation, dyStride: i), TransposedTerm(weights: block.up, dy: activationGradient, dyStride: i)],
-            batch: rows, into: normedGradient, dxStride: h, accumulate: false, pool: pool, scratch: scratch)
+            batch: rows, into: normedGradient, dxStride: h, pool: pool, scratch: scratch)
         loraBackward(layer, .gate, x: normed, dy: activation, dx: normedGradient, values: values, gradients: gradients)
         loraBackward(layer, .up, x: normed, dy: activationGradient, dx: normedGradient, values: values, gradients: gradients)
         normBackward(x: s.middle, weight: block.feedForwardNorm, scales: s.feedForwardScale)
@@ -66,7 +66,7 @@ extension TrainingPass {
         // Attention sublayer: middle = input + o_proj(attention(rope(q), rope(k), v)).
         MatrixMultiply.runTransposed(
             [TransposedTerm(weights: block.output, dy: residualGradient, dyStride: h)], batch: rows,
-            into: attentionGradient, dxStride: a, accumulate: false, pool: pool, scratch: scratch)
+            into: attentionGradient, dxStride: a, pool: pool, scratch: scratch)
         loraBackward(layer, .output, x: s.attention, dy: residualGradient, dx: attentionGradient, values: values, gradients: gradients)
         attendBackward(s)
         engine.forEachRowChunk(rows) { range in
@@ -81,7 +81,7 @@ extension TrainingPass {
         MatrixMultiply.runTransposed(
             [TransposedTerm(weights: block.query, dy: queryGradient, dyStride: a), TransposedTerm(weights: block.key, dy: keyGradient, dyStride: kv),
              TransposedTerm(weights: block.value, dy: valueGradient, dyStride: kv)],
-            batch: rows, into: normedGradient, dxStride: h, accumulate: false, pool: pool, scratch: scratch)
+            batch: rows, into: normedGradient, dxStride: h, pool: pool, scratch: scratch)
         loraBackward(layer, .query, x: normed, dy: queryGradient, dx: normedGradient, values: values, gradients: gradients)
         loraBackward(layer, .key, x: normed, dy: keyGradient, dx: normedGradient, values: values, gradients: gradients)
         loraBackward(layer, .value, x: normed, dy: valueGradient, dx: normedGradient, values: values, gradients: gradients)
