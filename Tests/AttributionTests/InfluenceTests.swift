@@ -102,6 +102,38 @@ import Testing
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
     }
 
+    /// α-weighted query expansion, written out: the unit centred query plus the unit centred
+    /// rows of its 10 best documents by `csls`, each weighted by its positive centred cosine
+    /// with the query squared, scored by `csls` again.
+    @Test func expandedAddsTheBestDocumentsWeightedByTheirSquaredCosines() {
+        // 14 documents, so that the best 10 include some on the query's far side.
+        let documents = Self.rows(14, width: 12, seed: 13), query = Self.rows(1, width: 12, seed: 14)[0]
+        let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
+        let pool = WorkerPool(threadCount: 2)
+        let standardization = FeatureStandardization(matrix, pool: pool)
+        let hubness = Hubness(matrix, standardization: standardization, pool: pool, references: 8, neighbours: 3)
+        let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / Double(documents.count) }
+        func unitCentred(_ x: [Float]) -> [Double] {
+            let centred = (0..<12).map { Double(x[$0]) - means[$0] }, norm = centred.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return centred.map { $0 / norm }
+        }
+        let first = InfluenceScorer.scores(.csls, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: hubness)
+        // The query is centred in float64, then rounded to float32 as the rows' representation takes it.
+        let centredQuery = (0..<12).map { Double(Float(Double(query[$0]) - means[$0])) }
+        let cosines = documents.map { Self.cosine(centredQuery, unitCentred($0)) }
+        let best = first.indices.sorted { first[$0] > first[$1] }.prefix(10)
+        #expect(best.contains { cosines[$0] <= 0 } && best.contains { cosines[$0] > 0 }, "both kinds of weight are exercised")
+        let expanded = (0..<12).map { j in
+            unitCentred(query)[j] + best.reduce(0.0) { $0 + max(0, cosines[$1]) * max(0, cosines[$1]) * unitCentred(documents[$1])[j] }
+        }
+        let expected = documents.indices.map { d in
+            Self.cosine(expanded.map { Double(Float($0)) }, unitCentred(documents[d])) - 0.5 * hubness.meanNeighbourScores[d]
+        }
+        let scores = InfluenceScorer.scores(.expanded, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: hubness)
+        for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
+        #expect(scores != first, "the expansion moves the scores")
+    }
+
     @Test func scoresAreBitIdenticalAcrossThreadCounts() {
         let documents = Self.rows(300, width: 96, seed: 3), query = Self.rows(1, width: 96, seed: 4)[0]
         let blocks = [0..<32, 32..<40, 40..<96]
@@ -140,8 +172,8 @@ import Testing
         #expect((0..<50).allSatisfy { matrix.row($0) == quantized[$0] }, "rows unpack to their levels")
         func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
         let pool = WorkerPool(threadCount: 2)
-        // `centered` and `csls` quantize the query after centring it (checked in their own tests).
-        for method in InfluenceMethod.allCases where method != .centered && method != .csls {
+        // `centered`, `csls` and `expanded` quantize the query after centring it (checked in their own tests).
+        for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded].contains(method) {
             let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
             let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
                                                     query: dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)

@@ -99,11 +99,17 @@ public struct FeatureStandardization: Sendable {
     /// numerator `c·g_k − c·μ` is one plain inner product per row.
     /// With `rows`, only those documents are scored.
     public func centredScores<Rows: ScoringRows>(_ g: Rows, query v: [Float], pool: WorkerPool, rows: Range<Int>? = nil) -> [Double] {
-        precondition(g.width == means.count && g.count == norms.count && v.count == g.width, "the standardisation belongs to other rows")
-        let query = g.query((0..<g.width).map { Float(Double(v[$0]) - means[$0]) })
-        let c = g.values(of: query, columns: 0..<g.width)
+        precondition(v.count == means.count, "the standardisation belongs to other rows")
+        return centredScores(g, centredQuery: (0..<g.width).map { Double(v[$0]) - means[$0] }, pool: pool, rows: rows)
+    }
+
+    /// `centredScores` of a query already centred on `means` (`c = v − μ`, in float64).
+    public func centredScores<Rows: ScoringRows>(_ g: Rows, centredQuery c: [Double], pool: WorkerPool, rows: Range<Int>? = nil) -> [Double] {
+        precondition(g.width == means.count && g.count == norms.count && c.count == g.width, "the standardisation belongs to other rows")
+        let query = g.query(c.map { Float($0) })
+        let represented = g.values(of: query, columns: 0..<g.width)
         var offset = 0.0
-        for j in 0..<g.width { offset += c[j] * means[j] }
+        for j in 0..<g.width { offset += represented[j] * means[j] }
         let queryNorm = g.squaredNorm(query).squareRoot()
         return (rows ?? 0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
             centredNorms[k] > 0 && queryNorm > 0 ? (g.dot(query, row: k, columns: 0..<g.width) - offset) / (centredNorms[k] * queryNorm) : 0

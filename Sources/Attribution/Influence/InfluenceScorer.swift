@@ -22,6 +22,10 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// datanet documents (`Hubness`): cross-domain similarity local scaling, which keeps a
     /// document near every other from ranking high for every query.
     case csls
+    /// `csls` of the query after α-weighted query expansion: the centred query plus its best
+    /// documents' centred rows by `csls`, each weighted by its `centered` score squared
+    /// (`QueryExpansion`), scored by `csls` again.
+    case expanded
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
@@ -35,8 +39,8 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
-    /// `standardized`, `centered` and `csls` use `standardization` when given (it must be
-    /// `g`'s) and compute it otherwise; `csls` likewise `hubness`.
+    /// `standardized`, `centered`, `csls` and `expanded` use `standardization` when given (it
+    /// must be `g`'s) and compute it otherwise; `csls` and `expanded` likewise `hubness`.
     public static func scores<Rows: ScoringRows>(
         _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool,
         standardization: FeatureStandardization? = nil, hubness: Hubness? = nil
@@ -54,10 +58,13 @@ public enum InfluenceScorer {
             return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:
             return (standardization ?? FeatureStandardization(g, pool: pool)).centredScores(g, query: v, pool: pool)
-        case .csls:
+        case .csls, .expanded:
             let standardization = standardization ?? FeatureStandardization(g, pool: pool)
             let hubness = hubness ?? Hubness(g, standardization: standardization, pool: pool)
-            return hubness.scores(centered: standardization.centredScores(g, query: v, pool: pool))
+            let centered = standardization.centredScores(g, query: v, pool: pool), scores = hubness.scores(centered: centered)
+            guard method == .expanded else { return scores }
+            let expanded = QueryExpansion.centredQuery(g, query: v, centered: centered, csls: scores, standardization: standardization)
+            return hubness.scores(centered: standardization.centredScores(g, centredQuery: expanded, pool: pool))
         }
     }
 

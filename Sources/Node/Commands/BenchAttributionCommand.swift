@@ -25,7 +25,7 @@ enum BenchAttributionCommand {
         path: ["bench", "attribution"],
         summary: "Measure attribution quality (every method and BM25 on the seeded tasks), fidelity and speed.",
         discussion: """
-        Quality: for each task (planted-facts, sentence-transformations, math-templates; seed 1,
+        Quality: for each task (planted-facts, sentence-transformations, math-templates; --seed,
         docs/attribution.md) the datanet is written to --work, an adapter is trained on it by
         'tributary train' (kept and reused while its settings are unchanged), and every method
         ranks the datanet for every query on the index's projected features (with --exact also
@@ -48,6 +48,7 @@ enum BenchAttributionCommand {
             .init(name: "learning-rate", value: "LR", help: "Override every task's learning rate."),
             .init(name: "rank", value: "R", help: "Override every task's LoRA rank (alpha is twice the rank)."),
             .init(name: "targets", value: "LIST", help: "Override every task's adapted projections (as train's --targets)."),
+            .init(name: "seed", value: "N", help: "Seed of the tasks; the other parts use its planted facts (default 1; give each seed its own --work)."),
             .init(name: "answered-facts", value: "N", help: "Planted facts also asked and answered in the datanet, without a query (default 0)."),
             .flag("exact", "Also score full gradients (about 1.8 GB per 1,000 documents)."),
             .init(name: "fidelity-documents", value: "N", help: "Documents of the fidelity check (default 500)."),
@@ -67,7 +68,8 @@ enum BenchAttributionCommand {
         let answerTokens = try arguments.integer("answer-tokens", default: 16, in: 1...512)
         let model = try ModelCommands.load(arguments)
         var figures: [String: Any] = ["threads": threads, "model": (model.path as NSString).lastPathComponent]
-        let planted = PlantedFactsGenerator(seed: 1, answeredFactCount: try arguments.integer("answered-facts", default: 0, in: 0...60)).task()
+        let seed = UInt64(try arguments.integer("seed", default: 1, in: 1...Int(Int32.max)))
+        let planted = PlantedFactsGenerator(seed: seed, answeredFactCount: try arguments.integer("answered-facts", default: 0, in: 0...60)).task()
         func training(_ task: String) throws -> AttributionQualityBench.Training {
             var training = defaultTraining(task)
             training.epochs = try arguments.integer("epochs", default: training.epochs, in: 1...1000)
@@ -81,8 +83,8 @@ enum BenchAttributionCommand {
         if chosen.contains("quality") {
             let generators: [String: () -> AttributionTask] = [
                 PlantedFactsGenerator.taskName: { planted },
-                SentenceTransformationsGenerator.taskName: { SentenceTransformationsGenerator(seed: 1).task() },
-                MathTemplatesGenerator.taskName: { MathTemplatesGenerator(seed: 1).task() },
+                SentenceTransformationsGenerator.taskName: { SentenceTransformationsGenerator(seed: seed).task() },
+                MathTemplatesGenerator.taskName: { MathTemplatesGenerator(seed: seed).task() },
             ]
             let names = arguments.value("tasks").map { $0.split(separator: ",").map(String.init) } ?? [PlantedFactsGenerator.taskName, SentenceTransformationsGenerator.taskName, MathTemplatesGenerator.taskName]
             var results: [[String: Any]] = []
