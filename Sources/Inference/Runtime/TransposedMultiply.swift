@@ -17,9 +17,8 @@ extension MatrixMultiply {
     /// batches take about as long with 64 as with 128 or 256).
     static let transposedTileRows = 64
 
-    /// `dX = Σ_t dY_t · W_t` for `batch` rows: the gradient
-    /// of `run`'s products with respect to their inputs, the matrices frozen. Every term's
-    /// matrix has `dX`'s width as its columns.
+    /// `dX = Σ_t dY_t · W_t` for `batch` rows: the gradient of `run`'s products with respect
+    /// to their inputs, the matrices frozen. Every term's matrix has `dX`'s width as its columns.
     ///
     /// The terms' matrix rows, taken end to end, are cut into `transposedParts` equal parts.
     /// One thread takes a part: it decodes the part's rows `transposedTileRows` at a time —
