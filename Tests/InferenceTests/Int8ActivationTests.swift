@@ -40,6 +40,11 @@ import Testing
         return try GGUFFile(path: write(builder.bytes(), named: "int8.gguf", in: directory)).tensors
     }
 
+    /// The Q4_0, Q4_1 and Q8_0 matrices of `matrices(in:)`, each with its values as float32.
+    static func quantizedMatrices(in directory: URL) throws -> [(tensor: TensorData, matrix: WeightMatrix, weights: [Float])] {
+        try matrices(in: directory).filter { [.q4_0, .q4_1, .q8_0].contains($0.type) }.map { ($0, try WeightMatrix($0), $0.floats()) }
+    }
+
     /// For every Q4_0, Q4_1 and Q8_0 matrix of `matrices` (rows of one to four blocks, so Q4
     /// pairs that end half empty too) and batches that take each kernel
     /// (1–4 vectors: int8 row kernels; 12 and 27: int8 broadcast kernels; 6 and 40, where int8
@@ -53,9 +58,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         var random = SeededGenerator(seed: UInt64(0x1_2808 + batch))
         var checked = 0
-        for tensor in try Self.matrices(in: directory) where [.q4_0, .q4_1, .q8_0].contains(tensor.type) {
-            let matrix = try WeightMatrix(tensor)
-            let weights = tensor.floats()
+        for (tensor, matrix, weights) in try Self.quantizedMatrices(in: directory) {
             let vectors = (0..<batch).map { index -> [Float] in
                 var x = (0..<matrix.columns).map { _ in Float.random(in: -2...2, using: &random) }
                 x[Int.random(in: 0..<matrix.columns, using: &random)] = 9  // an outlier sets its block's scale
@@ -93,9 +96,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         var random = SeededGenerator(seed: UInt64(0x7_2a05 + batch))
         var checked = 0
-        for tensor in try Self.matrices(in: directory) where [.q4_0, .q4_1, .q8_0].contains(tensor.type) {
-            let matrix = try WeightMatrix(tensor)
-            let weights = tensor.floats()
+        for (tensor, matrix, weights) in try Self.quantizedMatrices(in: directory) {
             let gradients = (0..<batch).map { _ in (0..<matrix.rows).map { _ in Float.random(in: -2...2, using: &random) } }
             let products = matrix.transposedProducts(gradients, threads: 2)
             for (index, dy) in gradients.enumerated() {
