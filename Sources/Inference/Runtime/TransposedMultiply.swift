@@ -10,8 +10,10 @@ struct TransposedTerm {
 
 extension MatrixMultiply {
     /// Parts the terms' matrix rows are split into, whatever the thread count: part 0 adds
-    /// into `dX`, the others into partial sums added to it afterwards in part order.
-    static let transposedParts = 4
+    /// into `dX`, the others into partial sums added to it afterwards in part order. On two
+    /// cores 4 and 8 parts took as long for query gradients of 26 and 34 rows, and 8 was
+    /// faster for a 512-row training batch (1.75 s against 1.84–1.96 s); 16 was slower for both.
+    static let transposedParts = 8
     /// Matrix rows decoded per tile of a transposed product (at most `64 × 1536` floats,
     /// 384 KiB; 64 measured best of 16–256 for a 26-row query gradient, and 512-row training
     /// batches take about as long with 64 as with 128 or 256).
