@@ -99,8 +99,13 @@ public struct FeatureStandardization: Sendable {
     /// numerator `c·g_k − c·μ` is one plain inner product per row.
     /// With `rows`, only those documents are scored.
     public func centredScores<Rows: ScoringRows>(_ g: Rows, query v: [Float], pool: WorkerPool, rows: Range<Int>? = nil) -> [Double] {
+        centredScores(g, centredQuery: centred(v), pool: pool, rows: rows)
+    }
+
+    /// `v − μ` in float64.
+    public func centred(_ v: [Float]) -> [Double] {
         precondition(v.count == means.count, "the standardisation belongs to other rows")
-        return centredScores(g, centredQuery: (0..<g.width).map { Double(v[$0]) - means[$0] }, pool: pool, rows: rows)
+        return v.indices.map { Double(v[$0]) - means[$0] }
     }
 
     /// `centredScores` of a query already centred on `means` (`c = v − μ`, in float64).

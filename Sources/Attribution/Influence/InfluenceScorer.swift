@@ -27,6 +27,11 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// (`QueryExpansion`), scored by `csls` again.
     case expanded
 
+    /// Whether the method scores with the datanet's `FeatureStandardization`.
+    public var usesStandardization: Bool { [.standardized, .centered, .csls, .expanded].contains(self) }
+    /// Whether the method scores with the datanet's `Hubness`.
+    public var usesHubness: Bool { [.csls, .expanded].contains(self) }
+
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
     public static let defaultMethod = InfluenceMethod.csls

@@ -25,14 +25,13 @@ public enum QueryExpansion {
         _ g: Rows, query v: [Float], centered: [Double], csls: [Double], standardization: FeatureStandardization
     ) -> [Double] {
         precondition(centered.count == g.count && csls.count == g.count && v.count == g.width, "the scores belong to other rows")
-        let means = standardization.means
-        var expanded = (0..<g.width).map { Double(v[$0]) - means[$0] }
+        var expanded = standardization.centred(v)
         let queryNorm = expanded.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for j in 0..<g.width { expanded[j] = queryNorm > 0 ? expanded[j] / queryNorm : 0 }
         let best = (0..<g.count).sorted { csls[$0] != csls[$1] ? csls[$0] > csls[$1] : $0 < $1 }.prefix(documents)
         for k in best where centered[k] > 0 && standardization.centredNorms[k] > 0 {
-            let row = g.rowValues(k), weight = Foundation.pow(centered[k], exponent) / standardization.centredNorms[k]
-            for j in 0..<g.width { expanded[j] += (Double(row[j]) - means[j]) * weight }
+            let row = standardization.centred(g.rowValues(k)), weight = Foundation.pow(centered[k], exponent) / standardization.centredNorms[k]
+            for j in 0..<g.width { expanded[j] += row[j] * weight }
         }
         return expanded
     }

@@ -107,9 +107,9 @@ public final class Attributor {
     private let projection: GradientProjection
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
-    /// The index features' standardisation, computed the first time `standardized`, `centered`, `csls` or `expanded` scores them.
+    /// The index features' standardisation, computed the first time a method that uses it scores them.
     private var standardization: FeatureStandardization?
-    /// The index's `Hubness`, computed when `csls` or `expanded` first needs it.
+    /// The index's `Hubness`, computed when a method that uses it first needs it.
     private var hubness: Hubness?
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
@@ -155,8 +155,8 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        if [.standardized, .centered, .csls, .expanded].contains(method) && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
-        if [.csls, .expanded].contains(method) && hubness == nil { hubness = Hubness(index.features, standardization: standardization!, pool: pool) }
+        if method.usesStandardization && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
+        if method.usesHubness && hubness == nil { hubness = Hubness(index.features, standardization: standardization!, pool: pool) }
         return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization, hubness: hubness)
     }
 
