@@ -35,6 +35,47 @@ import Testing
         for (score, expected) in zip(scores, literal) { #expect(abs(score - expected) <= 1e-9 * max(1, abs(expected)), "\(score) vs \(expected)") }
     }
 
+    /// The block Fisher's influence, written out: per block the damped Fisher built and solved
+    /// by Gaussian elimination, on a block narrower than the datanet (factorised as it is) and
+    /// a wider one (solved through Woodbury's identity), full and int4 rows alike.
+    @Test func fisherSolvesEachBlocksDampedFisher() {
+        let blocks = [0..<5, 5..<16]
+        let documents = Self.rows(7, width: 16, seed: 1), query = Self.rows(1, width: 16, seed: 2)[0]
+        let quantized = FeatureMatrix(rows: documents.map(FeatureMatrix.quantize), width: 16, blocks: blocks)
+        let pool = WorkerPool(threadCount: 2)
+        let dequantized = (0..<documents.count).map { quantized.row($0) }.map { row in row.levels.map { Double(row.scale) * Double($0) } }
+        for (rows, matrix) in [(documents.map { $0.map(Double.init) }, GradientMatrix(rows: documents, blocks: blocks) as any ScoringRows),
+                               (dequantized, quantized as any ScoringRows)] {
+            var literal = [Double](repeating: 0, count: rows.count)
+            for block in blocks {
+                let d = block.count, n = Double(rows.count)
+                var system = [[Double]](repeating: [Double](repeating: 0, count: d + 1), count: d)
+                for a in 0..<d {
+                    for b in 0..<d { system[a][b] = rows.reduce(0.0) { $0 + $1[block.lowerBound + a] * $1[block.lowerBound + b] } / n }
+                    system[a][d] = Double(query[block.lowerBound + a])
+                }
+                let lambda = BlockFisher.dampingShare * (0..<d).reduce(0.0) { $0 + system[$1][$1] } / Double(d)
+                for a in 0..<d { system[a][a] += lambda }
+                for column in 0..<d {
+                    for row in 0..<d where row != column {
+                        let factor = system[row][column] / system[column][column]
+                        for j in column...d { system[row][j] -= factor * system[column][j] }
+                    }
+                }
+                for k in rows.indices {
+                    literal[k] += (0..<d).reduce(0.0) { $0 + system[$1][d] / system[$1][$1] * rows[k][block.lowerBound + $1] }
+                }
+            }
+            let scores = Self.scores(.fisher, matrix, query, pool)
+            for (score, expected) in zip(scores, literal) { #expect(abs(score - expected) <= 1e-9 * max(1, abs(expected)), "\(score) vs \(expected)") }
+        }
+    }
+
+    static func scores(_ method: InfluenceMethod, _ rows: any ScoringRows, _ query: [Float], _ pool: WorkerPool) -> [Double] {
+        func open<Rows: ScoringRows>(_ rows: Rows) -> [Double] { InfluenceScorer.scores(method, documents: rows, query: query, pool: pool) }
+        return open(rows)
+    }
+
     /// The standardised cosine, written out: z-score every feature over the documents (a
     /// feature equal in every document is left out), then the cosine.
     @Test func standardizedIsTheCosineOfZScores() {
@@ -172,11 +213,12 @@ import Testing
         #expect((0..<50).allSatisfy { matrix.row($0) == quantized[$0] }, "rows unpack to their levels")
         func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
         let pool = WorkerPool(threadCount: 2)
-        // `centered`, `csls` and `expanded` quantize the query after centring it (checked in their own tests).
+        // `centered`, `csls` and `expanded` quantize the query after centring it (checked in their
+        // own tests); `fisher` preconditions the float query and does not quantize it.
         for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded].contains(method) {
             let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
             let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
-                                                    query: dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)
+                                                    query: method == .fisher ? v : dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)
             let largest = fromValues.map(abs).max()!
             for k in scores.indices { #expect(abs(scores[k] - fromValues[k]) <= 1e-5 * largest, "\(method) \(k)") }
         }

@@ -168,8 +168,8 @@ public struct FeatureMatrix: ScoringRows {
 
     public func values(of query: QuantizedRow, columns: Range<Int>) -> [Double] { columns.map { Double(query.scale) * Double(query.levels[$0]) } }
 
-    public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
-        withRow(k, columns: 0..<width) { Double(scales[k]) * Self.weightedSum(u, $0, width) { Double($0) } }
+    public func dot(_ u: UnsafePointer<Double>, row k: Int, columns: Range<Int>) -> Double {
+        withRow(k, columns: columns) { Double(scales[k]) * Self.weightedSum(u, $0, columns.count) { Double($0) } }
     }
 
     public func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double {

@@ -49,8 +49,8 @@ public struct GradientMatrix: ScoringRows {
 
     public func values(of query: [Float], columns: Range<Int>) -> [Double] { columns.map { Double(query[$0]) } }
 
-    public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double {
-        values.withUnsafeBufferPointer { values in Self.weightedSum(u, values.baseAddress! + k * width, width) { Double($0) } }
+    public func dot(_ u: UnsafePointer<Double>, row k: Int, columns: Range<Int>) -> Double {
+        values.withUnsafeBufferPointer { values in Self.weightedSum(u, values.baseAddress! + k * width + columns.lowerBound, columns.count) { Double($0) } }
     }
 
     public func squaredDot(_ u: UnsafePointer<Double>, row k: Int) -> Double {

@@ -26,11 +26,21 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// documents' centred rows by `csls`, each weighted by its `centered` score squared
     /// (`QueryExpansion`), scored by `csls` again.
     case expanded
+    /// The influence function with each block's damped empirical Fisher in the rows' own
+    /// space (`BlockFisher`, LoGra / EK-FAC-style): `Σ_l v_lᵀ (F_l + λ_l I)⁻¹ g_lk`, where DataInf
+    /// approximates the inverse document by document.
+    case fisher
 
     /// Whether the method scores with the datanet's `FeatureStandardization`.
     public var usesStandardization: Bool { [.standardized, .centered, .csls, .expanded].contains(self) }
     /// Whether the method scores with the datanet's `Hubness`.
     public var usesHubness: Bool { [.csls, .expanded].contains(self) }
+    /// Whether the method scores with the datanet's `BlockFisher`.
+    public var usesFisher: Bool { self == .fisher }
+
+    /// The damping the method names in a proof: `BlockFisher.dampingShare` for `fisher`, else
+    /// DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`, the factor the other methods record too).
+    public var damping: Double { self == .fisher ? BlockFisher.dampingShare : 0.1 }
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
@@ -45,10 +55,11 @@ public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool`.
     /// `standardized`, `centered`, `csls` and `expanded` use `standardization` when given (it
-    /// must be `g`'s) and compute it otherwise; `csls` and `expanded` likewise `hubness`.
+    /// must be `g`'s) and compute it otherwise; `csls` and `expanded` likewise `hubness`, and
+    /// `fisher` its `BlockFisher`.
     public static func scores<Rows: ScoringRows>(
         _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool,
-        standardization: FeatureStandardization? = nil, hubness: Hubness? = nil
+        standardization: FeatureStandardization? = nil, hubness: Hubness? = nil, fisher: BlockFisher? = nil
     ) -> [Double] {
         let dots = { (query: Rows.Query) in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
@@ -59,6 +70,9 @@ public enum InfluenceScorer {
             return zip(dots(query), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
             return dataInf(g, g.query(v), pool)
+        case .fisher:
+            let u = (fisher ?? BlockFisher(g, pool: pool)).preconditioned(g, query: v, pool: pool)
+            return u.withUnsafeBufferPointer { u in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(u.baseAddress!, row: $0) } }
         case .standardized:
             return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:
@@ -83,7 +97,7 @@ public enum InfluenceScorer {
         for l in 0..<blockCount {
             var total = 0.0
             for k in 0..<n { total += g.squaredNorms[k * blockCount + l] }
-            lambdas[l] = 0.1 * total / Double(n) / Double(g.blocks[l].count)
+            lambdas[l] = InfluenceMethod.datainf.damping * total / Double(n) / Double(g.blocks[l].count)
         }
         // u_l = (n v_l − w_l) / (n λ_l), w_l = Σ_i c_i g_li: a block's columns on one thread,
         // the documents added into them in order.

@@ -26,8 +26,8 @@ public protocol ScoringRows: Sendable {
     func dot(_ query: Query, row k: Int, columns: Range<Int>) -> Double
     /// `v_j` of a query as float64, for `j` in `columns`.
     func values(of query: Query, columns: Range<Int>) -> [Double]
-    /// `Σ_j u[j]·g_kj` over the whole row, in a fixed order.
-    func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double
+    /// `Σ_j u[j − columns.lowerBound]·g_kj` over `columns`, in a fixed order.
+    func dot(_ u: UnsafePointer<Double>, row k: Int, columns: Range<Int>) -> Double
     /// `w[j − columns.lowerBound] += c·g_kj` for `j` in `columns`.
     func add(_ c: Double, row k: Int, columns: Range<Int>, into w: UnsafeMutablePointer<Double>)
     /// `w[j − columns.lowerBound] += g_kj²` for `j` in `columns`.
@@ -37,6 +37,9 @@ public protocol ScoringRows: Sendable {
 }
 
 extension ScoringRows {
+    /// `Σ_j u[j]·g_kj` over the whole row, in a fixed order.
+    public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double { dot(u, row: k, columns: 0..<width) }
+
     /// `Σ_j u[j]·f(x[j])` over `count` entries in float64, in an order fixed by `count` alone:
     /// four lanes each sum every fourth term in index order, the lanes are added pairwise, then
     /// the tail in index order. Any thread gives the same bits.

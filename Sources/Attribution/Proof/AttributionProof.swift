@@ -175,7 +175,7 @@ public struct AttributionProof: Sendable, Equatable {
             chainID: chainID, requestHash: requestHash, adapterID: result.adapterID, baseModel: baseModel, promptTokens: promptTokens,
             completionTokens: result.completionTokens,
             method: Method(name: result.method.rawValue, exact: result.exact, projectionDimension: result.projectionDimension, seed: result.seed,
-                           damping: AttributionResult.damping, spanMinTokens: spanMinTokens),
+                           damping: result.method.damping, spanMinTokens: spanMinTokens),
             indexRoot: result.indexRoot, documentCount: result.documentIDs.count,
             influence: shown.map { Influence(document: $0.document, contributor: $0.contributor, score: $0.score) },
             contributors: result.contributors.map { Contributor(address: $0.address, weight: $0.weight) },

@@ -35,15 +35,12 @@ public struct AttributionResult: Sendable {
         let shown = top == 0 ? influence : Array(influence.prefix(top))
         return [
             "adapter": adapterID.hex, "base_model": baseModel, "completion": completionText, "completion_tokens": completionTokens.map(Int.init),
-            "method": ["name": method.rawValue, "exact": exact, "projection_dimension": projectionDimension, "seed": seed, "damping": AttributionResult.damping],
+            "method": ["name": method.rawValue, "exact": exact, "projection_dimension": projectionDimension, "seed": seed, "damping": method.damping],
             "influence": shown.map { ["doc": $0.document.hex, "contributor": $0.contributor?.hex ?? NSNull(), "score": $0.score] as [String: Any] },
             "contributors": contributors.map { ["address": $0.address.hex, "weight": $0.weight] as [String: Any] },
             "spans": spans.map { $0.json(documentIDs: documentIDs) },
         ]
     }
-
-    /// DataInf's damping factor: `λ_l = damping · mean ‖g_l‖² / d_l`.
-    public static let damping = 0.1
 
     /// Bits kept of every score below the largest score's magnitude (see `onGrid`).
     public static let scoreGridBits = 32
@@ -111,6 +108,8 @@ public final class Attributor {
     private var standardization: FeatureStandardization?
     /// The index's `Hubness`, computed when a method that uses it first needs it.
     private var hubness: Hubness?
+    /// The index's `BlockFisher`, computed when `fisher` first scores it.
+    private var fisher: BlockFisher?
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -157,7 +156,9 @@ public final class Attributor {
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
         if method.usesStandardization && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
         if method.usesHubness && hubness == nil { hubness = Hubness(index.features, standardization: standardization!, pool: pool) }
-        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization, hubness: hubness)
+        if method.usesFisher && fisher == nil { fisher = BlockFisher(index.features, pool: pool) }
+        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization, hubness: hubness,
+                                      fisher: fisher)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

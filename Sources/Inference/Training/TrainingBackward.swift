@@ -135,6 +135,7 @@ extension TrainingPass {
             for item in items {
                 let group = groups[item / outputChunks], first = item % outputChunks * chunk, count = min(chunk, m.outputs - first)
                 let rows = group.rows
+                guard !rows.isEmpty else { continue }  // no rows: its gradient stays zero
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(count), r, Int32(rows.count), m.scale,
                             dy + rows.lowerBound * m.outputs + first, outputs, u + rows.lowerBound * m.rank, r,
                             0, gradients + (item / outputChunks) * stride + m.bOffset + first * m.rank, r)
@@ -148,6 +149,7 @@ extension TrainingPass {
             for item in items {
                 let group = groups[item / inputChunks], first = item % inputChunks * chunk, count = min(chunk, m.inputs - first)
                 let rows = group.rows
+                guard !rows.isEmpty else { continue }  // no rows: its gradient stays zero
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, Int32(count), Int32(rows.count), 1,
                             du + rows.lowerBound * m.rank, r, x + rows.lowerBound * m.inputs + first, inputs,
                             0, gradients + (item / inputChunks) * stride + m.aOffset + first, inputs)

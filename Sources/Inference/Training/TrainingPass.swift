@@ -38,7 +38,7 @@ struct TrainingPass {
     let tokens: [Int32]
     /// Each row's position in its sequence.
     let positions: [Int]
-    /// Each sequence's first row and length.
+    /// The first row and length of each sequence that has rows (one with no targets has none).
     let sequences: [(start: Int, length: Int)]
     /// Rows whose prediction the loss counts, with the token they predict and their group, in row order.
     let targets: [(row: Int, token: Int, group: Int)]
@@ -63,10 +63,17 @@ struct TrainingPass {
     var attentionWidth: Int { c.headCount * c.headDimension }
     var kvWidth: Int { c.kvHeadCount * c.headDimension }
 
+    /// Rows of `sequence` the pass runs: every token that predicts a target. The last token
+    /// predicts nothing, and no earlier row attends to it, so it is left out; a sequence
+    /// without targets needs no rows at all.
+    static func rowsNeeded(_ sequence: TrainingSequence) -> Int {
+        sequence.targetCount > 0 ? sequence.tokens.count - 1 : 0
+    }
+
     /// Floats of arena a batch needs.
     static func floatsNeeded(_ batch: [TrainingSequence], _ parameters: LoRAParameters) -> Int {
         let c = parameters.configuration
-        let n = batch.reduce(0) { $0 + $1.tokens.count }, longest = batch.map(\.tokens.count).max() ?? 0
+        let n = batch.reduce(0) { $0 + rowsNeeded($1) }, longest = batch.map(rowsNeeded).max() ?? 0
         let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
         let perBlock = n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i)
         let inner = n * parameters.modules.reduce(0) { $0 + $1.rank }
@@ -82,19 +89,21 @@ struct TrainingPass {
         self.c = c
         self.parameters = parameters
         var tokens: [Int32] = [], positions: [Int] = [], sequences: [(Int, Int)] = [], targets: [(Int, Int, Int)] = []
+        var sequenceRows: [Range<Int>] = []
         for (index, sequence) in batch.enumerated() {
-            let start = tokens.count
-            sequences.append((start, sequence.tokens.count))
-            for (position, token) in sequence.tokens.enumerated() {
-                tokens.append(token)
+            let start = tokens.count, length = Self.rowsNeeded(sequence)
+            sequenceRows.append(start..<(start + length))
+            if length > 0 { sequences.append((start, length)) }
+            for position in 0..<length {
+                tokens.append(sequence.tokens[position])
                 positions.append(position)
-                if position + 1 >= sequence.firstTarget, position + 1 < sequence.tokens.count {
+                if position + 1 >= sequence.firstTarget {
                     targets.append((start + position, Int(sequence.tokens[position + 1]), perSequence ? index : 0))
                 }
             }
         }
         groups = perSequence
-            ? zip(sequences, batch).map { GradientGroup(rows: $0.0..<($0.0 + $0.1), targetCount: $1.targetCount) }
+            ? zip(sequenceRows, batch).map { GradientGroup(rows: $0, targetCount: $1.targetCount) }
             : [GradientGroup(rows: 0..<tokens.count, targetCount: targets.count)]
         self.tokens = tokens
         self.positions = positions
@@ -102,7 +111,7 @@ struct TrainingPass {
         self.targets = targets
         let n = tokens.count
         rows = n
-        longest = batch.map(\.tokens.count).max()!
+        longest = batch.map(Self.rowsNeeded).max()!
         let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
         var cursor = arena
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
