@@ -37,7 +37,8 @@ import Testing
 
     /// The block Fisher's influence, written out: per block the damped Fisher built and solved
     /// by Gaussian elimination, on a block narrower than the datanet (factorised as it is) and
-    /// a wider one (solved through Woodbury's identity), full and int4 rows alike.
+    /// a wider one (solved through Woodbury's identity), full and int4 rows alike (on int4
+    /// rows the preconditioned query is quantized to int8, as every query is).
     @Test func fisherSolvesEachBlocksDampedFisher() {
         let blocks = [0..<5, 5..<16]
         let documents = Self.rows(7, width: 16, seed: 1), query = Self.rows(1, width: 16, seed: 2)[0]
@@ -46,7 +47,7 @@ import Testing
         let dequantized = (0..<documents.count).map { quantized.row($0) }.map { row in row.levels.map { Double(row.scale) * Double($0) } }
         for (rows, matrix) in [(documents.map { $0.map(Double.init) }, GradientMatrix(rows: documents, blocks: blocks) as any ScoringRows),
                                (dequantized, quantized as any ScoringRows)] {
-            var literal = [Double](repeating: 0, count: rows.count)
+            var preconditioned = [Double](repeating: 0, count: 16)
             for block in blocks {
                 let d = block.count, n = Double(rows.count)
                 var system = [[Double]](repeating: [Double](repeating: 0, count: d + 1), count: d)
@@ -62,10 +63,11 @@ import Testing
                         for j in column...d { system[row][j] -= factor * system[column][j] }
                     }
                 }
-                for k in rows.indices {
-                    literal[k] += (0..<d).reduce(0.0) { $0 + system[$1][d] / system[$1][$1] * rows[k][block.lowerBound + $1] }
-                }
+                for a in 0..<d { preconditioned[block.lowerBound + a] = system[a][d] / system[a][a] }
             }
+            let levels = FeatureMatrix.quantizeQuery(preconditioned.map { Float($0) })
+            let u = matrix is FeatureMatrix ? levels.levels.map { Double($0) * Double(levels.scale) } : preconditioned.map { Double(Float($0)) }
+            let literal = rows.map { row in zip(u, row).reduce(0.0) { $0 + $1.0 * $1.1 } }
             let scores = Self.scores(.fisher, matrix, query, pool)
             for (score, expected) in zip(scores, literal) { #expect(abs(score - expected) <= 1e-9 * max(1, abs(expected)), "\(score) vs \(expected)") }
         }
@@ -213,12 +215,12 @@ import Testing
         #expect((0..<50).allSatisfy { matrix.row($0) == quantized[$0] }, "rows unpack to their levels")
         func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
         let pool = WorkerPool(threadCount: 2)
-        // `centered`, `csls` and `expanded` quantize the query after centring it (checked in their
-        // own tests); `fisher` preconditions the float query and does not quantize it.
-        for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded].contains(method) {
+        // `centered`, `csls` and `expanded` quantize the query after centring it, `fisher` after
+        // preconditioning it (checked in their own tests).
+        for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded, .fisher].contains(method) {
             let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
             let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
-                                                    query: method == .fisher ? v : dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)
+                                                    query: dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)
             let largest = fromValues.map(abs).max()!
             for k in scores.indices { #expect(abs(scores[k] - fromValues[k]) <= 1e-5 * largest, "\(method) \(k)") }
         }

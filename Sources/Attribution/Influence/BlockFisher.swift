@@ -9,7 +9,8 @@ import Inference
 /// Block `l` of `n` documents' gradients `g_li` (`d_l` values each) has the Fisher
 /// `F_l = (1/n) Σ_i g_li g_liᵀ` and the damping `λ_l = mean_i ‖g_li‖² / d_l` — the mean of
 /// `F_l`'s eigenvalues (`dampingShare` of it). A query's `v_l` becomes
-/// `u_l = (F_l + λ_l I)⁻¹ v_l`, and document `k` scores `Σ_l u_l · g_lk`.
+/// `u_l = (F_l + λ_l I)⁻¹ v_l`, and document `k` scores `Σ_l u_l · g_lk` (`InfluenceScorer`
+/// quantizes `u` as any query, so on an index that is one integer inner product per row).
 ///
 /// A block with no more values than documents keeps the Cholesky factor of `F_l + λ_l I`
 /// (`d_l × d_l`); a wider one (the full gradients of a small datanet, or a wide block of a

@@ -28,7 +28,8 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     case expanded
     /// The influence function with each block's damped empirical Fisher in the rows' own
     /// space (`BlockFisher`, LoGra / EK-FAC-style): `Σ_l v_lᵀ (F_l + λ_l I)⁻¹ g_lk`, where DataInf
-    /// approximates the inverse document by document.
+    /// approximates the inverse document by document; the preconditioned query is quantized
+    /// as any query.
     case fisher
 
     /// Whether the method scores with the datanet's `FeatureStandardization`.
@@ -71,8 +72,7 @@ public enum InfluenceScorer {
         case .datainf:
             return dataInf(g, g.query(v), pool)
         case .fisher:
-            let u = (fisher ?? BlockFisher(g, pool: pool)).preconditioned(g, query: v, pool: pool)
-            return u.withUnsafeBufferPointer { u in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(u.baseAddress!, row: $0) } }
+            return dots(g.query((fisher ?? BlockFisher(g, pool: pool)).preconditioned(g, query: v, pool: pool).map { Float($0) }))
         case .standardized:
             return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:
