@@ -42,7 +42,7 @@ import Testing
             #expect(result.status == 0, "\(result.stderr)")
             return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
         }
-        for extra in [[], ["--method", "datainf"], ["--method", "datainf", "--exact"], ["--top", "0"]] {
+        for extra in [[], ["--method", "datainf"], ["--method", "datainf", "--exact"], ["--method", "fisher"], ["--method", "fisher", "--exact"], ["--top", "0"]] {
             let json = try attribute(extra)
             let influence = json["influence"] as! [[String: Any]]
             #expect(influence.count == 6, "\(extra)")
@@ -50,7 +50,9 @@ import Testing
             let scores = influence.map { $0["score"] as! Double }
             #expect(scores == scores.sorted(by: >))
             let method = json["method"] as! [String: Any]
-            #expect(method["name"] as? String == (extra.contains("datainf") ? "datainf" : InfluenceMethod.defaultMethod.rawValue) && method["exact"] as? Bool == extra.contains("--exact"))
+            let name = extra.count >= 2 && extra[0] == "--method" ? extra[1] : InfluenceMethod.defaultMethod.rawValue
+            #expect(method["name"] as? String == name && method["exact"] as? Bool == extra.contains("--exact"))
+            #expect(method["damping"] as? Double == InfluenceMethod(rawValue: name)!.damping)
             #expect(Set(method.keys) == ["name", "exact", "projection_dimension", "seed", "damping"])
             let shares = json["contributors"] as! [[String: Any]]
             #expect(abs(shares.reduce(0.0) { $0 + ($1["weight"] as! Double) } - 1) < 1e-9 && Set(shares.map { $0["address"] as! String }).isSubset(of: contributors))
