@@ -94,8 +94,9 @@ import Testing
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
         let standardization = FeatureStandardization(matrix, pool: WorkerPool(threadCount: 1))
         #expect(standardization.inverseVariances[3] == 0, "a constant feature is left out")
-        #expect(InfluenceScorer.scores(.standardized, documents: matrix, query: query, pool: WorkerPool(threadCount: 3), standardization: standardization)
-            .map(\.bitPattern) == scores.map(\.bitPattern))
+        let statistics = RowStatistics(matrix, pool: WorkerPool(threadCount: 3))
+        statistics.standardization = standardization
+        #expect(InfluenceScorer.scores(.standardized, statistics: statistics, query: query).map(\.bitPattern) == scores.map(\.bitPattern))
     }
 
     /// The centred cosine, written out: subtract every feature's mean over the documents from
@@ -138,10 +139,11 @@ import Testing
         let expected = documents.indices.map { Self.cosine(centred(query), exactCentred(documents[$0])) - 0.5 * hubness[$0] }
         let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
         let pool = WorkerPool(threadCount: 2)
-        let standardization = FeatureStandardization(matrix, pool: pool)
-        let computed = Hubness(matrix, standardization: standardization, pool: pool, references: 25, neighbours: 5)
+        let statistics = RowStatistics(matrix, pool: pool)
+        let computed = Hubness(matrix, standardization: statistics.standardization, pool: pool, references: 25, neighbours: 5)
         for (value, written) in zip(computed.meanNeighbourScores, hubness) { #expect(abs(value - written) <= 1e-9, "\(value) vs \(written)") }
-        let scores = InfluenceScorer.scores(.csls, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: computed)
+        statistics.hubness = computed
+        let scores = InfluenceScorer.scores(.csls, statistics: statistics, query: query)
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
     }
 
@@ -153,14 +155,15 @@ import Testing
         let documents = Self.rows(14, width: 12, seed: 13), query = Self.rows(1, width: 12, seed: 14)[0]
         let matrix = GradientMatrix(rows: documents, blocks: [0..<5, 5..<12])
         let pool = WorkerPool(threadCount: 2)
-        let standardization = FeatureStandardization(matrix, pool: pool)
-        let hubness = Hubness(matrix, standardization: standardization, pool: pool, references: 8, neighbours: 3)
+        let statistics = RowStatistics(matrix, pool: pool)
+        let hubness = Hubness(matrix, standardization: statistics.standardization, pool: pool, references: 8, neighbours: 3)
+        statistics.hubness = hubness
         let means = (0..<12).map { j in documents.reduce(0.0) { $0 + Double($1[j]) } / Double(documents.count) }
         func unitCentred(_ x: [Float]) -> [Double] {
             let centred = (0..<12).map { Double(x[$0]) - means[$0] }, norm = centred.reduce(0) { $0 + $1 * $1 }.squareRoot()
             return centred.map { $0 / norm }
         }
-        let first = InfluenceScorer.scores(.csls, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: hubness)
+        let first = InfluenceScorer.scores(.csls, statistics: statistics, query: query)
         // The query is centred in float64, then rounded to float32 as the rows' representation takes it.
         let centredQuery = (0..<12).map { Double(Float(Double(query[$0]) - means[$0])) }
         let cosines = documents.map { Self.cosine(centredQuery, unitCentred($0)) }
@@ -172,7 +175,7 @@ import Testing
         let expected = documents.indices.map { d in
             Self.cosine(expanded.map { Double(Float($0)) }, unitCentred(documents[d])) - 0.5 * hubness.meanNeighbourScores[d]
         }
-        let scores = InfluenceScorer.scores(.expanded, documents: matrix, query: query, pool: pool, standardization: standardization, hubness: hubness)
+        let scores = InfluenceScorer.scores(.expanded, statistics: statistics, query: query)
         for (score, value) in zip(scores, expected) { #expect(abs(score - value) <= 1e-9, "\(score) vs \(value)") }
         #expect(scores != first, "the expansion moves the scores")
     }

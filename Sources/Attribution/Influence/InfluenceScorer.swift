@@ -32,13 +32,6 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// as any query.
     case fisher
 
-    /// Whether the method scores with the datanet's `FeatureStandardization`.
-    public var usesStandardization: Bool { [.standardized, .centered, .csls, .expanded].contains(self) }
-    /// Whether the method scores with the datanet's `Hubness`.
-    public var usesHubness: Bool { [.csls, .expanded].contains(self) }
-    /// Whether the method scores with the datanet's `BlockFisher`.
-    public var usesFisher: Bool { self == .fisher }
-
     /// The damping the method names in a proof: `BlockFisher.dampingShare` for `fisher`, else
     /// DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`, the factor the other methods record too).
     public var damping: Double { self == .fisher ? BlockFisher.dampingShare : 0.1 }
@@ -54,14 +47,15 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 /// across runs and thread counts.
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
-    /// wide as the rows), computed on `pool`.
-    /// `standardized`, `centered`, `csls` and `expanded` use `standardization` when given (it
-    /// must be `g`'s) and compute it otherwise; `csls` and `expanded` likewise `hubness`, and
-    /// `fisher` its `BlockFisher`.
-    public static func scores<Rows: ScoringRows>(
-        _ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool,
-        standardization: FeatureStandardization? = nil, hubness: Hubness? = nil, fisher: BlockFisher? = nil
-    ) -> [Double] {
+    /// wide as the rows), computed on `pool` with the statistics it needs computed afresh.
+    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
+        scores(method, statistics: RowStatistics(g, pool: pool), query: v)
+    }
+
+    /// Every document of `statistics.rows` scored by `method` against `v`, with the
+    /// statistics the method needs (computed there the first time, then kept).
+    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, statistics: RowStatistics<Rows>, query v: [Float]) -> [Double] {
+        let g = statistics.rows, pool = statistics.pool
         let dots = { (query: Rows.Query) in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
         case .dot:
@@ -72,14 +66,13 @@ public enum InfluenceScorer {
         case .datainf:
             return dataInf(g, g.query(v), pool)
         case .fisher:
-            return dots(g.query((fisher ?? BlockFisher(g, pool: pool)).preconditioned(g, query: v, pool: pool).map { Float($0) }))
+            return dots(g.query(statistics.fisher.preconditioned(g, query: v, pool: pool).map { Float($0) }))
         case .standardized:
-            return (standardization ?? FeatureStandardization(g, pool: pool)).standardizedScores(g, query: g.query(v), pool: pool)
+            return statistics.standardization.standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:
-            return (standardization ?? FeatureStandardization(g, pool: pool)).centredScores(g, query: v, pool: pool)
+            return statistics.standardization.centredScores(g, query: v, pool: pool)
         case .csls, .expanded:
-            let standardization = standardization ?? FeatureStandardization(g, pool: pool)
-            let hubness = hubness ?? Hubness(g, standardization: standardization, pool: pool)
+            let standardization = statistics.standardization, hubness = statistics.hubness
             let centered = standardization.centredScores(g, query: v, pool: pool), scores = hubness.scores(centered: centered)
             guard method == .expanded else { return scores }
             let expanded = QueryExpansion.centredQuery(g, query: v, centered: centered, csls: scores, standardization: standardization)

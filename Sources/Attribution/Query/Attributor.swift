@@ -104,12 +104,8 @@ public final class Attributor {
     private let projection: GradientProjection
     private let startsWord: [Bool]
     private var pool: WorkerPool { engine.pool }
-    /// The index features' standardisation, computed the first time a method that uses it scores them.
-    private var standardization: FeatureStandardization?
-    /// The index's `Hubness`, computed when a method that uses it first needs it.
-    private var hubness: Hubness?
-    /// The index's `BlockFisher`, computed when `fisher` first scores it.
-    private var fisher: BlockFisher?
+    /// The index features' statistics, each computed the first time a method needs it.
+    private lazy var statistics = RowStatistics(index.features, pool: pool)
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -154,11 +150,7 @@ public final class Attributor {
 
     /// Every document's raw score by `method` against projected query features, in index order.
     public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        if method.usesStandardization && standardization == nil { standardization = FeatureStandardization(index.features, pool: pool) }
-        if method.usesHubness && hubness == nil { hubness = Hubness(index.features, standardization: standardization!, pool: pool) }
-        if method.usesFisher && fisher == nil { fisher = BlockFisher(index.features, pool: pool) }
-        return InfluenceScorer.scores(method, documents: index.features, query: queryFeatures, pool: pool, standardization: standardization, hubness: hubness,
-                                      fisher: fisher)
+        InfluenceScorer.scores(method, statistics: statistics, query: queryFeatures)
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's

@@ -81,16 +81,13 @@ struct AttributionQualityBench {
         let bm25 = BM25(documents: task.documents)
         // Exact scoring recomputes every document's gradient per call: do it once per task.
         let exactMatrix = exact ? try attributor.exactGradients() : nil
-        let exactStandardization = exactMatrix.map { FeatureStandardization($0, pool: attributor.engine.pool) }
-        let exactHubness = exactMatrix.map { Hubness($0, standardization: exactStandardization!, pool: attributor.engine.pool) }
-        let exactFisher = exactMatrix.map { BlockFisher($0, pool: attributor.engine.pool) }
+        let exactStatistics = exactMatrix.map { RowStatistics($0, pool: attributor.engine.pool) }
         for (number, query) in task.queries.enumerated() {
             let attributed = task.attributedTokens(query, tokenizer: tokenizer)
             let gradient = try attributor.queryGradient(prompt: attributed.prompt, completion: attributed.completion)
             for (method, isExact) in variants {
                 let scores = isExact
-                    ? InfluenceScorer.scores(method, documents: exactMatrix!, query: gradient, pool: attributor.engine.pool, standardization: exactStandardization,
-                                             hubness: exactHubness, fisher: exactFisher)
+                    ? InfluenceScorer.scores(method, statistics: exactStatistics!, query: gradient)
                     : try attributor.scores(queryGradient: gradient, method: method, exact: false)
                 metrics[Self.name(method, exact: isExact), default: []].append(RankingMetrics(scores: scores, documentIDs: ids, relevant: query.relevant))
             }

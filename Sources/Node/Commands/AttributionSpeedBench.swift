@@ -38,15 +38,12 @@ struct AttributionSpeedBench {
         let tokenizer = model.tokenizer, ids = index.documents.map(\.id.hex)
         let gradients = try queries.map { try attributor.queryGradient(prompt: tokenizer.encode($0.prompt), completion: tokenizer.encode($0.completion)) }
         let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: ids).prefix(10)) }
-        let standardization = FeatureStandardization(exact, pool: engine.pool)
-        let hubness = Hubness(exact, standardization: standardization, pool: engine.pool)
-        let fisher = BlockFisher(exact, pool: engine.pool)
+        let statistics = RowStatistics(exact, pool: engine.pool)
         for method in InfluenceMethod.allCases {
             var spearman: [Double] = [], overlap: [Double] = []
             for gradient in gradients {
                 let projected = try attributor.scores(queryGradient: gradient, method: method, exact: false)
-                let full = InfluenceScorer.scores(method, documents: exact, query: gradient, pool: engine.pool, standardization: standardization,
-                                                  hubness: hubness, fisher: fisher)
+                let full = InfluenceScorer.scores(method, statistics: statistics, query: gradient)
                 spearman.append(Self.spearman(projected, full))
                 overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
             }
@@ -66,17 +63,16 @@ struct AttributionSpeedBench {
         let projectStart = DispatchTime.now().uptimeNanoseconds
         let features = attributor.features(of: gradient)
         var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6]
-        // The standardisation, hubness and Fisher are computed once per index, when an attributor first needs them.
-        let standardization = FeatureStandardization(matrix, pool: attributor.engine.pool)
-        let hubness = Hubness(matrix, standardization: standardization, pool: attributor.engine.pool)
+        // The statistics are computed once per index, when an attributor first needs them.
+        let statistics = RowStatistics(matrix, pool: attributor.engine.pool)
+        _ = statistics.hubness
         let fisherStart = DispatchTime.now().uptimeNanoseconds
-        let fisher = BlockFisher(matrix, pool: attributor.engine.pool)
+        _ = statistics.fisher
         times["fisher_factorisation_ms"] = Double(DispatchTime.now().uptimeNanoseconds - fisherStart) / 1e6
         for method in InfluenceMethod.allCases {
             times[method.rawValue + "_ms"] = Self.median((0..<5).map { _ in
                 let start = DispatchTime.now().uptimeNanoseconds
-                _ = InfluenceScorer.scores(method, documents: matrix, query: features, pool: attributor.engine.pool, standardization: standardization,
-                                           hubness: hubness, fisher: fisher)
+                _ = InfluenceScorer.scores(method, statistics: statistics, query: features)
                 return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             })
         }
