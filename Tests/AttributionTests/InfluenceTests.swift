@@ -198,6 +198,18 @@ import Testing
         #expect(zip(dots, cosines).allSatisfy { ($0 > 0) == ($1 > 0) } && cosines.allSatisfy { abs($0) <= 1 })
     }
 
+    /// The batched product of packed rows with several queries (the hubness's) gives what one
+    /// query at a time gives, bit for bit: an odd width, a count of queries that is not a whole
+    /// number of groups of four, rows not starting at zero.
+    @Test func batchedDotsAreTheSingleDots() {
+        let matrix = FeatureMatrix(rows: Self.rows(40, width: 65, seed: 21).map(FeatureMatrix.quantize), width: 65, blocks: [0..<39, 39..<65])
+        let queries = Self.rows(6, width: 65, seed: 22).map(FeatureMatrix.quantizeQuery)
+        let batched = matrix.dots(queries, rows: 3..<37, pool: WorkerPool(threadCount: 3))
+        for (q, query) in queries.enumerated() {
+            #expect(batched[q].map(\.bitPattern) == (3..<37).map { matrix.dot(query, row: $0, columns: 0..<65).bitPattern }, "query \(q)")
+        }
+    }
+
     /// Levels follow the stated rules (rows: int4, clipped at 3 RMS; queries: int8); scores on
     /// packed rows are those of the dequantized rows (up to rounding the dequantized values to
     /// float32), and follow the float rows' scores.

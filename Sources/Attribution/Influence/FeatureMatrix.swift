@@ -1,3 +1,5 @@
+import Inference
+
 /// Documents' projected features as an index keeps them: each row quantized to int4 levels
 /// (−7…7, two to a byte) with one float32 scale (`quantize`), so a document's 32,760 features
 /// take 16 KB. A query keeps int8 levels (`query`). Inner products of a query with a row are
@@ -164,6 +166,64 @@ public struct FeatureMatrix: ScoringRows {
                     * Double(Self.packedDot(v.baseAddress!, packed.baseAddress! + k * Self.rowBytes(width: width), columns: columns))
             }
         }
+    }
+
+    /// The queries' levels split into even and odd planes once, then each packed row's
+    /// bytes unpacked once for four queries at a time (`pairDots4`): the same exact integer
+    /// sums as `dot`, about twice as fast per product.
+    public func dots(_ queries: [QuantizedRow], rows: Range<Int>, pool: WorkerPool) -> [[Double]] {
+        precondition(queries.allSatisfy { $0.levels.count == width }, "queries as wide as the rows")
+        let pairs = width / 2, groups = (queries.count + 3) / 4
+        // Plane p of query q at `(q · 2 + p) · pairs`, padded to whole groups of four with zeros.
+        var planes = [Int8](repeating: 0, count: groups * 4 * 2 * pairs)
+        for (q, query) in queries.enumerated() {
+            for i in 0..<pairs {
+                planes[(q * 2) * pairs + i] = query.levels[2 * i]
+                planes[(q * 2 + 1) * pairs + i] = query.levels[2 * i + 1]
+            }
+        }
+        let sums: [[Int]] = planes.withUnsafeBufferPointer { planes in
+            packed.withUnsafeBufferPointer { packed in
+                rows.mapInParallel(chunk: 16, pool: pool) { k -> [Int] in
+                    let row = packed.baseAddress! + k * Self.rowBytes(width: width)
+                    var totals = [Int](repeating: 0, count: groups * 4)
+                    for group in 0..<groups {
+                        var pair = 0
+                        while pair < pairs {
+                            let runEnd = min(pairs, pair + Self.exactRun)
+                            let part = Self.pairDots4(planes.baseAddress! + group * 8 * pairs + pair, stride: pairs, row + pair, runEnd - pair)
+                            for lane in 0..<4 { totals[group * 4 + lane] += Int(part[lane]) }
+                            pair = runEnd
+                        }
+                    }
+                    if width % 2 == 1 {
+                        for (q, query) in queries.enumerated() { totals[q] += Int(query.levels[width - 1]) * Int(Self.level(row, width - 1)) }
+                    }
+                    return totals
+                }
+            }
+        }
+        return queries.indices.map { q in
+            rows.indices.map { Double(queries[q].scale) * Double(scales[$0]) * Double(sums[$0 - rows.lowerBound][q]) }
+        }
+    }
+
+    /// `pairDot` of one packed row with four queries whose levels are split into planes:
+    /// query `q`'s even levels at `planes + 2q·stride`, its odd ones at `planes + (2q+1)·stride`.
+    @inline(__always)
+    static func pairDots4(_ planes: UnsafePointer<Int8>, stride: Int, _ row: UnsafePointer<UInt8>, _ pairs: Int) -> SIMD4<Int32> {
+        let (e0, o0, e1, o1) = (planes, planes + stride, planes + 2 * stride, planes + 3 * stride)
+        let (e2, o2, e3, o3) = (planes + 4 * stride, planes + 5 * stride, planes + 6 * stride, planes + 7 * stride)
+        var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+        for i in 0..<pairs {
+            let byte = Int8(bitPattern: row[i])
+            let low = Int32(truncatingIfNeeded: (byte &<< 4) &>> 4), high = Int32(truncatingIfNeeded: byte &>> 4)
+            s0 &+= Int32(truncatingIfNeeded: e0[i]) &* low &+ Int32(truncatingIfNeeded: o0[i]) &* high
+            s1 &+= Int32(truncatingIfNeeded: e1[i]) &* low &+ Int32(truncatingIfNeeded: o1[i]) &* high
+            s2 &+= Int32(truncatingIfNeeded: e2[i]) &* low &+ Int32(truncatingIfNeeded: o2[i]) &* high
+            s3 &+= Int32(truncatingIfNeeded: e3[i]) &* low &+ Int32(truncatingIfNeeded: o3[i]) &* high
+        }
+        return SIMD4(s0, s1, s2, s3)
     }
 
     public func values(of query: QuantizedRow, columns: Range<Int>) -> [Double] { columns.map { Double(query.scale) * Double(query.levels[$0]) } }

@@ -110,14 +110,34 @@ public struct FeatureStandardization: Sendable {
 
     /// `centredScores` of a query already centred on `means` (`c = v − μ`, in float64).
     public func centredScores<Rows: ScoringRows>(_ g: Rows, centredQuery c: [Double], pool: WorkerPool, rows: Range<Int>? = nil) -> [Double] {
-        precondition(g.width == means.count && g.count == norms.count && c.count == g.width, "the standardisation belongs to other rows")
-        let query = g.query(c.map { Float($0) })
+        let query = CentredQuery(g, centred: c, standardization: self)
+        return (rows ?? 0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
+            centredScore(g.dot(query.query, row: k, columns: 0..<g.width), row: k, of: query)
+        }
+    }
+
+    /// Row `k`'s centred cosine with `query`, from their plain inner product `dot`.
+    @inline(__always)
+    func centredScore<Query>(_ dot: Double, row k: Int, of query: CentredQuery<Query>) -> Double {
+        centredNorms[k] > 0 && query.norm > 0 ? (dot - query.offset) / (centredNorms[k] * query.norm) : 0
+    }
+}
+
+/// A query centred on a standardisation's means and put into the rows' representation, with
+/// what its centred cosines need: `c·μ` (`offset`) and `‖c‖` as represented.
+struct CentredQuery<Query> {
+    let query: Query
+    let offset: Double
+    let norm: Double
+
+    init<Rows: ScoringRows>(_ g: Rows, centred c: [Double], standardization: FeatureStandardization) where Rows.Query == Query {
+        let means = standardization.means
+        precondition(g.width == means.count && g.count == standardization.norms.count && c.count == g.width, "the standardisation belongs to other rows")
+        query = g.query(c.map { Float($0) })
         let represented = g.values(of: query, columns: 0..<g.width)
         var offset = 0.0
         for j in 0..<g.width { offset += represented[j] * means[j] }
-        let queryNorm = g.squaredNorm(query).squareRoot()
-        return (rows ?? 0..<g.count).mapInParallel(chunk: 64, pool: pool) { k in
-            centredNorms[k] > 0 && queryNorm > 0 ? (g.dot(query, row: k, columns: 0..<g.width) - offset) / (centredNorms[k] * queryNorm) : 0
-        }
+        self.offset = offset
+        norm = g.squaredNorm(query).squareRoot()
     }
 }

@@ -16,6 +16,8 @@ public struct Hubness: Sendable {
     public static let referencesDefault = 512
     /// Nearest references averaged.
     public static let neighboursDefault = 50
+    /// Documents whose rows are compared with the references in one batched product.
+    static let documentsPerPass = 32
     /// The share of `r_d` taken off a document's score.
     public static let weight = 0.5
 
@@ -28,11 +30,19 @@ public struct Hubness: Sendable {
     ) {
         precondition(references >= 1 && neighbours >= 1, "hubness needs references and neighbours")
         let referenceRows = 0..<min(g.count, references)
-        meanNeighbourScores = (0..<g.count).map { k in
-            var scores = standardization.centredScores(g, query: g.rowValues(k), pool: pool, rows: referenceRows)
-            if referenceRows.contains(k) { scores.remove(at: k) }
-            let nearest = scores.sorted(by: >).prefix(neighbours)
-            return nearest.isEmpty ? 0 : nearest.reduce(0, +) / Double(nearest.count)
+        // `documentsPerPass` documents' rows as queries at a time, against all references in one batched product.
+        meanNeighbourScores = stride(from: 0, to: g.count, by: Self.documentsPerPass).flatMap { first in
+            let documents = first..<min(g.count, first + Self.documentsPerPass)
+            let queries = documents.mapInParallel(chunk: 1, pool: pool) { k in
+                CentredQuery(g, centred: standardization.centred(g.rowValues(k)), standardization: standardization)
+            }
+            let dots = g.dots(queries.map(\.query), rows: referenceRows, pool: pool)
+            return documents.enumerated().map { index, k -> Double in
+                var scores = referenceRows.map { standardization.centredScore(dots[index][$0], row: $0, of: queries[index]) }
+                if referenceRows.contains(k) { scores.remove(at: k) }
+                let nearest = scores.sorted(by: >).prefix(neighbours)
+                return nearest.isEmpty ? 0 : nearest.reduce(0, +) / Double(nearest.count)
+            }
         }
     }
 

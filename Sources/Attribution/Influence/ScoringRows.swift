@@ -1,3 +1,5 @@
+import Inference
+
 /// Documents' gradient vectors as `InfluenceScorer` reads them: exact gradients
 /// (`GradientMatrix`, float32) or an index's projected features (`FeatureMatrix`, int4 levels
 /// with a scale per row). Each kernel works on a whole row or block in an order fixed by the data
@@ -26,6 +28,9 @@ public protocol ScoringRows: Sendable {
     func dot(_ query: Query, row k: Int, columns: Range<Int>) -> Double
     /// `v_j` of a query as float64, for `j` in `columns`.
     func values(of query: Query, columns: Range<Int>) -> [Double]
+    /// `dot(queries[q], row: k, columns: 0..<width)` for every query and every row `k` of
+    /// `rows`, as `result[q][k − rows.lowerBound]`, bit for bit as `dot` gives each, computed on `pool`.
+    func dots(_ queries: [Query], rows: Range<Int>, pool: WorkerPool) -> [[Double]]
     /// `Σ_j u[j − columns.lowerBound]·g_kj` over `columns`, in a fixed order.
     func dot(_ u: UnsafePointer<Double>, row k: Int, columns: Range<Int>) -> Double
     /// `w[j − columns.lowerBound] += c·g_kj` for `j` in `columns`.
@@ -37,6 +42,10 @@ public protocol ScoringRows: Sendable {
 }
 
 extension ScoringRows {
+    public func dots(_ queries: [Query], rows: Range<Int>, pool: WorkerPool) -> [[Double]] {
+        queries.map { query in rows.mapInParallel(chunk: 64, pool: pool) { dot(query, row: $0, columns: 0..<width) } }
+    }
+
     /// `Σ_j u[j]·g_kj` over the whole row, in a fixed order.
     public func dot(_ u: UnsafePointer<Double>, row k: Int) -> Double { dot(u, row: k, columns: 0..<width) }
 
