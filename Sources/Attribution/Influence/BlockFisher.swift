@@ -51,12 +51,13 @@ public struct BlockFisher: Sendable {
             let lambda = Self.dampingShare * total / Double(n) / Double(d)
             // A block whose gradients are all zero adds nothing to any score.
             guard lambda > 0 else { return Factor(columns: block, lambda: 0, dual: false, cholesky: []) }
-            let dual = d > n, size = dual ? n : d
+            // The documents' Gram matrix takes every row in one product; the Fisher sums passes.
+            let dual = d > n, size = dual ? n : d, rowsPerPass = dual ? n : Self.rowsPerPass
             var system = [Double](repeating: 0, count: size * size)
             system.withUnsafeMutableBufferPointer { system in
                 let s = system.baseAddress!
-                for start in stride(from: 0, to: n, by: dual ? n : Self.rowsPerPass) {
-                    let rows = start..<min(n, start + (dual ? n : Self.rowsPerPass))
+                for start in stride(from: 0, to: n, by: rowsPerPass) {
+                    let rows = start..<min(n, start + rowsPerPass)
                     var values = [Double](repeating: 0, count: rows.count * d)
                     values.withUnsafeMutableBufferPointer { values in
                         for (index, k) in rows.enumerated() { g.add(1, row: k, columns: block, into: values.baseAddress! + index * d) }
