@@ -73,6 +73,32 @@ import Testing
         }
     }
 
+    /// `hybrid` is `fisher`'s scores over their standard deviation plus the text relevance over
+    /// its own, written out; a relevance equal for every document adds nothing, and a document
+    /// holding none of the query's words keeps its influence's sign.
+    @Test func hybridAddsInfluenceAndTextEachOverItsDeviation() {
+        let blocks = [0..<5, 5..<16]
+        let matrix = GradientMatrix(rows: Self.rows(9, width: 16, seed: 7), blocks: blocks), query = Self.rows(1, width: 16, seed: 8)[0]
+        let pool = WorkerPool(threadCount: 2)
+        let influence = InfluenceScorer.scores(.fisher, documents: matrix, query: query, pool: pool)
+        let relevance: [Double] = [0, 0, 3.5, 0, 1.25, 0, 0, 7, 0]
+        func deviation(_ values: [Double]) -> Double {
+            let mean = values.reduce(0, +) / Double(values.count)
+            return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+        }
+        let hybrid = InfluenceScorer.scores(.hybrid, documents: matrix, query: query, textRelevance: relevance, pool: pool)
+        for k in 0..<9 {
+            let expected = influence[k] / deviation(influence) + relevance[k] / deviation(relevance)
+            #expect(abs(hybrid[k] - expected) <= 1e-12 * max(1, abs(expected)), "\(k): \(hybrid[k]) vs \(expected)")
+            if relevance[k] == 0 { #expect((hybrid[k] > 0) == (influence[k] > 0), "\(k)") }
+        }
+        let flat = InfluenceScorer.scores(.hybrid, documents: matrix, query: query, textRelevance: [Double](repeating: 2, count: 9), pool: pool)
+        #expect(zip(flat, influence).allSatisfy { abs($0 - $1 / deviation(influence)) <= 1e-12 * max(1, abs($0)) })
+    }
+
+    /// A text relevance for `count` documents, as BM25 gives: mostly zero, some positive.
+    static func relevance(_ count: Int) -> [Double] { (0..<count).map { $0 % 3 == 0 ? Double($0 % 7) * 1.5 : 0 } }
+
     static func scores(_ method: InfluenceMethod, _ rows: any ScoringRows, _ query: [Float], _ pool: WorkerPool) -> [Double] {
         func open<Rows: ScoringRows>(_ rows: Rows) -> [Double] { InfluenceScorer.scores(method, documents: rows, query: query, pool: pool) }
         return open(rows)
@@ -185,12 +211,13 @@ import Testing
         let blocks = [0..<32, 32..<40, 40..<96]
         let matrix = GradientMatrix(rows: documents, blocks: blocks)
         let quantized = FeatureMatrix(rows: documents.map(FeatureMatrix.quantize), width: 96, blocks: blocks)
+        let relevance = Self.relevance(300)
         for method in InfluenceMethod.allCases {
-            let one = InfluenceScorer.scores(method, documents: matrix, query: query, pool: WorkerPool(threadCount: 1))
-            let three = InfluenceScorer.scores(method, documents: matrix, query: query, pool: WorkerPool(threadCount: 3))
+            let one = InfluenceScorer.scores(method, documents: matrix, query: query, textRelevance: relevance, pool: WorkerPool(threadCount: 1))
+            let three = InfluenceScorer.scores(method, documents: matrix, query: query, textRelevance: relevance, pool: WorkerPool(threadCount: 3))
             #expect(one.map(\.bitPattern) == three.map(\.bitPattern), "\(method)")
-            let oneQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, pool: WorkerPool(threadCount: 1))
-            let threeQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, pool: WorkerPool(threadCount: 3))
+            let oneQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, textRelevance: relevance, pool: WorkerPool(threadCount: 1))
+            let threeQuantized = InfluenceScorer.scores(method, documents: quantized, query: query, textRelevance: relevance, pool: WorkerPool(threadCount: 3))
             #expect(oneQuantized.map(\.bitPattern) == threeQuantized.map(\.bitPattern), "\(method), int4 rows")
         }
         let dots = InfluenceScorer.scores(.dot, documents: matrix, query: query, pool: WorkerPool(threadCount: 2))
@@ -230,18 +257,20 @@ import Testing
         #expect((0..<50).allSatisfy { matrix.row($0) == quantized[$0] }, "rows unpack to their levels")
         func dequantized(_ row: FeatureMatrix.QuantizedRow) -> [Float] { row.levels.map { Float($0) * row.scale } }
         let pool = WorkerPool(threadCount: 2)
-        // `centered`, `csls` and `expanded` quantize the query after centring it, `fisher` after
-        // preconditioning it (checked in their own tests).
-        for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded, .fisher].contains(method) {
+        // `centered`, `csls` and `expanded` quantize the query after centring it, `fisher` and
+        // `hybrid` after preconditioning it (checked in their own tests).
+        for method in InfluenceMethod.allCases where ![.centered, .csls, .expanded, .fisher, .hybrid].contains(method) {
             let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
             let fromValues = InfluenceScorer.scores(method, documents: GradientMatrix(rows: quantized.map(dequantized), blocks: blocks),
                                                     query: dequantized(FeatureMatrix.quantizeQuery(v)), pool: pool)
             let largest = fromValues.map(abs).max()!
             for k in scores.indices { #expect(abs(scores[k] - fromValues[k]) <= 1e-5 * largest, "\(method) \(k)") }
         }
+        let relevance = Self.relevance(50)
         for method in InfluenceMethod.allCases {
-            let scores = InfluenceScorer.scores(method, documents: matrix, query: v, pool: pool)
-            let fromFloats = InfluenceScorer.scores(method, documents: GradientMatrix(rows: documents, blocks: blocks), query: v, pool: pool)
+            let scores = InfluenceScorer.scores(method, documents: matrix, query: v, textRelevance: relevance, pool: pool)
+            let fromFloats = InfluenceScorer.scores(method, documents: GradientMatrix(rows: documents, blocks: blocks), query: v,
+                                                    textRelevance: relevance, pool: pool)
             #expect(Self.correlation(scores, fromFloats) >= 0.97, "\(method): \(Self.correlation(scores, fromFloats))")
         }
     }

@@ -24,6 +24,18 @@ import Testing
         #expect(share > 0.3 && share < 0.9, "share of word starts \(share)")
     }
 
+    /// `hybrid` reads the documents' words back from the span index's tokens: for every
+    /// document of the benchmark's tasks they decode to the text BM25 indexes from the datanet,
+    /// so the attributor's BM25 is the baseline's.
+    @Test func spanIndexTokensDecodeToTheDocumentsText() throws {
+        let tokenizer = try DefaultModelFile.tokenizer()
+        for task in [PlantedFactsGenerator(seed: 1).task(), SentenceTransformationsGenerator(seed: 1).task(), MathTemplatesGenerator(seed: 1).task()] {
+            let index = try SpanIndex(documents: task.documents.map { $0.tokenized(tokenizer).tokens })
+            let decoded = (0..<index.documentCount).map { tokenizer.decodeText(index.tokens(ofDocument: $0)) }
+            #expect(decoded == task.documents.map(BM25.searchableText), "\(task.name)")
+        }
+    }
+
     /// A completion repeating a clause of one document (with its own ending) gets that clause,
     /// from a word's start to a word's end, and the document; common short phrases shared with
     /// other documents stay below six tokens.

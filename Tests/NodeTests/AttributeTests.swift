@@ -42,7 +42,8 @@ import Testing
             #expect(result.status == 0, "\(result.stderr)")
             return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
         }
-        for extra in [[], ["--method", "datainf"], ["--method", "datainf", "--exact"], ["--method", "fisher"], ["--method", "fisher", "--exact"], ["--top", "0"]] {
+        for extra in [[], ["--method", "datainf"], ["--method", "datainf", "--exact"], ["--method", "fisher"], ["--method", "fisher", "--exact"],
+                      ["--method", "hybrid"], ["--method", "hybrid", "--exact"], ["--top", "0"]] {
             let json = try attribute(extra)
             let influence = json["influence"] as! [[String: Any]]
             #expect(influence.count == 6, "\(extra)")

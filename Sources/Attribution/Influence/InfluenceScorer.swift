@@ -31,10 +31,19 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// approximates the inverse document by document; the preconditioned query is quantized
     /// as any query.
     case fisher
+    /// `fisher`'s influence plus the BM25 relevance of the document's words to the query's
+    /// words, each divided by its standard deviation over the documents (`HybridScores`): the
+    /// gradient's evidence and the text's, which fail on different documents.
+    case hybrid
 
-    /// The damping the method names in a proof: `BlockFisher.dampingShare` for `fisher`, else
-    /// DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`, the factor the other methods record too).
-    public var damping: Double { self == .fisher ? BlockFisher.dampingShare : 0.1 }
+    /// The damping the method names in a proof: `BlockFisher.dampingShare` for `fisher` and
+    /// `hybrid`, else DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`, the factor the other
+    /// methods record too).
+    public var damping: Double { self == .fisher || self == .hybrid ? BlockFisher.dampingShare : 0.1 }
+
+    /// Whether the method scores the documents' and the query's words too (`textRelevance` of
+    /// `InfluenceScorer.scores`), not only their gradients.
+    public var usesText: Bool { self == .hybrid }
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
@@ -48,14 +57,19 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 public enum InfluenceScorer {
     /// Every document's score by `method` against `v` (a gradient, or projected features, as
     /// wide as the rows), computed on `pool` with the statistics it needs computed afresh.
-    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], pool: WorkerPool) -> [Double] {
-        scores(method, statistics: RowStatistics(g, pool: pool), query: v)
+    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, documents g: Rows, query v: [Float], textRelevance: [Double]? = nil,
+                                                 pool: WorkerPool) -> [Double] {
+        scores(method, statistics: RowStatistics(g, pool: pool), query: v, textRelevance: textRelevance)
     }
 
     /// Every document of `statistics.rows` scored by `method` against `v`, with the
     /// statistics the method needs (computed there the first time, then kept).
-    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, statistics: RowStatistics<Rows>, query v: [Float]) -> [Double] {
+    /// `textRelevance` is every document's BM25 score for the query's words, which a method
+    /// that `usesText` needs and the others ignore.
+    public static func scores<Rows: ScoringRows>(_ method: InfluenceMethod, statistics: RowStatistics<Rows>, query v: [Float],
+                                                 textRelevance: [Double]? = nil) -> [Double] {
         let g = statistics.rows, pool = statistics.pool
+        precondition(!method.usesText || textRelevance?.count == g.count, "\(method.rawValue) needs one text relevance per document")
         let dots = { (query: Rows.Query) in (0..<g.count).mapInParallel(chunk: 64, pool: pool) { g.dot(query, row: $0, columns: 0..<g.width) } }
         switch method {
         case .dot:
@@ -65,8 +79,9 @@ public enum InfluenceScorer {
             return zip(dots(query), g.norms).map { dot, norm in norm > 0 && queryNorm > 0 ? dot / (norm * queryNorm) : 0 }
         case .datainf:
             return dataInf(g, g.query(v), pool)
-        case .fisher:
-            return dots(g.query(statistics.fisher.preconditioned(g, query: v, pool: pool).map { Float($0) }))
+        case .fisher, .hybrid:
+            let influence = dots(g.query(statistics.fisher.preconditioned(g, query: v, pool: pool).map { Float($0) }))
+            return method == .fisher ? influence : HybridScores.combine(influence: influence, relevance: textRelevance!)
         case .standardized:
             return statistics.standardization.standardizedScores(g, query: g.query(v), pool: pool)
         case .centered:

@@ -106,6 +106,9 @@ public final class Attributor {
     private var pool: WorkerPool { engine.pool }
     /// The index features' statistics, each computed the first time a method needs it.
     private lazy var statistics = RowStatistics(index.features, pool: pool)
+    /// BM25 over the documents' words, decoded from the span index's tokens (so the datanet
+    /// file is not needed), built the first time a method `usesText`.
+    private lazy var words = BM25(texts: (0..<spans.documentCount).map { engine.model.tokenizer.decodeText(spans.tokens(ofDocument: $0)) })
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -139,18 +142,22 @@ public final class Attributor {
         return GradientBlocks.flatten(query.gradient, of: parameters)
     }
 
-    /// Every document's raw score by `method` against a query gradient, in index order.
-    public func scores(queryGradient: [Float], method: InfluenceMethod, exact: Bool) throws -> [Double] {
-        guard exact else { return scores(queryFeatures: features(of: queryGradient), method: method) }
-        return InfluenceScorer.scores(method, documents: try exactGradients(), query: queryGradient, pool: pool)
+    /// Every document's raw score by `method` against the gradient of `completion` after
+    /// `prompt`, in index order.
+    public func scores(queryGradient: [Float], prompt: [Int32], completion: [Int32], method: InfluenceMethod, exact: Bool) throws -> [Double] {
+        let relevance = method.usesText ? textRelevance(prompt: prompt, completion: completion) : nil
+        guard exact else { return InfluenceScorer.scores(method, statistics: statistics, query: features(of: queryGradient), textRelevance: relevance) }
+        return InfluenceScorer.scores(method, documents: try exactGradients(), query: queryGradient, textRelevance: relevance, pool: pool)
     }
 
     /// A query gradient projected as the index's documents were.
     public func features(of queryGradient: [Float]) -> [Float] { projection.project([queryGradient], pool: pool)[0] }
 
-    /// Every document's raw score by `method` against projected query features, in index order.
-    public func scores(queryFeatures: [Float], method: InfluenceMethod) -> [Double] {
-        InfluenceScorer.scores(method, statistics: statistics, query: queryFeatures)
+    /// Every document's BM25 score for the words of `prompt` followed by `completion`, in
+    /// index order: the text relevance of a method that `usesText`.
+    public func textRelevance(prompt: [Int32], completion: [Int32]) -> [Double] {
+        let tokenizer = engine.model.tokenizer
+        return words.scores(query: tokenizer.decodeText(prompt) + tokenizer.decodeText(completion))
     }
 
     /// Every document's full gradient, recomputed from the datanet file in the index's
@@ -177,7 +184,8 @@ public final class Attributor {
     /// Attributes `completion` after `prompt` (token ids; neither may be empty).
     public func attribute(prompt: [Int32], completion: [Int32], method: InfluenceMethod, exact: Bool, spanRules: SpanRules) throws -> AttributionResult {
         let gradient = try queryGradient(prompt: prompt, completion: completion)
-        let (influence, contributors) = AttributionResult.rank(try scores(queryGradient: gradient, method: method, exact: exact), documents: index.documents)
+        let raw = try scores(queryGradient: gradient, prompt: prompt, completion: completion, method: method, exact: exact)
+        let (influence, contributors) = AttributionResult.rank(raw, documents: index.documents)
         return AttributionResult(
             adapterID: index.adapterID, indexRoot: index.root, completionText: engine.model.tokenizer.decodeText(completion),
             completionTokens: completion, method: method, exact: exact, projectionDimension: exact ? gradient.count : index.featureCount,

@@ -85,10 +85,11 @@ struct AttributionQualityBench {
         for (number, query) in task.queries.enumerated() {
             let attributed = task.attributedTokens(query, tokenizer: tokenizer)
             let gradient = try attributor.queryGradient(prompt: attributed.prompt, completion: attributed.completion)
+            let relevance = attributor.textRelevance(prompt: attributed.prompt, completion: attributed.completion)
             for (method, isExact) in variants {
                 let scores = isExact
-                    ? InfluenceScorer.scores(method, statistics: exactStatistics!, query: gradient)
-                    : try attributor.scores(queryGradient: gradient, method: method, exact: false)
+                    ? InfluenceScorer.scores(method, statistics: exactStatistics!, query: gradient, textRelevance: relevance)
+                    : try attributor.scores(queryGradient: gradient, prompt: attributed.prompt, completion: attributed.completion, method: method, exact: false)
                 metrics[Self.name(method, exact: isExact), default: []].append(RankingMetrics(scores: scores, documentIDs: ids, relevant: query.relevant))
             }
             metrics["bm25", default: []].append(RankingMetrics(scores: bm25.scores(query: query.text), documentIDs: ids, relevant: query.relevant))

@@ -36,14 +36,16 @@ struct AttributionSpeedBench {
         ]
         var perMethod: [String: [String: Double]] = [:]
         let tokenizer = model.tokenizer, ids = index.documents.map(\.id.hex)
-        let gradients = try queries.map { try attributor.queryGradient(prompt: tokenizer.encode($0.prompt), completion: tokenizer.encode($0.completion)) }
+        let tokenized = queries.map { (prompt: tokenizer.encode($0.prompt), completion: tokenizer.encode($0.completion)) }
+        let gradients = try tokenized.map { try attributor.queryGradient(prompt: $0.prompt, completion: $0.completion) }
+        let relevances = tokenized.map { attributor.textRelevance(prompt: $0.prompt, completion: $0.completion) }
         let top = { (scores: [Double]) in Set(RankingMetrics.ranking(scores: scores, documentIDs: ids).prefix(10)) }
         let statistics = RowStatistics(exact, pool: engine.pool)
         for method in InfluenceMethod.allCases {
             var spearman: [Double] = [], overlap: [Double] = []
-            for gradient in gradients {
-                let projected = try attributor.scores(queryGradient: gradient, method: method, exact: false)
-                let full = InfluenceScorer.scores(method, statistics: statistics, query: gradient)
+            for ((query, gradient), relevance) in zip(zip(tokenized, gradients), relevances) {
+                let projected = try attributor.scores(queryGradient: gradient, prompt: query.prompt, completion: query.completion, method: method, exact: false)
+                let full = InfluenceScorer.scores(method, statistics: statistics, query: gradient, textRelevance: relevance)
                 spearman.append(Self.spearman(projected, full))
                 overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
             }
@@ -60,9 +62,13 @@ struct AttributionSpeedBench {
                                    blocks: index.features.blocks)
         let tokenizer = model.tokenizer
         let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
+        let texts = (0..<index.documents.count).map { tokenizer.decodeText(attributor.spans.tokens(ofDocument: $0)) }
+        let wordsStart = DispatchTime.now().uptimeNanoseconds
+        let words = BM25(texts: (0..<documents).map { texts[$0 % texts.count] })
+        let wordsMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - wordsStart) / 1e6
         let projectStart = DispatchTime.now().uptimeNanoseconds
         let features = attributor.features(of: gradient)
-        var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6]
+        var times: [String: Double] = ["projection_ms": Double(DispatchTime.now().uptimeNanoseconds - projectStart) / 1e6, "text_index_ms": wordsMilliseconds]
         // The statistics are computed once per index, when an attributor first needs them.
         let statistics = RowStatistics(matrix, pool: attributor.engine.pool)
         _ = statistics.standardization
@@ -74,7 +80,9 @@ struct AttributionSpeedBench {
         for method in InfluenceMethod.allCases {
             times[method.rawValue + "_ms"] = Self.median((0..<5).map { _ in
                 let start = DispatchTime.now().uptimeNanoseconds
-                _ = InfluenceScorer.scores(method, statistics: statistics, query: features)
+                // A method that uses text scores the query's words too, timed with it.
+                let relevance = method.usesText ? words.scores(query: query.prompt + query.completion) : nil
+                _ = InfluenceScorer.scores(method, statistics: statistics, query: features, textRelevance: relevance)
                 return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             })
         }

@@ -1,8 +1,8 @@
 import Foundation
 import Inference
 
-/// Okapi BM25 over lowercase word tokens: the text-retrieval baseline of the attribution
-/// benchmark.
+/// Okapi BM25 over lowercase word tokens: the text half of the `hybrid` method, and the
+/// text-retrieval baseline of the attribution benchmark.
 ///
 /// A document's score for a query is, summed over the query's tokens (a repeated token counts
 /// each time, as Lucene's term clauses and `rank_bm25` do):
