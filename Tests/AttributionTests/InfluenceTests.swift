@@ -55,7 +55,7 @@ import Testing
                     for b in 0..<d { system[a][b] = rows.reduce(0.0) { $0 + $1[block.lowerBound + a] * $1[block.lowerBound + b] } / n }
                     system[a][d] = Double(query[block.lowerBound + a])
                 }
-                let lambda = BlockFisher.dampingShare * (0..<d).reduce(0.0) { $0 + system[$1][$1] } / Double(d)
+                let lambda = BlockFisher.dampingShare * (0..<d).reduce(0.0) { $0 + system[$1][$1] }
                 for a in 0..<d { system[a][a] += lambda }
                 for column in 0..<d {
                     for row in 0..<d where row != column {

@@ -10,7 +10,7 @@ import Testing
 
     static func proof(key: SigningKey, chainID: String = "prooftest") -> AttributionProof {
         // Scores and weights as the grids make them: not short decimals.
-        let scores = [0.1 + 0.2, -1.0 / 3.0, 5e-324, 2.5e-9]
+        let scores = [0.1 + 0.2, -1.0 / 3.0, Double.leastNonzeroMagnitude, 2.5e-9]
         return AttributionProof(
             chainID: chainID, requestHash: digest("request"), adapterID: digest("adapter"), baseModel: digest("model"),
             promptTokens: [1, 2, 3], completionTokens: [49151, 0],

@@ -24,7 +24,6 @@ extension ClusterSuites {
             let owner = try newKey("owner"), alice = try newKey("alice"), bob = try newKey("bob"), provider = try newKey("provider")
             let payer = SigningKey(), poor = SigningKey()
             let cluster = try Cluster(testnetArguments: ["--fund", "\(payer.publicKey.hex)=10"] + [owner, alice, bob, provider].flatMap { ["--fund", "\($0.hex)=1000"] })
-            let chainID = cluster.chainID
 
             // The datanet on chain: three facts from alice, three from bob.
             let created = try Tributary.run(["datanet", "create", "--key", keys + "/owner.key", "--name", "facts", "--node", cluster.url(0)])

@@ -7,8 +7,10 @@ import Inference
 /// blocks.
 ///
 /// Block `l` of `n` documents' gradients `g_li` (`d_l` values each) has the Fisher
-/// `F_l = (1/n) Σ_i g_li g_liᵀ` and the damping `λ_l = mean_i ‖g_li‖² / d_l` — the mean of
-/// `F_l`'s eigenvalues (`dampingShare` of it). A query's `v_l` becomes
+/// `F_l = (1/n) Σ_i g_li g_liᵀ` and the damping `λ_l = dampingShare · mean_i ‖g_li‖²`, a share
+/// of `F_l`'s trace. The trace, unlike the mean eigenvalue (`trace / d_l`), is the same for
+/// full gradients and for their projection (which keeps norms), so the index's scores follow
+/// the exact ones (docs/attribution.md). A query's `v_l` becomes
 /// `u_l = (F_l + λ_l I)⁻¹ v_l`, and document `k` scores `Σ_l u_l · g_lk` (`InfluenceScorer`
 /// quantizes `u` as any query, so on an index that is one integer inner product per row).
 ///
@@ -21,9 +23,9 @@ import Inference
 /// depend on the thread count. Memory: `Σ_l min(d_l, n)²` float64s — about 330 MB for a
 /// 32,760-feature index of at least 4,608 documents.
 public struct BlockFisher: Sendable {
-    /// The share of the mean eigenvalue added to each block's diagonal (measured best of
-    /// 0.01–10 on `bench attribution`'s planted facts; docs/attribution.md).
-    public static let dampingShare = 1.0
+    /// The share of each block's trace added to its diagonal (chosen on `bench attribution`
+    /// with its fidelity check; docs/attribution.md).
+    public static let dampingShare = 0.01
     /// Rows whose block values are formed at a time while the Fisher is summed.
     static let rowsPerPass = 1_024
 
@@ -48,7 +50,7 @@ public struct BlockFisher: Sendable {
             let block = g.blocks[l], d = block.count
             var total = 0.0
             for k in 0..<n { total += g.squaredNorms[k * blockCount + l] }
-            let lambda = Self.dampingShare * total / Double(n) / Double(d)
+            let lambda = Self.dampingShare * total / Double(n)
             // A block whose gradients are all zero adds nothing to any score.
             guard lambda > 0 else { return Factor(columns: block, lambda: 0, dual: false, cholesky: []) }
             // The documents' Gram matrix takes every row in one product; the Fisher sums passes.

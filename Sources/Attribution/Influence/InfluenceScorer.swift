@@ -37,8 +37,8 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     case hybrid
 
     /// The damping the method names in a proof: `BlockFisher.dampingShare` for `fisher` and
-    /// `hybrid`, else DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`, the factor the other
-    /// methods record too).
+    /// `hybrid` (`λ_l = damping · mean ‖g_l‖²`), else DataInf's (`λ_l = damping · mean ‖g_l‖² / d_l`,
+    /// the factor the other methods record too).
     public var damping: Double { self == .fisher || self == .hybrid ? BlockFisher.dampingShare : 0.1 }
 
     /// Whether the method scores the documents' and the query's words too (`textRelevance` of
@@ -47,7 +47,7 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
 
     /// What `tributary attribute` and serving use when no method is named: the method that
     /// measures best on `tributary bench attribution` (BENCHMARKS.md).
-    public static let defaultMethod = InfluenceMethod.csls
+    public static let defaultMethod = InfluenceMethod.hybrid
 }
 
 /// Scores every document of a `ScoringRows` against one query, in arithmetic whose order is

@@ -176,7 +176,7 @@ private final class BenchNode: @unchecked Sendable {  // `session` is used from 
         process.arguments = ["start", "--home", directory + "/home", "--http-address", "127.0.0.1:\(port)", "--p2p-address", "127.0.0.1:\(port + 1)",
                              "--serve-model", "--inference-threads", "2", "--price-per-token", String(price), "--x402-settlement", settlement,
                              "--log-level", "warning"]
-        FileManager.default.createFile(atPath: directory + "/node.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/node.log", contents: nil)
         let log = FileHandle(forWritingAtPath: directory + "/node.log")!
         process.standardOutput = log
         process.standardError = log

@@ -64,7 +64,8 @@ enum X402Commands {
         let receipt = try answer.headers[X402.paymentResponseHeader.lowercased()].map { try X402JSON.object(headerValue: $0) }
         if arguments.flag("json") {
             let parsed: Any = (try? JSONSerialization.jsonObject(with: Data(answer.body))) ?? String(decoding: answer.body, as: UTF8.self)
-            try Output.json(["status": answer.status, "body": parsed, "receipt": receipt ?? NSNull(), "offer": offer?.json ?? NSNull()], pretty: false)
+            let receiptJSON: Any = receipt ?? NSNull(), offerJSON: Any = (offer?.json).map { $0 as Any } ?? NSNull()
+            try Output.json(["status": answer.status, "body": parsed, "receipt": receiptJSON, "offer": offerJSON], pretty: false)
         } else {
             FileHandle.standardOutput.write(Data(answer.body))
             if let receipt { print(String(decoding: X402JSON.data(receipt), as: UTF8.self)) }
