@@ -1,6 +1,5 @@
 #include <cblas.h>
 
-// LAPACK's Cholesky factorisation and solve, which libopenblas exports (Debian ships no
-// LAPACK header with it). Matrices are column-major, as in Fortran.
+// LAPACK's Cholesky factorisation, which libopenblas exports (Debian ships no LAPACK header
+// with it). Matrices are column-major, as in Fortran.
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
-void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b, const int *ldb, int *info);

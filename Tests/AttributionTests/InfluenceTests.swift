@@ -36,9 +36,11 @@ import Testing
     }
 
     /// The block Fisher's influence, written out: per block the damped Fisher built and solved
-    /// by Gaussian elimination, on a block narrower than the datanet (factorised as it is) and
-    /// a wider one (solved through Woodbury's identity), full and int4 rows alike (on int4
-    /// rows the preconditioned query is quantized to int8, as every query is).
+    /// by Gaussian elimination in float64, on a block narrower than the datanet (factorised as
+    /// it is) and a wider one (solved through Woodbury's identity), full and int4 rows alike.
+    /// The solver's float32 factors keep the preconditioned query within 1e-5 of it; the scores
+    /// are its inner products with the rows (on int4 rows after quantizing it to int8, as every
+    /// query is).
     @Test func fisherSolvesEachBlocksDampedFisher() {
         let blocks = [0..<5, 5..<16]
         let documents = Self.rows(7, width: 16, seed: 1), query = Self.rows(1, width: 16, seed: 2)[0]
@@ -65,8 +67,11 @@ import Testing
                 }
                 for a in 0..<d { preconditioned[block.lowerBound + a] = system[a][d] / system[a][a] }
             }
-            let levels = FeatureMatrix.quantizeQuery(preconditioned.map { Float($0) })
-            let u = matrix is FeatureMatrix ? levels.levels.map { Double($0) * Double(levels.scale) } : preconditioned.map { Double(Float($0)) }
+            func solve<Rows: ScoringRows>(_ rows: Rows) -> [Double] { BlockFisher(rows, pool: pool).preconditioned(rows, query: query, pool: pool) }
+            let solved = solve(matrix), largest = preconditioned.map(abs).max()!
+            #expect(zip(solved, preconditioned).allSatisfy { abs($0 - $1) <= 1e-5 * largest }, "\(solved) vs \(preconditioned)")
+            let levels = FeatureMatrix.quantizeQuery(solved.map { Float($0) })
+            let u = matrix is FeatureMatrix ? levels.levels.map { Double($0) * Double(levels.scale) } : solved.map { Double(Float($0)) }
             let literal = rows.map { row in zip(u, row).reduce(0.0) { $0 + $1.0 * $1.1 } }
             let scores = Self.scores(.fisher, matrix, query, pool)
             for (score, expected) in zip(scores, literal) { #expect(abs(score - expected) <= 1e-9 * max(1, abs(expected)), "\(score) vs \(expected)") }

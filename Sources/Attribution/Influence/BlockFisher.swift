@@ -20,8 +20,11 @@ import Inference
 /// identity, `(F_l + λ_l I)⁻¹ v = (v − G_lᵀ (nλ_l I + G_l G_lᵀ)⁻¹ G_l v) / λ_l`. Each block's
 /// products and factorisation run on one thread (single-threaded BLAS and LAPACK in
 /// float64), and a query's sums over documents run in document order, so the results do not
-/// depend on the thread count. Memory: `Σ_l min(d_l, n)²` float64s — about 330 MB for a
-/// 32,760-feature index of at least 4,608 documents.
+/// depend on the thread count. The factors are kept in float32, which halves the memory a
+/// query's two triangular solves read (their whole cost): the damping bounds each system's
+/// condition number by `1 + 1/dampingShare`, so float32 loses nothing the int8 query keeps.
+/// Memory: `Σ_l min(d_l, n)²` float32s — about 165 MB for a 32,760-feature index of at
+/// least 4,608 documents.
 public struct BlockFisher: Sendable {
     /// The share of each block's trace added to its diagonal (chosen on `bench attribution`
     /// with its fidelity check; docs/attribution.md).
@@ -35,8 +38,9 @@ public struct BlockFisher: Sendable {
         let lambda: Double
         /// Whether `cholesky` is of `nλI + GGᵀ` (documents × documents) rather than of `F + λI`.
         let dual: Bool
-        /// The upper Cholesky factor in column-major order (LAPACK's `dpotrf`, `uplo = "U"`).
-        let cholesky: [Double]
+        /// The upper Cholesky factor in column-major order (LAPACK's `dpotrf`, `uplo = "U"`),
+        /// rounded to float32 (the lower triangle is not read).
+        let cholesky: [Float]
     }
 
     let factors: [Factor]
@@ -78,7 +82,7 @@ public struct BlockFisher: Sendable {
                 dpotrf_("U", &order, s, &order, &info)
                 precondition(info == 0, "a damped Fisher block is positive definite (dpotrf info \(info))")
             }
-            return Factor(columns: block, lambda: lambda, dual: dual, cholesky: system)
+            return Factor(columns: block, lambda: lambda, dual: dual, cholesky: system.map { Float($0) })
         }
     }
 
@@ -101,13 +105,17 @@ public struct BlockFisher: Sendable {
         }.flatMap { $0 }
     }
 
-    /// `x` with `(UᵀU) x = b` for the upper Cholesky factor `U`.
-    static func solve(_ cholesky: [Double], _ b: [Double]) -> [Double] {
-        var x = b, order = Int32(b.count), one: Int32 = 1, info: Int32 = 0
+    /// `x` with `(UᵀU) x = b` for the upper Cholesky factor `U`: `Uᵀ y = b`, then `U x = y`.
+    static func solve(_ cholesky: [Float], _ b: [Double]) -> [Double] {
+        precondition(cholesky.count == b.count * b.count, "one factor entry per pair of the system's unknowns")
+        var x = b.map { Float($0) }
+        let order = Int32(b.count)
         cholesky.withUnsafeBufferPointer { u in
-            x.withUnsafeMutableBufferPointer { x in dpotrs_("U", &order, &one, u.baseAddress!, &order, x.baseAddress!, &order, &info) }
+            x.withUnsafeMutableBufferPointer { x in
+                cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, order, u.baseAddress!, order, x.baseAddress!, 1)
+                cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, order, u.baseAddress!, order, x.baseAddress!, 1)
+            }
         }
-        precondition(info == 0, "dpotrs info \(info)")
-        return x
+        return x.map { Double($0) }
     }
 }
