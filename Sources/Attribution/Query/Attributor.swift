@@ -106,9 +106,8 @@ public final class Attributor {
     private var pool: WorkerPool { engine.pool }
     /// The index features' statistics, each computed the first time a method needs it.
     private lazy var statistics = RowStatistics(index.features, pool: pool)
-    /// BM25 over the documents' words, decoded from the span index's tokens (so the datanet
-    /// file is not needed), built the first time a method `usesText`.
-    private lazy var words = BM25(texts: (0..<spans.documentCount).map { engine.model.tokenizer.decodeText(spans.tokens(ofDocument: $0)) })
+    /// BM25 over the documents' words (`documentTexts`), built the first time a method `usesText`.
+    private lazy var words = BM25(texts: documentTexts())
 
     public init(engine: GradientEngine, parameters: LoRAParameters, index: AttributionIndex, spans: SpanIndex, documents: TrainingDocuments?) throws {
         let path = documents?.path ?? "the adapter's index"
@@ -152,6 +151,12 @@ public final class Attributor {
 
     /// A query gradient projected as the index's documents were.
     public func features(of queryGradient: [Float]) -> [Float] { projection.project([queryGradient], pool: pool)[0] }
+
+    /// Every document's text in index order, decoded from the span index's tokens (so the
+    /// datanet file is not needed).
+    public func documentTexts() -> [String] {
+        (0..<spans.documentCount).map { engine.model.tokenizer.decodeText(spans.tokens(ofDocument: $0)) }
+    }
 
     /// Every document's BM25 score for the words of `prompt` followed by `completion`, in
     /// index order: the text relevance of a method that `usesText`.

@@ -62,7 +62,7 @@ struct AttributionSpeedBench {
                                    blocks: index.features.blocks)
         let tokenizer = model.tokenizer
         let gradient = try attributor.queryGradient(prompt: tokenizer.encode(query.prompt), completion: tokenizer.encode(query.completion))
-        let texts = (0..<index.documents.count).map { tokenizer.decodeText(attributor.spans.tokens(ofDocument: $0)) }
+        let texts = attributor.documentTexts()
         let wordsStart = DispatchTime.now().uptimeNanoseconds
         let words = BM25(texts: (0..<documents).map { texts[$0 % texts.count] })
         let wordsMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - wordsStart) / 1e6
