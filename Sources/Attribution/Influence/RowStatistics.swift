@@ -3,7 +3,8 @@ import Inference
 /// What some methods score with besides the rows and the query, each computed from the rows
 /// the first time a method needs it and kept for every later query (an `Attributor` keeps one
 /// per index): the `FeatureStandardization` of `standardized`, `centered`, `csls` and
-/// `expanded`, the `Hubness` of `csls` and `expanded`, and the `BlockFisher` of `fisher`.
+/// `expanded`, the `Hubness` of `csls` and `expanded`, and the `BlockFisher` of `fisher` and
+/// `hybrid`.
 /// Each follows bit for bit from the rows, so a verifier derives the same. Used from one thread
 /// at a time.
 public final class RowStatistics<Rows: ScoringRows> {

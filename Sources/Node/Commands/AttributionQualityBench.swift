@@ -85,7 +85,8 @@ struct AttributionQualityBench {
         for (number, query) in task.queries.enumerated() {
             let attributed = task.attributedTokens(query, tokenizer: tokenizer)
             let gradient = try attributor.queryGradient(prompt: attributed.prompt, completion: attributed.completion)
-            let relevance = attributor.textRelevance(prompt: attributed.prompt, completion: attributed.completion)
+            // The attributor scores the words itself on the index; full gradients need them passed.
+            let relevance = exact ? attributor.textRelevance(prompt: attributed.prompt, completion: attributed.completion) : nil
             for (method, isExact) in variants {
                 let scores = isExact
                     ? InfluenceScorer.scores(method, statistics: exactStatistics!, query: gradient, textRelevance: relevance)
