@@ -81,24 +81,21 @@ import Testing
     /// `hybrid` is `fisher`'s scores over their standard deviation plus the text relevance over
     /// its own, written out; a relevance equal for every document adds nothing, and a document
     /// holding none of the query's words keeps its influence's sign.
-    @Test func hybridAddsInfluenceAndTextEachOverItsDeviation() {
+    @Test func hybridAddsInfluenceAndTextEachOverItsRange() {
         let blocks = [0..<5, 5..<16]
         let matrix = GradientMatrix(rows: Self.rows(9, width: 16, seed: 7), blocks: blocks), query = Self.rows(1, width: 16, seed: 8)[0]
         let pool = WorkerPool(threadCount: 2)
         let influence = InfluenceScorer.scores(.fisher, documents: matrix, query: query, pool: pool)
         let relevance: [Double] = [0, 0, 3.5, 0, 1.25, 0, 0, 7, 0]
-        func deviation(_ values: [Double]) -> Double {
-            let mean = values.reduce(0, +) / Double(values.count)
-            return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
-        }
+        func range(_ values: [Double]) -> Double { values.max()! - values.min()! }
         let hybrid = InfluenceScorer.scores(.hybrid, documents: matrix, query: query, textRelevance: relevance, pool: pool)
         for k in 0..<9 {
-            let expected = influence[k] / deviation(influence) + relevance[k] / deviation(relevance)
+            let expected = influence[k] / range(influence) + relevance[k] / 7
             #expect(abs(hybrid[k] - expected) <= 1e-12 * max(1, abs(expected)), "\(k): \(hybrid[k]) vs \(expected)")
             if relevance[k] == 0 { #expect((hybrid[k] > 0) == (influence[k] > 0), "\(k)") }
         }
         let flat = InfluenceScorer.scores(.hybrid, documents: matrix, query: query, textRelevance: [Double](repeating: 2, count: 9), pool: pool)
-        #expect(zip(flat, influence).allSatisfy { abs($0 - $1 / deviation(influence)) <= 1e-12 * max(1, abs($0)) })
+        #expect(zip(flat, influence).allSatisfy { abs($0 - $1 / range(influence)) <= 1e-12 * max(1, abs($0)) })
     }
 
     /// A text relevance for `count` documents, as BM25 gives: mostly zero, some positive.

@@ -32,7 +32,7 @@ public enum InfluenceMethod: String, Sendable, CaseIterable {
     /// as any query.
     case fisher
     /// `fisher`'s influence plus the BM25 relevance of the document's words to the query's
-    /// words, each divided by its standard deviation over the documents (`HybridScores`): the
+    /// words, each divided by its range over the documents (`HybridScores`): the
     /// gradient's evidence and the text's, which fail on different documents.
     case hybrid
 
