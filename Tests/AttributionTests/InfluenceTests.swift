@@ -78,8 +78,8 @@ import Testing
         }
     }
 
-    /// `hybrid` is `fisher`'s scores over their standard deviation plus the text relevance over
-    /// its own, written out; a relevance equal for every document adds nothing, and a document
+    /// `hybrid` is `fisher`'s scores over their range (largest minus smallest) plus the text
+    /// relevance over its own, written out; a relevance equal for every document adds nothing, and a document
     /// holding none of the query's words keeps its influence's sign.
     @Test func hybridAddsInfluenceAndTextEachOverItsRange() {
         let blocks = [0..<5, 5..<16]
