@@ -90,7 +90,7 @@ import Testing
         func range(_ values: [Double]) -> Double { values.max()! - values.min()! }
         let hybrid = InfluenceScorer.scores(.hybrid, documents: matrix, query: query, textRelevance: relevance, pool: pool)
         for k in 0..<9 {
-            let expected = influence[k] / range(influence) + relevance[k] / 7
+            let expected = influence[k] / range(influence) + relevance[k] / range(relevance)
             #expect(abs(hybrid[k] - expected) <= 1e-12 * max(1, abs(expected)), "\(k): \(hybrid[k]) vs \(expected)")
             if relevance[k] == 0 { #expect((hybrid[k] > 0) == (influence[k] > 0), "\(k)") }
         }
