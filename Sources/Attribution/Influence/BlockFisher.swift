@@ -10,9 +10,10 @@ import Inference
 /// `F_l = (1/n) Σ_i g_li g_liᵀ` and the damping `λ_l = dampingShare · mean_i ‖g_li‖²`, a share
 /// of `F_l`'s trace. The trace, unlike the mean eigenvalue (`trace / d_l`), is the same for
 /// full gradients and for their projection (which keeps norms), so the index's scores follow
-/// the exact ones (docs/attribution.md). A query's `v_l` becomes
-/// `u_l = (F_l + λ_l I)⁻¹ v_l`, and document `k` scores `Σ_l u_l · g_lk` (`InfluenceScorer`
-/// quantizes `u` as any query, so on an index that is one integer inner product per row).
+/// the exact ones (docs/attribution-experiments.md, "The damping since `hybrid`"). A query's
+/// `v_l` becomes `u_l = (F_l + λ_l I)⁻¹ v_l`, and document `k` scores `Σ_l u_l · g_lk`
+/// (`InfluenceScorer` quantizes `u` as any query, so on an index that is one integer inner
+/// product per row).
 ///
 /// A block with no more values than documents keeps the Cholesky factor of `F_l + λ_l I`
 /// (`d_l × d_l`); a wider one (the full gradients of a small datanet, or a wide block of a
@@ -27,7 +28,7 @@ import Inference
 /// least 4,608 documents.
 public struct BlockFisher: Sendable {
     /// The share of each block's trace added to its diagonal (chosen on `bench attribution`
-    /// with its fidelity check; docs/attribution.md).
+    /// with its fidelity check; docs/attribution-experiments.md).
     public static let dampingShare = 0.01
     /// Rows whose block values are formed at a time while the Fisher is summed.
     static let rowsPerPass = 1_024

@@ -9,7 +9,7 @@ import Inference
 /// own row, taken as a query, against the datanet's first `references` documents (`d`
 /// itself left out). A fixed reference set keeps the cost linear in the datanet
 /// (`count × references` inner products) and scored as well as all documents on
-/// `bench attribution` (docs/attribution.md). Each `r_d` is the average of its sorted scores
+/// `bench attribution` (docs/attribution-experiments.md). Each `r_d` is the average of its sorted scores
 /// in descending order, so it is as deterministic as the scores.
 public struct Hubness: Sendable {
     /// Documents every row is compared with: the datanet's first.

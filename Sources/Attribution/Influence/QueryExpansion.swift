@@ -12,7 +12,7 @@ import Inference
 /// deterministic as the scores it starts from. Documents close to the query weigh in and
 /// distant ones hardly: on DataInf's tasks a query's best documents share its class and pull
 /// the rest of the class up, while a planted fact's best documents are far from its query
-/// and leave it nearly unchanged (docs/attribution.md).
+/// and leave it nearly unchanged (docs/attribution-experiments.md).
 public enum QueryExpansion {
     /// Best documents added to the query.
     public static let documents = 10

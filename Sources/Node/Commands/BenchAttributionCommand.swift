@@ -13,7 +13,7 @@ enum BenchAttributionCommand {
     /// The training each task's adapter gets (`tributary train` flags), unless overridden.
     /// Longer training did not help: on planted facts, 8 epochs at 2e-3 lowered cosine's top-1
     /// from 0.48 to 0.35 and the adapter still answered none of the questions
-    /// (docs/attribution.md, "What the quality benchmark shows").
+    /// (docs/attribution-experiments.md).
     static func defaultTraining(_ task: String) -> AttributionQualityBench.Training {
         switch task {
         case PlantedFactsGenerator.taskName: .init(epochs: 3, learningRate: 1e-3, rank: 8, targets: "q_proj,v_proj", batchSize: 8)
