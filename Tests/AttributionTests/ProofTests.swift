@@ -62,6 +62,30 @@ import Testing
         #expect(throws: AttributionProofError.self) { try AttributionProof(json: Data("{}".utf8)) }
     }
 
+    /// What a reader refuses as too large, with the limit named: more documents than
+    /// `entriesMax`, a span text longer than `textBytesMax` (checked before the record is formed).
+    @Test func oversizeProofsAreRefusedWithTheLimit() throws {
+        let key = SigningKey()
+        let proof = Self.proof(key: key)
+        let many = AttributionProof(
+            chainID: proof.chainID, requestHash: proof.requestHash, adapterID: proof.adapterID, baseModel: proof.baseModel,
+            promptTokens: proof.promptTokens, completionTokens: proof.completionTokens, method: proof.method, indexRoot: proof.indexRoot,
+            documentCount: AttributionProof.entriesMax + 1,
+            influence: (0...AttributionProof.entriesMax).map { .init(document: Self.digest("doc\($0)"), contributor: nil, score: 1) },
+            contributors: proof.contributors, spans: proof.spans, provider: proof.provider, signature: proof.signature
+        ).signed(by: key)
+        #expect(throws: AttributionProofError.malformed("it would list 10001 documents; a proof lists at most 10000 (ask for a smaller top)")) {
+            try AttributionProof(json: many.json())
+        }
+        var object = try JSONSerialization.jsonObject(with: proof.json()) as! [String: Any]
+        var spans = object["spans"] as! [[String: Any]]
+        spans[0]["text"] = String(repeating: "=", count: AttributionProof.textBytesMax + 1)
+        object["spans"] = spans
+        #expect(throws: AttributionProofError.malformed("a verbatim span is 16385 bytes of text; a proof holds spans of at most 16384")) {
+            try AttributionProof(json: JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
     @Test func tokenHashesAreBigEndianWords() {
         #expect(AttributionProof.tokensHash([1, 258]) == Digest.blake2b([0, 0, 0, 1, 0, 0, 1, 2] as [UInt8]))
     }

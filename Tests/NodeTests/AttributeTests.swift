@@ -65,7 +65,12 @@ import Testing
         let spans = copied["spans"] as! [[String: Any]]
         #expect(spans.contains { ($0["docs"] as? [String]) == [Digest.blake2bHex(texts[3])] && ($0["text"] as! String).contains("Kessaly") }, "\(spans)")
 
+        // An answer longer than the query gradient covers is refused before generating it.
+        let long = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "Varnholm", "--max-tokens", "4000"])
+        #expect(long.status == 2 && long.stderr.contains("attribution covers at most 2048"), "\(long.stderr)")
+
         try checkProofs(directory: directory, adapter: adapter, data: data)
+        try checkRebuildSettings(directory: directory, adapter: adapter, data: data)
 
         // Another datanet file, and a damaged index, are refused.
         try datanet.split(separator: "\n").dropLast().joined(separator: "\n").write(toFile: directory + "/fewer.jsonl", atomically: true, encoding: .utf8)
@@ -166,6 +171,35 @@ extension AttributeTests {
         try Data(weights).write(to: URL(fileURLWithPath: other + "/adapter_model.safetensors"))
         let otherAdapter = try verify(proofPath, ["--adapter", other, "--datanet", data])
         #expect(otherAdapter.status == 1 && otherAdapter.stderr.contains("adapter"), "\(otherAdapter.stderr)")
+    }
+}
+
+extension AttributeTests {
+    /// A proof made on an index of other settings (fewer features, shorter documents) verifies
+    /// on a machine without that index: the rebuild takes the proof's features and, when told,
+    /// the document length, and says which settings it used when the root differs.
+    func checkRebuildSettings(directory: String, adapter: String, data: String) throws {
+        let small = directory + "/small-adapter", keyPath = directory + "/small.key", proofPath = directory + "/small-proof.json"
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        for name in ["adapter_config.json", "adapter_model.safetensors"] {
+            try FileManager.default.copyItem(atPath: adapter + "/" + name, toPath: small + "/" + name)
+        }
+        let indexed = try Tributary.run(["attribute", "index", "--adapter", small, "--datanet", data, "--features", "4000",
+                                         "--max-tokens-per-doc", "8", "--threads", "1"])
+        #expect(indexed.status == 0, "\(indexed.stderr)")
+        #expect(try Tributary.run(["keys", "new", "--out", keyPath]).status == 0)
+        let made = try Tributary.run(["attribute", "--adapter", small, "--datanet", data, "--prompt", "The capital of the island of Varnholm is",
+                                      "--completion", " Quelspire.", "--threads", "1", "--proof", proofPath, "--key", keyPath, "--chain-id", "prooftest"])
+        #expect(made.status == 0, "\(made.stderr)")
+        try FileManager.default.removeItem(atPath: small + "/attribution")
+
+        func verify(_ extra: [String]) throws -> Tributary.Result {
+            try Tributary.run(["attribute", "--verify", proofPath, "--adapter", small, "--datanet", data, "--threads", "1"] + extra)
+        }
+        let unknownLength = try verify([])
+        #expect(unknownLength.status == 1 && unknownLength.stderr.contains("--features 4000 --max-tokens-per-doc 256"), "\(unknownLength.stderr)")
+        let told = try verify(["--max-tokens-per-doc", "8"])
+        #expect(told.status == 0 && told.stdout.contains("verified"), "\(told.stderr)")
     }
 }
 

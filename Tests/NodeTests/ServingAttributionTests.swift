@@ -5,8 +5,9 @@ import Testing
 
 /// `"attribution": true` on a serving node: the answer carries the attribution and a proof id,
 /// `GET /v1/attributions/{id}` gives the signed proof, `attribute --verify` accepts it by
-/// recomputation; the base model, an adapter without an index and a node with attribution off
-/// are answered as documented.
+/// recomputation; the base model, an adapter without an index, an answer longer than attribution
+/// covers and a node with attribution off are answered as documented, and a node keeps only
+/// its newest proofs past `attribution_proofs_bytes_max`.
 @Suite(.serialized) struct ServingAttributionTests {
     @Test(.timeLimit(.minutes(5))) func answersCarryAVerifiableSignedAttribution() throws {
         let (directory, home) = try ServingTests.home("serving-attribution")
@@ -76,13 +77,31 @@ import Testing
         #expect(unindexed.status == 400 && String(decoding: unindexed.body, as: UTF8.self).contains("no attribution index"))
         #expect(try ask("facts", attribution: ["method": "nope"]).status == 400)
         #expect(try ask("facts", attribution: false).json["attribution"] == nil)
+        let long = try HTTP.post("\(node.url)/v1/completions", json: ["model": "facts", "prompt": "Varnholm", "max_tokens": 2048, "attribution": true])
+        #expect(long.status == 400 && String(decoding: long.body, as: UTF8.self).contains("covers at most 2048"), "\(long.json)")
         node.stop()
 
-        // Attribution off: the answer still comes, with the reason.
         let configPath = home + "/config.json"
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
-        config["attribution_queue_max"] = 0
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        func configure(_ key: String, _ value: Int) throws {
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]
+            config[key] = value
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        }
+        // A store of 1 KiB keeps only the newest proof: the earlier ones go at start and on each write.
+        try configure("attribution_proofs_bytes_max", 1_024)
+        let small = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+        #expect(try HTTP.get("\(small.url)/v1/attributions/\(proofID)").status == 404)
+        let proofIDs = try (0..<2).map { index in
+            let answer = try HTTP.post("\(small.url)/v1/completions", json: ["model": "facts", "prompt": "Varnholm \(index)", "max_tokens": 3, "attribution": true])
+            return (answer.json["attribution"] as? [String: Any])?["proof_id"] as? String ?? ""
+        }
+        #expect(try HTTP.get("\(small.url)/v1/attributions/\(proofIDs[0])").status == 404)
+        #expect(try HTTP.get("\(small.url)/v1/attributions/\(proofIDs[1])").status == 200)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/attributions").filter { $0.hasSuffix(".json") } == [proofIDs[1] + ".json"])
+        small.stop()
+
+        // Attribution off: the answer still comes, with the reason.
+        try configure("attribution_queue_max", 0)
         let off = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
         let skipped = try HTTP.post("\(off.url)/v1/completions", json: ["model": "facts", "prompt": "Varnholm", "max_tokens": 3, "attribution": true])
         let reason = (skipped.json["attribution"] as? [String: Any])

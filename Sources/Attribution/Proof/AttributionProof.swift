@@ -84,7 +84,21 @@ public struct AttributionProof: Sendable, Equatable {
     public static let version: UInt8 = 1
     /// Most documents, contributors and spans a proof lists (each).
     public static let entriesMax = 10_000
+    /// Longest span text a proof holds, in UTF-8 bytes.
     public static let textBytesMax = 16_384
+
+    /// What makes a proof of these lists larger than a proof may be (the limits a reader
+    /// holds it to), or nil when it fits.
+    static func sizeDefect(influence: Int, contributors: Int, spanTexts: [String]) -> String? {
+        for (count, what, remedy) in [(influence, "documents", " (ask for a smaller top)"), (contributors, "contributors", ""),
+                                      (spanTexts.count, "spans", "")] where count > entriesMax {
+            return "it would list \(count) \(what); a proof lists at most \(entriesMax)\(remedy)"
+        }
+        if let long = spanTexts.first(where: { $0.utf8.count > textBytesMax }) {
+            return "a verbatim span is \(long.utf8.count) bytes of text; a proof holds spans of at most \(textBytesMax)"
+        }
+        return nil
+    }
 
     public let chainID: String
     public let requestHash: Digest
@@ -157,20 +171,24 @@ public struct AttributionProof: Sendable, Equatable {
         return Digest.blake2b(writer.bytes)
     }
 
-    /// The record of `result` (its first `top` documents; 0: all), signed by `key`.
+    /// The record of `result` (its first `top` documents; 0: all), signed by `key`; throws
+    /// `tooLarge` when the record would exceed a proof's limits (`entriesMax`, `textBytesMax`).
     public init(
         signing result: AttributionResult, top: Int, requestHash: Digest, baseModel: Digest, promptTokens: [Int32], spanMinTokens: Int,
         key: SigningKey, chainID: String
-    ) {
-        self = AttributionProof(result: result, top: top, requestHash: requestHash, baseModel: baseModel, promptTokens: promptTokens,
+    ) throws(AttributionProofError) {
+        self = try AttributionProof(result: result, top: top, requestHash: requestHash, baseModel: baseModel, promptTokens: promptTokens,
                                 spanMinTokens: spanMinTokens, provider: key.publicKey, chainID: chainID).signed(by: key)
     }
 
     /// The record of `result` (its first `top` documents; 0: all) with no signature yet.
     init(result: AttributionResult, top: Int, requestHash: Digest, baseModel: Digest, promptTokens: [Int32], spanMinTokens: Int,
-         provider: PublicKey, chainID: String) {
+         provider: PublicKey, chainID: String) throws(AttributionProofError) {
         precondition(top >= 0 && !promptTokens.isEmpty, "a proof needs a prompt and a non-negative top")
         let shown = top == 0 ? result.influence : Array(result.influence.prefix(top))
+        if let defect = Self.sizeDefect(influence: shown.count, contributors: result.contributors.count, spanTexts: result.spans.map(\.text)) {
+            throw .tooLarge(defect)
+        }
         self.init(
             chainID: chainID, requestHash: requestHash, adapterID: result.adapterID, baseModel: baseModel, promptTokens: promptTokens,
             completionTokens: result.completionTokens,

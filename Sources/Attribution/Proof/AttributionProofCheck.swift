@@ -20,17 +20,17 @@ public enum AttributionProofCheck {
         guard let method = InfluenceMethod(rawValue: proof.method.name) else {
             throw AttributionProofError.malformed("unknown method '\(proof.method.name)' (known: \(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let vocabulary = Int32(attributor.engine.configuration.vocabularySize)
+        let vocabulary = Int32(attributor.engine.configuration.vocabularySize), tokensMax = attributor.engine.sequenceTokensLimit
         guard !proof.promptTokens.isEmpty, !proof.completionTokens.isEmpty,
               (proof.promptTokens + proof.completionTokens).allSatisfy({ (0..<vocabulary).contains($0) }),
-              proof.promptTokens.count + proof.completionTokens.count <= GradientEngine.sequenceTokensMax,
+              proof.promptTokens.count + proof.completionTokens.count <= tokensMax,
               proof.method.spanMinTokens >= 1
-        else { throw AttributionProofError.malformed("the prompt and completion must be non-empty token ids below \(vocabulary), at most \(GradientEngine.sequenceTokensMax) in all, and span_min_tokens at least 1") }
+        else { throw AttributionProofError.malformed("the prompt and completion must be non-empty token ids below \(vocabulary), at most \(tokensMax) in all, and span_min_tokens at least 1") }
         let result = try attributor.attribute(
             prompt: proof.promptTokens, completion: proof.completionTokens, method: method, exact: proof.method.exact,
             spanRules: SpanRules(minTokens: proof.method.spanMinTokens))
         let top = proof.influence.count == index.documents.count ? 0 : proof.influence.count
-        let recomputed = AttributionProof(
+        let recomputed = try AttributionProof(
             result: result, top: top, requestHash: proof.requestHash, baseModel: baseModel, promptTokens: proof.promptTokens,
             spanMinTokens: proof.method.spanMinTokens, provider: proof.provider, chainID: proof.chainID)
         guard recomputed.record != proof.record else { return }

@@ -76,10 +76,12 @@ extension AttributionProof {
             }
             guard let providerKey = PublicKey(hex: provider) else { throw AttributionProofError.malformed("provider is not a public key: \(provider)") }
             guard let signatureValue = Signature(hex: signature) else { throw AttributionProofError.malformed("signature is not 128 hex digits") }
-            guard chain_id.utf8.count <= SigningDomain.chainIDMaxBytes, method.name.utf8.count <= 64,
-                  [influence.count, contributors.count, spans.count].allSatisfy({ $0 <= AttributionProof.entriesMax }),
-                  spans.allSatisfy({ $0.text.utf8.count <= AttributionProof.textBytesMax })
-            else { throw AttributionProofError.malformed("a field exceeds its limit") }
+            guard chain_id.utf8.count <= SigningDomain.chainIDMaxBytes, method.name.utf8.count <= 64 else {
+                throw AttributionProofError.malformed("the chain id or the method name exceeds its limit")
+            }
+            if let defect = AttributionProof.sizeDefect(influence: influence.count, contributors: contributors.count, spanTexts: spans.map(\.text)) {
+                throw AttributionProofError.malformed(defect)
+            }
             return AttributionProof(
                 chainID: chain_id, requestHash: try digest(request_hash, "request_hash"), adapterID: try digest(adapter, "adapter"),
                 baseModel: try digest(base_model, "base_model"), promptTokens: prompt_tokens, completionTokens: completion_tokens,
@@ -105,12 +107,15 @@ public enum AttributionProofError: Error, CustomStringConvertible, Equatable {
     case badSignature(provider: String)
     /// Recomputing the attribution gave something else (`field`: what differs first).
     case mismatch(field: String, proof: String, recomputed: String)
+    /// The attribution has more than a proof may hold (`AttributionProof.sizeDefect`).
+    case tooLarge(String)
 
     public var description: String {
         switch self {
         case let .malformed(reason): "not a valid attribution proof: \(reason)"
         case let .badSignature(provider): "the signature does not verify for provider \(provider): the proof was altered after signing"
         case let .mismatch(field, proof, recomputed): "the proof does not match the recomputation: \(field) is \(proof) in the proof, \(recomputed) recomputed"
+        case let .tooLarge(reason): "the attribution is too large for a proof: \(reason)"
         }
     }
 }

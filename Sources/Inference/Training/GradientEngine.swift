@@ -50,6 +50,9 @@ public final class GradientEngine {
     /// Threads the engine computes with.
     public var threadCount: Int { pool.threadCount }
 
+    /// Most tokens one sequence of a batch may hold: the model's context, up to `sequenceTokensMax`.
+    public var sequenceTokensLimit: Int { min(configuration.contextLength, Self.sequenceTokensMax) }
+
     /// The mean cross-entropy of `batch`'s targets and its gradient with respect to
     /// `parameters.values`.
     public func lossAndGradient(_ batch: [TrainingSequence], parameters: LoRAParameters) throws(TrainingError) -> BatchGradient {
@@ -69,7 +72,7 @@ public final class GradientEngine {
         let c = configuration
         guard !batch.isEmpty else { throw .emptyBatch }
         guard parameters.configuration == c else { throw .configurationMismatch }
-        let limit = min(c.contextLength, Self.sequenceTokensMax)
+        let limit = sequenceTokensLimit
         for sequence in batch {
             guard !sequence.tokens.isEmpty else { throw .emptySequence }
             guard sequence.tokens.count <= limit else { throw .sequenceTooLong(length: sequence.tokens.count, limit: limit) }

@@ -87,7 +87,7 @@ struct CompletionParameters {
             guard let method = InfluenceMethod(rawValue: name) else {
                 throw Invalid("'attribution.method' must be one of \(InfluenceMethod.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            attribution = Attribution(method: method, top: try Self.number(options, ["top"], default: Attribution.topDefault, in: 0...100_000))
+            attribution = Attribution(method: method, top: try Self.number(options, ["top"], default: Attribution.topDefault, in: 0...AttributionProof.entriesMax))
         default: throw Invalid("'attribution' must be true, false or {\"method\", \"top\"}")
         }
         sampling = SamplingParameters(temperature: Float(temperature), topK: topK, topP: Float(topP), seed: seed)

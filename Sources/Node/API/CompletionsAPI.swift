@@ -90,6 +90,11 @@ struct CompletionsAPI: Sendable {
                 return Self.error(400, "invalid_request", error.message)
             }
         }
+        if let adapter, let refusal = attributionRefusal(adapter, asked: parameters.attribution != nil, paid: paid,
+                                                         tokens: promptTokens!.count + parameters.maxTokens) {
+            paid?.release()
+            return Self.error(400, "invalid_request", refusal)
+        }
         let generationRequest = parameters.generation(promptTokens: promptTokens!)
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: generationRequest.promptTokens.count)
         let wanted = parameters.attribution, requestHash = Digest.blake2b(request.body)
@@ -174,6 +179,17 @@ struct CompletionsAPI: Sendable {
             paid?.release()
             return Self.error(503, "generation_failed", failure.message)
         }
+    }
+
+    /// Why a request on `adapter` whose prompt and longest answer hold `tokens` tokens is refused
+    /// before generation, or nil: its answer must be attributed — the client asked, or its
+    /// payment leaves the contributors an escrow that only an attribution releases — and
+    /// attribution covers fewer tokens.
+    private func attributionRefusal(_ adapter: AdapterInfo, asked: Bool, paid: PaidRequest?, tokens: Int) -> String? {
+        let paysContributors = paid.map { $0.settler.leavesEscrow(charged: $0.payment.authorization.amount, adapter: $0.adapter) } ?? false
+        guard asked || (paysContributors && AttributionService.hasIndex(adapter)), tokens > service.attribution.tokensMax else { return nil }
+        let why = asked ? "attribution" : "the contributors' share of the payment is released by attribution, which"
+        return "\(why) covers at most \(service.attribution.tokensMax) prompt and completion tokens, and this prompt with max_tokens could reach \(tokens): lower max_tokens or shorten the prompt"
     }
 
     /// After a settlement that leaves the contributors an escrow, releases it by the answer's

@@ -30,8 +30,8 @@ enum AttributeCommand {
         let builder = AttributionIndexBuilder(
             engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!,
             seed: try arguments.integer("seed", default: 1, in: 0...UInt64.max),
-            featureBudget: try arguments.integer("features", default: GradientProjection.featureBudgetDefault, in: GradientBlocks(parameters).blocks.count...1 << 20),
-            maxTokensPerDocument: try arguments.integer("max-tokens-per-doc", default: 256, in: 2...GradientEngine.sequenceTokensMax))
+            featureBudget: try featureBudget(arguments, parameters, default: GradientProjection.featureBudgetDefault),
+            maxTokensPerDocument: try maxTokensPerDocument(arguments, default: maxTokensPerDocumentDefault))
         let start = DispatchTime.now().uptimeNanoseconds
         let (index, spans) = try builder.build(documents) { done in
             if done % 64 == 0 || done == documents.count { Output.note("indexed \(done)/\(documents.count) documents") }
@@ -43,6 +43,17 @@ enum AttributeCommand {
         Output.note(String(format: "%d documents in %.1f s (%.1f documents/s), %d features (%d bytes) per document", documents.count, seconds,
                            Double(documents.count) / seconds, index.featureCount, index.featureBytesPerDocument))
         print(index.root.hex)
+    }
+
+    /// Tokens kept of each document unless `--max-tokens-per-doc` says otherwise: train's default.
+    static let maxTokensPerDocumentDefault = 256
+
+    static func featureBudget(_ arguments: ParsedArguments, _ parameters: LoRAParameters, default budget: Int) throws -> Int {
+        try arguments.integer("features", default: budget, in: GradientBlocks(parameters).blocks.count...1 << 20)
+    }
+
+    static func maxTokensPerDocument(_ arguments: ParsedArguments, default tokens: Int) throws -> Int {
+        try arguments.integer("max-tokens-per-doc", default: tokens, in: 2...GradientEngine.sequenceTokensMax)
     }
 
     static let attribute = CommandSpec(
@@ -83,6 +94,8 @@ enum AttributeCommand {
             .init(name: "chain-id", value: "ID", help: "Chain the proof is signed for (default: the chain of --home's genesis)."),
             .init(name: "verify", value: "FILE", help: "Check the proof in FILE (recomputed when --adapter is given)."),
             .flag("rebuild-index", "With --verify: rebuild the index from --datanet even if one is beside the adapter."),
+            .init(name: "features", value: "N", help: "With --verify, for a rebuilt index: features per document (default: the proof's projection dimension; for an --exact proof the index beside the adapter's, else 32760)."),
+            .init(name: "max-tokens-per-doc", value: "N", help: "With --verify, for a rebuilt index: tokens kept of each document (default: the index beside the adapter's, else 256, as train)."),
             ModelCommands.modelOption, ModelCommands.homeOption, ModelCommands.threadsOption,
         ]
     ) { arguments in
@@ -109,9 +122,16 @@ enum AttributeCommand {
         let completion: [Int32]
         let completionText = arguments.value("completion")
         let maxTokens = try arguments.integer("max-tokens", default: 32, in: 1...4096)
+        let tokensMax = engine.sequenceTokensLimit
         if let completionText {
             completion = tokenizer.encode(completionText)
+            guard promptTokens.count + completion.count <= tokensMax else {
+                throw UsageError("the prompt and completion are \(promptTokens.count + completion.count) tokens; attribution covers at most \(tokensMax)")
+            }
         } else {
+            guard promptTokens.count + maxTokens <= tokensMax else {
+                throw UsageError("the prompt (\(promptTokens.count) tokens) and --max-tokens \(maxTokens) could reach \(promptTokens.count + maxTokens) tokens; attribution covers at most \(tokensMax)")
+            }
             let generator = TextGenerator(engine: InferenceEngine(model: engine.model, threads: engine.threadCount))
             completion = try generator.generate([GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, adapter: adapter)])[0].tokens
         }
@@ -125,7 +145,7 @@ enum AttributeCommand {
             var request: [String: Any] = ["adapter": adapter.id, "prompt": prompt, "method": method.rawValue, "exact": arguments.flag("exact"), "top": top]
             if let completionText { request["completion"] = completionText } else { request["max_tokens"] = maxTokens }
             let requestBytes = try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys])
-            let proof = AttributionProof(signing: result, top: top, requestHash: Digest.blake2b(requestBytes), baseModel: baseModel,
+            let proof = try AttributionProof(signing: result, top: top, requestHash: Digest.blake2b(requestBytes), baseModel: baseModel,
                                          promptTokens: promptTokens, spanMinTokens: rules.minTokens, key: key, chainID: chainID)
             try proof.json().write(to: URL(fileURLWithPath: path), options: .atomic)
             proofID = proof.id.hex
@@ -169,13 +189,19 @@ enum AttributeCommand {
             guard let documents else {
                 throw CommandError("the index beside the adapter is missing or has another root than the proof's \(proof.indexRoot.hex): give --datanet to rebuild it")
             }
-            // The proof's seed and the index's feature budget and document length rebuild the features.
-            let budget = stored?.0.featureBudget ?? GradientProjection.featureBudgetDefault
-            let maxTokens = stored?.0.maxTokensPerDocument ?? 256
+            // The proof names the seed and, unless exact, the features per document (the budget
+            // when it is at most the gradient's width, the width otherwise: either way the same
+            // split); the document length is the index's or train's unless given.
+            let budget = try featureBudget(arguments, parameters, default: proof.method.exact
+                ? stored?.0.featureBudget ?? GradientProjection.featureBudgetDefault : proof.method.projectionDimension)
+            let maxTokens = try maxTokensPerDocument(arguments, default: stored?.0.maxTokensPerDocument ?? maxTokensPerDocumentDefault)
             let builder = AttributionIndexBuilder(engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!, seed: proof.method.seed,
                                                   featureBudget: budget, maxTokensPerDocument: maxTokens)
-            Output.note("rebuilding the attribution index from \(documents.path)")
+            Output.note("rebuilding the attribution index from \(documents.path) (--features \(budget) --max-tokens-per-doc \(maxTokens))")
             stored = try builder.build(documents)
+            guard stored!.0.root == proof.indexRoot else {
+                throw CommandError("\(path): the index rebuilt from \(documents.path) with --features \(budget) --max-tokens-per-doc \(maxTokens) has root \(stored!.0.root.hex), not the proof's \(proof.indexRoot.hex): another datanet, or an index built with other settings (give them)")
+            }
         }
         let (index, spans) = stored!
         let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: documents)

@@ -24,7 +24,8 @@ struct AttributionServingBench {
         let service = try ModelService(
             path: modelPath, threads: threads, activations: .float32, limits: GenerationScheduler.Limits(), adapterBudgetBytes: 1 << 30,
             adapterDirectory: directory + "/adapters", attributionQueueMax: NodeConfig().attribution_queue_max, attributionKey: SigningKey(),
-            chainID: "bench", proofDirectory: directory + "/attributions", log: Logger(format: .human, level: .warning))
+            chainID: "bench", proofs: try AttributionProofStore(directory: directory + "/attributions", bytesMax: NodeConfig().attribution_proofs_bytes_max),
+            log: Logger(format: .human, level: .warning))
         defer { service.stop() }
         var api = HTTPRouter()
         CompletionsAPI(service: service, policy: OpenServingPolicy()).register(in: &api, budget: ConnectionBudget(connectionsMax: .max))

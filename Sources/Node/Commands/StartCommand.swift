@@ -158,7 +158,8 @@ enum StartCommand {
         let service = try ModelService(
             path: path, threads: threads, activations: activations, limits: limits, adapterBudgetBytes: config.adapter_budget_bytes,
             adapterDirectory: NodeHome(arguments: arguments).file("adapters"), attributionQueueMax: config.attribution_queue_max,
-            attributionKey: nodeKey, chainID: chainID, proofDirectory: NodeHome(arguments: arguments).file("attributions"), log: log)
+            attributionKey: nodeKey, chainID: chainID,
+            proofs: try AttributionProofStore(directory: NodeHome(arguments: arguments).file("attributions"), bytesMax: config.attribution_proofs_bytes_max), log: log)
         log.info("serving model", ["model": service.name, "path": path, "threads": threads, "activations": service.scheduler.engine.activations.rawValue, "adapters": service.adapters.adapters.count])
         print("OpenAI-style API: model \(service.name) and \(service.adapters.adapters.count) adapter(s) at /v1/completions and /v1/chat/completions")
         return service

@@ -34,8 +34,9 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
     private let condition = NSCondition()
     private var queue: [(Job, @Sendable (Outcome) -> Void)] = []
     private var stopped = false
-    /// Attributors of recently used adapters (each holds its index's features and projection).
-    private var attributors: [(id: String, attributor: Attributor)] = []
+    /// Attributors of the most recently used adapters (each holds its index's features,
+    /// projection and scoring statistics).
+    private var attributors = RecentlyUsed<Attributor>(capacity: attributorsMax)
     static let attributorsMax = 4
     /// Linux's SCHED_IDLE policy (`<linux/sched.h>`), which Glibc's Swift overlay does not export.
     static let schedIdle: Int32 = 5
@@ -54,6 +55,9 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
         thread.name = "attribution"
         thread.start()
     }
+
+    /// Most prompt and completion tokens an answer may hold to be attributed.
+    var tokensMax: Int { engine.sequenceTokensLimit }
 
     /// Whether `adapter` has an attribution index beside it.
     static func hasIndex(_ adapter: AdapterInfo) -> Bool {
@@ -109,7 +113,7 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
         do {
             let attributor = try attributor(for: job.adapter)
             let result = try attributor.attribute(prompt: job.promptTokens, completion: job.completionTokens, method: job.method, exact: false, spanRules: SpanRules())
-            let proof = AttributionProof(signing: result, top: job.top, requestHash: job.requestHash, baseModel: baseModel, promptTokens: job.promptTokens,
+            let proof = try AttributionProof(signing: result, top: job.top, requestHash: job.requestHash, baseModel: baseModel, promptTokens: job.promptTokens,
                                          spanMinTokens: SpanRules.defaultMinTokens, key: key, chainID: chainID)
             try proofs.write(proof)
             return .attributed(result, proof)
@@ -118,38 +122,18 @@ final class AttributionService: @unchecked Sendable {  // `queue` and `stopped` 
         }
     }
 
-    /// The adapter's attributor, loaded from its index on first use.
+    /// The adapter's attributor, loaded from its index unless it is among the most recently used.
     private func attributor(for adapter: AdapterInfo) throws -> Attributor {
-        if let cached = attributors.first(where: { $0.id == adapter.id }) { return cached.attributor }
+        try attributors.value(for: adapter.id) { try loadAttributor(adapter) }
+    }
+
+    private func loadAttributor(_ adapter: AdapterInfo) throws -> Attributor {
         let directory = Self.indexDirectory(adapter)
         let index = try AttributionIndex(directory: directory)
         guard index.adapterID.hex == adapter.id else { throw CommandError("the index in \(directory) was built for adapter \(index.adapterID.hex)") }
         let spans = try SpanIndex(contentsOf: (directory as NSString).appendingPathComponent(AttributionIndex.spanFileName))
         let loaded = try LoRAAdapter.load(path: adapter.path, for: engine.configuration)
         let parameters = try LoRAParameters(pairs: loaded.pairs(), configuration: engine.configuration)
-        let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: nil)
-        attributors.insert((adapter.id, attributor), at: 0)
-        if attributors.count > Self.attributorsMax { attributors.removeLast() }
-        return attributor
+        return try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: nil)
     }
-}
-
-/// Signed proofs on disk, one `<id>.json` per proof (`AttributionProof.json`), written
-/// whole (temporary file, rename) so a reader never sees part of one.
-struct AttributionProofStore: Sendable {
-    let directory: String
-
-    init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.directory = directory
-    }
-
-    func write(_ proof: AttributionProof) throws {
-        try proof.json().write(to: URL(fileURLWithPath: path(proof.id.hex)), options: .atomic)
-    }
-
-    /// The proof's JSON, or nil when there is none with this id.
-    func json(id: Digest) -> Data? { FileManager.default.contents(atPath: path(id.hex)) }
-
-    private func path(_ id: String) -> String { (directory as NSString).appendingPathComponent(id + ".json") }
 }

@@ -15,9 +15,9 @@ final class ModelService: Sendable {
 
     /// Loads the model at `path`, registers every adapter directory or `.gguf` file in
     /// `adapterDirectory` (if it exists), and starts the scheduler on `threads` threads.
-    /// Attribution proofs are signed by `attributionKey` for `chainID` and kept in `proofDirectory`.
+    /// Attribution proofs are signed by `attributionKey` for `chainID` and kept in `proofs`.
     init(path: String, threads: Int, activations: ActivationPrecision, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String,
-         attributionQueueMax: Int, attributionKey: SigningKey, chainID: String, proofDirectory: String, log: Logger) throws {
+         attributionQueueMax: Int, attributionKey: SigningKey, chainID: String, proofs: AttributionProofStore, log: Logger) throws {
         model = try LlamaModel(path: path)
         name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         adapters = AdapterStore(configuration: model.configuration, budgetBytes: adapterBudgetBytes)
@@ -33,7 +33,7 @@ final class ModelService: Sendable {
         }
         scheduler = GenerationScheduler(engine: InferenceEngine(model: model, threads: threads, activations: activations), limits: limits, adapters: adapters)
         attribution = try AttributionService(model: model, queueMax: attributionQueueMax, key: attributionKey, chainID: chainID,
-                                             proofs: try AttributionProofStore(directory: proofDirectory))
+                                             proofs: proofs)
     }
 
     /// The adapter a request's `model` names (its id or name); nil for the base model.

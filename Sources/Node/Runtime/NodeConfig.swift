@@ -86,6 +86,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var adapter_budget_bytes = 1 << 30
     /// Answers waiting for attribution before new ones are answered without it (0: never attribute).
     var attribution_queue_max = 8
+    /// Bytes of signed attribution proofs kept in `<home>/attributions`; past it the oldest are
+    /// deleted (the newest is always kept).
+    var attribution_proofs_bytes_max = 1 << 30
     /// Bearer token of adapter administration (POST/DELETE /v1/adapters); empty: loopback clients only.
     var admin_token = ""
     /// Atomic units of OPEN per generated token of the base model; above 0, completions need x402 payment.
@@ -197,6 +200,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...256).contains(inference_threads) else { throw UsageError("inference_threads must be 0...256") }
         _ = try activationPrecision()
         guard (0...10_000).contains(attribution_queue_max) else { throw UsageError("attribution_queue_max must be 0...10000") }
+        guard attribution_proofs_bytes_max >= 1_024 else { throw UsageError("attribution_proofs_bytes_max must be at least 1024") }
         guard adapter_budget_bytes >= 1 << 20 else { throw UsageError("adapter_budget_bytes must be at least 1 MiB") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {
             throw UsageError("block_transactions_max must be 1...\(Block.maxTransactions)")
