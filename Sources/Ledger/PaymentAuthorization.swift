@@ -46,8 +46,8 @@ public struct PaymentAuthorization: Hashable, Sendable, CanonicalCodable {
         self.resource = resource
     }
 
-    /// The exact UTF-8 bytes the Ed25519 signature covers: eleven `name:value` lines after
-    /// the domain line, each ending in `\n`, values as the JSON strings carry them.
+    /// The exact UTF-8 bytes the Ed25519 signature covers: the domain line, then ten
+    /// `name:value` lines, each ending in `\n`, values as the JSON strings carry them.
     public var signingBytes: [UInt8] {
         let lines = [
             Self.signingDomain, "scheme:" + scheme, "network:" + network, "from:" + from.hex, "to:" + to, "asset:" + asset,

@@ -56,5 +56,37 @@ extension ClusterSuites {
             let again = try HTTP.post(cluster.url(0) + "/x402/settle", json: body).json
             #expect(again["success"] as? Bool == false && again["errorReason"] as? String == "invalid_tributary_nonce_used")
         }
+
+        /// A settlement the chain cannot commit for now (two of four validators down) is not
+        /// answered as failed once the commit wait (`x402_commit_wait_ms`) ends, since it can
+        /// still commit: validators check its window at the time of the block that proposed
+        /// it, however late that block commits. It is answered as pending, and the payer,
+        /// served, pays once the chain moves again.
+        @Test func aStalledSettlementIsAnsweredAsPendingAndCommitsLater() throws {
+            let payer = SigningKey()
+            let cluster = try Cluster(settings: ["x402_commit_wait_ms": 2_000], testnetArguments: ["--fund", "\(payer.publicKey.hex)=10"])
+            let chainID = try #require(try cluster.status(0)["chain_id"] as? String)
+            let provider = try KeyFile.read(from: cluster.home(0) + "/validator.key")
+            let offer = PaymentRequirements(scheme: .exact, chainID: chainID, amount: 3_000_000, payTo: provider.publicKey,
+                                            maxTimeoutSeconds: 60, resource: cluster.url(0) + "/v1/completions")
+            let payment = try #require(PaymentPayload(paying: offer, with: payer, now: UInt64(Date().timeIntervalSince1970)))
+            func balance() throws -> UInt64 {
+                UInt64(try #require(try HTTP.get("\(cluster.url(0))/v1/accounts/\(payer.publicKey.hex)").json["balance"] as? String))!
+            }
+            let before = try balance()
+            cluster.kill(2)
+            cluster.kill(3)
+            let settled = try HTTP.post(cluster.url(0) + "/x402/settle", json: ["x402Version": 2, "paymentPayload": payment.json, "paymentRequirements": offer.json]).json
+            #expect(settled["success"] as? Bool == true && settled["settlement_pending"] as? Bool == true && settled["height"] == nil, "\(settled)")
+            let transaction = try #require(settled["transaction"] as? String)
+            #expect(try HTTP.get("\(cluster.url(0))/v1/txs/\(transaction)").json["status"] as? String == "pending")
+
+            try cluster.start(2)
+            try cluster.start(3)
+            try cluster.waitUntil("the settlement to commit", timeoutSeconds: 60) {
+                try HTTP.get("\(cluster.url(0))/v1/txs/\(transaction)").json["status"] as? String == "committed"
+            }
+            #expect(try balance() == before - 3_000_000)
+        }
     }
 }

@@ -73,7 +73,7 @@ enum StartCommand {
                                         documentBytesMax: config.document_bytes_max)
         let service = try serveModel(arguments, config: config, nodeKey: nodeKey, chainID: chainID, log: log)
         defer { service?.stop() }
-        let settler = PaymentSettler(node: node, mode: settlementMode)
+        let settler = PaymentSettler(node: node, mode: settlementMode, commitWaitSeconds: Double(config.x402_commit_wait_ms) / 1_000)
         // Free unless a price is set here or an adapter was registered with one.
         let policy = PricedServingPolicy(settler: settler, pricePerToken: UInt64(config.price_per_token), pricePerPromptToken: UInt64(config.price_per_prompt_token))
         let completions = service.map { CompletionsAPI(service: $0, policy: policy) }

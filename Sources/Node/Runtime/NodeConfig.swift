@@ -97,6 +97,9 @@ struct NodeConfig: Codable, Sendable, Equatable {
     var price_per_prompt_token = 0
     /// When a paid request is answered: "commit" (after its settlement commits) or "pending" (after mempool acceptance).
     var x402_settlement = "commit"
+    /// In commit mode, the longest wait for a settlement's commit; past it the answer is given
+    /// as in pending mode (`settlement_pending`), since the settlement can still commit.
+    var x402_commit_wait_ms = 30_000
 
     static let fileName = "config.json"
 
@@ -200,6 +203,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...256).contains(inference_threads) else { throw UsageError("inference_threads must be 0...256") }
         _ = try activationPrecision()
         guard (0...10_000).contains(attribution_queue_max) else { throw UsageError("attribution_queue_max must be 0...10000") }
+        guard (100...600_000).contains(x402_commit_wait_ms) else { throw UsageError("x402_commit_wait_ms must be 100...600000") }
         guard attribution_proofs_bytes_max >= 1_024 else { throw UsageError("attribution_proofs_bytes_max must be at least 1024") }
         guard adapter_budget_bytes >= 1 << 20 else { throw UsageError("adapter_budget_bytes must be at least 1 MiB") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {

@@ -20,12 +20,14 @@ final class PaymentSettler: Sendable {
 
     let node: ChainNode
     let mode: Mode
-    /// The longest wait for a commit.
-    let commitWaitSeconds: Double = 30
+    /// The longest wait for a commit in `commit` mode.
+    let commitWaitSeconds: Double
 
-    init(node: ChainNode, mode: Mode) {
+    init(node: ChainNode, mode: Mode, commitWaitSeconds: Double) {
+        precondition(commitWaitSeconds > 0, "a commit is waited for some time")
         self.node = node
         self.mode = mode
+        self.commitWaitSeconds = commitWaitSeconds
     }
 
     var network: String { X402.network(chainID: node.chainID) }
@@ -71,6 +73,11 @@ final class PaymentSettler: Sendable {
     /// it for `upto`) and the registered `adapter` that served it, if any: a `settlePayment`
     /// transaction signed and fee-paid by this node's key, answered as `mode` says. The
     /// reservation ends with the outcome.
+    ///
+    /// In `commit` mode a settlement still pending after `commitWaitSeconds` (the chain is
+    /// stalled) is answered as in `pending` mode, not as failed: it can still commit —
+    /// validators check the window at the time of the block that proposed it, which may be
+    /// committed much later — and a payer must not be charged for an answer it was refused.
     func submit(_ payment: PaymentPayload, charged: UInt64, adapter: Digest? = nil) -> SettlementResponse {
         let a = payment.authorization
         func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
@@ -94,7 +101,7 @@ final class PaymentSettler: Sendable {
             return receipt
         }
         var outcome: ChainNode.TransactionStatus = .unknown
-        let finished = node.payments.wait(until: Date().addingTimeInterval(commitWaitSeconds)) {
+        _ = node.payments.wait(until: Date().addingTimeInterval(commitWaitSeconds)) {
             do { outcome = try node.transactionStatus(transaction.hash) } catch {
                 node.log.error("reading a settlement's status failed", ["transaction": transaction.hash.hex, "error": "\(error)"])
                 outcome = .unknown
@@ -111,10 +118,14 @@ final class PaymentSettler: Sendable {
         case let .dropped(reason):
             if case let .invalidPayment(payment, _) = reason { return failed(payment.rawValue) }
             return failed(Self.rejected)
-        case .pending, .unknown:
-            var late = failed(finished ? "settlement_lost" : "settlement_timeout")
-            late.transaction = transaction.hash.hex
-            return late
+        case .pending:
+            node.log.warning("x402 settlement not committed in time; answered as pending", ["transaction": transaction.hash.hex, "seconds": commitWaitSeconds])
+            receipt.pending = true
+            return receipt
+        case .unknown:
+            var lost = failed("settlement_lost")
+            lost.transaction = transaction.hash.hex
+            return lost
         }
     }
 
