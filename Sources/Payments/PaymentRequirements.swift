@@ -5,7 +5,7 @@ import Ledger
 /// a client names as `accepted` when it pays.
 ///
 ///     {"scheme", "network", "asset", "amount", "payTo", "maxTimeoutSeconds",
-///      "extra": {"decimals", "resource", "pricePerToken"?}}
+///      "extra": {"decimals", "resource", "pricePerToken"?, "pricePerPromptToken"?}}
 ///
 /// Fields are kept as the JSON gave them, so a client's copy is compared with the server's
 /// offers exactly (rule 1) without refusing values the server would never offer.
@@ -21,9 +21,14 @@ public struct PaymentRequirements: Hashable, Sendable {
     public var resource: String?
     /// `extra.pricePerToken`: atomic units per generated token, on `upto` offers for inference.
     public var pricePerToken: String?
+    /// `extra.pricePerPromptToken`: atomic units per prompt token, on `upto` offers of a server
+    /// that prices prompts too (the charge is then `pricePerToken × generated +
+    /// pricePerPromptToken × prompt`).
+    public var pricePerPromptToken: String?
 
     /// A server's offer on `chainID`'s network for `resource`.
-    public init(scheme: PaymentScheme, chainID: String, amount: UInt64, payTo: Address, maxTimeoutSeconds: Int, resource: String, pricePerToken: UInt64? = nil) {
+    public init(scheme: PaymentScheme, chainID: String, amount: UInt64, payTo: Address, maxTimeoutSeconds: Int, resource: String,
+                pricePerToken: UInt64? = nil, pricePerPromptToken: UInt64? = nil) {
         precondition(maxTimeoutSeconds > 0, "an offer needs a positive timeout")
         self.scheme = scheme.rawValue
         self.network = X402.network(chainID: chainID)
@@ -33,6 +38,7 @@ public struct PaymentRequirements: Hashable, Sendable {
         self.maxTimeoutSeconds = maxTimeoutSeconds
         self.resource = resource
         self.pricePerToken = pricePerToken.map { String($0) }
+        self.pricePerPromptToken = pricePerPromptToken.map { String($0) }
     }
 
     /// Whether the fields rule 1 compares (scheme, network, asset, amount, payTo,
@@ -47,6 +53,7 @@ public struct PaymentRequirements: Hashable, Sendable {
         var extra: [String: Any] = ["decimals": X402.decimals]
         if let resource { extra["resource"] = resource }
         if let pricePerToken { extra["pricePerToken"] = pricePerToken }
+        if let pricePerPromptToken { extra["pricePerPromptToken"] = pricePerPromptToken }
         return ["scheme": scheme, "network": network, "asset": asset, "amount": amount, "payTo": payTo,
                 "maxTimeoutSeconds": maxTimeoutSeconds, "extra": extra]
     }
@@ -63,6 +70,7 @@ public struct PaymentRequirements: Hashable, Sendable {
             let extra = try object.object("extra")
             resource = extra.has("resource") ? try extra.string("resource") : nil
             pricePerToken = extra.has("pricePerToken") ? try extra.string("pricePerToken") : nil
+            pricePerPromptToken = extra.has("pricePerPromptToken") ? try extra.string("pricePerPromptToken") : nil
         }
     }
 

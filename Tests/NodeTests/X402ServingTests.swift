@@ -15,7 +15,7 @@ import Testing
         let payer = SigningKey()
         let node: NodeProcess
 
-        init(settlement: String = "commit") throws {
+        init(settlement: String = "commit", promptPrice: UInt64 = 0) throws {
             let home = directory + "/n0"
             let validator = try Tributary.run(["keys", "new", "--out", directory + "/n0.key"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let initialized = try Tributary.run(["init", "--home", home, "--chain-id", "paid", "--validator-key", directory + "/n0.key",
@@ -23,6 +23,7 @@ import Testing
             guard initialized.status == 0 else { throw HarnessError(initialized.stderr) }
             node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: [
                 "--serve-model", "--inference-threads", "2", "--price-per-token", String(X402ServingTests.price), "--x402-settlement", settlement,
+                "--price-per-prompt-token", String(promptPrice),
             ])
         }
 
@@ -62,7 +63,7 @@ import Testing
         #expect(required.resource == priced.node.url + "/v1/completions")
         #expect(required.accepts.map(\.scheme) == ["exact", "upto"])
         #expect(required.accepts.allSatisfy { $0.amount == "8000" && $0.network == "tributary:paid" && $0.asset == "OPEN" && $0.resource == required.resource })
-        #expect(required.accepts[1].pricePerToken == "1000")
+        #expect(required.accepts[1].pricePerToken == "1000" && required.accepts[1].pricePerPromptToken == nil)
 
         // exact: the whole price, the answer and the receipt in one exchange.
         var before = try priced.balance()
@@ -91,6 +92,25 @@ import Testing
 
         // A malformed header is a 400, not a 402 or a 500.
         #expect(try priced.complete(payment: "not base64!").status == 400)
+    }
+
+    /// With prompt tokens priced, the `upto` offer states that price too, and the charge is
+    /// what the two prices say.
+    @Test func promptTokensAreChargedAtTheStatedPrice() throws {
+        let priced = try PricedNode(promptPrice: 300)
+        let required = try priced.offers(try priced.complete(maxTokens: 4))
+        let upto = required.accepts[1]
+        #expect(upto.pricePerToken == "1000" && upto.pricePerPromptToken == "300" && required.accepts[0].pricePerPromptToken == nil)
+        let before = try priced.balance()
+        let paid = try priced.complete(maxTokens: 4, payment: try priced.pay(upto))
+        #expect(paid.status == 200)
+        let usage = try #require(paid.json["usage"] as? [String: Any])
+        let (prompt, generated) = (try #require(usage["prompt_tokens"] as? Int), try #require(usage["completion_tokens"] as? Int))
+        #expect(UInt64(upto.amount) == 4 * 1_000 + UInt64(prompt) * 300)
+        let charged = UInt64(generated) * 1_000 + UInt64(prompt) * 300
+        let receipt = try X402JSON.object(headerValue: try #require(paid.headers[X402.paymentResponseHeader.lowercased()]))
+        #expect(receipt["amount"] as? String == String(charged))
+        #expect(try priced.balance() == before - charged)
     }
 
     @Test func payCommandFollowsThe402WithinBudget() throws {

@@ -10,7 +10,7 @@ import Testing
 
     var offer: PaymentRequirements {
         PaymentRequirements(scheme: .upto, chainID: "devnet", amount: 64_000, payTo: payee, maxTimeoutSeconds: 60,
-                            resource: "http://127.0.0.1:8545/v1/completions", pricePerToken: 1000)
+                            resource: "http://127.0.0.1:8545/v1/completions", pricePerToken: 1000, pricePerPromptToken: 250)
     }
 
     @Test func paymentRoundTripsThroughItsHeader() throws {
@@ -20,7 +20,8 @@ import Testing
         let read = try PaymentPayload(headerValue: header)
         #expect(read == payment)
         #expect(read.authorization.isSigned(by: read.signature))
-        #expect(read.accepted.pricePerToken == "1000")
+        #expect(read.accepted.pricePerToken == "1000" && read.accepted.pricePerPromptToken == "250")
+        #expect((read.accepted.json["extra"] as? [String: Any])?["pricePerPromptToken"] as? String == "250")
     }
 
     @Test func paymentRequiredRoundTrips() throws {

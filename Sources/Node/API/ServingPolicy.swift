@@ -84,7 +84,8 @@ struct PricedServingPolicy: ServingPolicy {
             PaymentRequirements(scheme: .exact, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
                                 maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource),
             PaymentRequirements(scheme: .upto, chainID: settler.node.chainID, amount: cap, payTo: settler.payee,
-                                maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource, pricePerToken: price.perToken),
+                                maxTimeoutSeconds: Self.offerTimeoutSeconds, resource: priced.resource, pricePerToken: price.perToken,
+                                pricePerPromptToken: price.perPromptToken > 0 ? price.perPromptToken : nil),
         ]
     }
 
