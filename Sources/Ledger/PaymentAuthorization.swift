@@ -141,8 +141,9 @@ public enum PaymentInvalidReason: String, Sendable, CaseIterable {
     /// Rule 1: `accepted` is none of the server's current offers.
     case invalidPaymentRequirements = "invalid_payment_requirements"
     /// Rule 2: the authorization's scheme, network, asset, payee, resource or amount differ
-    /// from the offer's (on chain: an unknown scheme, another network or asset, a payee that
-    /// is not the settling account, or a charge above the authorized amount).
+    /// from the offer's, or the payer is the payee (on chain: an unknown scheme, another
+    /// network or asset, a payee that is not the settling account, a payer that is, or a
+    /// charge above the authorized amount).
     case authorizationMismatch = "invalid_tributary_authorization_mismatch"
     /// Rule 3: `now` is within 5 seconds of `validBefore` or past it, or the window is too long.
     case expired = "invalid_tributary_expired"

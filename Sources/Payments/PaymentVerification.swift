@@ -38,10 +38,11 @@ public enum PaymentVerifier {
     ) -> PaymentVerdict {
         // Rule 1: the accepted offer is one of the server's.
         guard let offer = offers.first(where: { $0.namesSameOffer(as: payment.accepted) }) else { return .invalid(.invalidPaymentRequirements) }
-        // Rule 2: the authorization answers that offer (for `upto` its amount is the cap).
+        // Rule 2: the authorization answers that offer (for `upto` its amount is the cap), and
+        // — as validators hold when they execute the settlement — its payer is not the payee.
         let a = payment.authorization
         guard a.scheme == offer.scheme, a.network == offer.network, a.asset == offer.asset, a.to == offer.payTo,
-              a.resource == offer.resource, String(a.amount) == offer.amount
+              a.resource == offer.resource, String(a.amount) == offer.amount, a.from.hex != a.to
         else { return .invalid(.authorizationMismatch) }
         // Rule 3: the window.
         let windowMax = UInt64(max(0, offer.maxTimeoutSeconds)) + X402.windowSlackSeconds

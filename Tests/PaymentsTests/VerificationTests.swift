@@ -59,6 +59,14 @@ import Testing
         // For upto, the authorized amount is the cap itself, not less.
         let under = payment(1) { $0.amount = 1_000_000 }
         #expect(verify(under) == .invalid(.authorizationMismatch))
+        // A payee paying itself: the chain would refuse the settlement, so verification does.
+        let selfPaying = SigningKey()
+        let own = PaymentRequirements(scheme: .exact, chainID: "devnet", amount: 2_500_000, payTo: selfPaying.publicKey, maxTimeoutSeconds: 60, resource: resource)
+        let paidToSelf = PaymentPayload(paying: own, with: selfPaying, now: now)!
+        let verdict = PaymentVerifier.verify(paidToSelf, offers: [own], now: now, reservations: PaymentReservations()) { _, _ in
+            PayerStanding(balance: 100_000_000, nonceSettled: false)
+        }
+        #expect(verdict == .invalid(.authorizationMismatch))
     }
 
     @Test func rule3Window() {
