@@ -156,6 +156,18 @@ extension ModelTests {
         #expect(Set((0..<200).map { _ in topP.sample(Self.logits) }) == [3])
     }
 
+    /// A `top_k` near the vocabulary size costs a sort per token, not `k²` (here 200 draws of
+    /// 40,000 candidates among 49,152 rising logits, which took minutes before); the choice
+    /// stays among the `k` largest.
+    @Test(.timeLimit(.minutes(1))) func aLargeTopKStaysCheap() {
+        let logits = (0..<49_152).map { Float($0) / 4_096 }
+        var sampler = Sampler(SamplingParameters(temperature: 1, topK: 40_000, topP: 1, seed: 3))
+        let drawn = (0..<200).map { _ in sampler.sample(logits) }
+        #expect(drawn.allSatisfy { $0 >= 49_152 - 40_000 })
+        var nucleus = Sampler(SamplingParameters(temperature: 1, topK: 300, topP: 0.5, seed: 3))
+        #expect((0..<50).allSatisfy { _ in nucleus.sample(logits) >= 49_152 - 300 })
+    }
+
     /// With a fixed seed the draw is deterministic, so this frequency check cannot flake:
     /// 20 000 draws land within 2% of the softmax probabilities.
     @Test func temperatureSamplingFollowsTheSoftmax() {

@@ -194,6 +194,15 @@ import Testing
         #expect(try served(id, prompt).0 == 404)
         let bad = try HTTP.post("\(node.url)/v1/adapters", json: ["path": directory + "/missing"])
         #expect(bad.status == 422)
+
+        // An adapter whose files vanish after registration fails its request without showing
+        // a client where they were.
+        try FileManager.default.copyItem(atPath: Self.fixtureAdapter("mlp-r4-rslora"), toPath: directory + "/vanishing")
+        #expect(try Tributary.run(["adapter", "add", directory + "/vanishing", "--name", "vanishing", "--node", node.url]).status == 0)
+        try FileManager.default.removeItem(atPath: directory + "/vanishing/adapter_model.safetensors")
+        let failed = try HTTP.post("\(node.url)/v1/completions", json: ["model": "vanishing", "prompt": prompt, "max_tokens": 2])
+        let message = String(decoding: failed.body, as: UTF8.self)
+        #expect(failed.status == 503 && message.contains("<adapter>") && !message.contains(directory), "\(message)")
         #expect(node.stop() == 0)
     }
 

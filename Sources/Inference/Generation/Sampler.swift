@@ -43,9 +43,7 @@ public struct Sampler: Sendable {
         precondition(!logits.isEmpty, "no logits to sample from")
         if parameters.temperature == 0 || parameters.topK == 1 { return Self.argmax(logits) }
         let keep = parameters.topK == 0 ? logits.count : min(parameters.topK, logits.count)
-        let candidates = keep < logits.count
-            ? Self.largest(keep, of: logits)
-            : logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        let candidates = Self.largest(keep, of: logits)
         let top = Double(logits[candidates[0]])
         var weights = candidates.map { exp((Double(logits[$0]) - top) / Double(parameters.temperature)) }
         let total = weights.reduce(0, +)
@@ -67,9 +65,19 @@ public struct Sampler: Sendable {
         return Int32(candidates[weights.count - 1])
     }
 
-    /// Indices of the `count` largest values, largest first (lower index first among equals),
-    /// kept in a sorted buffer that only rare large values enter.
+    /// Largest `count` that `largest` keeps in an insertion buffer; beyond it, filling the
+    /// buffer alone would cost `count²/2` moves (a client's `top_k` near the vocabulary size
+    /// would stall every sequence), so the values are sorted whole instead.
+    static let insertionCountMax = 256
+
+    /// Indices of the `count` largest values, largest first (lower index first among equals):
+    /// for a few, kept in a sorted buffer that only rare large values enter; for many, the
+    /// prefix of all indices sorted.
     static func largest(_ count: Int, of values: [Float]) -> [Int] {
+        guard count <= insertionCountMax else {
+            let sorted = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+            return count >= values.count ? sorted : Array(sorted.prefix(count))
+        }
         var best: [Int] = []
         best.reserveCapacity(count + 1)
         for index in values.indices {

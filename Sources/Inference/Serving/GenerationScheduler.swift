@@ -1,7 +1,7 @@
 import Foundation
 
 /// What happens to a scheduled request, in order: any number of `.text` pieces (whole UTF-8
-/// characters), then exactly one `.finished` or `.failed`.
+/// characters), then exactly one `.finished`, `.failed` or `.cancelled`.
 public enum GenerationEvent: Sendable {
     case text(String)
     case finished(Generation)
@@ -35,8 +35,9 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A handle on a submitted request; `cancel()` drops it from the queue or the running batch
-/// (no further events are delivered after the current step).
+/// A handle on a submitted request; `cancel()` ends it: a running request leaves the batch
+/// after the current step, a waiting one when the scheduler next takes from its queue, and
+/// either's last event is `.cancelled`.
 public final class GenerationTicket: @unchecked Sendable {  // `cancelled` is guarded by `lock`
     private let lock = NSLock()
     private var cancelled = false
@@ -187,10 +188,13 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
                 Running(waiting: waiting, adapter: adapter, cache: engine.makeCache(),
                         stream: GenerationStream(request: waiting.request, sampler: Sampler(waiting.request.sampling)), input: waiting.request.promptTokens)
             }
-            for sequence in running where sequence.waiting.ticket.isCancelled {
+            // Each ticket is read once: a `cancel()` landing between two reads would drop a
+            // sequence without its last event.
+            running.removeAll { sequence in
+                guard sequence.waiting.ticket.isCancelled else { return false }
                 sequence.waiting.onEvent(.cancelled(generatedTokens: sequence.stream.tokens.count))
+                return true
             }
-            running.removeAll { $0.waiting.ticket.isCancelled }
             guard !running.isEmpty else { continue }
             step()
         }

@@ -115,7 +115,8 @@ struct CompletionsAPI: Sendable {
             let stream = HTTPBodyStream()
             let ticket: GenerationTicket
             do {
-                ticket = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [attribution = service.attribution] event in
+                ticket = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [attribution = service.attribution, service] scheduled in
+                    let event = Self.shown(scheduled, adapter: adapter, log: service.log)
                     for chunk in answer.events(for: event) { stream.write(Array("data: \(chunk)\n\n".utf8)) }
                     if case .text = event { return }
                     @Sendable func end(_ outcome: AttributionService.Outcome?, top: Int) {
@@ -152,8 +153,8 @@ struct CompletionsAPI: Sendable {
         }
         let outcome = Handoff<Result<Generation, GenerationFailure>>()
         do {
-            _ = try service.scheduler.submit(generationRequest, adapterID: adapterID) { event in
-                switch event {
+            _ = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [service] scheduled in
+                switch Self.shown(scheduled, adapter: adapter, log: service.log) {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))
                 case .failed(let message): outcome.finish(.failure(GenerationFailure(message: message)))
@@ -179,6 +180,16 @@ struct CompletionsAPI: Sendable {
             paid?.release()
             return Self.error(503, "generation_failed", failure.message)
         }
+    }
+
+    /// `event` as a client may see it: a failure's message (an adapter that no longer loads
+    /// names its files) with the adapter's directory written `<adapter>`, as the adapter routes
+    /// show no path to anyone but administrators; the whole message goes to the log.
+    static func shown(_ event: GenerationEvent, adapter: AdapterInfo?, log: Logger) -> GenerationEvent {
+        guard case let .failed(message) = event else { return event }
+        log.warning("generation failed", ["adapter": adapter?.id ?? "base", "error": message])
+        guard let adapter else { return event }
+        return .failed(message.replacingOccurrences(of: adapter.path, with: "<adapter>"))
     }
 
     /// Why a request on `adapter` whose prompt and longest answer hold `tokens` tokens is refused

@@ -12,12 +12,14 @@ final class ModelService: Sendable {
     let adapters: AdapterStore
     let scheduler: GenerationScheduler
     let attribution: AttributionService
+    let log: Logger
 
     /// Loads the model at `path`, registers every adapter directory or `.gguf` file in
     /// `adapterDirectory` (if it exists), and starts the scheduler on `threads` threads.
     /// Attribution proofs are signed by `attributionKey` for `chainID` and kept in `proofs`.
     init(path: String, threads: Int, activations: ActivationPrecision, limits: GenerationScheduler.Limits, adapterBudgetBytes: Int, adapterDirectory: String,
          attributionQueueMax: Int, attributionKey: SigningKey, chainID: String, proofs: AttributionProofStore, log: Logger) throws {
+        self.log = log
         model = try LlamaModel(path: path)
         name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         adapters = AdapterStore(configuration: model.configuration, budgetBytes: adapterBudgetBytes)
