@@ -86,6 +86,11 @@ import Testing
         let empty = directory.appendingPathComponent("empty.jsonl").path
         try "\n\n".write(toFile: empty, atomically: true, encoding: .utf8)
         #expect(throws: TrainingDataError.empty(path: empty)) { try TrainingDocuments(path: empty) }
+        // The same text again, from another contributor: one document, listed twice.
+        let repeated = directory.appendingPathComponent("repeated.jsonl").path
+        try "{\"text\": \"same\"}\n{\"text\": \"other\"}\n{\"text\": \"same\", \"contributor\": \"\(String(repeating: "ab", count: 32))\"}\n"
+            .write(toFile: repeated, atomically: true, encoding: .utf8)
+        #expect(throws: TrainingDataError.repeatedDocument(path: repeated, line: 3, firstLine: 1)) { try TrainingDocuments(path: repeated) }
     }
 }
 

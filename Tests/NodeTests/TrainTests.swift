@@ -63,21 +63,39 @@ import Testing
     @Test func badDataAndSettingsAreRefusedWithTheReason() throws {
         let directory = Tributary.temporaryDirectory("train-bad")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let data = directory + "/bad.jsonl", short = directory + "/short.jsonl"
+        let data = directory + "/bad.jsonl", short = directory + "/short.jsonl", twice = directory + "/twice.jsonl"
         try "{\"text\": \"fine\"}\n{\"text\": \"unterminated}\n".write(toFile: data, atomically: true, encoding: .utf8)
         try "{\"text\": \"a\"}\n{\"text\": \"b\"}\n".write(toFile: short, atomically: true, encoding: .utf8)
+        try "{\"text\": \"fine\"}\n{\"text\": \"other\"}\n{\"text\": \"fine\"}\n".write(toFile: twice, atomically: true, encoding: .utf8)
         for (arguments, message) in [
             (["train", "--datanet", data, "--out", directory + "/o"], "line 2"),
             (["train", "--datanet", directory + "/missing.jsonl", "--out", directory + "/o"], "missing.jsonl"),
             (["train", "--datanet", data, "--out", directory + "/o", "--targets", "q_proj,w_proj"], "w_proj"),
             (["train", "--datanet", data, "--out", directory + "/o", "--rank", "0"], "--rank"),
             (["train", "--datanet", short, "--out", directory + "/o", "--threads", "1"], "nothing to predict"),
+            (["train", "--datanet", twice, "--out", directory + "/o", "--threads", "1"], "line 3: the same document as line 1"),
         ] {
             let result = try Tributary.run(arguments)
             let last = result.stderr.split(separator: "\n").last ?? ""
             #expect(result.status != 0 && last.hasPrefix("error: ") && last.contains(message), "\(arguments): \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: directory + "/o/adapter_model.safetensors"))
         }
+    }
+
+    /// A document whose prompt fills `--max-tokens-per-doc` cannot be trained on: `train` says
+    /// so, naming it, before it starts, and counts it in `--json`.
+    @Test func documentsWithNothingToPredictAreNamed() throws {
+        let directory = Tributary.temporaryDirectory("train-untrained")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let data = directory + "/notes.jsonl"
+        let lines = Self.documents.prefix(3).map { "{\"text\": \"\($0)\"}" }
+            + ["{\"prompt\": \"\(Self.documents[3]) \(Self.documents[4])\", \"completion\": \" Yes.\"}"]
+        try lines.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let trained = try Tributary.run(["train", "--datanet", data, "--out", directory + "/a", "--epochs", "1", "--max-tokens-per-doc", "8",
+                                         "--threads", "1", "--no-index", "--json"])
+        #expect(trained.status == 0 && trained.stderr.contains("1 of 4 documents have nothing to predict") && trained.stderr.contains("(documents 4)"), "\(trained.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(trained.stdout.utf8)) as? [String: Any]
+        #expect(summary?["untrained_documents"] as? Int == 1)
     }
 
     /// The `__metadata__` strings of a safetensors file.

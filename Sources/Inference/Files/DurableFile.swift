@@ -2,8 +2,8 @@ import Foundation
 
 /// Whole-file replacement that survives a crash: the new contents go to `<path>.tmp`, are
 /// flushed to the disk (`fsync`) and renamed over `path`, so a reader (or a restart) finds the
-/// old file or the new one, never part of one. The checkpoint, the attribution index and the
-/// span index are written this way.
+/// old file or the new one, never part of one. The checkpoint, adapters' files, the
+/// attribution index and the span index are written this way.
 public enum DurableFile {
     /// Replaces `path` with `bytes`.
     public static func replace(_ path: String, with bytes: UnsafeRawBufferPointer) throws(AdapterError) {

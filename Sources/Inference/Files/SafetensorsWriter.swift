@@ -11,11 +11,9 @@ enum SafetensorsWriter {
     }
 
     /// Writes `tensors` as `type` (F32, F16 or BF16, rounded to nearest even) with
-    /// `metadata` strings to `path`.
+    /// `metadata` strings to `path`, whole or not at all (`DurableFile`).
     static func write(_ tensors: [Tensor], type: TensorType, metadata: [String: String], to path: String) throws(AdapterError) {
-        let file = try FileSink(path: path)
-        try write(tensors, type: type, metadata: metadata, to: file)
-        try file.close()
+        try DurableFile.replace(path) { (file: FileSink) throws(AdapterError) in try write(tensors, type: type, metadata: metadata, to: file) }
     }
 
     /// Writes the file into `file`.

@@ -51,10 +51,6 @@ public enum PEFTWriter {
         do { json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]) } catch {
             throw .writeFailed(path: directory, reason: error.localizedDescription)
         }
-        let configFile = try FileSink(path: folder.appendingPathComponent(PEFTReader.configName).path)
-        try configFile.write(Array(json))
-        try configFile.close()
-
         var tensors: [SafetensorsWriter.Tensor] = []
         for pair in pairs {
             let prefix = "base_model.model.\(path(pair))"
@@ -62,7 +58,10 @@ public enum PEFTWriter {
             tensors.append(.init(name: "\(prefix).lora_A.weight", shape: [pair.rank, inputs], values: pair.a))
             tensors.append(.init(name: "\(prefix).lora_B.weight", shape: [outputs, pair.rank], values: pair.b))
         }
+        // Each file whole or not at all (`DurableFile`), the weights before the config that
+        // describes them.
         try SafetensorsWriter.write(tensors, type: type, metadata: ["format": "pt"], to: folder.appendingPathComponent(PEFTReader.weightsName).path)
+        try json.withUnsafeBytes { raw in Result { () throws(AdapterError) in try DurableFile.replace(folder.appendingPathComponent(PEFTReader.configName).path, with: raw) } }.get()
     }
 
     /// Writes `values` little-endian as `type` (F32, F16 or BF16, rounded to nearest even).
@@ -151,13 +150,13 @@ public enum GGUFAdapterWriter {
             offset += padded(width * tensor.values.count)
         }
         header += [UInt8](repeating: 0, count: padded(header.count) - header.count)
-        let file = try FileSink(path: path)
-        try file.write(header)
-        for tensor in tensors {
-            try PEFTWriter.write(tensor.values, as: type, named: tensor.name, to: file)
-            try file.write([UInt8](repeating: 0, count: padded(width * tensor.values.count) - width * tensor.values.count))
+        try DurableFile.replace(path) { (file: FileSink) throws(AdapterError) in
+            try file.write(header)
+            for tensor in tensors {
+                try PEFTWriter.write(tensor.values, as: type, named: tensor.name, to: file)
+                try file.write([UInt8](repeating: 0, count: padded(width * tensor.values.count) - width * tensor.values.count))
+            }
         }
-        try file.close()
     }
 
     private static func padded(_ count: Int) -> Int { (count + alignment - 1) / alignment * alignment }

@@ -45,6 +45,13 @@ public final class LoRATrainer {
         self.modelIdentity = modelIdentity
     }
 
+    /// Documents (file order, from 0) with nothing to predict within `maxTokensPerDocument`
+    /// tokens — a prompt that fills them — which training skips and attribution scores 0.
+    public func documentsWithoutTargets() -> [Int] {
+        let tokenizer = engine.model.tokenizer
+        return (0..<documents.count).filter { documents.sequence($0, tokenizer: tokenizer, maxTokens: settings.maxTokensPerDocument) == nil }
+    }
+
     /// The checkpoint's file in the output directory.
     public static let checkpointFileName = TrainingCheckpoint.fileName
 

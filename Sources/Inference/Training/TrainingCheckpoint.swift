@@ -64,7 +64,7 @@ public enum TrainingResumeError: Error, CustomStringConvertible {
         switch self {
         case let .damaged(path, reason): "checkpoint \(path) cannot be read: \(reason)"
         case let .mismatch(path, field, checkpoint, now):
-            "checkpoint \(path) was written with \(field) = \(checkpoint), this run has \(now); resume with the same settings, data and threads, or start afresh without --resume"
+            "checkpoint \(path) was written with \(field) = \(checkpoint), this run has \(now); resume with the same settings, data and threads, or remove \(path) (or choose another --out) to start afresh"
         }
     }
 }

@@ -5,6 +5,8 @@ import Foundation
 /// read from a memory map one batch at a time: the index keeps only each line's place, so
 /// memory follows the batch, not the file. Every line is checked once on opening by
 /// `DatanetFile`'s rules, so a malformed line stops training before it starts, naming the line.
+/// A document may appear once: a repeat (the same id) is refused, since attribution could not
+/// tell its copies apart (as `datanet add` skips repeats, a datanet on chain has none).
 public struct TrainingDocuments: Sendable {
     public let path: String
     private let file: MappedFile
@@ -21,14 +23,21 @@ public struct TrainingDocuments: Sendable {
         var lines: [Range<Int>] = []
         let bytes = UnsafeBufferPointer(start: file.base.assumingMemoryBound(to: UInt8.self), count: file.size)
         var start = 0, lineNumber = 0
+        var firstLine: [String: Int] = [:]
         while start < bytes.count {
             lineNumber += 1
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
             let line = start..<end
+            let document: DatanetDocument?
             do {
-                if try DatanetFile.document(line: Data(bytes[line]), source: path, number: lineNumber) != nil { lines.append(line) }
+                document = try DatanetFile.document(line: Data(bytes[line]), source: path, number: lineNumber)
             } catch {
                 throw .malformedLine(path: path, line: lineNumber, reason: error.message)
+            }
+            if let document {
+                if let first = firstLine[document.id] { throw .repeatedDocument(path: path, line: lineNumber, firstLine: first) }
+                firstLine[document.id] = lineNumber
+                lines.append(line)
             }
             start = end + 1
         }
@@ -63,12 +72,15 @@ public enum TrainingDataError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case empty(path: String)
     case malformedLine(path: String, line: Int, reason: String)
+    case repeatedDocument(path: String, line: Int, firstLine: Int)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): "cannot read \(path): \(reason)"
         case let .empty(path): "\(path) holds no documents"
         case let .malformedLine(path, line, reason): "\(path), line \(line): \(reason)"
+        case let .repeatedDocument(path, line, firstLine):
+            "\(path), line \(line): the same document as line \(firstLine); a datanet lists each document once (attribution could not tell the copies apart)"
         }
     }
 }

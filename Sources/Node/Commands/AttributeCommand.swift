@@ -31,7 +31,7 @@ enum AttributeCommand {
             engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!,
             seed: try arguments.integer("seed", default: 1, in: 0...UInt64.max),
             featureBudget: try featureBudget(arguments, parameters, default: GradientProjection.featureBudgetDefault),
-            maxTokensPerDocument: try maxTokensPerDocument(arguments, default: maxTokensPerDocumentDefault))
+            maxTokensPerDocument: try maxTokensPerDocument(arguments, engine, default: maxTokensPerDocumentDefault))
         let start = DispatchTime.now().uptimeNanoseconds
         let (index, spans) = try builder.build(documents) { done in
             if done % 64 == 0 || done == documents.count { Output.note("indexed \(done)/\(documents.count) documents") }
@@ -52,8 +52,8 @@ enum AttributeCommand {
         try arguments.integer("features", default: budget, in: GradientBlocks(parameters).blocks.count...1 << 20)
     }
 
-    static func maxTokensPerDocument(_ arguments: ParsedArguments, default tokens: Int) throws -> Int {
-        try arguments.integer("max-tokens-per-doc", default: tokens, in: 2...GradientEngine.sequenceTokensMax)
+    static func maxTokensPerDocument(_ arguments: ParsedArguments, _ engine: GradientEngine, default tokens: Int) throws -> Int {
+        try arguments.integer("max-tokens-per-doc", default: tokens, in: 2...engine.sequenceTokensLimit)
     }
 
     static let attribute = CommandSpec(
@@ -194,7 +194,7 @@ enum AttributeCommand {
             // split); the document length is the index's or train's unless given.
             let budget = try featureBudget(arguments, parameters, default: proof.method.exact
                 ? stored?.0.featureBudget ?? GradientProjection.featureBudgetDefault : proof.method.projectionDimension)
-            let maxTokens = try maxTokensPerDocument(arguments, default: stored?.0.maxTokensPerDocument ?? maxTokensPerDocumentDefault)
+            let maxTokens = try maxTokensPerDocument(arguments, engine, default: stored?.0.maxTokensPerDocument ?? maxTokensPerDocumentDefault)
             let builder = AttributionIndexBuilder(engine: engine, parameters: parameters, adapterID: Digest(hex: adapter.id)!, seed: proof.method.seed,
                                                   featureBudget: budget, maxTokensPerDocument: maxTokens)
             Output.note("rebuilding the attribution index from \(documents.path) (--features \(budget) --max-tokens-per-doc \(maxTokens))")

@@ -53,10 +53,18 @@ enum TrainCommand {
         let documents = try TrainingDocuments(path: datanet)
         let model = try ModelCommands.load(arguments)
         let engine = GradientEngine(model: model, threads: try ModelCommands.threads(arguments))
+        guard settings.maxTokensPerDocument <= engine.sequenceTokensLimit else {
+            throw UsageError("--max-tokens-per-doc \(settings.maxTokensPerDocument) exceeds the \(engine.sequenceTokensLimit) tokens a training sequence may hold with this model")
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: model.path)[.size] as? Int) ?? 0
         let trainer = try LoRATrainer(
             engine: engine, documents: documents, settings: settings, directory: out,
             modelIdentity: "\((model.path as NSString).lastPathComponent):\(size)")
+        let untrained = trainer.documentsWithoutTargets()
+        if !untrained.isEmpty {
+            let lines = untrained.prefix(5).map { String($0 + 1) }.joined(separator: ", ") + (untrained.count > 5 ? ", …" : "")
+            Output.note("\(untrained.count) of \(documents.count) documents have nothing to predict within --max-tokens-per-doc \(settings.maxTokensPerDocument) (their prompts fill it): they are not trained on and cannot be attributed (documents \(lines))")
+        }
         Output.note("training on \(documents.count) documents: \(trainer.totalSteps) steps (\(settings.epochs) epochs × \(trainer.stepsPerEpoch)), rank \(settings.rank), \(settings.targets.map(\.rawValue).joined(separator: ",")), \(engine.threadCount) threads")
         let bar = ProgressBar()
         let start = DispatchTime.now().uptimeNanoseconds
@@ -83,7 +91,7 @@ enum TrainCommand {
         }
         if arguments.flag("json") {
             try Output.json([
-                "adapter": adapter.id, "directory": out, "documents": documents.count, "epochs": settings.epochs,
+                "adapter": adapter.id, "directory": out, "documents": documents.count, "untrained_documents": untrained.count, "epochs": settings.epochs,
                 "steps": trainer.totalSteps, "loss": last?.epochLoss ?? NSNull(), "tokens_per_second": last?.tokensPerSecond ?? 0, "seconds": seconds,
                 "attribution_root": root ?? NSNull(),
             ], pretty: false)
@@ -110,7 +118,8 @@ enum TrainCommand {
         return settings
     }
 
-    /// `q_proj,v_proj`-style lists (PEFT's module names), or `all-linear`.
+    /// `q_proj,v_proj`-style lists (PEFT's module names), or `all-linear`; in the model's
+    /// order whatever the list's, so a checkpoint resumes under either spelling.
     static func targets(_ list: String) throws(UsageError) -> [Projection] {
         if list == "all-linear" { return Projection.allCases }
         var targets: [Projection] = []
@@ -121,7 +130,7 @@ enum TrainCommand {
             if !targets.contains(projection) { targets.append(projection) }
         }
         guard !targets.isEmpty else { throw UsageError("--targets names no module") }
-        return targets
+        return Projection.allCases.filter(targets.contains)
     }
 }
 
