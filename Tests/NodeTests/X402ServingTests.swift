@@ -90,8 +90,10 @@ import Testing
         #expect(uptoReceipt["amount"] as? String == String(UInt64(generated) * X402ServingTests.price))
         #expect(try priced.balance() == before - UInt64(generated) * X402ServingTests.price)
 
-        // A malformed header is a 400, not a 402 or a 500.
+        // A malformed header is a 400, not a 402 or a 500; so is a request the node would not
+        // serve, before any price is quoted for it.
         #expect(try priced.complete(payment: "not base64!").status == 400)
+        #expect(try priced.complete(maxTokens: 5_000).status == 400)
     }
 
     /// With prompt tokens priced, the `upto` offer states that price too, and the charge is

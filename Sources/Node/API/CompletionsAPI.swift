@@ -71,6 +71,11 @@ struct CompletionsAPI: Sendable {
                 return Self.error(400, "invalid_request", "adapter '\(adapter.name)' has no attribution index; build one with 'tributary attribute index --adapter \(adapter.path) --datanet <its datanet file>'")
             }
         }
+        // Refused before a price is quoted for it (the scheduler checks again).
+        let maxTokensMax = service.scheduler.limits.maxTokensMax
+        guard parameters.maxTokens <= maxTokensMax else {
+            return Self.error(400, "invalid_request", ScheduleError.maxTokensTooLarge(asked: parameters.maxTokens, limit: maxTokensMax).description)
+        }
         // The prompt is tokenized before admission only when its length is priced.
         var promptTokens: [Int32]?
         do { if policy.countsPromptTokens { promptTokens = try parameters.promptTokens(service.model.tokenizer) } } catch {
