@@ -96,6 +96,20 @@ import Testing
         #expect(pool.takeReady(countMax: 10).map(\.from) == [b, b, b, b])
     }
 
+    /// A peer that claims heights it never sends is reported once per unanswered request and
+    /// taken to have only the heights below the one asked, so the node does not keep syncing
+    /// towards its claim.
+    @Test func aPeerThatLeavesRequestsUnansweredIsNoLongerBelieved() {
+        var pool = BlockSyncPool<UInt64>(appliedHeight: 5, limits: limits(window: 8, request: 4, perPeer: 2, timeoutTicks: 2))
+        #expect(requests(pool.handle(.peerHeight(a, 1_000_000))).map(\.from) == [6, 10])
+        #expect(!pool.isCaughtUp)
+        #expect(pool.handle(.tick).isEmpty)
+        #expect(pool.handle(.tick) == [.unanswered(a)])
+        #expect(pool.peerHeights[a] == 5 && pool.targetHeight == 5 && pool.isCaughtUp && pool.requestsOutstanding == 0)
+        // Saying it again is believed again, and costs it another unanswered request.
+        #expect(!requests(pool.handle(.peerHeight(a, 1_000_000))).isEmpty)
+    }
+
     @Test func aRejectedBlockReportsItsSenderAndIsAskedOfAnother() {
         var pool = BlockSyncPool<UInt64>(appliedHeight: 0, limits: limits(window: 4, request: 2, perPeer: 1))
         _ = pool.handle(.peerHeight(a, 10))

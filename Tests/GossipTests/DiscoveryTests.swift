@@ -66,6 +66,9 @@ import Testing
         #expect(throws: AddressRecordError.self) {
             try AddressRecord.peerAddresses(in: envelope, nowMs: now - AddressRecord.clockDriftMaxMs - 1)
         }
+        // A sequence at the end of UInt64 (anyone can sign one) is from the future, not a trap.
+        let last = AddressRecord(addresses: ["127.0.0.1:26656"]).envelope(signedBy: node, chainID: "c", nowMs: .max - 1_000)
+        #expect(throws: AddressRecordError.self) { try AddressRecord.peerAddresses(in: last, nowMs: now) }
         // Another node cannot re-sign the record under the first node's id.
         let forged = GossipEnvelope(kind: envelope.kind, payload: envelope.payload, origin: node.publicKey, sequence: now + 5,
                                     signature: SigningKey().sign(envelope.payload, domain: .envelope, chainID: "c"))

@@ -109,6 +109,18 @@ extension ClusterSuites {
             }
             try keepsCommitting()
 
+            // Numbers at the edge: a request for no blocks (kind 2, from 1, count 0) and an empty
+            // answer claiming the last height there is (kind 3, no blocks, u64 max). Ignored or
+            // answered, never a crash.
+            let edger = try HostileClient(port: port)
+            try edger.handshake(chainID: cluster.chainID)
+            edger.send(.direct([2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]), on: .blocks)
+            edger.send(.direct([3, 0, 0, 0, 0] + [UInt8](repeating: 0xff, count: 8)), on: .blocks)
+            for _ in 0..<3 { try cluster.transfer(via: 0) }
+            edger.reset()
+            try keepsCommitting()
+            #expect(cluster.node(0)!.isRunning)
+
             let log = cluster.node(0)!.log
             #expect(log.contains("accepted no bytes within write_stall_timeout_ms") || log.contains("reads too slowly"))
             for line in ["not open with a Tributary hello", "on chain 'otherchain'", "over frame_bytes_max", "failed authentication",

@@ -31,7 +31,8 @@ public struct AddressRecord: Hashable, Sendable, CanonicalCodable {
     /// believable at `nowMs`.
     public static func peerAddresses(in envelope: GossipEnvelope, nowMs: UInt64) throws(AddressRecordError) -> [PeerAddress] {
         guard envelope.kind == kind else { throw AddressRecordError("not a \(kind) envelope") }
-        guard envelope.sequence + ageMaxMs >= nowMs else { throw AddressRecordError("a record older than \(ageMaxMs / 60_000) minutes") }
+        // The sequence is the signer's word: compared without arithmetic on it, which could trap.
+        guard nowMs <= ageMaxMs || envelope.sequence >= nowMs - ageMaxMs else { throw AddressRecordError("a record older than \(ageMaxMs / 60_000) minutes") }
         guard envelope.sequence <= nowMs + clockDriftMaxMs else { throw AddressRecordError("a record from the future") }
         let record: AddressRecord
         do { record = try AddressRecord(canonicalBytes: envelope.payload, maxBytes: envelope.payload.count) } catch {

@@ -18,6 +18,9 @@ public struct PeerScores: Sendable {
         public var invalidPenalty: Int64 = 250
         /// Per request beyond a rate limit (the request is not served).
         public var overLimitPenalty: Int64 = 10
+        /// Per block request left unanswered past its timeout: more than the recovery of one
+        /// timeout's length, so a peer that answers none is banned within a minute or so.
+        public var unansweredPenalty: Int64 = 250
         /// Peers whose scores are kept; beyond, the scores closest to zero go.
         public var peersMax = 10_000
 
@@ -34,6 +37,8 @@ public struct PeerScores: Sendable {
         case overLimit(Int)
         /// A committed block that failed verification: a ban at once.
         case badBlock
+        /// A block request left unanswered past its timeout.
+        case unanswered
     }
 
     public let limits: Limits
@@ -53,6 +58,7 @@ public struct PeerScores: Sendable {
         case .invalid: score - limits.invalidPenalty
         case let .overLimit(count): score - limits.overLimitPenalty * Int64(count)
         case .badBlock: Int64.min
+        case .unanswered: score - limits.unansweredPenalty
         }
         guard next >= limits.banBelow else {
             scores[peer] = nil

@@ -90,11 +90,18 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
         case .tick:
             tick += 1
             let late = requests.filter { tick - $0.value.tick >= limits.requestTimeoutTicks }.keys
+            var unanswering: Set<NodeID> = []
             for request in late {
                 cancel(request)
                 slowUntilTick[request.peer] = tick + limits.requestTimeoutTicks
+                // It did not deliver heights it said it had: it is taken to have only those below
+                // until it says more, so a peer claiming heights it never sends cannot keep the
+                // node syncing towards them (and out of consensus).
+                if let claimed = peerHeights[request.peer] { peerHeights[request.peer] = min(claimed, request.fromHeight - 1) }
+                unanswering.insert(request.peer)
             }
             slowUntilTick = slowUntilTick.filter { $0.value > tick }
+            return unanswering.sorted().map { .unanswered($0) } + schedule()
         }
         return schedule()
     }
@@ -232,4 +239,7 @@ public enum BlockSyncEffect: Sendable, Equatable {
     case request(NodeID, fromHeight: UInt64, count: UInt32)
     /// `peer` sent a block that failed verification: drop and ban it.
     case misbehaved(NodeID, reason: String)
+    /// `peer` left a request unanswered past the timeout: a penalty, so one that keeps claiming
+    /// heights it never sends is banned in the end.
+    case unanswered(NodeID)
 }

@@ -213,7 +213,7 @@ final class ChainNode: GossipHost, Sendable {
 
     func committedBlocks(from height: UInt64, countMax: Int, bytesMax: Int) -> [Block] {
         let last = status.height
-        guard height >= 1, height <= last else { return [] }
+        guard height >= 1, height <= last, countMax >= 1 else { return [] }
         var blocks: [Block] = []
         var bytes = 0
         for blockHeight in height...min(last, height + UInt64(countMax) - 1) {

@@ -358,8 +358,9 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
                                               bytesMax: BlockSyncMessage.answerBytesMax)
             sendDirect(.blocks(blocks, height: host.committedHeight), to: peer)
         case let .blocks(blocks, height):
-            let first = blocks.first?.header.height ?? height + 1
-            guard blocks.indices.allSatisfy({ blocks[$0].header.height == first + UInt64($0) }) else {
+            // Heights are the peer's word: no arithmetic on them may trap.
+            let first = blocks.first?.header.height ?? (height == .max ? height : height + 1)
+            guard blocks.indices.allSatisfy({ first.addingReportingOverflow(UInt64($0)) == (blocks[$0].header.height, false) }) else {
                 return invalid(peer, reason: "malformed", "blocks that are not consecutive heights")
             }
             perform(pool.handle(.received(from: peer, fromHeight: first, blocks: blocks, peerHeight: height)))
@@ -525,6 +526,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
                 counters.invalid("bad_block")
                 log.warning("dropping peer: it sent a bad block", ["peer": peer.hex, "reason": reason])
                 score(.badBlock, peer, reason: "bad block: \(reason)")
+            case let .unanswered(peer):
+                score(.unanswered, peer, reason: "block requests left unanswered")
             }
         }
     }
