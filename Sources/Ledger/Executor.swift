@@ -137,16 +137,21 @@ public struct Executor: Sendable {
             guard remaining == 0 || remaining >= context.parameters.minStake else {
                 throw .stakeBelowMinimum(minimum: context.parameters.minStake, resulting: remaining)
             }
+            guard ValidatorRecord(stake: remaining, jailed: record.jailed).power > 0 || record.power == 0
+                || Self.anotherValidatorHasPower(than: senderAddress, in: state) else { throw .lastValidator }
             var entries = unbonding?.entries ?? []
             guard entries.count < Unbonding.entriesMax else { throw .tooManyUnbondings(max: Unbonding.entriesMax) }
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
+            // The stake votes until the set changes (`validatorSetDelayHeights` on), and stays
+            // slashable for evidence of any height it voted at until that evidence is too old.
             entries.append(Unbonding.Entry(
                 amount: amount, unstakedHeight: context.height,
-                releaseHeight: context.height.saturatingAdding(context.parameters.evidenceMaxAgeHeights)))
+                releaseHeight: context.height.saturatingAdding(context.parameters.evidenceMaxAgeHeights).saturatingAdding(Self.validatorSetDelayHeights)))
             unbonding = Unbonding(entries: entries)
             save(sender, unbonding, changed: true, of: senderAddress, in: &state)
-            state.setRecord(.validator(senderAddress), remaining == 0 ? nil : ValidatorRecord(stake: remaining, jailed: record.jailed))
+            // A jailed validator keeps its record, stake 0, so staking again does not unjail it.
+            state.setRecord(.validator(senderAddress), remaining == 0 && !record.jailed ? nil : ValidatorRecord(stake: remaining, jailed: record.jailed))
 
         case let .evidence(evidence):
             try checkEvidence(evidence, in: state, context: context)
@@ -306,22 +311,44 @@ public struct Executor: Sendable {
         guard state.value(for: .slash(validator: evidence.validator, height: height)) == nil else { throw .duplicateEvidence }
     }
 
+    /// Heights between a block that changes stakes and the first height whose validator set
+    /// shows it (`ChainStore` records the set of H + 2 after block H).
+    static let validatorSetDelayHeights: UInt64 = 2
+
+    /// Whether a validator other than `address` has power in `state` (its records, the set
+    /// that takes effect `validatorSetDelayHeights` on).
+    static func anotherValidatorHasPower(than address: Address, in state: StateOverlay) -> Bool {
+        var limit = 16
+        while true {
+            let keys = state.keys(of: .validator, limit: limit)
+            for key in keys {
+                guard case let .validator(other) = key, other != address, let record: ValidatorRecord = state.record(key) else { continue }
+                if record.power > 0 { return true }
+            }
+            if keys.count < limit { return false }
+            limit *= 4
+        }
+    }
+
     /// Burns `slashFractionBasisPoints` of the validator's stake (the supply shrinks by as
-    /// much) and jails it; its power drops to zero in the set two heights later.
-    /// Stake unstaked after the misbehaviour was still at stake then, and is slashed too.
+    /// much) and jails it; its power drops to zero in the set two heights later — unless it is
+    /// the last validator with power, which keeps voting (slashed) so the chain goes on.
+    /// Stake unstaked at a height whose set still held it (it votes until
+    /// `validatorSetDelayHeights` after the unstake) was at stake then, and is slashed too.
     private func punish(_ evidence: DuplicateVoteEvidence, in state: inout StateOverlay, context: BlockContext) {
         let fraction = context.parameters.slashFractionBasisPoints
         func slashed(_ amount: UInt64) -> UInt64 { amount.portion(fraction, of: 10_000) }
         var amount: UInt64 = 0
-        if var record: ValidatorRecord = state.record(.validator(evidence.validator)) {
-            let cut = slashed(record.stake)
-            record.stake -= cut
-            record.jailed = true
-            state.setRecord(.validator(evidence.validator), record)
-            amount += cut
-        }
+        // A validator that unstaked everything since has no record: it gets one, jailed, so
+        // staking again does not bring its power back.
+        var record = state.record(.validator(evidence.validator), as: ValidatorRecord.self) ?? ValidatorRecord(stake: 0)
+        let cut = slashed(record.stake)
+        record.stake -= cut
+        record.jailed = record.jailed || Self.anotherValidatorHasPower(than: evidence.validator, in: state)
+        state.setRecord(.validator(evidence.validator), record.stake == 0 && !record.jailed ? nil : record)
+        amount += cut
         if var unbonding: Unbonding = state.record(.unbonding(evidence.validator)) {
-            for index in unbonding.entries.indices where unbonding.entries[index].unstakedHeight > evidence.height {
+            for index in unbonding.entries.indices where unbonding.entries[index].unstakedHeight + Self.validatorSetDelayHeights > evidence.height {
                 let cut = slashed(unbonding.entries[index].amount)
                 unbonding.entries[index].amount -= cut
                 amount += cut

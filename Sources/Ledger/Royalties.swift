@@ -139,7 +139,10 @@ public struct AttributionRelease: Hashable, Sendable, CanonicalCodable {
 
     public static let weightBits = 40
     public static let weightTotal: UInt64 = 1 << weightBits
-    public static let sharesMax = 256
+    /// Most shares one attribution names: as many as fit a signed transaction of at most
+    /// `SignedTransaction.maxBytes` (40 bytes each; `RoyaltyTests` holds the largest to it), so
+    /// every valid attribution can also travel as gossip.
+    public static let sharesMax = 96
 
     /// The `settle_payment` transaction's hash.
     public var settlement: Digest

@@ -19,6 +19,8 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
     case stakeBelowMinimum(minimum: UInt64, resulting: UInt64)
     case insufficientStake(staked: UInt64, requested: UInt64)
     case tooManyUnbondings(max: Int)
+    /// The unstake would leave no validator with power: the set would be empty and the chain halt.
+    case lastValidator
     case invalidEvidence(String)
     case staleEvidence(height: UInt64, oldestAccepted: UInt64)
     case duplicateEvidence
@@ -50,6 +52,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case .stakeBelowMinimum: "stake_below_minimum"
         case .insufficientStake: "insufficient_stake"
         case .tooManyUnbondings: "too_many_unbondings"
+        case .lastValidator: "last_validator"
         case .invalidEvidence: "invalid_evidence"
         case .staleEvidence: "stale_evidence"
         case .duplicateEvidence: "duplicate_evidence"
@@ -80,6 +83,7 @@ public enum TransactionRejection: Error, Hashable, Sendable, CustomStringConvert
         case let .stakeBelowMinimum(minimum, resulting): "resulting stake \(resulting) is below the minimum \(minimum)"
         case let .insufficientStake(staked, requested): "unstaking \(requested) but only \(staked) is staked"
         case let .tooManyUnbondings(max): "\(max) unstakes are already waiting to unlock"
+        case .lastValidator: "the last validator with power cannot unstake all of it: the chain would have no validators"
         case let .invalidEvidence(reason): "evidence is invalid: \(reason)"
         case let .staleEvidence(height, oldest): "evidence from height \(height) is older than the oldest accepted, \(oldest)"
         case .duplicateEvidence: "this validator was already punished for double-signing at this height"

@@ -49,6 +49,41 @@ import Testing
         #expect(chain.circulating() == chain.supply)
     }
 
+    /// Stake unstaked the height before a double-sign still voted at that height (a set changes
+    /// two heights after the block that changes a stake): it is slashed, and the validator,
+    /// though it left, stays jailed if it stakes again.
+    @Test func stakeUnstakedTheHeightBeforeTheMisbehaviourIsSlashedAndTheJailLasts() throws {
+        let chain = try TestChain(funded: [reporter, cheater], otherValidators: [.init(address: cheater.publicKey, power: 1_000)])
+        let stake = 1_000 * OPEN.atomicUnitsPerOPEN
+        let unstaked = try chain.commit([chain.sign(.unstake(amount: stake), by: cheater)]).block  // height 1
+        #expect(try chain.store.validatorSet(forHeight: unstaked.header.height + 1).power(of: cheater.publicKey) == 1_000)
+        try chain.commit([])  // height 2: the double-sign happens here, with the stake still voting
+        try chain.commit([chain.sign(.evidence(conflicting(height: 2, by: cheater)), by: reporter)])
+        let entry = try #require(chain.store.record(.unbonding(cheater.publicKey), as: Unbonding.self)?.entries.first)
+        #expect(entry.amount == stake - stake / 20 && entry.releaseHeight == unstaked.header.height + 100_000 + 2)
+        // Jailed with no stake left: the record stays, and staking again does not unjail it.
+        let record: ValidatorRecord = try #require(chain.store.record(.validator(cheater.publicKey)))
+        #expect(record.jailed && record.stake == 0)
+        try chain.commit([chain.sign(.stake(amount: 200 * OPEN.atomicUnitsPerOPEN), by: cheater)])
+        let restaked: ValidatorRecord = try #require(chain.store.record(.validator(cheater.publicKey)))
+        #expect(restaked.jailed && restaked.power == 0)
+        #expect(chain.circulating() == chain.supply)
+    }
+
+    /// The last validator with power can neither unstake all of it nor be jailed: the set would
+    /// be empty, and the chain could never make another block.
+    @Test func theLastValidatorStays() throws {
+        let only = SigningKey()
+        let chain = try TestChain(funded: [reporter, only], validator: only)
+        let record: ValidatorRecord = try #require(chain.store.record(.validator(only.publicKey)))
+        #expect(throws: TransactionRejection.lastValidator) { try chain.check(chain.sign(.unstake(amount: record.stake), by: only)) }
+        try chain.commit([chain.sign(.unstake(amount: record.stake / 2), by: only)])  // keeping power is fine
+        try chain.commit([chain.sign(.evidence(conflicting(height: 1, by: only)), by: reporter)])
+        let slashed: ValidatorRecord = try #require(chain.store.record(.validator(only.publicKey)))
+        #expect(!slashed.jailed && slashed.stake < record.stake / 2 && slashed.power > 0)
+        #expect(chain.circulating() == chain.supply)
+    }
+
     @Test func evidenceIsAcceptedOncePerValidatorAndHeight() throws {
         let chain = try chain()
         try chain.commit([])

@@ -133,6 +133,21 @@ import Testing
         #expect(chain.circulating() == chain.supply)
     }
 
+    /// The largest attribution a transaction may carry fits a signed transaction, with the
+    /// largest nonce and fee, so peers take it as gossip like any other.
+    @Test func theLargestAttributionFitsATransaction() throws {
+        let count = AttributionRelease.sharesMax
+        let documents = (0..<count).map { Digest.blake2b(Array("document \($0)".utf8)) }.sorted()
+        let weights = (0..<count).map { $0 == 0 ? AttributionRelease.weightTotal - UInt64(count - 1) : 1 }
+        let release = AttributionRelease(settlement: Digest.blake2b([1]), proof: Digest.blake2b([2]),
+                                         shares: zip(documents, weights).map { .init(document: $0, weight: $1) })
+        #expect(release.defect == nil)
+        let signed = Transaction(sender: provider.publicKey, nonce: .max, fee: .max, body: .attribution(release)).signed(by: provider, chainID: TestChain.chainID)
+        #expect(signed.canonicalBytes.count <= SignedTransaction.maxBytes)
+        let read = try SignedTransaction(canonicalBytes: signed.canonicalBytes, maxBytes: SignedTransaction.maxBytes)
+        #expect(read == signed)
+    }
+
     @Test func splitsAndPayoutsAddUpForAnyAmount() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {

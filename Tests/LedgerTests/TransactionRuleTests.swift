@@ -198,22 +198,23 @@ import Testing
         let before = chain.balance(alice)
         let unstaked = try chain.commit([chain.sign(.unstake(amount: 2 * TestChain.minStake), by: alice)]).block
         #expect(chain.store.record(.validator(alice.publicKey), as: ValidatorRecord.self) == nil)
-        // The stake unbonds: locked until `evidenceMaxAgeHeights` later, then back with the next transaction.
+        // The stake unbonds: locked until `evidenceMaxAgeHeights` + 2 later (evidence of the two
+        // heights it still voted at may come that late), then back with the next transaction.
         #expect(chain.balance(alice) == before - TestChain.minFee)
         let entry = try #require(chain.store.record(.unbonding(alice.publicKey), as: Unbonding.self)?.entries.first)
-        #expect(entry.amount == 2 * TestChain.minStake && entry.releaseHeight == unstaked.header.height + 100_000)
+        #expect(entry.amount == 2 * TestChain.minStake && entry.releaseHeight == unstaked.header.height + 100_000 + 2)
         #expect(chain.circulating() == chain.supply)
     }
 
     @Test func unbondedStakeReturnsAfterTheUnbondingPeriod() throws {
         let chain = try TestChain(funded: [alice], evidenceMaxAgeHeights: 3)
         try chain.commit([chain.sign(.stake(amount: TestChain.minStake), by: alice)])
-        try chain.commit([chain.sign(.unstake(amount: TestChain.minStake), by: alice)])  // height 2: releases at 5
+        try chain.commit([chain.sign(.unstake(amount: TestChain.minStake), by: alice)])  // height 2: releases at 2 + 3 + 2
         let before = chain.balance(alice)
         try chain.commit([chain.sign(.transfer(to: bob.publicKey, amount: 1), by: alice)])  // height 3: still locked
         #expect(chain.balance(alice) == before - 1 - TestChain.minFee)
-        try chain.commit([])
-        try chain.commit([chain.sign(.transfer(to: bob.publicKey, amount: 1), by: alice)])  // height 5: released
+        for _ in 4...6 { try chain.commit([]) }
+        try chain.commit([chain.sign(.transfer(to: bob.publicKey, amount: 1), by: alice)])  // height 7: released
         #expect(chain.balance(alice) == before - 2 - 2 * TestChain.minFee + TestChain.minStake)
         #expect(chain.store.record(.unbonding(alice.publicKey), as: Unbonding.self) == nil)
         #expect(chain.circulating() == chain.supply)

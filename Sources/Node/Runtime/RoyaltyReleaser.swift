@@ -41,7 +41,7 @@ struct RoyaltyReleaser: Sendable {
         guard let release = Self.release(settlement: settlement, result: result, proof: proof) else {
             return log.info("royalty escrow left to expire", ["settlement": settlement.hex, "reason": "no document scored positive"])
         }
-        // More contributors than one transaction may name (`AttributionRelease.sharesMax`).
+        // More contributors than one transaction may name (`AttributionRelease.sharesMax`, 96).
         if let defect = release.defect { return log.warning("royalty escrow left to expire", ["settlement": settlement.hex, "reason": defect]) }
         do {
             let transaction = try settler.node.submitOwn(.attribution(release))
