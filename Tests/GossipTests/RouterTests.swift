@@ -66,6 +66,25 @@ import Testing
         for _ in 0..<10 { #expect(router.handle(.tick).allSatisfy { if case .request = $0 { false } else { true } }) }
     }
 
+    /// A peer announcing more new ids in a tick than the limit gets only the limit wanted;
+    /// another peer announcing the rest still gets them asked for.
+    @Test func onePeersAnnouncementsWantAtMostTheLimitPerTick() {
+        var limits = Router.Limits()
+        limits.newWantsPerPeerPerTickMax = 3
+        var router = Router(limits: limits)
+        for peer in peers { _ = router.handle(.peerConnected(peer)) }
+        _ = router.handle(.tick)
+        let ids = (0..<5).map { item("vote \($0)").id }
+        _ = router.handle(.announced(from: a, .consensus, ids))
+        _ = router.handle(.announced(from: b, .consensus, Array(ids.suffix(2))))
+        let asked = router.handle(.tick).flatMap { effect -> [(NodeID, Digest)] in
+            if case let .request(peer, _, wanted) = effect { wanted.map { (peer, $0) } } else { [] }
+        }
+        #expect(asked.filter { $0.0 == a }.map(\.1).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+                == Array(ids.prefix(3)).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) })
+        #expect(Set(asked.filter { $0.0 == b }.map(\.1)) == Set(ids.suffix(2)))
+    }
+
     @Test func announcementsBeforeTheFirstTickAreNotRequestedAtOnce() {
         var router = connected()
         let vote = item("vote")

@@ -43,6 +43,10 @@ public struct Router: Sendable {
         public var requestTimeoutTicks: UInt64 = 5
         /// How many epochs past its reported one a peer can use items of.
         public var epochsAhead: UInt64 = 2
+        /// New ids one peer's announcements may make wanted per tick; beyond, its announced ids
+        /// are not asked for (another announcer's may be), so a peer announcing ids it never
+        /// sends cannot grow what this node tracks without bound.
+        public var newWantsPerPeerPerTickMax = 4_096
 
         public init() {}
     }
@@ -66,6 +70,8 @@ public struct Router: Sendable {
         var announceQueue: [Channel: [Digest]] = [:]
         /// The last epoch the peer reported; nil until it does.
         var epoch: UInt64?
+        /// Ids its announcements made wanted this tick.
+        var newWantsThisTick = 0
     }
 
     private struct Want: Sendable {
@@ -138,6 +144,8 @@ public struct Router: Sendable {
                 peers[source]!.known.insert(id)
                 guard !hasSeen(id) else { continue }
                 if wants[id] == nil {
+                    guard peers[source]!.newWantsThisTick < limits.newWantsPerPeerPerTickMax else { continue }
+                    peers[source]!.newWantsThisTick += 1
                     wants[id] = Want(channel: channel, firstAnnouncedTick: tick, announcers: [source])
                 } else if !wants[id]!.announcers.contains(source) {
                     wants[id]!.announcers.append(source)
@@ -164,6 +172,7 @@ public struct Router: Sendable {
             for channel in Channel.allCases { send(live[channel] ?? [], to: peer, counting: \.relayed) }
         case .tick:
             tick += 1
+            for peer in peers.keys { peers[peer]!.newWantsThisTick = 0 }
             flushAnnouncements()
             requestWanted()
             if tick % limits.liveRefreshTicks == 0 { refreshLive() }

@@ -94,11 +94,14 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
             for request in late {
                 cancel(request)
                 slowUntilTick[request.peer] = tick + limits.requestTimeoutTicks
-                // It did not deliver heights it said it had: it is taken to have only those below
-                // until it says more, so a peer claiming heights it never sends cannot keep the
-                // node syncing towards them (and out of consensus).
+                // Heights no other peer claims, left unanswered: the claim may be a lie meant to
+                // keep the node syncing (out of consensus), so it is reported. A slow peer asked
+                // for heights others have too is only passed over.
+                let othersHave = peerHeights.filter { $0.key != request.peer }.values.max() ?? 0
+                if request.fromHeight > othersHave { unanswering.insert(request.peer) }
+                // Either way it is taken to have only the heights below the one asked until it
+                // says more, so an unanswered claim stops driving the sync.
                 if let claimed = peerHeights[request.peer] { peerHeights[request.peer] = min(claimed, request.fromHeight - 1) }
-                unanswering.insert(request.peer)
             }
             slowUntilTick = slowUntilTick.filter { $0.value > tick }
             return unanswering.sorted().map { .unanswered($0) } + schedule()
@@ -239,7 +242,7 @@ public enum BlockSyncEffect: Sendable, Equatable {
     case request(NodeID, fromHeight: UInt64, count: UInt32)
     /// `peer` sent a block that failed verification: drop and ban it.
     case misbehaved(NodeID, reason: String)
-    /// `peer` left a request unanswered past the timeout: a penalty, so one that keeps claiming
-    /// heights it never sends is banned in the end.
+    /// `peer` left unanswered past the timeout a request for heights no other peer claims: a
+    /// penalty, so one that keeps claiming heights it never sends is banned in the end.
     case unanswered(NodeID)
 }

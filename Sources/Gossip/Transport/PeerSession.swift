@@ -103,7 +103,9 @@ final class PeerSession: @unchecked Sendable {
                     throw .malformed("\(channel) message: \(error)")
                 }
                 switch decoded {
-                case let .ping(nonce): enqueueControl(.pong(nonce))
+                // A pong goes within the send queue's limit: a peer that pings and never reads
+                // fills its queue and is dropped for it, instead of growing it without bound.
+                case let .ping(nonce): _ = queue.withLock { $0.append(WireMessage.pong(nonce).canonicalBytes, channel: .control) }
                 case .pong: break
                 default:
                     guard channel != .control else { throw .malformed("\(decoded) on the control channel") }

@@ -271,11 +271,12 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         var duplicates: [Digest] = []
         var discarded: [Digest] = []
         var accepted: [GossipItem] = []
+        var handled: Set<Digest> = []  // discarded and accepted ids, for a constant-time check
         var failure: (reason: String, detail: String)?
         for bytes in items {
             let id = Digest.blake2b(bytes)
             counters.received(.envelopes)
-            if router.hasSeen(id) || discarded.contains(id) || accepted.contains(where: { $0.id == id }) {
+            if router.hasSeen(id) || !handled.insert(id).inserted {
                 duplicates.append(id)
                 continue
             }
