@@ -139,10 +139,14 @@ public struct AttributionRelease: Hashable, Sendable, CanonicalCodable {
 
     public static let weightBits = 40
     public static let weightTotal: UInt64 = 1 << weightBits
-    /// Most shares one attribution names: as many as fit a signed transaction of at most
+    /// Most shares a valid attribution names: as many as fit a signed transaction of at most
     /// `SignedTransaction.maxBytes` (40 bytes each; `RoyaltyTests` holds the largest to it), so
     /// every valid attribution can also travel as gossip.
     public static let sharesMax = 96
+    /// Most shares an attribution decodes with: the limit before 2026-12-05, so blocks holding
+    /// a larger one (which its sender could propose itself) still decode, and its execution is
+    /// refused by `defect`.
+    static let decodedSharesMax = 256
 
     /// The `settle_payment` transaction's hash.
     public var settlement: Digest
@@ -187,13 +191,13 @@ public struct AttributionRelease: Hashable, Sendable, CanonicalCodable {
     public func encode(to writer: inout CanonicalWriter) {
         writer.write(settlement)
         writer.write(proof)
-        writer.write(array: shares, max: Self.sharesMax)
+        writer.write(array: shares, max: Self.decodedSharesMax)
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         settlement = try reader.read()
         proof = try reader.read()
-        shares = try reader.readArray(max: Self.sharesMax, field: "attribution shares")
+        shares = try reader.readArray(max: Self.decodedSharesMax, field: "attribution shares")
     }
 }
 

@@ -190,9 +190,9 @@ public struct ValidatorRecord: Hashable, Sendable, CanonicalCodable {
     }
 }
 
-/// Stake on its way back to the balance. Each entry unlocks `evidenceMaxAgeHeights` after it
-/// was unstaked, so misbehaviour from while it was staked can still be punished; until then
-/// it is slashed like stake.
+/// Stake on its way back to the balance. Each entry unlocks `evidenceMaxAgeHeights` + 2 after
+/// it was unstaked (it votes until the set changes, two heights on), so misbehaviour from while
+/// it was staked can still be punished; until then it is slashed like stake.
 public struct Unbonding: Hashable, Sendable, CanonicalCodable {
     public struct Entry: Hashable, Sendable, CanonicalCodable {
         public var amount: UInt64

@@ -70,6 +70,18 @@ import Testing
         #expect(chain.circulating() == chain.supply)
     }
 
+    /// Stake unstaked two heights before the misbehaviour no longer voted then: it is not slashed.
+    @Test func stakeUnstakedBeforeItLastVotedIsNotSlashed() throws {
+        let chain = try TestChain(funded: [reporter, cheater], otherValidators: [.init(address: cheater.publicKey, power: 1_000)])
+        let part = 400 * OPEN.atomicUnitsPerOPEN
+        try chain.commit([chain.sign(.unstake(amount: part), by: cheater)])  // height 1: out of the set from height 3
+        try chain.commit([])
+        try chain.commit([])  // height 3: the double-sign, by the stake still staked
+        try chain.commit([chain.sign(.evidence(conflicting(height: 3, by: cheater)), by: reporter)])
+        #expect(chain.store.record(.unbonding(cheater.publicKey), as: Unbonding.self)?.entries.first?.amount == part)
+        #expect(chain.store.record(.validator(cheater.publicKey), as: ValidatorRecord.self)?.jailed == true)
+    }
+
     /// The last validator with power can neither unstake all of it nor be jailed: the set would
     /// be empty, and the chain could never make another block.
     @Test func theLastValidatorStays() throws {

@@ -8,8 +8,9 @@ import Crypto
 /// Each missing height of the window is asked of one peer that has it, in requests of at
 /// most `Limits.requestBlocksMax` consecutive heights, at most `Limits.requestsPerPeerMax`
 /// requests outstanding per peer — so several peers serve one node in parallel. A request
-/// unanswered for `Limits.requestTimeoutTicks` goes to another peer (a busy peer is not
-/// punished for it). A block the node rejects gets its sender reported (`.misbehaved`), every
+/// unanswered for `Limits.requestTimeoutTicks` goes to another peer; a peer that sends no
+/// blocks through `Limits.unansweredInARowMax` such timeouts loses its height claim, and is
+/// reported (`.unanswered`) when no other peer claims those heights. A block the node rejects gets its sender reported (`.misbehaved`), every
 /// block from that sender is dropped and asked again of others.
 ///
 /// `Block` is whatever the node keeps per height; the node checks that an answer's blocks have
@@ -22,6 +23,9 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
         public var requestBlocksMax: UInt32 = 32
         public var requestsPerPeerMax = 3
         public var requestTimeoutTicks: UInt64 = 30
+        /// Timeouts in a row, with no blocks from the peer between them, after which its height
+        /// claim is no longer believed (a slow peer that delivers now and then is never hit).
+        public var unansweredInARowMax = 3
 
         public init() {}
     }
@@ -53,6 +57,8 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
     public private(set) var isActive = true
     /// Peers that let a request time out are asked only when no other peer can be, until this tick.
     private var slowUntilTick: [NodeID: UInt64] = [:]
+    /// Ticks on which each peer let requests time out since it last sent blocks.
+    private var unansweredInARow: [NodeID: Int] = [:]
 
     public init(appliedHeight: UInt64, limits: Limits = Limits()) {
         self.limits = limits
@@ -76,6 +82,7 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
         case let .peerRemoved(peer):
             peerHeights[peer] = nil
             slowUntilTick[peer] = nil
+            unansweredInARow[peer] = nil
             forgetRequests(of: peer)
         case let .received(peer, fromHeight, blocks, peerHeight):
             if blocks.isEmpty {
@@ -85,23 +92,29 @@ public struct BlockSyncPool<Block: Sendable>: Sendable {
                 for request in requests.keys where request.peer == peer && request.fromHeight > has { cancel(request) }
             } else {
                 peerHeights[peer] = max(peerHeights[peer] ?? 0, peerHeight)
+                unansweredInARow[peer] = nil
                 receive(Request(peer: peer, fromHeight: fromHeight), blocks)
             }
         case .tick:
             tick += 1
             let late = requests.filter { tick - $0.value.tick >= limits.requestTimeoutTicks }.keys
-            var unanswering: Set<NodeID> = []
+            var timedOut: [NodeID: UInt64] = [:]  // per peer, the lowest height it left unanswered
             for request in late {
                 cancel(request)
                 slowUntilTick[request.peer] = tick + limits.requestTimeoutTicks
-                // Heights no other peer claims, left unanswered: the claim may be a lie meant to
-                // keep the node syncing (out of consensus), so it is reported. A slow peer asked
-                // for heights others have too is only passed over.
-                let othersHave = peerHeights.filter { $0.key != request.peer }.values.max() ?? 0
-                if request.fromHeight > othersHave { unanswering.insert(request.peer) }
-                // Either way it is taken to have only the heights below the one asked until it
-                // says more, so an unanswered claim stops driving the sync.
-                if let claimed = peerHeights[request.peer] { peerHeights[request.peer] = min(claimed, request.fromHeight - 1) }
+                timedOut[request.peer] = min(timedOut[request.peer] ?? .max, request.fromHeight)
+            }
+            var unanswering: [NodeID] = []
+            for (peer, fromHeight) in timedOut {
+                unansweredInARow[peer, default: 0] += 1
+                guard unansweredInARow[peer]! >= limits.unansweredInARowMax else { continue }
+                // A peer that has sent nothing through several timeouts is taken to have only the
+                // heights below the one asked until it says more, so a claim it never backs stops
+                // driving the sync; for heights no other peer claims (a lie meant to keep the
+                // node syncing, out of consensus, or a peer no use to it) it is reported.
+                let othersHave = peerHeights.filter { $0.key != peer }.values.max() ?? 0
+                if fromHeight > othersHave { unanswering.append(peer) }
+                if let claimed = peerHeights[peer] { peerHeights[peer] = min(claimed, fromHeight - 1) }
             }
             slowUntilTick = slowUntilTick.filter { $0.value > tick }
             return unanswering.sorted().map { .unanswered($0) } + schedule()

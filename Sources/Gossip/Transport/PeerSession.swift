@@ -103,8 +103,9 @@ final class PeerSession: @unchecked Sendable {
                     throw .malformed("\(channel) message: \(error)")
                 }
                 switch decoded {
-                // A pong goes within the send queue's limit: a peer that pings and never reads
-                // fills its queue and is dropped for it, instead of growing it without bound.
+                // A pong goes within the send queue's limit (else it is left out): a peer that
+                // pings and never reads cannot grow its queue without bound; the write-stall
+                // timeout drops it.
                 case let .ping(nonce): _ = queue.withLock { $0.append(WireMessage.pong(nonce).canonicalBytes, channel: .control) }
                 case .pong: break
                 default:

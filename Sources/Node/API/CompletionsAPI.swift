@@ -76,10 +76,16 @@ struct CompletionsAPI: Sendable {
         guard parameters.maxTokens <= maxTokensMax else {
             return Self.error(400, "invalid_request", ScheduleError.maxTokensTooLarge(asked: parameters.maxTokens, limit: maxTokensMax).description)
         }
-        // The prompt is tokenized before admission only when its length is priced.
+        // The prompt is tokenized before admission only when its length is priced or must fit
+        // what attribution covers.
         var promptTokens: [Int32]?
-        do { if policy.countsPromptTokens { promptTokens = try parameters.promptTokens(service.model.tokenizer) } } catch {
+        do {
+            if policy.countsPromptTokens || parameters.attribution != nil { promptTokens = try parameters.promptTokens(service.model.tokenizer) }
+        } catch {
             return Self.error(400, "invalid_request", error.message)
+        }
+        if parameters.attribution != nil, promptTokens!.count + parameters.maxTokens > service.attribution.tokensMax {
+            return Self.error(400, "invalid_request", "attribution covers at most \(service.attribution.tokensMax) prompt and completion tokens, and this prompt with max_tokens could reach \(promptTokens!.count + parameters.maxTokens): lower max_tokens or shorten the prompt")
         }
         let priced = PricedRequest(model: parameters.model, adapterID: adapter?.id, maxTokens: parameters.maxTokens,
                                    promptTokens: promptTokens?.count, resource: Self.resource(request))
@@ -94,11 +100,6 @@ struct CompletionsAPI: Sendable {
                 paid?.release()
                 return Self.error(400, "invalid_request", error.message)
             }
-        }
-        if let adapter, let refusal = attributionRefusal(adapter, asked: parameters.attribution != nil, paid: paid,
-                                                         tokens: promptTokens!.count + parameters.maxTokens) {
-            paid?.release()
-            return Self.error(400, "invalid_request", refusal)
         }
         let generationRequest = parameters.generation(promptTokens: promptTokens!)
         let answer = CompletionAnswer(chat: chat, model: parameters.model, promptTokens: generationRequest.promptTokens.count)
@@ -195,17 +196,6 @@ struct CompletionsAPI: Sendable {
         log.warning("generation failed", ["adapter": adapter?.id ?? "base", "error": message])
         guard let adapter else { return event }
         return .failed(message.replacingOccurrences(of: adapter.path, with: "<adapter>"))
-    }
-
-    /// Why a request on `adapter` whose prompt and longest answer hold `tokens` tokens is refused
-    /// before generation, or nil: its answer must be attributed — the client asked, or its
-    /// payment leaves the contributors an escrow that only an attribution releases — and
-    /// attribution covers fewer tokens.
-    private func attributionRefusal(_ adapter: AdapterInfo, asked: Bool, paid: PaidRequest?, tokens: Int) -> String? {
-        let paysContributors = paid.map { $0.settler.leavesEscrow(charged: $0.payment.authorization.amount, adapter: $0.adapter) } ?? false
-        guard asked || (paysContributors && AttributionService.hasIndex(adapter)), tokens > service.attribution.tokensMax else { return nil }
-        let why = asked ? "attribution" : "the contributors' share of the payment is released by attribution, which"
-        return "\(why) covers at most \(service.attribution.tokensMax) prompt and completion tokens, and this prompt with max_tokens could reach \(tokens): lower max_tokens or shorten the prompt"
     }
 
     /// After a settlement that leaves the contributors an escrow, releases it by the answer's

@@ -29,12 +29,16 @@ final class AttributionProofStore: Sendable {
         evict()
     }
 
-    /// Stores `proof`, then deletes the oldest proofs while more than `bytesMax` bytes are held
-    /// (never the one just written).
+    /// Stores `proof` (the same proof again becomes the newest), then deletes the oldest
+    /// proofs while more than `bytesMax` bytes are held (never the one just written).
     func write(_ proof: AttributionProof) throws {
         let json = try proof.json(), id = proof.id.hex
         try json.write(to: URL(fileURLWithPath: path(id)), options: .atomic)
         held.withLock { held in
+            if let index = held.files[held.start...].firstIndex(where: { $0.id == id }) {
+                held.bytes -= held.files[index].bytes
+                held.files.remove(at: index)
+            }
             held.files.append((id, json.count))
             held.bytes += json.count
         }
