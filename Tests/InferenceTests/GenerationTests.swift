@@ -156,14 +156,25 @@ extension ModelTests {
         #expect(Set((0..<200).map { _ in topP.sample(Self.logits) }) == [3])
     }
 
-    /// A `top_k` near the vocabulary size costs a sort per token, not `k²` (here 200 draws of
-    /// 40,000 candidates among 49,152 rising logits, which took minutes before); the choice
-    /// stays among the `k` largest.
-    @Test(.timeLimit(.minutes(1))) func aLargeTopKStaysCheap() {
+    /// A `top_k` near the vocabulary size costs what keeping every token costs (one sort per
+    /// token), not `k²` (before, 40,000 of 49,152 rising logits took about a second a token);
+    /// the choice stays among the `k` largest. Timed against the full sort in the same run, so
+    /// a loaded machine slows both alike.
+    @Test func aLargeTopKCostsNoMoreThanKeepingAll() {
         let logits = (0..<49_152).map { Float($0) / 4_096 }
-        var sampler = Sampler(SamplingParameters(temperature: 1, topK: 40_000, topP: 1, seed: 3))
-        let drawn = (0..<200).map { _ in sampler.sample(logits) }
-        #expect(drawn.allSatisfy { $0 >= 49_152 - 40_000 })
+        var all = Sampler(SamplingParameters(temperature: 1, topK: 0, topP: 1, seed: 3))
+        var large = Sampler(SamplingParameters(temperature: 1, topK: 40_000, topP: 1, seed: 3))
+        /// The fastest of several draws, taken in turn, so a burst of load hits neither alone.
+        var fastest = (all: Double.infinity, large: Double.infinity)
+        func timed(_ draw: () -> Void) -> Double {
+            let elapsed = ContinuousClock().measure(draw)
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        for _ in 0..<5 {
+            fastest.all = min(fastest.all, timed { _ = all.sample(logits) })
+            fastest.large = min(fastest.large, timed { #expect(large.sample(logits) >= 49_152 - 40_000) })
+        }
+        #expect(fastest.large < 4 * fastest.all + 0.02, "top_k 40000: \(fastest.large) s a draw, all tokens: \(fastest.all) s")
         var nucleus = Sampler(SamplingParameters(temperature: 1, topK: 300, topP: 0.5, seed: 3))
         #expect((0..<50).allSatisfy { _ in nucleus.sample(logits) >= 49_152 - 300 })
     }
