@@ -10,8 +10,9 @@ import Crypto
 /// requests outstanding per peer — so several peers serve one node in parallel. A request
 /// unanswered for `Limits.requestTimeoutTicks` goes to another peer; a peer that sends no
 /// blocks through `Limits.unansweredInARowMax` such timeouts loses its height claim, and is
-/// reported (`.unanswered`) when no other peer claims those heights. A block the node rejects gets its sender reported (`.misbehaved`), every
-/// block from that sender is dropped and asked again of others.
+/// reported (`.unanswered`) when no other peer claims those heights. A block the node
+/// rejects gets its sender reported (`.misbehaved`), every block from that sender is dropped
+/// and asked again of others.
 ///
 /// `Block` is whatever the node keeps per height; the node checks that an answer's blocks have
 /// the heights asked before handing them in.
