@@ -282,12 +282,10 @@ public struct Executor: Sendable {
 
     /// Removes the entries of `unbonding` released by `height` and returns their total.
     private func release(_ unbonding: inout Unbonding?, at height: UInt64) -> UInt64 {
-        guard let entries = unbonding?.entries else { return 0 }
-        let released = entries.filter { $0.releaseHeight <= height }
-        guard !released.isEmpty else { return 0 }
-        let remaining = entries.filter { $0.releaseHeight > height }
+        guard let current = unbonding, current.entries.contains(where: { $0.releaseHeight <= height }) else { return 0 }
+        let remaining = current.entries.filter { $0.releaseHeight > height }
         unbonding = remaining.isEmpty ? nil : Unbonding(entries: remaining)
-        return released.reduce(0) { $0 + $1.amount }
+        return current.released(atHeight: height)
     }
 
     /// Writes the sender's account, and its unbonding record when that changed.

@@ -7,8 +7,9 @@ import Synchronization
 /// Each account's transactions are kept by nonce; a block takes, per account, the run of
 /// consecutive nonces starting at the account's committed nonce. Limits bound memory and
 /// abuse: a total count and bytes; a window of nonces per account; at most `gapsMax`
-/// transactions per account waiting behind a missing nonce; and the sender's balance must
-/// cover the fees of everything it has pending. When full, a transaction that could run next
+/// transactions per account waiting behind a missing nonce; and the sender's balance (as the
+/// caller gives it: the node adds unbonded stake the next block releases) must cover the fees
+/// of everything it has pending. When full, a transaction that could run next
 /// evicts one waiting behind a gap.
 public final class Mempool: Sendable {
     public struct Limits: Sendable {

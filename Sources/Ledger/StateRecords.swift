@@ -228,6 +228,12 @@ public struct Unbonding: Hashable, Sendable, CanonicalCodable {
 
     public var total: UInt64 { entries.reduce(0) { $0 + $1.amount } }
 
+    /// What has unlocked by `height`: it returns to the balance with the owner's next
+    /// transaction executed at or after that height.
+    public func released(atHeight height: UInt64) -> UInt64 {
+        entries.reduce(0) { $0 + ($1.releaseHeight <= height ? $1.amount : 0) }
+    }
+
     public func encode(to writer: inout CanonicalWriter) { writer.write(array: entries, max: Self.entriesMax) }
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         entries = try reader.readArray(max: Self.entriesMax, field: "unbonding entries")

@@ -230,6 +230,12 @@ import Testing
         }
     }
 
+    @Test func unbondingReleasesByHeight() {
+        let unbonding = Unbonding(entries: [.init(amount: 5, unstakedHeight: 1, releaseHeight: 10), .init(amount: 7, unstakedHeight: 2, releaseHeight: 12)])
+        #expect(unbonding.released(atHeight: 9) == 0 && unbonding.released(atHeight: 10) == 5)
+        #expect(unbonding.released(atHeight: 12) == 12 && unbonding.total == 12)
+    }
+
     @Test func rejectedTransactionsLeaveStateUntouched() throws {
         let chain = try TestChain(funded: [alice], balance: 5_000)
         let appHash = chain.store.status!.appHash

@@ -171,8 +171,15 @@ final class ChainNode: GossipHost, Sendable {
             var trial = StateOverlay(base: store)
             do { try executor.apply(transaction, to: &trial, context: context) } catch { throw .rejected(error) }
         }
+        // Stake whose unbonding has ended is the sender's to pay fees with: the next block hands
+        // it back before the transaction runs (else an account left with only that could never
+        // send the transaction that reclaims it).
+        var payer = account
+        if let unbonding: Unbonding = store.record(.unbonding(transaction.transaction.sender)) {
+            payer.balance += unbonding.released(atHeight: status.height + 1)
+        }
         do {
-            try mempool.add(transaction, account: account) { store.account($0).nonce }
+            try mempool.add(transaction, account: payer) { store.account($0).nonce }
         } catch {
             throw .mempool(error)
         }
