@@ -283,7 +283,7 @@ public final class ChainStore: StateReader, @unchecked Sendable {
         if stateWrites.keys.contains(where: { $0.kind == .validator }) {
             let next = validatorSet(after: stateWrites)
             if try validatorSet(forHeight: block.header.height + 1) != next {
-                batch.put(Family.validatorSets, (block.header.height + 2).bigEndianBytes, next.canonicalBytes)
+                batch.put(Family.validatorSets, (block.header.height + ValidatorSet.changeDelayHeights).bigEndianBytes, next.canonicalBytes)
             }
         }
         for (index, transaction) in block.transactions.enumerated() {

@@ -143,11 +143,11 @@ public struct Executor: Sendable {
             guard entries.count < Unbonding.entriesMax else { throw .tooManyUnbondings(max: Unbonding.entriesMax) }
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
-            // The stake votes until the set changes (`validatorSetDelayHeights` on), and stays
+            // The stake votes until the set changes (`ValidatorSet.changeDelayHeights` on), and stays
             // slashable for evidence of any height it voted at until that evidence is too old.
             entries.append(Unbonding.Entry(
                 amount: amount, unstakedHeight: context.height,
-                releaseHeight: context.height.saturatingAdding(context.parameters.evidenceMaxAgeHeights).saturatingAdding(Self.validatorSetDelayHeights)))
+                releaseHeight: context.height.saturatingAdding(context.parameters.evidenceMaxAgeHeights).saturatingAdding(ValidatorSet.changeDelayHeights)))
             unbonding = Unbonding(entries: entries)
             save(sender, unbonding, changed: true, of: senderAddress, in: &state)
             // A jailed validator keeps its record, stake 0, so staking again does not unjail it.
@@ -309,12 +309,8 @@ public struct Executor: Sendable {
         guard state.value(for: .slash(validator: evidence.validator, height: height)) == nil else { throw .duplicateEvidence }
     }
 
-    /// Heights between a block that changes stakes and the first height whose validator set
-    /// shows it (`ChainStore` records the set of H + 2 after block H).
-    static let validatorSetDelayHeights: UInt64 = 2
-
     /// Whether a validator other than `address` has power in `state` (its records, the set
-    /// that takes effect `validatorSetDelayHeights` on).
+    /// that takes effect `ValidatorSet.changeDelayHeights` on).
     static func anotherValidatorHasPower(than address: Address, in state: StateOverlay) -> Bool {
         var limit = 16
         while true {
@@ -332,7 +328,7 @@ public struct Executor: Sendable {
     /// much) and jails it; its power drops to zero in the set two heights later — unless it is
     /// the last validator with power, which keeps voting (slashed) so the chain goes on.
     /// Stake unstaked at a height whose set still held it (it votes until
-    /// `validatorSetDelayHeights` after the unstake) was at stake then, and is slashed too.
+    /// `ValidatorSet.changeDelayHeights` after the unstake) was at stake then, and is slashed too.
     private func punish(_ evidence: DuplicateVoteEvidence, in state: inout StateOverlay, context: BlockContext) {
         let fraction = context.parameters.slashFractionBasisPoints
         func slashed(_ amount: UInt64) -> UInt64 { amount.portion(fraction, of: 10_000) }
@@ -346,7 +342,7 @@ public struct Executor: Sendable {
         state.setRecord(.validator(evidence.validator), record.stake == 0 && !record.jailed ? nil : record)
         amount += cut
         if var unbonding: Unbonding = state.record(.unbonding(evidence.validator)) {
-            for index in unbonding.entries.indices where unbonding.entries[index].unstakedHeight + Self.validatorSetDelayHeights > evidence.height {
+            for index in unbonding.entries.indices where unbonding.entries[index].unstakedHeight + ValidatorSet.changeDelayHeights > evidence.height {
                 let cut = slashed(unbonding.entries[index].amount)
                 unbonding.entries[index].amount -= cut
                 amount += cut

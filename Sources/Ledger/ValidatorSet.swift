@@ -6,6 +6,10 @@ import Crypto
 /// the state held after block H-2 (the genesis set for heights 1 and 2), so every node knows
 /// who votes on a height before that height starts.
 public struct ValidatorSet: Hashable, Sendable, CanonicalCodable {
+    /// Heights between a block that changes stakes and the first height whose set shows it:
+    /// `ChainStore` records the set of H + 2 after block H.
+    public static let changeDelayHeights: UInt64 = 2
+
     public struct Member: Hashable, Sendable {
         public let address: Address
         public let power: UInt64

@@ -10,9 +10,8 @@ import Synchronization
 final class AttributionProofStore: Sendable {
     let directory: String
     let bytesMax: Int
-    /// The proofs held, oldest first from `start` (earlier entries are deleted ones not yet
-    /// compacted away), and their total bytes.
-    private let held: Mutex<(files: [(id: String, bytes: Int)], start: Int, bytes: Int)>
+    /// The proofs held, oldest first, and their total bytes.
+    private let held: Mutex<(files: [(id: String, bytes: Int)], bytes: Int)>
 
     init(directory: String, bytesMax: Int) throws {
         precondition(bytesMax > 0, "a proof store holds some bytes")
@@ -25,7 +24,7 @@ final class AttributionProofStore: Sendable {
         found.sort { $0.modified != $1.modified ? $0.modified < $1.modified : $0.id < $1.id }
         self.directory = directory
         self.bytesMax = bytesMax
-        held = Mutex((found.map { ($0.id, $0.bytes) }, 0, found.reduce(0) { $0 + $1.bytes }))
+        held = Mutex((found.map { ($0.id, $0.bytes) }, found.reduce(0) { $0 + $1.bytes }))
         evict()
     }
 
@@ -35,9 +34,8 @@ final class AttributionProofStore: Sendable {
         let json = try proof.json(), id = proof.id.hex
         try json.write(to: URL(fileURLWithPath: path(id)), options: .atomic)
         held.withLock { held in
-            if let index = held.files[held.start...].firstIndex(where: { $0.id == id }) {
-                held.bytes -= held.files[index].bytes
-                held.files.remove(at: index)
+            if let index = held.files.firstIndex(where: { $0.id == id }) {
+                held.bytes -= held.files.remove(at: index).bytes
             }
             held.files.append((id, json.count))
             held.bytes += json.count
@@ -48,24 +46,16 @@ final class AttributionProofStore: Sendable {
     /// The proof's JSON, or nil when there is none with this id.
     func json(id: Digest) -> Data? { FileManager.default.contents(atPath: path(id.hex)) }
 
-    /// Bytes of proofs held.
-    var bytes: Int { held.withLock { $0.bytes } }
-
     private func evict() {
         let doomed: [String] = held.withLock { held in
-            var doomed: [String] = []
-            while held.bytes > bytesMax && held.files.count - held.start > 1 {
-                let oldest = held.files[held.start]
-                held.start += 1
-                held.bytes -= oldest.bytes
-                doomed.append(oldest.id)
-            }
-            if held.start > held.files.count / 2 {
-                held.files.removeFirst(held.start)
-                held.start = 0
+            var count = 0
+            while held.bytes > bytesMax && held.files.count - count > 1 {
+                held.bytes -= held.files[count].bytes
+                count += 1
             }
             assert(held.bytes >= 0, "proof bytes went negative")
-            return doomed
+            defer { held.files.removeFirst(count) }
+            return held.files.prefix(count).map(\.id)
         }
         for id in doomed { try? FileManager.default.removeItem(atPath: path(id)) }
     }
