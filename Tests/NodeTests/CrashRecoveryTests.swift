@@ -58,6 +58,26 @@ extension ClusterSuites {
             #expect(replay.stdout.contains("\"ok\":true"))
         }
 
+        /// A validator restarted while its peers commit the last block of a burst comes back one
+        /// height behind a network that then goes quiet (blocks are made only for transactions):
+        /// no later message tells its engine it is behind, and gossip re-sends only the current
+        /// height's messages. It fetches the block it lacks instead of waiting for traffic.
+        @Test(.timeLimit(.minutes(3))) func validatorRestartedBehindAnIdleNetworkCatchesUp() throws {
+            let cluster = try Cluster()
+            try cluster.waitUntil("the validators connected", timeoutSeconds: 20) {
+                try (0..<4).allSatisfy { try cluster.status($0)["peers"] as? Int == 3 }
+            }
+            try cluster.waitCommitted(try cluster.transfer(via: 1), on: [0, 1, 2, 3])
+            cluster.kill(0)
+            let missed = try cluster.waitCommitted(try cluster.transfer(via: 1), on: [1, 2, 3])
+            try cluster.start(0)
+            try cluster.waitUntil("node0 reached the height it missed, \(missed), with no new transaction", timeoutSeconds: 30) {
+                try cluster.height(0) >= missed
+            }
+            #expect(try cluster.height(1) == missed, "the network made blocks meanwhile: the test no longer shows a quiet network")
+            #expect(cluster.stopAll() == [0, 0, 0, 0])
+        }
+
         private func nonce(of key: SigningKey, on node: NodeProcess) throws -> UInt64 {
             UInt64(try HTTP.get("\(node.url)/v1/accounts/\(key.publicKey.hex)").json["pending_nonce"] as! Int)
         }

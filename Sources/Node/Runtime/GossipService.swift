@@ -25,6 +25,13 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     /// Heights behind its highest peer beyond which a node that follows consensus goes back to
     /// block sync (within them, the engine takes fetched blocks itself).
     static let syncLagBlocksMax: UInt64 = 8
+    /// Ticks a node that follows consensus stays one height behind a peer before it fetches
+    /// that block. One height behind is normally a decision in flight, made here moments
+    /// later; it persists when the node missed the height's messages (it was in block sync or
+    /// restarting when they were sent) and the network has gone quiet since, so no message of a
+    /// later height makes the engine ask (`requestBlocks`). Gossip re-sends only the current
+    /// height's messages, so without the fetch the node would wait for the next transaction.
+    static let oneBehindGraceTicks: UInt64 = 10
     /// Blocks handed to the syncer at once, and such batches in flight (while one executes,
     /// the next ones' signatures are verified; three measured faster than two in bench sync).
     static let syncBatchBlocksMax = 64
@@ -68,6 +75,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var syncBatchesInFlight = 0
     /// The engine asked for blocks since its last commit.
     private var engineWantsBlocks = false
+    /// The tick since which a peer has claimed a height above this node's, while following consensus.
+    private var behindSinceTick: UInt64?
     /// A syncing node tells its peers its height once a tick, not at every block.
     private var statusChanged = false
     private var syncProgress: (tick: UInt64, height: UInt64) = (0, 0)
@@ -391,7 +400,13 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             publishSyncState()
             host.blockSyncStarted()
         }
-        let wanted = syncing || engineWantsBlocks || pool.targetHeight >= committed + 2
+        if syncing || pool.targetHeight <= committed {
+            behindSinceTick = nil
+        } else if behindSinceTick == nil {
+            behindSinceTick = router.tick
+        }
+        let stuckOneBehind = behindSinceTick.map { router.tick - $0 >= Self.oneBehindGraceTicks } ?? false
+        let wanted = syncing || engineWantsBlocks || stuckOneBehind || pool.targetHeight >= committed + 2
         if wanted != pool.isActive { perform(pool.setActive(wanted)) }
         handOutReadyBlocks(host)
     }
