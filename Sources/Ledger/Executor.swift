@@ -174,7 +174,7 @@ public struct Executor: Sendable {
             shareOut(settlement, adapter: adapter, id: signed.hash, payee: senderAddress, in: &state, context: context)
 
         case let .attribution(release):
-            let (escrow, payouts) = try checkAttribution(release, provider: senderAddress, in: state)
+            let (escrow, payouts) = try checkAttribution(release, provider: senderAddress, in: state, context: context)
             try requireSpendable(transaction.fee, of: sender, at: senderAddress, in: state, time: context.timeSeconds)
             sender.debit(transaction.fee)
             save(sender, unbonding, changed: unbonding != storedUnbonding, of: senderAddress, in: &state)
@@ -236,8 +236,12 @@ public struct Executor: Sendable {
     /// An attribution releases an unexpired escrow of the sender's own settlement; its shares
     /// are well formed and each names a document contributed to one of the adapter's datanets
     /// (searched in lineage order). Returns the escrow and what each contributor is paid.
-    private func checkAttribution(_ release: AttributionRelease, provider: Address, in state: StateOverlay) throws(TransactionRejection) -> (RoyaltyEscrow, [(Address, UInt64)]) {
-        guard let escrow: RoyaltyEscrow = state.record(.royaltyEscrow(settlement: release.settlement)) else { throw .unknownEscrow(release.settlement) }
+    /// An escrow expires at its expiry height even when `beginBlock` has not paid it out yet
+    /// (more than `RoyaltyEscrow.expiriesPerBlockMax` expired at once).
+    private func checkAttribution(_ release: AttributionRelease, provider: Address, in state: StateOverlay, context: BlockContext) throws(TransactionRejection) -> (RoyaltyEscrow, [(Address, UInt64)]) {
+        guard let escrow: RoyaltyEscrow = state.record(.royaltyEscrow(settlement: release.settlement)), escrow.expiryHeight > context.height else {
+            throw .unknownEscrow(release.settlement)
+        }
         guard escrow.provider == provider else { throw .notEscrowProvider(release.settlement) }
         if let defect = release.defect { throw .invalidAttribution(defect) }
         guard let adapter: AdapterRecord = state.record(.adapter(escrow.adapter)) else { preconditionFailure("an escrow for an unregistered adapter") }
@@ -260,10 +264,14 @@ public struct Executor: Sendable {
             throw .invalidPayment(.authorizationMismatch, "the authorization is not an exact or upto payment of OPEN to the sender on \(network)")
         }
         guard a.from != payee else { throw .invalidPayment(.authorizationMismatch, "the payer is the payee") }
-        guard settlement.charged > 0 else { throw .zeroAmount }
         switch scheme {
-        case .exact: guard settlement.charged == a.amount else { throw .invalidPayment(.authorizationMismatch, "an exact payment charges \(a.amount), not \(settlement.charged)") }
-        case .upto: guard settlement.charged <= a.amount else { throw .invalidPayment(.authorizationMismatch, "charges \(settlement.charged), above the authorized \(a.amount)") }
+        case .exact:
+            guard settlement.charged > 0 else { throw .zeroAmount }
+            guard settlement.charged == a.amount else { throw .invalidPayment(.authorizationMismatch, "an exact payment charges \(a.amount), not \(settlement.charged)") }
+        case .upto:
+            // Zero is a charge too: an answer that cost nothing still consumes its authorization,
+            // and its receipt names a transaction.
+            guard settlement.charged <= a.amount else { throw .invalidPayment(.authorizationMismatch, "charges \(settlement.charged), above the authorized \(a.amount)") }
         }
         if let reason = a.windowViolation(now: context.timeSeconds, windowSecondsMax: PaymentSettlement.windowSecondsMax) {
             throw .invalidPayment(reason, "block time \(context.timeSeconds) s is outside the window \(a.validAfter)–\(a.validBefore) (at most \(PaymentSettlement.windowSecondsMax) s, closing \(PaymentAuthorization.expiryMarginSeconds) s early)")

@@ -65,8 +65,23 @@ import Testing
         let (_, rejected) = try chain.commit([settle(chain, authorization(.upto, amount: 64_000), charged: 9_000)])
         #expect(rejected.isEmpty)
         #expect(chain.balance(payer) == before - 9_000)
-        #expect(reason(chain, settle(chain, authorization(.upto), charged: 0)) == "zero_amount")
         #expect(reason(chain, settle(chain, authorization(.exact, amount: 10), charged: 9)) == "invalid_tributary_authorization_mismatch")
+        #expect(reason(chain, settle(chain, authorization(.exact, amount: 0), charged: 0)) == "zero_amount")
+    }
+
+    /// An `upto` answer that cost nothing is settled for zero: its nonce is spent, nothing but
+    /// the provider's fee moves.
+    @Test func uptoSettlesAZeroCharge() throws {
+        let chain = try TestChain(funded: [payer, provider])
+        let (payerBefore, providerBefore) = (chain.balance(payer), chain.balance(provider))
+        let a = authorization(.upto, amount: 64_000)
+        let (block, rejected) = try chain.commit([settle(chain, a, charged: 0)])
+        #expect(rejected.isEmpty && block.transactions.count == 1)
+        #expect(chain.balance(payer) == payerBefore)
+        #expect(chain.balance(provider) == providerBefore - TestChain.minFee)
+        #expect(chain.store.record(.paymentNonce(payer: payer.publicKey, nonce: a.nonce), as: PaymentNonceRecord.self) != nil)
+        #expect(reason(chain, settle(chain, a, charged: 1)) == "invalid_tributary_nonce_used")
+        #expect(chain.circulating() == chain.supply)
     }
 
     @Test func theAuthorizationMustNameThisChainOpenAndTheSender() throws {

@@ -119,6 +119,25 @@ import Testing
         #expect(chain.circulating() == chain.supply)
     }
 
+    /// More escrows than a block pays out expire at one height: the ones left over are paid a
+    /// block later, and cannot be released in between — an escrow expires at its height.
+    @Test func anEscrowLeftOverAtItsExpiryCannotBeReleased() throws {
+        let chain = try chain()
+        let count = RoyaltyEscrow.expiriesPerBlockMax + 1, first = chain.store.account(provider.publicKey).nonce
+        let settles = (0..<count).map { settlement(chain, charged: 1_000, adapter: adapterID, nonce: first + UInt64($0)) }
+        let (block, rejected) = try chain.commit(settles)
+        #expect(rejected.isEmpty)
+        let expiry = block.header.height + rules.escrowHeights
+        while chain.store.status!.height < expiry { try chain.commit([]) }
+        let left = settles.map(\.hash).filter { chain.store.value(for: .royaltyEscrow(settlement: $0)) != nil }
+        #expect(left.count == 1)
+        let whole = [AttributionRelease.Share(document: aliceDocument, weight: AttributionRelease.weightTotal)]
+        #expect(code(chain, release(chain, left[0], whole)) == "unknown_escrow")
+        try chain.commit([])
+        #expect(chain.store.value(for: .royaltyEscrow(settlement: left[0])) == nil)
+        #expect(chain.circulating() == chain.supply)
+    }
+
     @Test func sharesWithNobodyToReceiveThemStayWithTheProvider() throws {
         let chain = try chain()
         try chain.commit([chain.sign(.registerAdapter(adapterHash: Digest.blake2b([2]), baseModelHash: Digest.blake2b([1]), datanets: [], name: "bare", pricePerToken: 0), by: owner)])

@@ -149,25 +149,28 @@ struct PaidRequest: Sendable {
     let adapter: Digest?
 
     /// Settles for a generation of `generatedTokens`: the whole amount for `exact`, the
-    /// tokens' price for `upto` (nothing, and no transaction, when that is zero).
+    /// tokens' price for `upto` — settled on chain even when it is zero, so the receipt names
+    /// a transaction and the authorization is spent.
     func settle(generatedTokens: Int) -> SettlementResponse {
         let a = payment.authorization
         guard a.scheme == PaymentScheme.upto.rawValue else { return settler.submit(payment, charged: a.amount, adapter: adapter) }
-        let charge = min(a.amount, PricedServingPolicy.charge(price, generated: generatedTokens, prompt: promptTokens) ?? a.amount)
-        guard charge > 0 else {
-            settler.release(payment)
-            return .settled(transaction: "", network: settler.network, payer: a.from, amount: 0)
-        }
-        return settler.submit(payment, charged: charge, adapter: adapter)
+        return settler.submit(payment, charged: uptoCharge(generatedTokens: generatedTokens), adapter: adapter)
     }
 
     /// Ends the reservation: the request was not served.
     func release() { settler.release(payment) }
 
+    /// What an `upto` payment is charged for `generatedTokens` and the prompt, at most its cap.
+    private func uptoCharge(generatedTokens: Int) -> UInt64 {
+        let cap = payment.authorization.amount
+        return min(cap, PricedServingPolicy.charge(price, generated: generatedTokens, prompt: promptTokens) ?? cap)
+    }
+
     /// The client went away after `generatedTokens`: an `upto` payment is charged for them
-    /// (and the prompt), an `exact` one is not settled.
+    /// (and the prompt), an `exact` one is not settled, and neither is a zero charge (no one
+    /// reads its receipt).
     func abandon(generatedTokens: Int) {
-        guard payment.authorization.scheme == PaymentScheme.upto.rawValue else { return release() }
+        guard payment.authorization.scheme == PaymentScheme.upto.rawValue, uptoCharge(generatedTokens: generatedTokens) > 0 else { return release() }
         let receipt = settle(generatedTokens: generatedTokens)
         if !receipt.success { settler.node.log.warning("settling an abandoned upto payment failed", ["payer": payment.authorization.from.hex, "reason": receipt.errorReason ?? ""]) }
     }

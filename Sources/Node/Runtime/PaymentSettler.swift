@@ -81,7 +81,7 @@ final class PaymentSettler: Sendable {
     func submit(_ payment: PaymentPayload, charged: UInt64, adapter: Digest? = nil) -> SettlementResponse {
         let a = payment.authorization
         func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
-        guard a.to == payee.hex, charged > 0, charged <= a.amount, a.scheme == PaymentScheme.upto.rawValue || charged == a.amount else {
+        guard a.to == payee.hex, charged <= a.amount, a.scheme == PaymentScheme.upto.rawValue || (charged > 0 && charged == a.amount) else {
             release(payment)
             return failed(a.to == payee.hex ? PaymentInvalidReason.authorizationMismatch.rawValue : PaymentInvalidReason.invalidPaymentRequirements.rawValue)
         }
