@@ -24,6 +24,13 @@ import Testing
         ])
     }
 
+    /// `tributary_serving_sequences_running` of `node`'s metrics.
+    static func sequencesRunning(_ node: NodeProcess) throws -> Int {
+        let metrics = String(decoding: try HTTP.get(node.url + "/metrics").body, as: UTF8.self)
+        let line = try #require(metrics.split(separator: "\n").first { $0.hasPrefix("tributary_serving_sequences_running ") })
+        return try #require(Int(line.split(separator: " ")[1]))
+    }
+
     /// The `data:` payloads of a server-sent event stream.
     static func events(_ body: Data) -> [String] {
         String(decoding: body, as: UTF8.self).components(separatedBy: "\n\n")
@@ -115,6 +122,31 @@ import Testing
         let start = Date()
         #expect(node.stop(signal: SIGINT) == 0)
         #expect(Date().timeIntervalSince(start) < 5, "the node took \(Date().timeIntervalSince(start)) s to stop")
+    }
+
+    /// A client that closes its connection while its whole-body answer is generated cancels
+    /// it: the batch empties at once instead of after the answer's last token.
+    @Test func aClientThatLeavesAWholeAnswerCancelsIt() throws {
+        let (directory, home) = try Self.home("serving-leave")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try NodeProcess(home: home, port: Tributary.freePort(), extraArguments: ["--serve-model", "--inference-threads", "2"])
+        defer { node.stop() }
+        let port = UInt16(node.url.split(separator: ":").last!)!
+        func running() throws -> Int { try Self.sequencesRunning(node) }
+        #expect(try running() == 0)
+        // Counting on: 2,000 tokens take far longer than the wait below.
+        let body = try JSONSerialization.data(withJSONObject: ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0])
+        let client = try HostileClient(port: port)
+        client.sendPost("/v1/completions", json: body)
+        let deadline = Date().addingTimeInterval(30)
+        while try running() == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        try #require(try running() == 1, "the request never ran")
+        client.reset()
+        let left = Date()
+        while try running() > 0, Date().timeIntervalSince(left) < 10 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(try running() == 0, "the generation ran on for \(Date().timeIntervalSince(left)) s after its client left")
+        // The node still answers.
+        #expect(try Self.completion(node, "Hello", maxTokens: 2).status == 200)
     }
 
     /// With an `admin_token`, adding and removing adapters needs it (the CLI sends

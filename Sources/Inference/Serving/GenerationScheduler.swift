@@ -195,7 +195,10 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
                 sequence.waiting.onEvent(.cancelled(generatedTokens: sequence.stream.tokens.count))
                 return true
             }
-            guard !running.isEmpty else { continue }
+            guard !running.isEmpty else {
+                condition.withLock { runningCount = 0 }  // the last ones were cancelled: no step will say so
+                continue
+            }
             step()
         }
         let abandoned = condition.withLock {

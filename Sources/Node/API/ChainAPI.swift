@@ -17,13 +17,15 @@ import Ledger
 /// | `GET /v1/supply` | `{"height", "height_after", "supply", "circulating"}`: the recorded supply and balances + stakes + unbonding summed (equal) |
 /// | `GET /v1/status` | chain id, height, hashes, mempool size, validator, node id, peers (a count), `catching_up` (in block sync), `sync_target_height` (the highest height known among peers, at least its own), `document_bytes_max` |
 /// | `GET /v1/net/peers` | `{"peers": [{"id", "address", "direction", "connected_ms", "bytes_sent", "bytes_received", "score"}]}` |
-/// | `GET /metrics` | Prometheus text |
+/// | `GET /metrics` | Prometheus text (with `tributary_serving_requests_queued` and `tributary_serving_sequences_running` on a node that serves a model) |
 ///
 /// Errors are `{"error": code, "message": text}` with a 4xx status for client mistakes.
 struct ChainAPI: Sendable {
     let node: ChainNode
     /// The largest datanet document this node stores, reported in the status (`DocumentsAPI`).
     let documentBytesMax: Int
+    /// The serving scheduler's load, for `/metrics`, when the node serves a model.
+    var servingLoad: (@Sendable () -> (queued: Int, running: Int))? = nil
 
     func register(in router: inout HTTPRouter) {
         router.add("POST", "/v1/txs") { request, _ in submit(request) }
@@ -42,6 +44,7 @@ struct ChainAPI: Sendable {
             let status = node.status
             var text = node.metrics.render(height: status.height, mempoolTransactions: node.mempool.count, mempoolBytes: node.mempool.bytes)
             if let gossip = node.gossip { text += NetworkMetrics.render(gossip) }
+            if let servingLoad { text += NodeMetrics.renderServing(servingLoad()) }
             return .text(text, contentType: "text/plain; version=0.0.4")
         }
     }

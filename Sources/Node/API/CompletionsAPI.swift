@@ -29,6 +29,8 @@ import Payments
 struct CompletionsAPI: Sendable {
     let service: ModelService
     let policy: any ServingPolicy
+    /// How often a whole-body answer in the making looks whether its client left.
+    static let clientCheckIntervalMs = 100
 
     /// Registers the routes; the completions run through `budget` (`ConnectionBudget`). The
     /// payment pipeline is `policy`: admission once the request is parsed, before its prompt is
@@ -158,20 +160,23 @@ struct CompletionsAPI: Sendable {
             return paid == nil ? .eventStream(stream) : PricedServingPolicy.exposing(.eventStream(stream))
         }
         let outcome = Handoff<Result<Generation, GenerationFailure>>()
+        let ticket: GenerationTicket
         do {
-            _ = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [service] scheduled in
+            ticket = try service.scheduler.submit(generationRequest, adapterID: adapterID) { [service] scheduled in
                 switch Self.shown(scheduled, adapter: adapter, log: service.log) {
                 case .text: break
                 case .finished(let generation): outcome.finish(.success(generation))
                 case .failed(let message): outcome.finish(.failure(GenerationFailure(message: message)))
-                case .cancelled: outcome.finish(.failure(GenerationFailure(message: "the generation was cancelled")))
+                case .cancelled(let generated):
+                    outcome.finish(.failure(GenerationFailure(message: "the generation was cancelled", cancelledAfterTokens: generated)))
                 }
             }
         } catch {
             paid?.release()
             return Self.refusal(error)
         }
-        switch outcome.wait() {
+        // A client that leaves before its whole answer is ready cancels it, as a stream's does.
+        switch outcome.wait(askingEvery: Self.clientCheckIntervalMs, request.clientLeft, abandon: { ticket.cancel() }) {
         case .success(let generation):
             var whole = answer.whole(generation)
             var traced: AttributionService.Outcome?
@@ -183,7 +188,8 @@ struct CompletionsAPI: Sendable {
             guard let paid else { return .json(whole) }
             return paid.answer(.json(whole), receipt: settle(paid, generation, traced: traced))
         case .failure(let failure):
-            paid?.release()
+            // The client left: upto pays for what was generated, exact nothing (as for streams).
+            if let generated = failure.cancelledAfterTokens { paid?.abandon(generatedTokens: generated) } else { paid?.release() }
             return Self.error(503, "generation_failed", failure.message)
         }
     }
@@ -257,6 +263,8 @@ struct CompletionsAPI: Sendable {
 /// Why a generation failed, as the scheduler says.
 struct GenerationFailure: Error {
     let message: String
+    /// Tokens generated before the request was cancelled; nil when it failed otherwise.
+    var cancelledAfterTokens: Int?
 }
 
 /// A value handed from one thread (the scheduler's, attribution's) to another that waits for it.
@@ -275,6 +283,23 @@ final class Handoff<Value>: @unchecked Sendable {  // `value` is guarded by `con
         condition.withLock {
             while value == nil { condition.wait() }
             return value!
+        }
+    }
+
+    /// Waits for the value, asking `gone` every `intervalMs` meanwhile; the first time it
+    /// says yes, calls `abandon` (which should make the value come) and waits on.
+    func wait(askingEvery intervalMs: Int, _ gone: () -> Bool, abandon: () -> Void) -> Value {
+        var abandoned = false
+        while true {
+            let ready = condition.withLock {
+                if value == nil { _ = condition.wait(until: Date().addingTimeInterval(Double(intervalMs) / 1_000)) }
+                return value
+            }
+            if let ready { return ready }
+            if !abandoned && gone() {
+                abandoned = true
+                abandon()
+            }
         }
     }
 }

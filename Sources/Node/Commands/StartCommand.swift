@@ -68,11 +68,11 @@ enum StartCommand {
             network: .init(nodeKey: nodeKey, transport: network.transport, persistentPeers: network.persistentPeers,
                            banMs: UInt64(config.peer_ban_ms), banFile: PeerBanFile(path: home.file("peer_bans.json")),
                            discovery: discovery), log: log)
-        let api = ChainAPI(node: node, documentBytesMax: config.document_bytes_max)
         let documentsAPI = DocumentsAPI(node: node, documents: try DocumentStore(path: home.documentsPath),
                                         documentBytesMax: config.document_bytes_max)
         let service = try serveModel(arguments, config: config, nodeKey: nodeKey, chainID: chainID, log: log)
         defer { service?.stop() }
+        let api = ChainAPI(node: node, documentBytesMax: config.document_bytes_max, servingLoad: service.map { service -> @Sendable () -> (queued: Int, running: Int) in { service.scheduler.load } })
         let settler = PaymentSettler(node: node, mode: settlementMode, commitWaitSeconds: Double(config.x402_commit_wait_ms) / 1_000)
         // Free unless a price is set here or an adapter was registered with one.
         let policy = PricedServingPolicy(settler: settler, pricePerToken: UInt64(config.price_per_token), pricePerPromptToken: UInt64(config.price_per_prompt_token))

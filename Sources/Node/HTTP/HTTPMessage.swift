@@ -11,6 +11,9 @@ struct HTTPRequest: Sendable {
     let body: [UInt8]
     /// Whether the client connected from this machine (a loopback address).
     var clientIsLoopback = false
+    /// Whether the client has closed its connection (or reset it) while the request is
+    /// answered; a handler that works long on a whole-body answer asks now and then.
+    var clientLeft: @Sendable () -> Bool = { false }
 
     /// Path components after splitting on `/`, without empty ones.
     var pathComponents: [Substring] { path.split(separator: "/") }

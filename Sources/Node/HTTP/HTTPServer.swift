@@ -95,8 +95,23 @@ private let accessHandler: MHD_AccessHandlerCallback = { context, connection, ur
         path: url.map { String(cString: $0) } ?? "/",
         query: connectionValues(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND, lowercased: false),
         headers: connectionValues(connection, kind: MHD_ValueKind.HEADER_KIND, lowercased: true),
-        body: state.body, clientIsLoopback: tributary_mhd_client_is_loopback(connection) != 0)
+        body: state.body, clientIsLoopback: tributary_mhd_client_is_loopback(connection) != 0,
+        clientLeft: { [socket = tributary_mhd_connection_fd(connection)] in peerClosed(socket) })
     return send(server.handler(request), on: connection)
+}
+
+/// Whether the peer of `socket` closed or reset the connection: a read that would not wait
+/// finds its end (0) or an error, not just no data yet. Only for the connection's own thread
+/// while it answers, when libmicrohttpd neither reads nor closes the socket. Bytes waiting
+/// (a pipelined next request) mean the client is still there; a client that half-closes
+/// after its request counts as gone, as plain HTTP/1.1 clients do not.
+private func peerClosed(_ socket: Int32) -> Bool {
+    guard socket >= 0 else { return false }
+    var byte: UInt8 = 0
+    let count = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+    if count > 0 { return false }
+    if count == 0 { return true }
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
 }
 
 private let completedHandler: MHD_RequestCompletedCallback = { context, connection, requestContext, _ in

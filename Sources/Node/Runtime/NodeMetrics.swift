@@ -24,6 +24,15 @@ final class NodeMetrics: Sendable {
         }
     }
 
+    /// The serving gauges of a node that serves a model: requests waiting for a slot and
+    /// sequences in the running batch.
+    static func renderServing(_ load: (queued: Int, running: Int)) -> String {
+        "# HELP tributary_serving_requests_queued Completion requests waiting for a slot in the batch.\n"
+            + "# TYPE tributary_serving_requests_queued gauge\ntributary_serving_requests_queued \(load.queued)\n"
+            + "# HELP tributary_serving_sequences_running Completion requests in the running batch.\n"
+            + "# TYPE tributary_serving_sequences_running gauge\ntributary_serving_sequences_running \(load.running)\n"
+    }
+
     /// The exposition text, with the gauges passed in.
     func render(height: UInt64, mempoolTransactions: Int, mempoolBytes: Int) -> String {
         func counter(_ name: String, _ help: String, _ value: UInt64, labels: String = "") -> String {
