@@ -449,7 +449,11 @@ public final class TCPTransport: @unchecked Sendable {
             log(.info, "connection failed", [("address", connection.remote), ("reason", reason.description)])
             if let dialed = connection.dialed { delegate?.transportDialFailed(dialed) }
         } else {
+            // Established but never registered: a duplicate, or a peer that broke a rule in the
+            // same read as its handshake's end, before registration.
             metrics.dropped(reason.label)
+            log(reason == .duplicateConnection || reason == .shutdown ? .debug : .info, "connection dropped",
+                [("peer", peer?.hex ?? "unknown"), ("address", connection.remote), ("reason", reason.description)])
         }
         if let id = connection.dialed?.id ?? peer, persistent[id] != nil, shared.withLock({ $0.peers[id] == nil }) {
             scheduleRedial(id)
