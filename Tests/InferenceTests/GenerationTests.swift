@@ -73,9 +73,9 @@ extension ModelTests {
 
         /// One decode step over many sequences at different positions gives each the logits
         /// it gets alone, whichever kernel the batch size selects (8 rows: register kernels;
-        /// 12 and 27 rows: decoded tiles times transposed activations in 16 and 32 lanes;
-        /// 40 rows: decoded tiles with OpenBLAS).
-        @Test(arguments: [8, 12, 27, 40])
+        /// 12, 20 and 27 rows: decoded tiles times transposed activations in 16 lanes, 16 + 8
+        /// and 32 lanes; 40 rows: decoded tiles with OpenBLAS).
+        @Test(arguments: [8, 12, 20, 27, 40])
         func batchedDecodeStepMatchesSingleSequences(streams: Int) throws {
             let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2)
             let prompts = (0..<streams).map { index in
