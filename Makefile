@@ -2,7 +2,7 @@
 # `make test` (set up and run the test suite). Both install what they need first.
 SHELL := /bin/bash
 APT_PACKAGES := libsodium-dev librocksdb-dev libopenblas-dev libssl-dev libmicrohttpd-dev \
-	libcurl4-openssl-dev libcjson-dev libtomlplusplus-dev libdivsufsort-dev iproute2 iptables pkg-config python3-pip unzip
+	libcurl4-openssl-dev libcjson-dev libtomlplusplus-dev libdivsufsort-dev iproute2 iptables curl pkg-config python3-pip unzip
 TRIBUTARY := .build/release/tributary
 # OpenBLAS 0.3.21 does not recognise newer CPUs (Sapphire Rapids) and falls back to its SSE3
 # kernels. The tributary executable restarts itself with better ones named

@@ -30,14 +30,14 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || fail "dockerd did not start; see /var/log/tributary-dockerd.log"
 fi
 
-if ! docker image inspect tributary-base:bookworm >/dev/null 2>&1; then
-  say "building tributary-base:bookworm with debootstrap (once; a few minutes)"
+# The base image is labelled with its package list, so a base made for an older list is remade.
+base_packages=libsodium23,librocksdb7.8,libopenblas0-pthread,libmicrohttpd12,libcurl4,libcjson1,libtomlplusplus3,libdivsufsort3,ca-certificates
+if [ "$(docker image inspect -f '{{index .Config.Labels "tributary.packages"}}' tributary-base:bookworm 2>/dev/null)" != "$base_packages" ]; then
+  say "building tributary-base:bookworm with debootstrap (once per package list; a few minutes)"
   root=$(mktemp -d)
-  debootstrap --variant=minbase \
-    --include=libsodium23,librocksdb7.8,libopenblas0-pthread,libmicrohttpd12,libcurl4,libcjson1,libtomlplusplus3,ca-certificates \
-    bookworm "$root" http://deb.debian.org/debian >/dev/null
+  debootstrap --variant=minbase --include="$base_packages" bookworm "$root" http://deb.debian.org/debian >/dev/null
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | docker import - tributary-base:bookworm >/dev/null
+  tar -C "$root" -c . | docker import --change "LABEL tributary.packages=$base_packages" - tributary-base:bookworm >/dev/null
   rm -rf "$root"
 fi
 

@@ -46,8 +46,9 @@ done
 
 api() { echo "http://127.0.0.1:$((BASE_PORT + 2 * $1))"; }
 for i in $(seq 0 $((VALIDATORS - 1))); do
+  answered=0
   for _ in $(seq 1 600); do
-    if curl -sf "$(api "$i")/v1/status" >/dev/null; then break; fi
+    if curl -sf "$(api "$i")/v1/status" >/dev/null; then answered=1; break; fi
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "error: node$i exited; see $DEVNET_DIR/net/node$i.log:" >&2
       tail -5 "$DEVNET_DIR/net/node$i.log" >&2
@@ -55,6 +56,11 @@ for i in $(seq 0 $((VALIDATORS - 1))); do
     fi
     sleep 0.1
   done
+  if [ "$answered" = 0 ]; then
+    echo "error: node$i did not answer at $(api "$i") within 60 s; see $DEVNET_DIR/net/node$i.log:" >&2
+    tail -5 "$DEVNET_DIR/net/node$i.log" >&2
+    exit 1
+  fi
 done
 
 model=SmolLM2-135M-Instruct.Q4_1

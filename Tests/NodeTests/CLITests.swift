@@ -29,12 +29,46 @@ import Testing
             (["query", "account", "ab", "--node", "http://127.0.0.1:1"], 1),
             (["init", "--home", directory + "/h", "--validator-key", directory + "/v.key", "--fund", "zz=1"], 2),
             (["start", "--home", directory + "/nothing-here"], 1),
+            ([], 2),
+            (["tx"], 2),
+            (["testnet", "--validators", "2", "--out", directory + "/t6", "--host", "::1"], 2),
+            (["testnet", "--validators", "2", "--out", directory + "/t7", "--host", "bad host"], 2),
         ] {
             let result = try Tributary.run(arguments)
             #expect(result.status == status, "\(arguments): \(result.stderr)")
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].hasPrefix("error: "), "\(arguments): \(result.stderr)")
         }
+    }
+
+    /// `init` keeps a config.json already in the home (changing only the options given), and
+    /// checks the home's key file before writing any file; bad settings from config.json or
+    /// the environment are named, not a crash.
+    @Test(.timeLimit(.minutes(2))) func initKeepsAConfigAndWritesNothingOnAClash() throws {
+        let directory = Tributary.temporaryDirectory("init-config")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let home = directory + "/h"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try Data(#"{"admin_token": "s3cret", "price_per_token": 1000}"#.utf8).write(to: URL(fileURLWithPath: home + "/config.json"))
+        let initialized = try Tributary.run(["init", "--home", home, "--validator-key", directory + "/v.key", "--block-interval-ms", "70"])
+        #expect(initialized.status == 0, "\(initialized.stderr)")
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: home + "/config.json"))) as? [String: Any])
+        #expect(config["admin_token"] as? String == "s3cret" && config["price_per_token"] as? Int == 1000 && config["block_interval_ms"] as? Int == 70)
+
+        let clash = directory + "/clash"
+        try FileManager.default.createDirectory(atPath: clash, withIntermediateDirectories: true)
+        #expect(try Tributary.run(["keys", "new", "--out", clash + "/validator.key"]).status == 0)
+        let refused = try Tributary.run(["init", "--home", clash, "--validator-key", directory + "/other.key"])
+        #expect(refused.status == 1 && refused.stderr.contains("holds another validator key"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/other.key"))
+        #expect(!FileManager.default.fileExists(atPath: clash + "/genesis.json"))
+
+        try Data(#"{"price_per_token": -5}"#.utf8).write(to: URL(fileURLWithPath: home + "/config.json"))
+        let negative = try Tributary.run(["start", "--home", home])
+        #expect(negative.status == 2 && negative.stderr.contains("price_per_token"), "\(negative.stderr)")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: home + "/config.json"))
+        let variable = try Tributary.run(["start", "--home", home], environment: ["TRIBUTARY_BLOCK_INTERVAL_MS": "abc"])
+        #expect(variable.status == 1 && variable.stderr.contains("TRIBUTARY_BLOCK_INTERVAL_MS"), "\(variable.stderr)")
     }
 
     @Test func keysInitStartTransferQuery() throws {

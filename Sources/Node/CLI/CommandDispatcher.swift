@@ -14,7 +14,10 @@ struct CommandDispatcher {
                 return 2
             }
             print(listing(under: path))
-            return wantsHelp ? 0 : 2
+            if wantsHelp { return 0 }
+            // A usage error: one line on standard error, as every other.
+            Output.error(path.isEmpty ? "missing command; try 'tributary --help'" : "missing subcommand of 'tributary \(path.joined(separator: " "))'")
+            return 2
         }
         if wantsHelp {
             print(command.help)

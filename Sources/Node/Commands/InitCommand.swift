@@ -62,7 +62,7 @@ enum InitCommand {
         for entry in arguments.allValues("vest") {
             vesting.append(try parseVesting(entry, defaultStart: now))
         }
-        let config = try nodeConfig(arguments, chainID: arguments.value("chain-id") ?? "devnet")
+        let config = try nodeConfig(arguments, chainID: arguments.value("chain-id") ?? "devnet", home: home)
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
         validators.insert(Genesis.Validator(address: key.publicKey, power: power), at: 0)
@@ -94,7 +94,7 @@ enum InitCommand {
             genesis = try Genesis(json: data)
             _ = try genesis.validated()
         } catch { throw CommandError("\(genesisPath): \(error)") }
-        let config = try nodeConfig(arguments, chainID: genesis.chainID)
+        let config = try nodeConfig(arguments, chainID: genesis.chainID, home: home)
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         let key = keyExists ? try KeyFile.read(from: keyPath) : SigningKey()
         try write(home: home, genesis: genesis, config: config, key: key, keyPath: keyPath, keyExists: keyExists)
@@ -102,9 +102,10 @@ enum InitCommand {
         print("initialised \(home.path): joins chain \(genesis.chainID) (genesis \(genesis.hash.hex)), validator key \(key.publicKey.hex) (genesis power \(power)), node \(try home.nodeKey(config).publicKey.hex)")
     }
 
-    /// The node's own settings from the options, checked.
-    private static func nodeConfig(_ arguments: ParsedArguments, chainID: String) throws -> NodeConfig {
-        var config = NodeConfig()
+    /// The node's own settings from the options, checked. A config.json already in the home
+    /// (one mounted into a container's home, say) is kept: only the options given change it.
+    private static func nodeConfig(_ arguments: ParsedArguments, chainID: String, home: NodeHome) throws -> NodeConfig {
+        var config = try NodeConfig.load(home: home.path, environment: [:])
         if let address = arguments.value("http-address") { config.http_address = address }
         if let address = arguments.value("p2p-address") { config.p2p_address = address }
         if let peers = arguments.value("peers") { config.persistent_peers = peers }
@@ -116,15 +117,22 @@ enum InitCommand {
     }
 
     private static func write(home: NodeHome, genesis: Genesis, config: NodeConfig, key: SigningKey, keyPath: String, keyExists: Bool) throws {
+        // The home's copy of the key is checked before any file is written: a clash found
+        // later would leave a new key file behind.
+        let homeKeyPath = home.file(config.validator_key)
+        var copiesKey = (keyPath as NSString).standardizingPath != (homeKeyPath as NSString).standardizingPath
+        if copiesKey, FileManager.default.fileExists(atPath: homeKeyPath) {
+            guard try KeyFile.read(from: homeKeyPath).publicKey == key.publicKey else {
+                throw CommandError("\(homeKeyPath) holds another validator key; remove it, or pass --validator-key \(homeKeyPath)")
+            }
+            copiesKey = false
+        }
         try FileManager.default.createDirectory(atPath: home.path, withIntermediateDirectories: true)
         if !keyExists {
             try KeyFile.write(key, to: keyPath)
             Output.note("created validator key \(keyPath) (address \(key.publicKey.hex))")
         }
-        let homeKeyPath = home.file(config.validator_key)
-        if (keyPath as NSString).standardizingPath != (homeKeyPath as NSString).standardizingPath {
-            try KeyFile.write(key, to: homeKeyPath)
-        }
+        if copiesKey { try KeyFile.write(key, to: homeKeyPath) }
         try config.write(home: home.path)
         _ = try home.nodeKey(config)
         try genesis.json.write(to: URL(fileURLWithPath: home.genesisPath))

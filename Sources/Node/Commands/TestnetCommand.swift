@@ -115,6 +115,9 @@ enum TestnetCommand {
                    host: hostPattern.replacingOccurrences(of: "{i}", with: String(index)),
                    httpPort: basePort + 2 * index, p2pPort: basePort + 2 * index + 1)
         }
+        for member in members where !Self.isHostName(member.host) {
+            throw UsageError("--host: '\(member.host)' is neither an IPv4 address nor a host name (IPv6 is not supported)")
+        }
         for member in members where FileManager.default.fileExists(atPath: member.home.path) {
             throw CommandError("\(member.home.path) already exists; refusing to overwrite a node home")
         }
@@ -164,6 +167,17 @@ enum TestnetCommand {
         return Network(chainID: chainID, genesisHash: genesis.hash, members: members.map {
             .init(name: $0.name, home: $0.home, http: $0.http, peer: $0.peer, validator: $0.validatorKey.publicKey)
         })
+    }
+
+    /// An IPv4 literal, or a DNS name: dot-separated labels of letters, digits and inner
+    /// hyphens, each 1–63 bytes, 253 in all.
+    private static func isHostName(_ host: String) -> Bool {
+        if isIPv4(host) { return true }
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "-" }
+        }
     }
 
     private static func isIPv4(_ host: String) -> Bool {

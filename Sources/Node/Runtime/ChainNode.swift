@@ -30,11 +30,13 @@ final class ChainNode: GossipHost, Sendable {
     private let dropped = Mutex(RecentRejections(capacity: 10_000))
     /// Evidence of double-signing at heights not yet committed: a block may carry evidence of
     /// earlier heights only, so it is submitted once its height is committed.
-    private let pendingEvidence = Mutex<[DuplicateVoteEvidence]>([])
+    private let pendingEvidence = Mutex(EvidenceQueue())
     /// Held while this node signs and submits a transaction of its own key, so two never take one nonce.
     private let ownSubmission = Mutex(())
     private let failure = Mutex<(any Error)?>(nil)
     private let driver = Mutex<ConsensusDriver?>(nil)
+    /// Messages that arrived while no engine ran; taken while `driver` is locked, so none slips between.
+    private let heldMessages = Mutex(HeldConsensusMessages())
     private let stop = StopSignal()
 
     /// Why a submitted transaction was refused.
@@ -129,13 +131,17 @@ final class ChainNode: GossipHost, Sendable {
             onEvidence: { [weak self] evidence in self?.report(evidence) },
             onFailure: { [weak self] error in self?.fail(error) },
             onBroadcast: { item in gossip?.publish(item) },
-            onRequestBlocks: { height in gossip?.requestBlocks(from: height) }))
-        let previous = self.driver.withLock { current in
-            defer { current = driver }
-            return current
-        }
-        precondition(previous == nil, "a consensus engine already runs")
+            onRequestBlocks: { height in gossip?.requestBlocks(from: height) },
+            onSyncedBlockRefused: { height in gossip?.syncedBlockRefused(height) }))
+        // `.start` is queued before anything else can reach the engine, so no message comes
+        // before the engine has a height; then the messages held meanwhile follow it.
         driver.start()
+        let held = self.driver.withLock { current in
+            precondition(current == nil, "a consensus engine already runs")
+            current = driver
+            return heldMessages.withLock { $0.takeAll() }
+        }
+        for message in held { driver.deliver(.message(message)) }
     }
 
     /// Stops the consensus engine, if one runs, and waits for it.
@@ -192,7 +198,10 @@ final class ChainNode: GossipHost, Sendable {
     func isRelevant(_ message: ConsensusMessage) -> Bool { ConsensusGossip.isRelevant(message, to: store) }
 
     func consensusMessageArrived(_ message: ConsensusMessage) {
-        driver.withLock { $0 }?.deliver(.message(message))
+        driver.withLock { driver in
+            guard let driver else { return heldMessages.withLock { $0.add(message) } }
+            driver.deliver(.message(message))
+        }
     }
 
     func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome] {
@@ -286,19 +295,20 @@ final class ChainNode: GossipHost, Sendable {
 
     /// Submits evidence of a validator's double-signing, signed by this node's key, once its
     /// height is committed.
+    /// One piece of evidence per validator and height is enough (the chain punishes once, and
+    /// refuses the rest as `duplicate_evidence`; a refused transaction of this node's key would
+    /// leave a gap in its nonces that drops its later transactions, settlements included).
     private func report(_ evidence: DuplicateVoteEvidence) {
+        guard pendingEvidence.withLock({ $0.add(evidence) }) else { return }
         log.warning("validator signed conflicting votes", ["validator": evidence.validator.hex, "height": evidence.height])
-        pendingEvidence.withLock { $0.append(evidence) }
         submitDueEvidence()
     }
 
     private func submitDueEvidence() {
         let height = status.height
-        let due = pendingEvidence.withLock { pending in
-            defer { pending.removeAll { $0.height <= height } }
-            return pending.filter { $0.height <= height }
-        }
-        for evidence in due { submit(evidence) }
+        let due = pendingEvidence.withLock { $0.takeDue(committedHeight: height) }
+        // Evidence another node's report already brought to the chain would be refused.
+        for evidence in due where store.value(for: .slash(validator: evidence.validator, height: evidence.height)) == nil { submit(evidence) }
     }
 
     private func submit(_ evidence: DuplicateVoteEvidence) {
@@ -375,5 +385,32 @@ final class StopSignal: Sendable {
             return true
         }
         return isStopped
+    }
+}
+
+/// Evidence waiting for its height to be committed, one per validator and height reported.
+struct EvidenceQueue {
+    private struct Slot: Hashable {
+        let validator: PublicKey
+        let height: UInt64
+    }
+
+    private var pending: [DuplicateVoteEvidence] = []
+    /// What was reported, kept until no vote of its height can arrive any more (the engine
+    /// hears a height's votes until it moves past it).
+    private var reported: Set<Slot> = []
+
+    /// Queues `evidence` unless evidence of its validator and height was reported before.
+    mutating func add(_ evidence: DuplicateVoteEvidence) -> Bool {
+        guard reported.insert(Slot(validator: evidence.validator, height: evidence.height)).inserted else { return false }
+        pending.append(evidence)
+        return true
+    }
+
+    /// The evidence of committed heights, taken out of the queue.
+    mutating func takeDue(committedHeight: UInt64) -> [DuplicateVoteEvidence] {
+        reported = reported.filter { $0.height + 2 > committedHeight }
+        defer { pending.removeAll { $0.height <= committedHeight } }
+        return pending.filter { $0.height <= committedHeight }
     }
 }

@@ -18,6 +18,9 @@ final class ConsensusDriver: @unchecked Sendable {
         var onBroadcast: @Sendable (GossipItem) -> Void = { _ in }
         /// Committed blocks from this height on are missing.
         var onRequestBlocks: @Sendable (_ fromHeight: UInt64) -> Void = { _ in }
+        /// A block fetched from a peer for the engine's height failed its checks (certificate
+        /// or execution): its sender misbehaved, and the height must be fetched again.
+        var onSyncedBlockRefused: @Sendable (_ height: UInt64) -> Void = { _ in }
     }
 
     /// Blocks fetched from peers are kept this many heights ahead of the engine at most.
@@ -100,8 +103,11 @@ final class ConsensusDriver: @unchecked Sendable {
     /// Gives the engine the fetched block of its height, if it has one and is still deciding.
     private func feedSyncedBlock() {
         while !stopped, let block = syncedBlocks[engine.height], engine.step != .decided {
-            syncedBlocks[engine.height] = nil
+            let height = engine.height
+            syncedBlocks[height] = nil
             run(.blockReceived(block))
+            // The engine takes a block of its height whenever it is valid, so one it did not take is not.
+            if !stopped, engine.height == height, engine.step != .decided { callbacks.onSyncedBlockRefused(height) }
         }
         for height in syncedBlocks.keys where height < engine.height { syncedBlocks[height] = nil }
     }

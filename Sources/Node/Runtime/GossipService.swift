@@ -77,6 +77,8 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var engineWantsBlocks = false
     /// The tick since which a peer has claimed a height above this node's, while following consensus.
     private var behindSinceTick: UInt64?
+    /// Who sent the fetched blocks handed to the engine, by height, until they are committed.
+    private var handedToEngine: [UInt64: NodeID] = [:]
     /// A syncing node tells its peers its height once a tick, not at every block.
     private var statusChanged = false
     private var syncProgress: (tick: UInt64, height: UInt64) = (0, 0)
@@ -160,6 +162,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         queue.async { [self] in
             guard let host else { return }
             engineWantsBlocks = false
+            handedToEngine = handedToEngine.filter { $0.key > height }
             perform(pool.applied(through: height))
             if syncing {
                 statusChanged = true
@@ -177,7 +180,22 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         queue.async { [self] in
             guard let host, !syncing else { return }
             engineWantsBlocks = true
-            if pool.handedOutHeight > pool.appliedHeight { perform(pool.discardUnapplied()) }
+            if pool.handedOutHeight > pool.appliedHeight {
+                handedToEngine = [:]
+                perform(pool.discardUnapplied())
+            }
+            updateSyncMode(host)
+        }
+    }
+
+    /// The engine refused the fetched block of `height` (it fails its certificate or its
+    /// execution): its sender is reported, as block sync reports a bad block, and the height
+    /// is asked of others.
+    func syncedBlockRefused(_ height: UInt64) {
+        queue.async { [self] in
+            guard let host, !syncing, let sender = handedToEngine[height], height == pool.appliedHeight + 1 else { return }
+            handedToEngine = [:]
+            perform(pool.rejected(height: height, from: sender, reason: "a block that fails its certificate or execution"))
             updateSyncMode(host)
         }
     }
@@ -396,6 +414,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         } else if pool.targetHeight > committed + Self.syncLagBlocksMax {
             syncing = true
             log.info("fell behind; block sync", ["height": committed, "peers_height": pool.targetHeight])
+            handedToEngine = [:]
             perform(pool.discardUnapplied())
             publishSyncState()
             host.blockSyncStarted()
@@ -414,6 +433,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private func handOutReadyBlocks(_ host: any GossipHost) {
         guard syncing else {
             let ready = pool.takeReady(countMax: Int(ConsensusDriver.syncedBlocksAheadMax))
+            for block in ready { handedToEngine[block.height] = block.from }
             if !ready.isEmpty { host.syncedBlocksArrived(ready.map(\.block)) }
             return
         }

@@ -137,7 +137,12 @@ struct NodeConfig: Codable, Sendable, Equatable {
         }
         for (variable, key) in Self.environment {
             guard let value = environment[variable] else { continue }
-            object[key] = key.hasSuffix("_ms") ? (Int(value) as Any? ?? value) : value
+            guard key.hasSuffix("_ms") else {
+                object[key] = value
+                continue
+            }
+            guard let number = Int(value) else { throw CommandError("\(variable) must be a whole number of milliseconds, got '\(value)'") }
+            object[key] = number
         }
         merged.merge(object) { _, new in new }
         do {
@@ -204,6 +209,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         _ = try activationPrecision()
         guard (0...10_000).contains(attribution_queue_max) else { throw UsageError("attribution_queue_max must be 0...10000") }
         guard (100...600_000).contains(x402_commit_wait_ms) else { throw UsageError("x402_commit_wait_ms must be 100...600000") }
+        guard price_per_token >= 0, price_per_prompt_token >= 0 else { throw UsageError("price_per_token and price_per_prompt_token must be at least 0") }
         guard attribution_proofs_bytes_max >= 1_024 else { throw UsageError("attribution_proofs_bytes_max must be at least 1024") }
         guard adapter_budget_bytes >= 1 << 20 else { throw UsageError("adapter_budget_bytes must be at least 1 MiB") }
         guard (1...Block.maxTransactions).contains(block_transactions_max) else {
