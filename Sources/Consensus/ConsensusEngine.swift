@@ -34,7 +34,8 @@ public struct ConsensusEngine {
     public private(set) var round: UInt32 = 0
     public private(set) var step: Step = .waitingForTransactions
     public private(set) var validators = ValidatorSet([])
-    private var schedule = ProposerSchedule(starting: ValidatorSet([]))
+    /// This height's proposers by round, from its schedule.
+    private var proposers = ProposerSchedule(starting: ValidatorSet([])).rounds()
 
     private var locked: (round: UInt32, candidate: BlockCandidate)?
     private var valid: (round: UInt32, candidate: BlockCandidate)?
@@ -127,7 +128,7 @@ public struct ConsensusEngine {
         let next = app.nextHeight()
         height = next.height
         validators = next.validators
-        schedule = next.schedule
+        proposers = next.schedule.rounds()
         round = 0
         step = .waitingForTransactions
         locked = nil
@@ -200,7 +201,7 @@ public struct ConsensusEngine {
     private mutating func startRound(_ newRound: UInt32) {
         round = newRound
         step = .propose
-        guard schedule.proposer(round: newRound) == key.publicKey, isValidator else {
+        guard proposers.proposer(round: newRound) == key.publicKey, isValidator else {
             effects.append(.schedule(Timeout(height: height, round: newRound, kind: .propose),
                                      delayMs: config.delayMs(.propose, round: newRound)))
             return
@@ -236,7 +237,7 @@ public struct ConsensusEngine {
             if case let .conflict(evidence) = votes.add(vote) { effects.append(.evidence(evidence)) }
         case let .proposal(proposal):
             guard proposals[proposal.proposal.round] == nil,
-                  proposal.proposer == schedule.proposer(round: proposal.proposal.round)
+                  proposal.proposer == proposers.proposer(round: proposal.proposal.round)
             else { return }
             accept(proposal)
         }

@@ -29,6 +29,10 @@ public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
         return validators.members[chosen].address
     }
 
+    /// The proposers of this height's rounds, each step taken once however many rounds are
+    /// asked about (`proposer(round:)` replays `round + 1` steps at every call).
+    public func rounds() -> ProposerRounds { ProposerRounds(self) }
+
     /// The schedule of the next height, whose validators are `next`.
     public func nextHeight(validators next: ValidatorSet) -> ProposerSchedule {
         var schedule = self
@@ -46,7 +50,7 @@ public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
     /// Adds every validator's power to its priority, then charges the highest (the chosen
     /// proposer) the total power. Returns the chosen index.
     @discardableResult
-    private mutating func step() -> Int {
+    fileprivate mutating func step() -> Int {
         for index in priorities.indices { priorities[index] += Int64(validators.members[index].power) }
         let chosen = highestIndex()
         priorities[chosen] -= Int64(validators.totalPower)
@@ -89,5 +93,20 @@ public struct ProposerSchedule: Hashable, Sendable, CanonicalCodable {
         var priorities: [Int64] = []
         for _ in validators.members { priorities.append(Int64(bitPattern: try reader.readUInt64())) }
         self.priorities = priorities
+    }
+}
+
+/// The proposers of one height's rounds, computed as far as asked and kept: a message naming a
+/// far round costs its steps once, not at every message.
+public struct ProposerRounds: Sendable {
+    private var schedule: ProposerSchedule
+    private var chosen: [Address] = []
+
+    init(_ schedule: ProposerSchedule) { self.schedule = schedule }
+
+    /// The proposer of `round`, as `ProposerSchedule.proposer(round:)` gives it.
+    public mutating func proposer(round: UInt32) -> Address {
+        while chosen.count <= Int(round) { chosen.append(schedule.validators.members[schedule.step()].address) }
+        return chosen[Int(round)]
     }
 }

@@ -34,6 +34,17 @@ import Testing
         #expect((0..<4).map { schedule.proposer(round: UInt32($0)) } == Array(proposers.prefix(4)))
     }
 
+    /// The kept rounds give every round's proposer as the replay does, asked in any order.
+    @Test func keptRoundsAgreeWithTheReplay() {
+        let set = ValidatorSet(keys.enumerated().map { ValidatorSet.Member(address: $1.publicKey, power: UInt64(3 + 7 * $0)) })
+        var schedule = ProposerSchedule(starting: set)
+        for _ in 0..<5 { schedule = schedule.nextHeight(validators: set) }
+        var rounds = schedule.rounds()
+        for round in [40, 3, 0, 41, 17, 99, 5] as [UInt32] {
+            #expect(rounds.proposer(round: round) == schedule.proposer(round: round), "round \(round)")
+        }
+    }
+
     @Test func aNewcomerWaitsBeforeProposing() {
         let initial = ValidatorSet(keys.prefix(3).map { ValidatorSet.Member(address: $0.publicKey, power: 10) })
         var schedule = ProposerSchedule(starting: initial)
