@@ -86,7 +86,11 @@ public final class ConsensusWAL: @unchecked Sendable {
         descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw WALError("cannot open consensus WAL \(path): \(String(cString: strerror(errno)))") }
         var bytes = try Self.readAll(descriptor, path: path)
-        if bytes.isEmpty {
+        // A strict beginning of the header is a creation cut short: nothing was signed yet.
+        if bytes.count < Self.fileHeader.count, Self.fileHeader.starts(with: bytes) {
+            guard bytes.isEmpty || ftruncate(descriptor, 0) == 0 else {
+                throw WALError("cannot reset the unfinished consensus WAL \(path): \(String(cString: strerror(errno)))")
+            }
             guard Self.fileHeader.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == Self.fileHeader.count,
                   fsync(descriptor) == 0
             else { throw WALError("cannot write consensus WAL \(path): \(String(cString: strerror(errno)))") }

@@ -68,6 +68,20 @@ import Testing
         #expect(try ConsensusWAL(path: path).records == [.height(7), vote(round: 0)])
     }
 
+    /// A crash while the file header was first written leaves part of it: the log starts over
+    /// (nothing can have been signed), where another short file is still refused.
+    @Test func aTornFileHeaderStartsTheLogOver() throws {
+        let path = directory + "/torn-header.wal"
+        try Data("TRBW".utf8).write(to: URL(fileURLWithPath: path))
+        let wal = try ConsensusWAL(path: path)
+        #expect(wal.records.isEmpty)
+        try wal.startHeight(3)
+        #expect(try ConsensusWAL(path: path).records == [.height(3)])
+        let other = directory + "/not-a-wal.wal"
+        try Data("XRBW".utf8).write(to: URL(fileURLWithPath: other))
+        #expect(throws: WALError.self) { try ConsensusWAL(path: other) }
+    }
+
     @Test func aCorruptedMiddleIsALoudError() throws {
         let path = directory + "/c.wal"
         try writeHeightSevenWithTwoVotes(to: path)
