@@ -36,10 +36,10 @@ public final class LedgerApplication: ConsensusApplication {
         }
     }
 
-    public var hasPendingTransactions: Bool { mempool.count > 0 }
+    public var hasPendingTransactions: Bool { mempool.hasReady { store.account($0).nonce } }
 
     public func propose(proposer: Address) -> BlockCandidate {
-        let transactions = mempool.reap(countMax: blockTransactionsMax, bytesMax: Block.maxBytes / 2) { store.account($0).nonce }
+        let transactions = mempool.reap(countMax: blockTransactionsMax, bytesMax: Block.transactionBytesMax) { store.account($0).nonce }
         let executed = execution.propose(transactions, timeMs: clockMs(), proposer: proposer)
         if !executed.rejected.isEmpty {
             onDropped(executed.rejected)

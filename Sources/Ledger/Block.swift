@@ -75,6 +75,10 @@ public struct BlockCandidate: Hashable, Sendable, CanonicalCodable {
 public struct Block: Hashable, Sendable, CanonicalCodable {
     public static let maxTransactions = 10_000
     public static let maxBytes = 16 << 20
+    /// The transactions' bytes a valid block holds at most: half of `maxBytes`, the rest left
+    /// for the header and the certificate, so every valid block can be stored, served and read
+    /// back (`maxBytes` bounds decoding) and its candidate fits a proposal and a WAL record.
+    public static let transactionBytesMax = maxBytes / 2
 
     public var header: BlockHeader
     public var transactions: [SignedTransaction]

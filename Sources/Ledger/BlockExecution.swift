@@ -18,6 +18,7 @@ public enum BlockError: Error, Sendable, CustomStringConvertible {
     case wrongPrevious
     case timeNotIncreasing(lastMs: UInt64, gotMs: UInt64)
     case wrongTransactionsRoot
+    case tooLarge(transactionBytes: Int)
     case proposerNotAValidator(Address)
     case invalidTransaction(index: Int, TransactionRejection)
     case wrongAppHash(expected: Digest, got: Digest)
@@ -31,6 +32,7 @@ public enum BlockError: Error, Sendable, CustomStringConvertible {
         case .wrongPrevious: "block does not extend the last committed block"
         case let .timeNotIncreasing(lastMs, gotMs): "block time \(gotMs) ms is not after the last block's \(lastMs) ms"
         case .wrongTransactionsRoot: "transactions root does not match the transactions"
+        case let .tooLarge(bytes): "transactions of \(bytes) bytes, over the \(Block.transactionBytesMax) a block may hold"
         case let .proposerNotAValidator(address): "proposer \(address) is not a validator at this height"
         case let .invalidTransaction(index, reason): "transaction \(index) is invalid: \(reason)"
         case let .wrongAppHash(expected, got): "app hash \(got.hex) but execution gives \(expected.hex)"
@@ -52,7 +54,8 @@ public struct BlockExecution: Sendable {
     }
 
     /// Executes `candidates` (signatures already checked) in order on the committed state,
-    /// leaving out any that fail, and returns the resulting block contents and header.
+    /// leaving out any that fail and stopping at `Block.transactionBytesMax`, and returns the
+    /// resulting block contents and header.
     public func propose(_ candidates: [SignedTransaction], timeMs: UInt64, proposer: Address) -> ExecutedBlock {
         let status = store.status!
         let context = BlockContext(following: store, timeMs: max(timeMs, status.lastBlockTimeMs + 1), proposer: proposer)
@@ -60,10 +63,15 @@ public struct BlockExecution: Sendable {
         executor.beginBlock(&state, context: context)
         var included: [SignedTransaction] = []
         var rejected: [(hash: Digest, reason: TransactionRejection)] = []
+        var includedBytes = 0
         for candidate in candidates {
+            // Past the block's byte limit the rest wait for the next block (neither included nor rejected).
+            let bytes = candidate.canonicalBytes.count
+            guard includedBytes + bytes <= Block.transactionBytesMax else { break }
             do {
                 try executor.apply(candidate, to: &state, context: context)
                 included.append(candidate)
+                includedBytes += bytes
             } catch {
                 rejected.append((candidate.hash, error))
             }
@@ -92,6 +100,8 @@ public struct BlockExecution: Sendable {
             throw .timeNotIncreasing(lastMs: status.lastBlockTimeMs, gotMs: header.timeMs)
         }
         guard header.transactionsRoot == MerkleRoot.of(candidate.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
+        let transactionBytes = candidate.transactions.reduce(0) { $0 + $1.canonicalBytes.count }
+        guard transactionBytes <= Block.transactionBytesMax else { throw .tooLarge(transactionBytes: transactionBytes) }
         let validators: ValidatorSet
         do { validators = try store.validatorSet(forHeight: header.height) } catch { throw .store(error) }
         guard validators.power(of: header.proposer) > 0 else { throw .proposerNotAValidator(header.proposer) }

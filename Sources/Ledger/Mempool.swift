@@ -106,6 +106,18 @@ public final class Mempool: Sendable {
         pool.withLock { $0.nextNonce(sender, committed: committedNonce()) }
     }
 
+    /// Whether `sender`'s transaction at its committed nonce is pending: the sender's pending
+    /// transactions can run from the next block on.
+    public func isReady(_ sender: Address, committedNonce: UInt64) -> Bool {
+        pool.withLock { $0.byAccount[sender]?[committedNonce] != nil }
+    }
+
+    /// Whether any sender's transaction at its committed nonce is pending — what `reap` takes
+    /// first. Transactions waiting behind a missing nonce alone make no block worth proposing.
+    public func hasReady(committedNonce: (Address) -> UInt64) -> Bool {
+        pool.withLock { pool in pool.byAccount.contains { sender, byNonce in byNonce[committedNonce(sender)] != nil } }
+    }
+
     /// Whether a transaction with `hash` is pending (its signature was checked on admission).
     public func contains(_ hash: Digest) -> Bool {
         pool.withLock { $0.byHash[hash] != nil }

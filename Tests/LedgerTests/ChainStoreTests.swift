@@ -167,6 +167,13 @@ import Testing
         staleTime.certificate = certified(staleTime.header)
         guard case .timeNotIncreasing = refusal(staleTime) else { Issue.record("stale time accepted"); return }
 
+        // Transactions over Block.transactionBytesMax (validity is not looked at first).
+        var oversize = good
+        oversize.transactions = Array(repeating: transfer, count: Block.transactionBytesMax / transfer.canonicalBytes.count + 1)
+        oversize.header.transactionsRoot = MerkleRoot.of(oversize.transactions.map(\.hash))
+        oversize.certificate = certified(oversize.header)
+        guard case .tooLarge = refusal(oversize) else { Issue.record("an oversize block accepted"); return }
+
         var tampered = good
         tampered.transactions = [chain.sign(.transfer(to: accounts[1].publicKey, amount: 11), by: accounts[0])]
         guard case .wrongTransactionsRoot = refusal(tampered) else { Issue.record("tampered transactions accepted"); return }

@@ -73,6 +73,18 @@ import Testing
         #expect(pool.nextNonce(for: a.publicKey) { 0 } == 3)
     }
 
+    /// A transaction behind a missing nonce makes nothing ready: no block is worth proposing
+    /// for it until the gap is filled.
+    @Test func onlyTransactionsAtTheCommittedNonceAreReady() throws {
+        let pool = Mempool()
+        let a = SigningKey()
+        try add(pool, transfer(a, nonce: 1))
+        #expect(pool.count == 1 && !pool.isReady(a.publicKey, committedNonce: 0) && !pool.hasReady { _ in 0 })
+        try add(pool, transfer(a, nonce: 0))
+        #expect(pool.isReady(a.publicKey, committedNonce: 0) && pool.hasReady { _ in 0 })
+        #expect(!pool.hasReady { _ in 2 })
+    }
+
     @Test func refusesDuplicatesStaleAndFarNonces() throws {
         let pool = Mempool(limits: .init(transactionsMax: 3, bytesMax: 1 << 20, perAccountMax: 2))
         let key = SigningKey()

@@ -160,6 +160,10 @@ import Testing
         let good = transfer(OPEN.atomicUnitsPerOPEN, nonce: 0)
         let accepted = try HTTP.post("\(url)/v1/txs", json: good.submission)
         #expect(accepted.status == 202 && accepted.json["hash"] as? String == good.hash.hex)
+        // Behind a missing nonce too, a fee below the chain's minimum is refused.
+        let cheap = Transaction(sender: alice.publicKey, nonce: 4, fee: 0, body: .transfer(to: SigningKey().publicKey, amount: 1))
+            .signed(by: alice, chainID: "apinet")
+        expectError(try HTTP.post("\(url)/v1/txs", json: cheap.submission), 422, "fee_too_low")
         // A transaction waiting behind a missing nonce stays pending: sending it again is a conflict.
         let waiting = transfer(1, nonce: 5)
         #expect(try HTTP.post("\(url)/v1/txs", json: waiting.submission).status == 202)

@@ -165,12 +165,25 @@ final class ChainNode: GossipHost, Sendable {
         }
         metrics.add(metrics.transactionsReceived)
         gossip?.publish(GossipItem(id: transaction.hash, channel: .transactions, bytes: transaction.canonicalBytes))
-        driver.withLock { $0 }?.deliver(.transactionsAvailable)
+        signalIfReady([transaction])
+    }
+
+    /// Wakes the engine (a height waiting for transactions starts its round) when one of the
+    /// admitted transactions' senders can run a transaction in the next block. Transactions
+    /// behind a missing nonce do not: they cannot go in a block, and any key could otherwise
+    /// keep the chain making empty blocks.
+    private func signalIfReady(_ admitted: [SignedTransaction]) {
+        let ready = admitted.contains { mempool.isReady($0.transaction.sender, committedNonce: store.account($0.transaction.sender).nonce) }
+        if ready { driver.withLock { $0 }?.deliver(.transactionsAvailable) }
     }
 
     private func admit(_ transaction: SignedTransaction) throws(SubmitError) {
         do { try executor.checkSignature(transaction) } catch { throw .rejected(error) }
         let account = store.account(transaction.transaction.sender)
+        // The fee rule holds for every nonce: a transaction queued behind a gap pays it too once
+        // it runs, and one that never could (fee below the minimum) would sit here for free.
+        let minFee = store.parameters.minFee
+        guard transaction.transaction.fee >= minFee else { throw .rejected(.feeTooLow(minimum: minFee, got: transaction.transaction.fee)) }
         if transaction.transaction.nonce == account.nonce {
             let context = BlockContext(following: store, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1),
                                        proposer: validatorKey.publicKey)
@@ -206,10 +219,12 @@ final class ChainNode: GossipHost, Sendable {
 
     func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome] {
         let outcomes = transactions.map(admitFromPeer)
-        let admitted = outcomes.count { if case .admitted = $0 { true } else { false } }
-        if admitted > 0 {
-            metrics.add(metrics.transactionsReceived, UInt64(admitted))
-            driver.withLock { $0 }?.deliver(.transactionsAvailable)
+        let admitted = zip(transactions, outcomes).compactMap { transaction, outcome in
+            if case .admitted = outcome { transaction } else { nil }
+        }
+        if !admitted.isEmpty {
+            metrics.add(metrics.transactionsReceived, UInt64(admitted.count))
+            signalIfReady(admitted)
         }
         return outcomes
     }
