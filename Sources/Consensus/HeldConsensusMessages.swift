@@ -17,9 +17,9 @@ public struct HeldConsensusMessages: Sendable {
     /// Messages held.
     public var count: Int { messages.count - oldest }
 
-    /// Keeps `message`; past the limits the oldest go (one larger than `bytesMax` is not kept).
-    public mutating func add(_ message: ConsensusMessage) {
-        let size = message.canonicalBytes.count
+    /// Keeps `message`, whose encoding is `size` bytes; past the limits the oldest go (one
+    /// larger than `bytesMax` is not kept).
+    public mutating func add(_ message: ConsensusMessage, bytes size: Int) {
         guard size <= Self.bytesMax else { return }
         messages.append((message, size))
         bytes += size

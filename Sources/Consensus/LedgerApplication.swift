@@ -66,10 +66,17 @@ public final class LedgerApplication: ConsensusApplication {
     }
 
     public func isValidCommitted(_ block: Block) -> Bool {
-        guard let executed = try? execution.verify(block, signatureChecked: { mempool.contains($0.hash) }) else { return false }
-        executions[block.hash] = executed
-        return true
+        do {
+            executions[block.hash] = try execution.verify(block, signatureChecked: { mempool.contains($0.hash) })
+            return true
+        } catch {
+            lastCommittedRefusal = error
+            return false
+        }
     }
+
+    /// Why `isValidCommitted` last answered false: a block's fault, or (`.store`) this node's.
+    public private(set) var lastCommittedRefusal: BlockError?
 
     /// Commits a decided block (reusing its execution when this node validated it) and
     /// removes its transactions from the mempool.

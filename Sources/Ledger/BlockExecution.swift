@@ -66,7 +66,7 @@ public struct BlockExecution: Sendable {
         var includedBytes = 0
         for candidate in candidates {
             // Past the block's byte limit the rest wait for the next block (neither included nor rejected).
-            let bytes = candidate.canonicalBytes.count
+            let bytes = candidate.byteCount
             guard includedBytes + bytes <= Block.transactionBytesMax else { break }
             do {
                 try executor.apply(candidate, to: &state, context: context)
@@ -100,7 +100,7 @@ public struct BlockExecution: Sendable {
             throw .timeNotIncreasing(lastMs: status.lastBlockTimeMs, gotMs: header.timeMs)
         }
         guard header.transactionsRoot == MerkleRoot.of(candidate.transactions.map(\.hash)) else { throw .wrongTransactionsRoot }
-        let transactionBytes = candidate.transactions.reduce(0) { $0 + $1.canonicalBytes.count }
+        let transactionBytes = candidate.transactions.reduce(0) { $0 + $1.byteCount }
         guard transactionBytes <= Block.transactionBytesMax else { throw .tooLarge(transactionBytes: transactionBytes) }
         let validators: ValidatorSet
         do { validators = try store.validatorSet(forHeight: header.height) } catch { throw .store(error) }

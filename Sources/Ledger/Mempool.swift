@@ -114,8 +114,10 @@ public final class Mempool: Sendable {
 
     /// Whether any sender's transaction at its committed nonce is pending — what `reap` takes
     /// first. Transactions waiting behind a missing nonce alone make no block worth proposing.
+    /// The store is read outside the lock, which admissions need meanwhile.
     public func hasReady(committedNonce: (Address) -> UInt64) -> Bool {
-        pool.withLock { pool in pool.byAccount.contains { sender, byNonce in byNonce[committedNonce(sender)] != nil } }
+        let senders = pool.withLock { Array($0.byAccount.keys) }
+        return senders.contains { isReady($0, committedNonce: committedNonce($0)) }
     }
 
     /// Whether a transaction with `hash` is pending (its signature was checked on admission).
@@ -132,7 +134,7 @@ public final class Mempool: Sendable {
     /// `committedNonce` gives other senders' committed nonces, for eviction when full.
     public func add(_ transaction: SignedTransaction, account: Account,
                     committedNonce: (Address) -> UInt64) throws(MempoolRejection) {
-        let size = transaction.canonicalBytes.count
+        let size = transaction.byteCount
         let nonce = transaction.transaction.nonce
         let sender = transaction.transaction.sender
         try pool.withLock { (pool: inout Pool) throws(MempoolRejection) in

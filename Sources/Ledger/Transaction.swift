@@ -48,6 +48,8 @@ public struct SignedTransaction: Hashable, Sendable, CanonicalCodable {
     public let transaction: Transaction
     public let signature: Signature
     public let hash: Digest
+    /// The length of `canonicalBytes`, known from hashing them (limits count it often).
+    public let byteCount: Int
 
     public init(transaction: Transaction, signature: Signature) {
         self.transaction = transaction
@@ -56,6 +58,7 @@ public struct SignedTransaction: Hashable, Sendable, CanonicalCodable {
         writer.write(transaction)
         writer.write(signature)
         self.hash = Digest.blake2b(writer.bytes)
+        self.byteCount = writer.bytes.count
     }
 
     /// Whether the signature is the sender's over this transaction on `chainID`.

@@ -164,7 +164,8 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
         return ticket
     }
 
-    /// Requests waiting for a slot and sequences in the running batch.
+    /// Requests waiting for a slot and sequences in the running batch (each counted from its
+    /// first step, which samples its first token).
     public var load: (queued: Int, running: Int) {
         condition.withLock { (queuedCount, runningCount) }
     }
@@ -195,11 +196,10 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
                 sequence.waiting.onEvent(.cancelled(generatedTokens: sequence.stream.tokens.count))
                 return true
             }
-            guard !running.isEmpty else {
-                condition.withLock { runningCount = 0 }  // the last ones were cancelled: no step will say so
-                continue
-            }
-            step()
+            if !running.isEmpty { step() }
+            // One place counts the batch for `load`, after whatever changed it (admissions
+            // count from their first step; cancellations, failures and finishes leave it).
+            condition.withLock { runningCount = running.count }
         }
         let abandoned = condition.withLock {
             defer { queues = [:]; keyOrder = []; queuedCount = 0 }
@@ -326,6 +326,5 @@ public final class GenerationScheduler: @unchecked Sendable {  // mutable state 
             }
         }
         running = kept
-        condition.withLock { runningCount = running.count }
     }
 }

@@ -167,11 +167,13 @@ struct PaidRequest: Sendable {
     }
 
     /// The client went away after `generatedTokens`: an `upto` payment is charged for them
-    /// (and the prompt), an `exact` one is not settled, and neither is a zero charge (no one
-    /// reads its receipt).
+    /// (and the prompt), an `exact` one is not settled, and neither is a request that never
+    /// ran (no token: its prompt was not computed either) or a zero charge. The settlement is
+    /// not waited for: no one reads its receipt, and the caller's thread is a connection's.
     func abandon(generatedTokens: Int) {
-        guard payment.authorization.scheme == PaymentScheme.upto.rawValue, uptoCharge(generatedTokens: generatedTokens) > 0 else { return release() }
-        let receipt = settle(generatedTokens: generatedTokens)
+        let charge = uptoCharge(generatedTokens: generatedTokens)
+        guard payment.authorization.scheme == PaymentScheme.upto.rawValue, generatedTokens > 0, charge > 0 else { return release() }
+        let receipt = settler.submit(payment, charged: charge, adapter: adapter, awaitingCommit: false)
         if !receipt.success { settler.node.log.warning("settling an abandoned upto payment failed", ["payer": payment.authorization.from.hex, "reason": receipt.errorReason ?? ""]) }
     }
 

@@ -132,7 +132,7 @@ final class ChainNode: GossipHost, Sendable {
             onFailure: { [weak self] error in self?.fail(error) },
             onBroadcast: { item in gossip?.publish(item) },
             onRequestBlocks: { height in gossip?.requestBlocks(from: height) },
-            onSyncedBlockRefused: { height in gossip?.syncedBlockRefused(height) }))
+            onSyncedBlockRefused: { height, reason in gossip?.syncedBlockRefused(height, reason: reason) }))
         // `.start` is queued before anything else can reach the engine, so no message comes
         // before the engine has a height; then the messages held meanwhile follow it.
         driver.start()
@@ -210,9 +210,9 @@ final class ChainNode: GossipHost, Sendable {
 
     func isRelevant(_ message: ConsensusMessage) -> Bool { ConsensusGossip.isRelevant(message, to: store) }
 
-    func consensusMessageArrived(_ message: ConsensusMessage) {
+    func consensusMessageArrived(_ message: ConsensusMessage, bytes: Int) {
         driver.withLock { driver in
-            guard let driver else { return heldMessages.withLock { $0.add(message) } }
+            guard let driver else { return heldMessages.withLock { $0.add(message, bytes: bytes) } }
             driver.deliver(.message(message))
         }
     }

@@ -19,8 +19,8 @@ final class ConsensusDriver: @unchecked Sendable {
         /// Committed blocks from this height on are missing.
         var onRequestBlocks: @Sendable (_ fromHeight: UInt64) -> Void = { _ in }
         /// A block fetched from a peer for the engine's height failed its checks (certificate
-        /// or execution): its sender misbehaved, and the height must be fetched again.
-        var onSyncedBlockRefused: @Sendable (_ height: UInt64) -> Void = { _ in }
+        /// or execution, `reason`): its sender misbehaved, and the height must be fetched again.
+        var onSyncedBlockRefused: @Sendable (_ height: UInt64, _ reason: String) -> Void = { _, _ in }
     }
 
     /// Blocks fetched from peers are kept this many heights ahead of the engine at most.
@@ -106,8 +106,13 @@ final class ConsensusDriver: @unchecked Sendable {
             let height = engine.height
             syncedBlocks[height] = nil
             run(.blockReceived(block))
-            // The engine takes a block of its height whenever it is valid, so one it did not take is not.
-            if !stopped, engine.height == height, engine.step != .decided { callbacks.onSyncedBlockRefused(height) }
+            // The engine takes a block of its height whenever it is valid, so one it did not take
+            // is not — unless this node's store failed, which is no fault of the sender's.
+            guard !stopped, engine.height == height, engine.step != .decided else { continue }
+            switch application.lastCommittedRefusal {
+            case .store?, nil: continue
+            case let refusal?: callbacks.onSyncedBlockRefused(height, refusal.description)
+            }
         }
         for height in syncedBlocks.keys where height < engine.height { syncedBlocks[height] = nil }
     }

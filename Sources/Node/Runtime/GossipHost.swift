@@ -9,8 +9,8 @@ protocol GossipHost: AnyObject, Sendable {
     /// Whether an authentic consensus message is worth acting on and relaying
     /// (`ConsensusGossip.isRelevant`).
     func isRelevant(_ message: ConsensusMessage) -> Bool
-    /// An authentic, relevant, new consensus message from a peer.
-    func consensusMessageArrived(_ message: ConsensusMessage)
+    /// An authentic, relevant, new consensus message from a peer, `bytes` long encoded.
+    func consensusMessageArrived(_ message: ConsensusMessage, bytes: Int)
     /// Offers transactions from a peer to the mempool; says what became of each.
     func transactionsArrived(_ transactions: [SignedTransaction]) -> [PeerTransactionOutcome]
     func committedBlocks(from height: UInt64, countMax: Int, bytesMax: Int) -> [Block]

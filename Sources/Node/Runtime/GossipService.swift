@@ -189,13 +189,13 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     }
 
     /// The engine refused the fetched block of `height` (it fails its certificate or its
-    /// execution): its sender is reported, as block sync reports a bad block, and the height
+    /// execution, `reason`): its sender is reported, as block sync reports a bad block, and the height
     /// is asked of others.
-    func syncedBlockRefused(_ height: UInt64) {
+    func syncedBlockRefused(_ height: UInt64, reason: String) {
         queue.async { [self] in
             guard let host, !syncing, let sender = handedToEngine[height], height == pool.appliedHeight + 1 else { return }
             handedToEngine = [:]
-            perform(pool.rejected(height: height, from: sender, reason: "a block that fails its certificate or execution"))
+            perform(pool.rejected(height: height, from: sender, reason: reason))
             updateSyncMode(host)
         }
     }
@@ -253,7 +253,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         for _ in items { counters.received(.consensus) }
         let inbound = ConsensusGossip.sort(items, seen: router.hasSeen, chainID: host.chainID, isRelevant: host.isRelevant)
         if inbound.highestHeight > 1 { perform(pool.handle(.peerHeight(peer, inbound.highestHeight - 1))) }
-        for (_, message) in inbound.accepted { host.consensusMessageArrived(message) }
+        for (item, message) in inbound.accepted { host.consensusMessageArrived(message, bytes: item.bytes.count) }
         if !inbound.accepted.isEmpty { accepted(.consensus, count: inbound.accepted.count, from: peer) }
         logDuplicates(inbound.duplicates.count, .consensus, from: peer)
         for event in inbound.routerEvents(from: peer) { perform(router.handle(event)) }

@@ -27,10 +27,13 @@ final class NodeMetrics: Sendable {
     /// The serving gauges of a node that serves a model: requests waiting for a slot and
     /// sequences in the running batch.
     static func renderServing(_ load: (queued: Int, running: Int)) -> String {
-        "# HELP tributary_serving_requests_queued Completion requests waiting for a slot in the batch.\n"
-            + "# TYPE tributary_serving_requests_queued gauge\ntributary_serving_requests_queued \(load.queued)\n"
-            + "# HELP tributary_serving_sequences_running Completion requests in the running batch.\n"
-            + "# TYPE tributary_serving_sequences_running gauge\ntributary_serving_sequences_running \(load.running)\n"
+        gauge("tributary_serving_requests_queued", "Completion requests waiting for a slot in the batch.", "\(load.queued)")
+            + gauge("tributary_serving_sequences_running", "Completion requests in the running batch (from their first step).", "\(load.running)")
+    }
+
+    /// One gauge in the exposition format.
+    private static func gauge(_ name: String, _ help: String, _ value: String) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
     }
 
     /// The exposition text, with the gauges passed in.
@@ -38,14 +41,11 @@ final class NodeMetrics: Sendable {
         func counter(_ name: String, _ help: String, _ value: UInt64, labels: String = "") -> String {
             "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name)\(labels) \(value)\n"
         }
-        func gauge(_ name: String, _ help: String, _ value: String) -> String {
-            "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
-        }
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
         return [
-            gauge("tributary_block_height", "Height of the last committed block.", "\(height)"),
-            gauge("tributary_mempool_transactions", "Transactions waiting in the mempool.", "\(mempoolTransactions)"),
-            gauge("tributary_mempool_bytes", "Bytes of transactions waiting in the mempool.", "\(mempoolBytes)"),
+            Self.gauge("tributary_block_height", "Height of the last committed block.", "\(height)"),
+            Self.gauge("tributary_mempool_transactions", "Transactions waiting in the mempool.", "\(mempoolTransactions)"),
+            Self.gauge("tributary_mempool_bytes", "Bytes of transactions waiting in the mempool.", "\(mempoolBytes)"),
             counter("tributary_blocks_committed_total", "Blocks committed by this process.", load(blocksCommitted)),
             counter("tributary_transactions_committed_total", "Transactions committed by this process.", load(transactionsCommitted)),
             counter("tributary_transactions_received_total", "Transactions admitted to the mempool.", load(transactionsReceived)),

@@ -78,7 +78,9 @@ final class PaymentSettler: Sendable {
     /// stalled) is answered as in `pending` mode, not as failed: it can still commit —
     /// validators check the window at the time of the block that proposed it, which may be
     /// committed much later — and a payer must not be charged for an answer it was refused.
-    func submit(_ payment: PaymentPayload, charged: UInt64, adapter: Digest? = nil) -> SettlementResponse {
+    /// `awaitingCommit: false` answers as in `pending` mode whatever the mode: for a receipt
+    /// no one reads (the client left).
+    func submit(_ payment: PaymentPayload, charged: UInt64, adapter: Digest? = nil, awaitingCommit: Bool = true) -> SettlementResponse {
         let a = payment.authorization
         func failed(_ reason: String) -> SettlementResponse { .failed(reason, network: network, payer: a.from) }
         guard a.to == payee.hex, charged <= a.amount, a.scheme == PaymentScheme.upto.rawValue || (charged > 0 && charged == a.amount) else {
@@ -96,7 +98,7 @@ final class PaymentSettler: Sendable {
             return failed(Self.rejected)
         }
         var receipt = SettlementResponse.settled(transaction: transaction.hash.hex, network: network, payer: a.from, amount: charged)
-        guard mode == .commit else {
+        guard mode == .commit, awaitingCommit else {
             receipt.pending = true
             return receipt
         }
