@@ -89,6 +89,6 @@ public final class LedgerApplication: ConsensusApplication {
         }
         do { try store.commit(block, stateWrites: executed.stateWrites, tree: executed.tree) } catch { throw .store(error) }
         executions = [:]
-        mempool.remove(block.transactions.map(\.hash)) { store.account($0).nonce }
+        mempool.removeCommitted(block.transactions) { store.account($0).nonce }
     }
 }

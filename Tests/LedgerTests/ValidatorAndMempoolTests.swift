@@ -85,6 +85,17 @@ import Testing
         #expect(!pool.hasReady { _ in 2 })
     }
 
+    /// A committed block whose transaction of a nonce is not the one this pool held (another
+    /// reached the proposer first) still drops the pool's: that nonce is used.
+    @Test func aCommittedBlockDropsThePoolsTransactionOfTheSameNonce() throws {
+        let pool = Mempool()
+        let a = SigningKey()
+        let held = transfer(a, nonce: 0, fee: 1), committed = transfer(a, nonce: 0, fee: 2)
+        try add(pool, held)
+        pool.removeCommitted([committed]) { _ in 1 }
+        #expect(pool.count == 0 && !pool.contains(held.hash))
+    }
+
     @Test func refusesDuplicatesStaleAndFarNonces() throws {
         let pool = Mempool(limits: .init(transactionsMax: 3, bytesMax: 1 << 20, perAccountMax: 2))
         let key = SigningKey()

@@ -88,7 +88,7 @@ final class ChainNode: GossipHost, Sendable {
         self.blockTransactionsMax = blockTransactionsMax
         // Gossip hears of synced blocks per batch (`GossipService.syncBatchDone`), not per block.
         syncer = BlockSyncer(store: store) { [mempool, metrics, payments] block in
-            mempool.remove(block.transactions.map(\.hash)) { store.account($0).nonce }
+            mempool.removeCommitted(block.transactions) { store.account($0).nonce }
             payments.committed(block.transactions)
             metrics.add(metrics.blocksCommitted)
             metrics.add(metrics.transactionsCommitted, UInt64(block.transactions.count))
