@@ -13,6 +13,11 @@ public struct ConsensusConfig: Sendable, Equatable {
     public var syncRetryMs: UInt64 = 1_000
     /// Whether a height starts without waiting for transactions.
     public var createEmptyBlocks = false
+    /// Bytes of block candidates kept from proposals of rounds more than one ahead of the
+    /// current round, and from proposals of later heights, each (per height): beyond, such
+    /// proposals only count toward the round-skip rule, so a validator proposing in many far
+    /// rounds cannot make its peers hold gigabytes. An honest network stays far below.
+    public var aheadProposalBytesMax = 64 << 20
 
     public init() {}
 

@@ -52,6 +52,10 @@ public struct ConsensusEngine {
     /// per validator and height (the latest rounds kept).
     private var future: [ConsensusMessage] = []
     private var futureCounts: [FutureSlot: Int] = [:]
+    /// Candidate bytes kept from proposals of far rounds of this height, and of later heights
+    /// (each at most `config.aheadProposalBytesMax`).
+    private var farProposalBytes = 0
+    private var futureProposalBytes = 0
     private var syncPending = false
     private var recovered: [WALRecord]
     private var effects: [ConsensusEffect] = []
@@ -154,6 +158,8 @@ public struct ConsensusEngine {
         let pending = future.filter { $0.height == height }
         future = future.filter { $0.height > height }
         futureCounts = futureCounts.filter { $0.key.height > height }
+        farProposalBytes = 0
+        futureProposalBytes = future.reduce(0) { $0 + Self.candidateBytes($1) }
         for message in pending { receive(message) }
 
         if let startRoundNumber {
@@ -239,6 +245,14 @@ public struct ConsensusEngine {
             guard proposals[proposal.proposal.round] == nil,
                   proposal.proposer == proposers.proposer(round: proposal.proposal.round)
             else { return }
+            if proposal.proposal.round > round &+ 1 {
+                let bytes = Self.candidateBytes(message)
+                guard farProposalBytes + bytes <= config.aheadProposalBytesMax else {
+                    votes.hear(from: proposal.proposer, round: proposal.proposal.round)  // still counts toward skipping
+                    break
+                }
+                farProposalBytes += bytes
+            }
             accept(proposal)
         }
         if step == .waitingForTransactions { startRound(0) }
@@ -256,13 +270,17 @@ public struct ConsensusEngine {
     /// no one crowds out the others — and fetch the blocks this node is missing (at most once
     /// per retry interval).
     private mutating func rememberFuture(_ message: ConsensusMessage) {
-        if let laterValidators = app.validatorSet(forHeight: message.height), laterValidators.power(of: message.sender) > 0 {
+        let bytes = Self.candidateBytes(message)
+        if let laterValidators = app.validatorSet(forHeight: message.height), laterValidators.power(of: message.sender) > 0,
+           futureProposalBytes + bytes <= config.aheadProposalBytesMax {
             let slot = FutureSlot(height: message.height, sender: message.sender)
             if futureCounts[slot, default: 0] < Self.futureMessagesPerValidatorMax {
                 futureCounts[slot, default: 0] += 1
                 future.append(message)
+                futureProposalBytes += bytes
             } else if let lowest = future.indices.filter({ future[$0].height == slot.height && future[$0].sender == slot.sender })
                 .min(by: { future[$0].round < future[$1].round }), future[lowest].round < message.round {
+                futureProposalBytes += bytes - Self.candidateBytes(future[lowest])
                 future[lowest] = message
             }
         }
@@ -271,6 +289,15 @@ public struct ConsensusEngine {
         effects.append(.requestBlocks(fromHeight: height))
         effects.append(.schedule(Timeout(height: height, round: round, kind: .sync), delayMs: config.delayMs(.sync, round: round)))
     }
+
+    /// The transactions' bytes of a proposal's block candidate (0 for a vote).
+    static func candidateBytes(_ message: ConsensusMessage) -> Int {
+        guard case let .proposal(proposal) = message else { return 0 }
+        return proposal.candidate.transactions.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Candidate bytes held for far rounds of this height and for later heights.
+    public var aheadProposalBytes: (farRounds: Int, laterHeights: Int) { (farProposalBytes, futureProposalBytes) }
 
     // MARK: Timeouts
 

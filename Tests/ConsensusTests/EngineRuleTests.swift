@@ -43,6 +43,26 @@ import Testing
         #expect(effects.sentVotes == [Vote(kind: .prevote, height: 1, round: 0, blockHash: nil)])
     }
 
+    /// Proposals of rounds more than one ahead are kept up to `aheadProposalBytesMax` of
+    /// candidates; beyond, they are not kept, but their proposers still count toward skipping.
+    @Test func farRoundProposalsAreKeptWithinTheirBudget() throws {
+        let node = try EngineHarness()
+        var config = node.config
+        let transfer = Transaction(sender: node.keys[0].publicKey, nonce: 0, fee: 1_000, body: .transfer(to: node.keys[1].publicKey, amount: 1))
+            .signed(by: node.keys[0], chainID: EngineHarness.chainID)
+        config.aheadProposalBytesMax = 2 * transfer.byteCount
+        node.engine = ConsensusEngine(key: node.keys[node.me], chainID: EngineHarness.chainID, application: node.application, config: config)
+        _ = node.handle(.start)
+        func block(by index: Int) -> BlockCandidate {
+            node.application.execution.propose([transfer], timeMs: node.clockMs, proposer: node.keys[index].publicKey).candidate
+        }
+        _ = node.handle(node.proposal(round: 1, block(by: node.proposer(round: 1)), by: node.proposer(round: 1)))
+        #expect(node.engine.aheadProposalBytes.farRounds == 0)  // the next round is always kept
+        for round in [5, 6, 7] as [UInt32] { _ = node.handle(node.proposal(round: round, block(by: node.proposer(round: round)), by: node.proposer(round: round))) }
+        #expect(node.engine.aheadProposalBytes.farRounds == 2 * transfer.byteCount)
+        #expect(node.engine.round == 0)
+    }
+
     @Test func proposalsFromTheWrongProposerAreIgnored() throws {
         let node = try EngineHarness()
         _ = node.handle(.start)
