@@ -201,25 +201,24 @@ public final class Mempool: Sendable {
     /// Drops the given transactions (committed or rejected) and every transaction whose nonce
     /// is now below its sender's committed nonce.
     public func remove(_ hashes: some Sequence<Digest>, committedNonce: (Address) -> UInt64) {
-        remove(hashes, senders: [], committedNonce: committedNonce)
-    }
-
-    /// Drops a committed block's transactions and, for every sender in it, the transactions
-    /// whose nonce the block used — also ones this pool held instead of the committed ones
-    /// (another transaction of the same nonce may have reached the proposer first).
-    public func removeCommitted(_ transactions: [SignedTransaction], committedNonce: (Address) -> UInt64) {
-        remove(transactions.map(\.hash), senders: transactions.map(\.transaction.sender), committedNonce: committedNonce)
-    }
-
-    private func remove(_ hashes: some Sequence<Digest>, senders named: [Address], committedNonce: (Address) -> UInt64) {
         pool.withLock { pool in
-            var senders = Set(named)
+            var senders = Set<Address>()
             for hash in hashes {
                 guard let entry = pool.byHash[hash] else { continue }
                 senders.insert(entry.transaction.transaction.sender)
                 pool.drop(entry)
             }
             for sender in senders { pool.dropStale(sender, committed: committedNonce(sender)) }
+        }
+    }
+
+    /// Drops, for every sender of a committed block, the transactions whose nonce is now
+    /// used: the block's own (every executed transaction advances its sender's nonce) and ones
+    /// this pool held instead of them (another transaction of the same nonce may have reached
+    /// the proposer first).
+    public func removeCommitted(_ transactions: [SignedTransaction], committedNonce: (Address) -> UInt64) {
+        pool.withLock { pool in
+            for sender in Set(transactions.map(\.transaction.sender)) { pool.dropStale(sender, committed: committedNonce(sender)) }
         }
     }
 }
