@@ -8,8 +8,10 @@ import Synchronization
 /// consecutive nonces starting at the account's committed nonce. Limits bound memory and
 /// abuse: a total count and bytes; a window of nonces per account; at most `gapsMax`
 /// transactions per account waiting behind a missing nonce; and the sender's balance (as the
-/// caller gives it: the node adds unbonded stake the next block releases) must cover the fees
-/// of everything it has pending. When full, a transaction that could run next
+/// caller gives it: the node adds unbonded stake the next block releases and leaves out what
+/// vesting locks) must cover the debits — fees, and amounts sent or staked — of everything it
+/// has pending, so a sender cannot queue transactions that would fail, unpaid, for want of
+/// funds once earlier ones ran. When full, a transaction that could run next
 /// evicts one waiting behind a gap.
 public final class Mempool: Sendable {
     public struct Limits: Sendable {
@@ -37,7 +39,8 @@ public final class Mempool: Sendable {
     private struct Pool {
         var byHash: [Digest: Entry] = [:]
         var byAccount: [Address: [UInt64: Digest]] = [:]
-        var fees: [Address: UInt64] = [:]
+        /// Per sender, the sum of its pending transactions' `debit`s.
+        var debits: [Address: UInt64] = [:]
         var bytes = 0
         var arrivals: UInt64 = 0
 
@@ -45,7 +48,7 @@ public final class Mempool: Sendable {
             let transaction = entry.transaction.transaction
             byHash[entry.transaction.hash] = entry
             byAccount[transaction.sender, default: [:]][transaction.nonce] = entry.transaction.hash
-            fees[transaction.sender, default: 0] += transaction.fee
+            debits[transaction.sender, default: 0] += transaction.debit
             bytes += entry.bytes
         }
 
@@ -53,10 +56,10 @@ public final class Mempool: Sendable {
             let transaction = entry.transaction.transaction
             byHash[entry.transaction.hash] = nil
             byAccount[transaction.sender]?[transaction.nonce] = nil
-            fees[transaction.sender, default: 0] -= transaction.fee
+            debits[transaction.sender, default: 0] -= transaction.debit
             if byAccount[transaction.sender]?.isEmpty == true {
                 byAccount[transaction.sender] = nil
-                fees[transaction.sender] = nil
+                debits[transaction.sender] = nil
             }
             bytes -= entry.bytes
         }
@@ -149,8 +152,8 @@ public final class Mempool: Sendable {
                 let gapped = pool.byAccount[sender]?.keys.filter { $0 > next }.count ?? 0
                 guard gapped < limits.gapsMax else { throw .tooManyGaps(next: next, max: limits.gapsMax) }
             }
-            let (fees, overflow) = (pool.fees[sender] ?? 0).addingReportingOverflow(transaction.transaction.fee)
-            guard !overflow, fees <= account.balance else { throw .feesExceedBalance(balance: account.balance) }
+            let (debits, overflow) = (pool.debits[sender] ?? 0).addingReportingOverflow(transaction.transaction.debit)
+            guard !overflow, debits <= account.balance else { throw .debitsExceedBalance(balance: account.balance) }
             while pool.byHash.count >= limits.transactionsMax || pool.bytes + size > limits.bytesMax {
                 guard nonce == next, let victim = pool.newestGapped(committedNonce: committedNonce) else { throw .full }
                 pool.drop(victim)
@@ -230,7 +233,7 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
     case nonceTooFarAhead(committed: UInt64, got: UInt64, window: Int)
     case nonceTaken(UInt64)
     case tooManyGaps(next: UInt64, max: Int)
-    case feesExceedBalance(balance: UInt64)
+    case debitsExceedBalance(balance: UInt64)
     case full
 
     public var code: String {
@@ -240,7 +243,7 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
         case .nonceTooFarAhead: "nonce_too_far_ahead"
         case .nonceTaken: "nonce_taken"
         case .tooManyGaps: "too_many_gaps"
-        case .feesExceedBalance: "insufficient_funds"
+        case .debitsExceedBalance: "insufficient_funds"
         case .full: "mempool_full"
         }
     }
@@ -252,7 +255,7 @@ public enum MempoolRejection: Error, Hashable, Sendable, CustomStringConvertible
         case let .nonceTooFarAhead(committed, got, window): "nonce \(got) is more than \(window) ahead of the next nonce \(committed)"
         case let .nonceTaken(nonce): "another pending transaction of this sender has nonce \(nonce)"
         case let .tooManyGaps(next, max): "\(max) transactions already wait for the missing nonce \(next)"
-        case let .feesExceedBalance(balance): "the fees of this sender's pending transactions exceed its balance \(balance)"
+        case let .debitsExceedBalance(balance): "the fees and amounts of this sender's pending transactions exceed its spendable balance \(balance)"
         case .full: "mempool is full; retry later"
         }
     }

@@ -32,6 +32,15 @@ public struct Transaction: Hashable, Sendable, CanonicalCodable {
         body = try reader.read()
     }
 
+    /// What the transaction takes from its sender's balance when it runs: the fee, plus the
+    /// amount a transfer sends or a stake locks (saturating; nothing else debits the sender).
+    public var debit: UInt64 {
+        switch body {
+        case let .transfer(_, amount), let .stake(amount): fee.saturatingAdding(amount)
+        default: fee
+        }
+    }
+
     /// Signs for `chainID` in the transaction signing domain.
     public func signed(by key: SigningKey, chainID: String) -> SignedTransaction {
         precondition(key.publicKey == sender, "signing key is not the sender's")

@@ -116,16 +116,33 @@ import Testing
         #expect(pool.count == 3)
     }
 
-    @Test func pendingFeesMustBeCoveredByTheBalance() throws {
+    /// A sender's pending fees and amounts together must fit its balance: a transfer whose
+    /// amount the balance could not cover after the sender's earlier transactions would fail,
+    /// unpaid, when proposed.
+    @Test func pendingDebitsMustBeCoveredByTheBalance() throws {
         let pool = Mempool()
         let key = SigningKey()
         let account = Account(balance: 25, nonce: 0)
-        try add(pool, transfer(key, nonce: 0, fee: 10), account: account)
-        try add(pool, transfer(key, nonce: 1, fee: 10), account: account)
-        #expect(throws: MempoolRejection.feesExceedBalance(balance: 25)) { try add(pool, transfer(key, nonce: 2, fee: 10), account: account) }
-        #expect(throws: MempoolRejection.feesExceedBalance(balance: 0)) {
+        func send(_ amount: UInt64, nonce: UInt64, fee: UInt64) -> SignedTransaction {
+            Transaction(sender: key.publicKey, nonce: nonce, fee: fee, body: .transfer(to: SigningKey().publicKey, amount: amount)).signed(by: key, chainID: chainID)
+        }
+        try add(pool, send(18, nonce: 0, fee: 2), account: account)
+        #expect(throws: MempoolRejection.debitsExceedBalance(balance: 25)) { try add(pool, send(5, nonce: 1, fee: 1), account: account) }
+        let stake = Transaction(sender: key.publicKey, nonce: 1, fee: 1, body: .stake(amount: 5)).signed(by: key, chainID: chainID)
+        #expect(throws: MempoolRejection.debitsExceedBalance(balance: 25)) { try add(pool, stake, account: account) }
+        let register = Transaction(sender: key.publicKey, nonce: 1, fee: 5, body: .registerDatanet(name: "notes", description: "")).signed(by: key, chainID: chainID)
+        try add(pool, register, account: account)
+        #expect(throws: MempoolRejection.debitsExceedBalance(balance: 25)) { try add(pool, send(1, nonce: 2, fee: 1), account: account) }
+        // Dropping a transaction returns its debit: the sender may queue another in its place.
+        pool.remove([register.hash]) { _ in 0 }
+        try add(pool, send(4, nonce: 1, fee: 1), account: account)
+        #expect(pool.count == 2)
+        #expect(throws: MempoolRejection.debitsExceedBalance(balance: 0)) {
             try add(pool, transfer(SigningKey(), nonce: 3, fee: 1), account: Account())
         }
+        let overflowing = Transaction(sender: key.publicKey, nonce: 2, fee: 1, body: .transfer(to: key.publicKey, amount: .max)).signed(by: key, chainID: chainID)
+        #expect(overflowing.transaction.debit == .max)
+        #expect(throws: MempoolRejection.debitsExceedBalance(balance: .max)) { try add(pool, overflowing, account: Account(balance: .max, nonce: 0)) }
     }
 
     @Test func gapsAreBoundedAndEvictedForReadyTransactions() throws {

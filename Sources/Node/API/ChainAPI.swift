@@ -119,7 +119,7 @@ struct ChainAPI: Sendable {
                 case .full: return refused(503, reason.code, reason.description)
                 case .alreadyKnown, .nonceTaken, .staleNonce, .nonceTooFarAhead, .tooManyGaps:
                     return refused(409, reason.code, reason.description)
-                case .feesExceedBalance: return refused(422, reason.code, reason.description)
+                case .debitsExceedBalance: return refused(422, reason.code, reason.description)
                 }
             }
         }

@@ -184,18 +184,21 @@ final class ChainNode: GossipHost, Sendable {
         // it runs, and one that never could (fee below the minimum) would sit here for free.
         let minFee = store.parameters.minFee
         guard transaction.transaction.fee >= minFee else { throw .rejected(.feeTooLow(minimum: minFee, got: transaction.transaction.fee)) }
+        let timeMs = max(Self.nowMs(), status.lastBlockTimeMs + 1)
         if transaction.transaction.nonce == account.nonce {
-            let context = BlockContext(following: store, timeMs: max(Self.nowMs(), status.lastBlockTimeMs + 1),
-                                       proposer: validatorKey.publicKey)
+            let context = BlockContext(following: store, timeMs: timeMs, proposer: validatorKey.publicKey)
             var trial = StateOverlay(base: store)
             do { try executor.apply(transaction, to: &trial, context: context) } catch { throw .rejected(error) }
         }
-        // Stake whose unbonding has ended is the sender's to pay fees with: the next block hands
-        // it back before the transaction runs (else an account left with only that could never
-        // send the transaction that reclaims it).
+        // Stake whose unbonding has ended is the sender's to spend: the next block hands it back
+        // before the transaction runs (else an account left with only that could never send the
+        // transaction that reclaims it). What vesting still locks is not.
         var payer = account
         if let unbonding: Unbonding = store.record(.unbonding(transaction.transaction.sender)) {
             payer.balance += unbonding.released(atHeight: status.height + 1)
+        }
+        if let vesting: VestingSchedule = store.record(.vesting(transaction.transaction.sender)) {
+            payer.balance -= min(payer.balance, vesting.lockedAmount(at: timeMs / 1000))
         }
         do {
             try mempool.add(transaction, account: payer) { store.account($0).nonce }
