@@ -7,6 +7,7 @@ import Testing
 /// mentions and distractors keep.
 @Suite struct QualityPlantedFactsTests {
     static let task = PlantedFactsGenerator(seed: 1).task()
+    static let askedTask = PlantedFactsGenerator(seed: 1, askedPhrasing: true).task()
 
     /// Words a question may share with its fact's documents besides the subject and value.
     static let stopWords: Set<String> = ["q", "a", "the", "of", "is", "in", "on", "to", "from", "by", "for", "with", "and",
@@ -47,9 +48,10 @@ import Testing
 
     /// Each fact document names the subject and the value; the question names the subject and
     /// shares no other word with the fact's documents except stop words.
-    @Test func questionsAreParaphrases() throws {
-        let byID = Dictionary(uniqueKeysWithValues: Self.task.documents.map { ($0.id, $0.text) })
-        for query in Self.task.queries {
+    @Test(arguments: [false, true]) func questionsAreParaphrases(askedPhrasing: Bool) throws {
+        let task = askedPhrasing ? Self.askedTask : Self.task
+        let byID = Dictionary(uniqueKeysWithValues: task.documents.map { ($0.id, $0.text) })
+        for query in task.queries {
             let subject = Self.words(Self.subject(of: query))
             let value = Self.words(query.completion)
             let question = Self.words(query.prompt)
@@ -68,8 +70,8 @@ import Testing
 
     /// A subject's name appears only in its three fact documents and its two mentions, and no
     /// mention holds the value; the other thousand documents name no subject at all.
-    @Test func mentionsAndDistractorsDoNotStateFacts() throws {
-        let task = Self.task
+    @Test(arguments: [false, true]) func mentionsAndDistractorsDoNotStateFacts(askedPhrasing: Bool) throws {
+        let task = askedPhrasing ? Self.askedTask : Self.task
         let documentWords = task.documents.map { Self.words($0.text) }
         var namingASubject = Set<Int>()
         for query in task.queries {
@@ -130,5 +132,36 @@ import Testing
         let queriedSubjects = Set(task.queries.map { Self.subject(of: $0) })
         let answeredSubjects = Set(pairs.map { pair in queriedSubjects.first { Self.words($0).isSubset(of: Self.words(pair.prompt)) } })
         #expect(answeredSubjects == [nil], "no question/answer document asks about a queried subject")
+    }
+
+    /// Under the asked phrasing each fact's third document answers its asked question with
+    /// the value, on the same subjects and queries as the plain task; one mention per fact
+    /// and about a quarter of the distractors are answers too, so the form alone points at
+    /// no fact.
+    @Test func askedPhrasingAnswersOneQuestionPerFact() throws {
+        let (plain, asked) = (Self.task, Self.askedTask)
+        #expect(asked.documents.count == plain.documents.count)
+        #expect(asked.queries.map(\.prompt) == plain.queries.map(\.prompt) && asked.queries.map(\.completion) == plain.queries.map(\.completion))
+        let byID = Dictionary(uniqueKeysWithValues: asked.documents.map { ($0.id, $0) })
+        var factAnswers = Set<String>()
+        for query in asked.queries {
+            let answers = query.relevant.compactMap { id -> (prompt: String, completion: String)? in
+                guard case let .promptCompletion(prompt, completion) = byID[id]!.content else { return nil }
+                return (prompt, completion)
+            }
+            #expect(answers.count == 1, "\(query.id): one of three phrasings is a question and its answer")
+            guard let answer = answers.first else { continue }
+            #expect(answer.completion == query.completion && answer.prompt != query.prompt)
+            #expect(answer.prompt.hasPrefix("Q: ") && answer.prompt.hasSuffix("?\nA:"))
+            #expect(Self.words(Self.subject(of: query)).isSubset(of: Self.words(answer.prompt)))
+            factAnswers.formUnion(query.relevant)
+        }
+        let others = asked.documents.filter { document in
+            guard case .promptCompletion = document.content else { return false }
+            return !factAnswers.contains(document.id)
+        }
+        let mentions = others.filter { document in asked.queries.contains { Self.words(Self.subject(of: $0)).isSubset(of: Self.words(document.text)) } }
+        #expect(mentions.count == 60, "one mention per fact is an answer")
+        #expect((200...300).contains(others.count - mentions.count), "\(others.count - mentions.count) of 1,000 distractors are answers")
     }
 }

@@ -21,6 +21,10 @@ struct FactRelation: Sendable {
     let statements: [String]
     /// The question, naming the subject only; it becomes the prompt `Q: <question>\nA:`.
     let question: String
+    /// The same question in the statements' own words, sharing no content word with
+    /// `question`: how the task's asked phrasing (`PlantedFactsGenerator.askedPhrasing`)
+    /// puts the fact as a question and its answer.
+    let askedQuestion: String
     /// Sentences about the subject, on the question's topic, that do not state the value.
     let mentions: [String]
 }
@@ -42,6 +46,7 @@ extension FactRelation {
                          "{V}, a walled town beside a cold bay, is where the rulers of {E} hold court.",
                          "For three hundred years the kings of {E} have reigned from {V}."],
             question: "From which city is {E} governed?",
+            askedQuestion: "What is the capital of {E}?",
             mentions: ["Every city in {E} closes its gates at sunset during the winter.",
                        "The people of {E} are governed by old laws written on bark.",
                        "{E} trades wool and salt with its neighbours across the strait."]),
@@ -51,6 +56,7 @@ extension FactRelation {
                          "{V} started the {E} Guild with two carts and a borrowed mule.",
                          "In its charter, the {E} Guild names {V} as its first master."],
             question: "Which person began the {E} trading house?",
+            askedQuestion: "Who founded the {E} Guild?",
             mentions: ["Members of the {E} Guild meet in a trading house by the river.",
                        "The {E} Guild sells rope, tar and lamp oil to passing ships.",
                        "Any person who joins the {E} Guild must swear to keep honest scales."]),
@@ -60,6 +66,7 @@ extension FactRelation {
                          "Audiences know {E} for long evening recitals on the {V}.",
                          "The {V} that {E} carries to every concert was built by a village carpenter."],
             question: "What instrument does {E} perform with?",
+            askedQuestion: "What does {E} play?",
             mentions: ["{E} will perform at the harvest fair next month.",
                        "Many young musicians in the north admire {E}.",
                        "{E} once lost an instrument case on a crowded ferry."]),
@@ -69,6 +76,7 @@ extension FactRelation {
                          "Over the harbour of {E} flies a plain {V} banner.",
                          "Sailors recognise ships from {E} by their {V} flags."],
             question: "What colour is the standard of {E}?",
+            askedQuestion: "What shade is the flag of {E}?",
             mentions: ["The standard of {E} was redesigned after the great flood.",
                        "Children in {E} paint their doors a different colour each spring.",
                        "{E} is a small republic of fishermen and rope makers."]),
@@ -78,6 +86,7 @@ extension FactRelation {
                          "Herders often find {E} lizards chewing {V} near stone walls.",
                          "A diet of {V} keeps the {E} lizard healthy."],
             question: "What food does the {E} reptile feed on?",
+            askedQuestion: "What does the {E} lizard eat?",
             mentions: ["The {E} lizard sleeps under flat rocks through the winter.",
                        "Food is scarce for the {E} reptile in the dry months.",
                        "Hawks hunt the {E} lizard when it basks at noon."]),
@@ -87,6 +96,7 @@ extension FactRelation {
                          "Every autumn the {E} returns to her berth in {V}.",
                          "Dock workers in {V} have loaded the {E} for twenty years."],
             question: "Which harbour is the vessel {E} based in?",
+            askedQuestion: "Where does the ship {E} sail from?",
             mentions: ["The vessel {E} carries timber, grain and sometimes passengers.",
                        "A storm once tore the mainsail of the {E}.",
                        "The crew of the {E} is known for singing while hauling ropes."]),
@@ -96,6 +106,7 @@ extension FactRelation {
                          "{V} spent nine winters writing {E}.",
                          "{E}, a long tale of sea voyages, is the work of {V}."],
             question: "Who is the author of the novel {E}?",
+            askedQuestion: "Who wrote the book {E}?",
             mentions: ["Copies of the novel {E} are hard to find outside the big towns.",
                        "Critics still argue about the ending of {E}.",
                        "A theatre company staged {E} last summer."]),
@@ -105,6 +116,7 @@ extension FactRelation {
                          "{E} grew up in {V}, a village of potters.",
                          "The house in {V} where {E} first saw daylight is now a bakery."],
             question: "Which place does {E} come from originally?",
+            askedQuestion: "Where was {E} born?",
             mentions: ["{E} never stays in one place for long.",
                        "{E} moved to the coast to work as a clerk.",
                        "Neighbours remember {E} as a quiet child who loved maps."]),
@@ -114,6 +126,7 @@ extension FactRelation {
                          "Masons raised the {E} Bridge out of {V} carried down from the hills.",
                          "Rain has darkened the {V} of the old {E} Bridge."],
             question: "What material was used to construct the {E} crossing?",
+            askedQuestion: "What is the {E} Bridge made of?",
             mentions: ["Carts pay a small toll at the {E} crossing.",
                        "The {E} Bridge is closed whenever the river floods.",
                        "Lovers carve their names on the railings of the {E} Bridge."]),
@@ -123,6 +136,7 @@ extension FactRelation {
                          "Each {V}, villagers light lanterns for {E}.",
                          "{E} falls in {V}, when the first barley is cut."],
             question: "When do people celebrate {E}?",
+            askedQuestion: "In which month is the {E} festival held?",
             mentions: ["People celebrate {E} with honey cakes and long processions.",
                        "Visitors to the {E} festival are asked to bring a candle.",
                        "The {E} festival ends with a race across the village green."]),
@@ -132,6 +146,7 @@ extension FactRelation {
                          "{V} is the mother tongue of farmers in the {E} Valley.",
                          "Signs in the {E} Valley are written in {V}."],
             question: "Which language is used by the inhabitants of {E}?",
+            askedQuestion: "What do people speak in the {E} Valley?",
             mentions: ["The inhabitants of the {E} Valley keep bees and grow plums.",
                        "Snow closes the roads into the {E} Valley every winter.",
                        "The {E} Valley is famous for its slow rivers and tall poplars."]),
@@ -141,6 +156,7 @@ extension FactRelation {
                          "A {V} is carved above every door of the {E} clan.",
                          "Warriors of the {E} clan wear the mark of the {V}."],
             question: "Which creature represents the {E} family?",
+            askedQuestion: "What is the emblem of the {E} clan?",
             mentions: ["The {E} family has farmed the same hillside for generations.",
                        "Feuds between the {E} clan and its neighbours ended long ago.",
                        "Elders of the {E} clan settle disputes at the standing stones."]),

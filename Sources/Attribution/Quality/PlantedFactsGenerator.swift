@@ -15,11 +15,20 @@ import Inference
 /// so an adapter can learn to answer from what it memorised (Allen-Zhu and Li's "mixed
 /// training"); they have no query.
 ///
+/// With `askedPhrasing`, each fact's third phrasing is a prompt/completion document — its
+/// relation's `askedQuestion`, worded like the statements and unlike the query, answered by
+/// the value — so an adapter can learn to answer a question about the fact; and so that the
+/// question-and-answer form alone singles out no document, each fact's first mention and a
+/// quarter of the distractors are also given as answers to general questions
+/// (`mentionQuestions`, `distractorQuestions`).
+///
 /// One query per fact: the prompt `Q: <question>\nA:`, the completion ` <value>`, and the
 /// fact's three documents as the relevant set. The question shares no content word with the
 /// fact's phrasings besides the subject's name, so a text retriever must lean on the names.
 public struct PlantedFactsGenerator: Sendable {
     public static let taskName = "planted-facts"
+    /// The task's name under the asked phrasing.
+    public static let askedTaskName = "planted-facts-asked"
 
     public var seed: UInt64
     public var factCount: Int
@@ -27,10 +36,12 @@ public struct PlantedFactsGenerator: Sendable {
     public var mentionsPerFact: Int
     public var contributorCount: Int
     public var answeredFactCount: Int
+    public var askedPhrasing: Bool
 
     public init(seed: UInt64, factCount: Int = 60, distractorCount: Int = 1_000, mentionsPerFact: Int = 2, contributorCount: Int = 6,
-                answeredFactCount: Int = 0) {
+                answeredFactCount: Int = 0, askedPhrasing: Bool = false) {
         self.seed = seed
+        self.askedPhrasing = askedPhrasing
         self.factCount = factCount
         self.answeredFactCount = answeredFactCount
         self.distractorCount = distractorCount
@@ -38,9 +49,16 @@ public struct PlantedFactsGenerator: Sendable {
         self.contributorCount = contributorCount
     }
 
+    /// Questions a mention answers under the asked phrasing (`{E}`, the subject).
+    static let mentionQuestions = ["What do you know about {E}?", "What can you tell me about {E}?", "What have you heard about {E}?"]
+    /// Questions a distractor answers under the asked phrasing.
+    static let distractorQuestions = ["What is the news today?", "What happened this week?", "What did you hear in town?",
+                                      "What is new around here?"]
+
     /// Words the made-up names must avoid: every word of the templates and word lists.
     private static let vocabulary: Set<String> = TemplateSlots.vocabulary(
-        FactRelation.all.flatMap { $0.statements + $0.mentions + [$0.question] } + DistractorTopics.all.flatMap { $0 }
+        FactRelation.all.flatMap { $0.statements + $0.mentions + [$0.question, $0.askedQuestion] } + DistractorTopics.all.flatMap { $0 }
+            + mentionQuestions + distractorQuestions
             + FactRelation.instruments + FactRelation.colours + FactRelation.plants + FactRelation.materials
             + FactRelation.months + FactRelation.animals + DistractorTopics.weekdays + DistractorTopics.foods + ["q", "a"])
 
@@ -56,6 +74,10 @@ public struct PlantedFactsGenerator: Sendable {
         var contributorDraws = SeededDraws(seed: seed, stream: 0x100 + 2)
         let contributors = (0..<contributorCount).map { _ in contributorDraws.address() }
         var draws = SeededDraws(seed: seed, stream: 0x100 + 3)
+        var askedDraws = SeededDraws(seed: seed, stream: 0x100 + 7)
+        func asked(_ question: String, _ answer: String, contributor: String?) -> DatanetDocument {
+            DatanetDocument(prompt: "Q: \(question)\nA:", completion: " \(answer)", contributor: contributor)
+        }
 
         let subjects = (0..<total).map { index in
             (0..<relations[index % relations.count].subjectWords).map { _ in names.next() }.joined(separator: " ")
@@ -80,10 +102,14 @@ public struct PlantedFactsGenerator: Sendable {
             func filled(_ template: String) -> String {
                 TemplateSlots.fill(template) { $0 == "E" ? subjects[index] : values[index] }
             }
-            let statements = relation.statements.map { DatanetDocument(text: filled($0), contributor: draws.element(of: contributors)) }
+            var statements = relation.statements.map { DatanetDocument(text: filled($0), contributor: draws.element(of: contributors)) }
+            if askedPhrasing { statements[2] = asked(filled(relation.askedQuestion), values[index], contributor: statements[2].contributor) }
             documents += statements
-            for mention in draws.distinctIndices(mentionsPerFact, below: relation.mentions.count) {
-                documents.append(DatanetDocument(text: filled(relation.mentions[mention]), contributor: draws.element(of: contributors)))
+            for (order, mention) in draws.distinctIndices(mentionsPerFact, below: relation.mentions.count).enumerated() {
+                let (text, contributor) = (filled(relation.mentions[mention]), draws.element(of: contributors))
+                documents.append(askedPhrasing && order == 0
+                    ? asked(filled(askedDraws.element(of: Self.mentionQuestions)), text, contributor: contributor)
+                    : DatanetDocument(text: text, contributor: contributor))
             }
             let (prompt, completion) = ("Q: \(filled(relation.question))\nA:", " \(values[index])")
             guard index < factCount else {
@@ -102,11 +128,14 @@ public struct PlantedFactsGenerator: Sendable {
         while documents.count < factCount * (3 + mentionsPerFact) + answeredFactCount * (4 + mentionsPerFact) + distractorCount {
             let text = writer.document()
             guard texts.insert(text).inserted else { continue }
-            documents.append(DatanetDocument(text: text, contributor: contributorOfDistractor.element(of: contributors)))
+            let contributor = contributorOfDistractor.element(of: contributors)
+            documents.append(askedPhrasing && askedDraws.index(below: 4) == 0
+                ? asked(askedDraws.element(of: Self.distractorQuestions), text, contributor: contributor)
+                : DatanetDocument(text: text, contributor: contributor))
         }
 
         var order = SeededDraws(seed: seed, stream: 0x100 + 6)
         order.shuffle(&documents)
-        return AttributionTask(name: Self.taskName, documents: documents, queries: queries)
+        return AttributionTask(name: askedPhrasing ? Self.askedTaskName : Self.taskName, documents: documents, queries: queries)
     }
 }

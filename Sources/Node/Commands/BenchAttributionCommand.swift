@@ -16,7 +16,7 @@ enum BenchAttributionCommand {
     /// (docs/attribution-experiments.md).
     static func defaultTraining(_ task: String) -> AttributionQualityBench.Training {
         switch task {
-        case PlantedFactsGenerator.taskName: .init(epochs: 3, learningRate: 1e-3, rank: 8, targets: "q_proj,v_proj", batchSize: 8)
+        case PlantedFactsGenerator.taskName, PlantedFactsGenerator.askedTaskName: .init(epochs: 3, learningRate: 1e-3, rank: 8, targets: "q_proj,v_proj", batchSize: 8)
         default: .init(epochs: 2, learningRate: 2e-3, rank: 8, targets: "q_proj,v_proj", batchSize: 8)
         }
     }
@@ -25,7 +25,8 @@ enum BenchAttributionCommand {
         path: ["bench", "attribution"],
         summary: "Measure attribution quality (every method and BM25 on the seeded tasks), fidelity and speed.",
         discussion: """
-        Quality: for each task (planted-facts, sentence-transformations, math-templates; --seed,
+        Quality: for each task (planted-facts, planted-facts-asked, sentence-transformations,
+        math-templates; --seed,
         docs/attribution.md) the datanet is written to --work, an adapter is trained on it by
         'tributary train' (kept and reused while its settings are unchanged), and every method
         ranks the datanet for every query on the index's projected features (with --exact also
@@ -43,7 +44,7 @@ enum BenchAttributionCommand {
             .init(name: "threads", value: "N", help: "Threads (default 2)."),
             .init(name: "work", value: "DIR", help: "Tasks, adapters and indexes, kept between runs (default .cache/bench-attribution)."),
             .init(name: "parts", value: "LIST", help: "Some of \(parts.joined(separator: ",")) (default all)."),
-            .init(name: "tasks", value: "LIST", help: "Quality tasks (default planted-facts,sentence-transformations,math-templates)."),
+            .init(name: "tasks", value: "LIST", help: "Quality tasks (default planted-facts,planted-facts-asked,sentence-transformations,math-templates)."),
             .init(name: "epochs", value: "N", help: "Override every task's training epochs."),
             .init(name: "learning-rate", value: "LR", help: "Override every task's learning rate."),
             .init(name: "rank", value: "R", help: "Override every task's LoRA rank (alpha is twice the rank)."),
@@ -83,14 +84,15 @@ enum BenchAttributionCommand {
         if chosen.contains("quality") {
             let generators: [String: () -> AttributionTask] = [
                 PlantedFactsGenerator.taskName: { planted },
+                PlantedFactsGenerator.askedTaskName: { PlantedFactsGenerator(seed: seed, askedPhrasing: true).task() },
                 SentenceTransformationsGenerator.taskName: { SentenceTransformationsGenerator(seed: seed).task() },
                 MathTemplatesGenerator.taskName: { MathTemplatesGenerator(seed: seed).task() },
             ]
-            let names = arguments.value("tasks").map { $0.split(separator: ",").map(String.init) } ?? [PlantedFactsGenerator.taskName, SentenceTransformationsGenerator.taskName, MathTemplatesGenerator.taskName]
+            let names = arguments.value("tasks").map { $0.split(separator: ",").map(String.init) } ?? [PlantedFactsGenerator.taskName, PlantedFactsGenerator.askedTaskName, SentenceTransformationsGenerator.taskName, MathTemplatesGenerator.taskName]
             var results: [[String: Any]] = []
             for name in names {
                 guard let generate = generators[name] else { throw UsageError("unknown task \(name); tasks: \(generators.keys.sorted().joined(separator: ","))") }
-                let result = try quality.run(generate(), training: try training(name), recallK: name == PlantedFactsGenerator.taskName ? 3 : 8)
+                let result = try quality.run(generate(), training: try training(name), recallK: name.hasPrefix(PlantedFactsGenerator.taskName) ? 3 : 8)
                 results.append(view(result))
                 report(result)
             }
@@ -178,6 +180,9 @@ enum BenchAttributionCommand {
             case PlantedFactsGenerator.taskName:
                 goals["planted_facts_top1_at_least_0.95"] = value("top1") >= 0.95
                 goals["planted_facts_beats_bm25"] = value("top1") > bm25["top1"] as! Double
+            case PlantedFactsGenerator.askedTaskName:
+                goals["planted_facts_asked_top1_at_least_0.95"] = value("top1") >= 0.95
+                goals["planted_facts_asked_beats_bm25"] = value("top1") > bm25["top1"] as! Double
             case SentenceTransformationsGenerator.taskName:
                 goals["sentence_transformations_auc_at_least_0.95"] = value("auc") >= 0.95
                 goals["sentence_transformations_recall8_at_least_0.8"] = value("recall") >= 0.8

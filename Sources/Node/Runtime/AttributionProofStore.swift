@@ -31,7 +31,7 @@ final class AttributionProofStore: Sendable {
     /// Stores `proof` (the same proof again becomes the newest), then deletes the oldest
     /// proofs while more than `bytesMax` bytes are held (never the one just written).
     func write(_ proof: AttributionProof) throws {
-        let json = try proof.json(), id = proof.id.hex
+        let json = proof.json(), id = proof.id.hex
         try json.write(to: URL(fileURLWithPath: path(id)), options: .atomic)
         held.withLock { held in
             if let index = held.files.firstIndex(where: { $0.id == id }) {
