@@ -12,9 +12,10 @@ final class HostileClient {
     private var cipher: FrameCipher?
     private var received: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port` as `nodeKey`; a small receive buffer makes a client that
-    /// stops reading fill the node's side quickly.
-    init(port: UInt16, nodeKey: SigningKey = SigningKey(), receiveBufferBytes: Int32? = nil) throws {
+    /// Connects to 127.0.0.1:`port` as `nodeKey`, from `sourceHost` (an IPv4 address of this
+    /// machine) when given; a small receive buffer makes a client that stops reading fill the
+    /// node's side quickly.
+    init(port: UInt16, nodeKey: SigningKey = SigningKey(), receiveBufferBytes: Int32? = nil, sourceHost: String? = nil) throws {
         self.nodeKey = nodeKey
         self.port = port
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -23,6 +24,15 @@ final class HostileClient {
         }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if let sourceHost {
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            source.sin_addr.s_addr = inet_addr(sourceHost)
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw HarnessError("cannot bind to \(sourceHost): \(String(cString: strerror(errno)))") }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -34,6 +44,24 @@ final class HostileClient {
     }
 
     deinit { close(descriptor) }
+
+    /// An IPv4 address of this machine outside loopback (a CI machine has one: it reaches
+    /// Debian's servers), for connections the node must not treat as local.
+    static func nonLoopbackIPv4() throws -> String {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { throw HarnessError("getifaddrs: \(String(cString: strerror(errno)))") }
+        defer { freeifaddrs(list) }
+        var entry = list
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            guard let address = current.pointee.ifa_addr, Int32(address.pointee.sa_family) == AF_INET else { continue }
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            guard getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
+            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !text.hasPrefix("127.") { return text }
+        }
+        throw HarnessError("this machine has no IPv4 address outside loopback")
+    }
 
     /// Closes with a reset (SO_LINGER 0): the node's next writes to this peer fail.
     func reset() {

@@ -10,7 +10,7 @@ extension ClusterSuites {
     /// dropped, logged and counted, and the validators keep committing throughout.
     @Suite struct HostilePeerTests {
         @Test(.timeLimit(.minutes(4))) func hostilePeersAreDroppedLoggedAndCounted() throws {
-            let cluster = try Cluster(settings: ["write_stall_timeout_ms": 2_000, "peer_timeout_ms": 30_000])
+            let cluster = try Cluster(settings: ["write_stall_timeout_ms": 2_000, "peer_timeout_ms": 30_000, "inbound_handshakes_per_host_max": 2])
             try cluster.waitUntil("the validators connected", timeoutSeconds: 20) {
                 try (0..<4).allSatisfy { try cluster.status($0)["peers"] as? Int == 3 }
             }
@@ -20,6 +20,17 @@ extension ClusterSuites {
             func counted(_ sample: String, atLeast value: UInt64 = 1) throws {
                 try cluster.waitUntil("\(sample) ≥ \(value)", timeoutSeconds: 10) { try cluster.metric(0, sample) >= value }
             }
+
+            // Connections from one host that never finish their handshake: past
+            // inbound_handshakes_per_host_max the node refuses more from that host at once, while
+            // loopback peers (the validators, the clients below) are exempt.
+            let host = try HostileClient.nonLoopbackIPv4()
+            let silent = try (0..<2).map { _ in try HostileClient(port: port, sourceHost: host) }
+            let third = try HostileClient(port: port, sourceHost: host)
+            #expect(third.isClosedByNode())
+            try counted(#"tributary_p2p_handshake_failures_total{reason="host_handshakes"}"#)
+            #expect(silent.allSatisfy { !$0.isClosedByNode(timeoutSeconds: 0.5) }, "the first two wait out the handshake timeout")
+            for client in silent { client.reset() }
 
             // Garbage instead of a hello.
             let garbage = try HostileClient(port: port)

@@ -34,6 +34,12 @@ final class Connection: @unchecked Sendable {
         tokens = Double(receiveBytesPerSecondMax)
     }
 
+    /// The remote host of `remote` (`host:port` or `[v6]:port`), without the port.
+    var remoteHost: Substring {
+        let host = remote[..<(remote.lastIndex(of: ":") ?? remote.endIndex)]
+        return host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host
+    }
+
     var hasQueuedMessages: Bool { session.isEstablished && !session.queue.withLock { $0.isEmpty } }
 
     func connected(nowMs: UInt64) {

@@ -19,8 +19,8 @@ enum Sockets {
             String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
 
-        /// `host:port` (`[v6]:port` for IPv6).
-        var description: String {
+        /// The numeric host and port, or nil if the address cannot be printed.
+        private var numeric: (host: String, port: String)? {
             var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
             var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
             var copy = storage
@@ -29,9 +29,23 @@ enum Sockets {
                     getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
                 }
             }
-            guard result == 0 else { return "?" }
-            let hostText = Self.text(host)
-            return hostText.contains(":") ? "[\(hostText)]:\(Self.text(service))" : "\(hostText):\(Self.text(service))"
+            return result == 0 ? (Self.text(host), Self.text(service)) : nil
+        }
+
+        /// The numeric host (no brackets for IPv6), or `?`.
+        var host: String { numeric?.host ?? "?" }
+
+        /// `host:port` (`[v6]:port` for IPv6).
+        var description: String {
+            guard let (host, port) = numeric else { return "?" }
+            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+
+        /// Whether the address is on the loopback interface: 127.0.0.0/8, ::1, or IPv4 mapped
+        /// into IPv6 from 127.0.0.0/8.
+        var isLoopback: Bool {
+            let host = host
+            return host == "::1" || host.hasPrefix("127.") || host.hasPrefix("::ffff:127.")
         }
     }
 

@@ -330,6 +330,18 @@ public final class TCPTransport: @unchecked Sendable {
                 log(.info, "refused inbound connection: inbound_peers_max reached", [("address", address.description)])
                 continue
             }
+            if !address.isLoopback {
+                let host = address.host
+                let handshaking = connections.values.filter {
+                    $0.direction == .inbound && !$0.isClosed && !$0.session.isEstablished && $0.remoteHost == host
+                }.count
+                guard handshaking < config.inboundHandshakesPerHostMax else {
+                    Glibc.close(descriptor)
+                    metrics.handshakeFailed("host_handshakes")
+                    log(.info, "refused inbound connection: inbound_handshakes_per_host_max reached", [("address", address.description)])
+                    continue
+                }
+            }
             let connection = Connection(
                 descriptor: descriptor, direction: .inbound, remote: address.description, dialed: nil,
                 session: newSession(.listener), nowMs: Self.monotonicMs(), receiveBytesPerSecondMax: config.receiveBytesPerSecondMax)

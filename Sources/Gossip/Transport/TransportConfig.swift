@@ -25,6 +25,10 @@ public struct TransportConfig: Sendable {
     /// A peer that accepts no bytes for this long while some wait for it is dropped.
     public var writeStallTimeoutMs = 10_000
     public var inboundPeersMax = 40
+    /// Inbound connections from one remote host whose handshake has not finished. Every one
+    /// holds an `inboundPeersMax` slot until it finishes or `handshakeTimeoutMs` passes, so
+    /// without this one host could keep every slot taken. Loopback is exempt (local clusters).
+    public var inboundHandshakesPerHostMax = 4
     public var outboundPeersMax = 10
     /// Redial delays of persistent peers: doubling from the first to the last, with jitter.
     public var dialBackoffFirstMs = 200
@@ -49,6 +53,7 @@ public struct TransportConfig: Sendable {
         }
         if peerTimeoutMs <= pingIntervalMs { return "peer_timeout_ms must be longer than ping_interval_ms" }
         if inboundPeersMax < 0 || outboundPeersMax < 0 { return "peer limits must not be negative" }
+        if inboundHandshakesPerHostMax < 1 { return "inbound_handshakes_per_host_max must be at least 1" }
         return nil
     }
 }

@@ -34,6 +34,8 @@ struct NodeConfig: Codable, Sendable, Equatable {
     /// and dial them up to outbound_peers_max. Off: only persistent peers and seeds are dialed.
     var pex = true
     var inbound_peers_max = 40
+    /// Inbound connections from one host still in their handshake (loopback exempt).
+    var inbound_handshakes_per_host_max = 4
     var outbound_peers_max = 10
     /// Largest frame a peer may send; larger messages travel in several frames.
     var frame_bytes_max = 65_536
@@ -166,6 +168,7 @@ struct NodeConfig: Codable, Sendable, Equatable {
         var transport = TransportConfig(chainID: chainID)
         transport.listenAddress = p2p_address
         transport.inboundPeersMax = inbound_peers_max
+        transport.inboundHandshakesPerHostMax = inbound_handshakes_per_host_max
         transport.outboundPeersMax = outbound_peers_max
         transport.frameBytesMax = frame_bytes_max
         transport.messageBytesMax = message_bytes_max
