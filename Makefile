@@ -16,7 +16,7 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 
-.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference bench-attribution datainf-reference bench-x402 clean
+.PHONY: deps build model test devnet cluster e2e e2e-soak bench-ledger bench-network bench-sync bench-inference bench-lora bench-train train-reference bench-attribution datainf-reference datainf-fixture bench-x402 clean
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is required (https://www.swift.org/install/linux/); put 'swift' on PATH"; exit 1; }
@@ -89,6 +89,10 @@ bench-x402: model
 
 datainf-reference: deps
 	bench/datainf-reference.sh
+
+# Rewrites the PyTorch scores DataInfReferenceTests checks against (Tests/NodeTests/Fixtures).
+datainf-fixture: deps
+	bench/datainf-fixture.sh
 
 clean:
 	rm -rf .build devnet

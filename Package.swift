@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CSodium"], exclude: ["Fixtures"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Inference"]),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "Ledger", "Crypto"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip", "Attribution", "Payments"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Crypto", "Consensus", "Gossip", "Attribution", "Payments"],
+                    exclude: ["Fixtures"]),
     ]
 )

@@ -29,17 +29,8 @@ public struct RankingMetrics: Hashable, Sendable {
         let order = Self.ranking(scores: scores, documentIDs: documentIDs)
         relevantRanks = order.enumerated().compactMap { rank, document in isRelevant[document] ? rank + 1 : nil }
 
-        // Mid-ranks over ascending scores: tied documents share the mean of their positions.
-        let ascending = scores.indices.sorted { scores[$0] < scores[$1] }
-        var relevantRankSum = 0.0
-        var start = 0
-        while start < ascending.count {
-            var end = start
-            while end + 1 < ascending.count && scores[ascending[end + 1]] == scores[ascending[start]] { end += 1 }
-            let midRank = Double(start + end) / 2 + 1
-            for position in start...end where isRelevant[ascending[position]] { relevantRankSum += midRank }
-            start = end + 1
-        }
+        let ranks = Self.midRanks(scores)
+        let relevantRankSum = scores.indices.reduce(0.0) { $0 + (isRelevant[$1] ? ranks[$1] + 1 : 0) }
         let positives = Double(relevantCount), negatives = Double(documentIDs.count - relevantCount)
         rocAUC = (relevantRankSum - positives * (positives + 1) / 2) / (positives * negatives)
     }
@@ -50,6 +41,31 @@ public struct RankingMetrics: Hashable, Sendable {
         return scores.indices.sorted { left, right in
             scores[left] != scores[right] ? scores[left] > scores[right] : documentIDs[left] < documentIDs[right]
         }
+    }
+
+    /// Each value's rank among `values` in ascending order, from 0; tied values share the
+    /// mean of their positions (mid-ranks).
+    public static func midRanks(_ values: [Double]) -> [Double] {
+        let ascending = values.indices.sorted { values[$0] < values[$1] }
+        var ranks = [Double](repeating: 0, count: values.count), start = 0
+        while start < ascending.count {
+            var end = start
+            while end + 1 < ascending.count && values[ascending[end + 1]] == values[ascending[start]] { end += 1 }
+            for position in start...end { ranks[ascending[position]] = Double(start + end) / 2 }
+            start = end + 1
+        }
+        return ranks
+    }
+
+    /// Spearman's rank correlation of two paired lists: the Pearson correlation of their
+    /// mid-ranks (0 when either list is constant).
+    public static func spearman(_ a: [Double], _ b: [Double]) -> Double {
+        precondition(a.count == b.count, "Spearman's correlation pairs the lists")
+        let x = midRanks(a), y = midRanks(b)
+        let mx = x.reduce(0, +) / Double(max(x.count, 1)), my = y.reduce(0, +) / Double(max(y.count, 1))
+        let covariance = zip(x, y).reduce(0.0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+        let spread = (x.reduce(0.0) { $0 + ($1 - mx) * ($1 - mx) } * y.reduce(0.0) { $0 + ($1 - my) * ($1 - my) }).squareRoot()
+        return spread > 0 ? covariance / spread : 0
     }
 
     public var relevantCount: Int { relevantRanks.count }

@@ -46,7 +46,7 @@ struct AttributionSpeedBench {
             for ((query, gradient), relevance) in zip(zip(tokenized, gradients), relevances) {
                 let projected = try attributor.scores(queryGradient: gradient, prompt: query.prompt, completion: query.completion, method: method, exact: false)
                 let full = InfluenceScorer.scores(method, statistics: statistics, query: gradient, textRelevance: relevance)
-                spearman.append(Self.spearman(projected, full))
+                spearman.append(RankingMetrics.spearman(projected, full))
                 overlap.append(Double(top(projected).intersection(top(full)).count) / 10)
             }
             perMethod[method.rawValue] = ["spearman": Self.mean(spearman), "top10_overlap": Self.mean(overlap)]
@@ -140,24 +140,6 @@ struct AttributionSpeedBench {
         try index.write(to: folder)
         let size = (try FileManager.default.attributesOfItem(atPath: folder + "/" + AttributionIndex.fileName)[.size] as? Int) ?? 0
         return size + spans.byteCount
-    }
-
-    static func spearman(_ a: [Double], _ b: [Double]) -> Double {
-        func ranks(_ values: [Double]) -> [Double] {
-            let order = values.indices.sorted { values[$0] < values[$1] }
-            var ranks = [Double](repeating: 0, count: values.count), start = 0
-            while start < order.count {
-                var end = start
-                while end + 1 < order.count && values[order[end + 1]] == values[order[start]] { end += 1 }
-                for position in start...end { ranks[order[position]] = Double(start + end) / 2 }
-                start = end + 1
-            }
-            return ranks
-        }
-        let x = ranks(a), y = ranks(b), mx = mean(x), my = mean(y)
-        let covariance = zip(x, y).reduce(0.0) { $0 + ($1.0 - mx) * ($1.1 - my) }
-        let spread = (x.reduce(0.0) { $0 + ($1 - mx) * ($1 - mx) } * y.reduce(0.0) { $0 + ($1 - my) * ($1 - my) }).squareRoot()
-        return spread > 0 ? covariance / spread : 0
     }
 
     static func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
