@@ -5,7 +5,10 @@ import Synchronization
 final class Connection: @unchecked Sendable {
     let descriptor: Int32
     let direction: PeerSnapshot.Direction
+    /// The remote socket address, `host:port` (`[v6]:port` for IPv6).
     let remote: String
+    /// The remote host alone, numeric.
+    let remoteHost: String
     let dialed: PeerAddress?
     let session: PeerSession
     let openedAtMs: UInt64
@@ -19,11 +22,12 @@ final class Connection: @unchecked Sendable {
     private var tokens = 0.0
     private var tokensAtMs: UInt64
 
-    init(descriptor: Int32, direction: PeerSnapshot.Direction, remote: String, dialed: PeerAddress?, session: PeerSession, nowMs: UInt64,
+    init(descriptor: Int32, direction: PeerSnapshot.Direction, remote: Sockets.Address, dialed: PeerAddress?, session: PeerSession, nowMs: UInt64,
          receiveBytesPerSecondMax: Int) {
         self.descriptor = descriptor
         self.direction = direction
-        self.remote = remote
+        self.remote = remote.description
+        remoteHost = remote.host
         self.dialed = dialed
         self.session = session
         openedAtMs = nowMs
@@ -32,12 +36,6 @@ final class Connection: @unchecked Sendable {
         lastSentMs = nowMs
         tokensAtMs = nowMs
         tokens = Double(receiveBytesPerSecondMax)
-    }
-
-    /// The remote host of `remote` (`host:port` or `[v6]:port`), without the port.
-    var remoteHost: Substring {
-        let host = remote[..<(remote.lastIndex(of: ":") ?? remote.endIndex)]
-        return host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host
     }
 
     var hasQueuedMessages: Bool { session.isEstablished && !session.queue.withLock { $0.isEmpty } }

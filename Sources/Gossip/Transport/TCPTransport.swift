@@ -256,7 +256,7 @@ public final class TCPTransport: @unchecked Sendable {
                 do {
                     let descriptor = try Sockets.connect(to: addresses[0])
                     let connection = Connection(
-                        descriptor: descriptor, direction: .outbound, remote: addresses[0].description, dialed: address,
+                        descriptor: descriptor, direction: .outbound, remote: addresses[0], dialed: address,
                         session: newSession(.dialer(expected: address.id)), nowMs: Self.monotonicMs(),
                         receiveBytesPerSecondMax: config.receiveBytesPerSecondMax)
                     connections[descriptor] = connection
@@ -343,7 +343,7 @@ public final class TCPTransport: @unchecked Sendable {
                 }
             }
             let connection = Connection(
-                descriptor: descriptor, direction: .inbound, remote: address.description, dialed: nil,
+                descriptor: descriptor, direction: .inbound, remote: address, dialed: nil,
                 session: newSession(.listener), nowMs: Self.monotonicMs(), receiveBytesPerSecondMax: config.receiveBytesPerSecondMax)
             connections[descriptor] = connection
             flush(connection)
