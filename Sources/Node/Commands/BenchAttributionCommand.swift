@@ -26,9 +26,9 @@ enum BenchAttributionCommand {
         summary: "Measure attribution quality (every method and BM25 on the seeded tasks), fidelity and speed.",
         discussion: """
         Quality: for each task (planted-facts, planted-facts-asked, sentence-transformations,
-        math-templates; --seed,
-        docs/attribution.md) the datanet is written to --work, an adapter is trained on it by
-        'tributary train' (kept and reused while its settings are unchanged), and every method
+        math-templates; --seed, docs/attribution.md) the datanet is written to --work, an
+        adapter is trained on it by 'tributary train' (kept and reused while its settings are
+        unchanged), and every method
         ranks the datanet for every query on the index's projected features (with --exact also
         on full gradients), beside BM25: top-1, MRR, Recall@k (3 for planted facts, 8 for the
         others) and ROC AUC. Fidelity: projected against exact scores on the first
