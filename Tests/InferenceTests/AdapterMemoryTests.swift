@@ -76,7 +76,7 @@ import Testing
         let threads = 4, rounds = 200
         let overlaps = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            var generator = SeededGenerator(seed: UInt64(thread + 1))
+            var generator = SplitMix64(seed: UInt64(thread + 1))
             for _ in 0..<rounds {
                 let bytes = Int.random(in: Self.page...(3 * Self.megabyte), using: &generator)
                 guard let region = pool.take(byteCount: bytes) else { continue }

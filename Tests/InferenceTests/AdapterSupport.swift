@@ -68,7 +68,7 @@ extension Expected {
 func randomPairs(
     configuration c: LlamaConfiguration, layers: [Int], projections: [Projection], rank: Int, scale: Float = 2, seed: UInt64
 ) -> [LoRAPair] {
-    var generator = SeededGenerator(seed: seed)
+    var generator = SplitMix64(seed: seed)
     return layers.flatMap { layer in
         projections.map { projection in
             let (inputs, outputs) = projection.shape(c)

@@ -126,7 +126,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let original = Self.sample().bytes()
-        var random = SeededGenerator(seed: 0x6767_7566)
+        var random = SplitMix64(seed: 0x6767_7566)
         var rejected = 0
         for round in 0..<3000 {
             var bytes = original

@@ -21,7 +21,7 @@ import Testing
     /// (more than two of the broadcast kernels' 16-row groups).
     static func matrices(in directory: URL) throws -> [TensorData] {
         var builder = GGUFParserTests.sample()
-        var random = SeededGenerator(seed: 0x5a_4d1e)
+        var random = SplitMix64(seed: 0x5a_4d1e)
         func scale() -> [UInt8] { halfBytes(Float16(Float.random(in: 0.01...0.2, using: &random))) }
         func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } }
         var q8: [UInt8] = [], q41: [UInt8] = [], q40: [UInt8] = []
@@ -56,7 +56,7 @@ import Testing
     func kernelsComputeTheProductWithTheQuantizedActivations(batch: Int) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SeededGenerator(seed: UInt64(0x1_2808 + batch))
+        var random = SplitMix64(seed: UInt64(0x1_2808 + batch))
         var checked = 0
         for (tensor, matrix, weights) in try Self.quantizedMatrices(in: directory) {
             let vectors = (0..<batch).map { index -> [Float] in
@@ -94,7 +94,7 @@ import Testing
     func transposedProductsAreExactAndIndependentOfThreads(batch: Int) throws {
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SeededGenerator(seed: UInt64(0x7_2a05 + batch))
+        var random = SplitMix64(seed: UInt64(0x7_2a05 + batch))
         var checked = 0
         for (tensor, matrix, weights) in try Self.quantizedMatrices(in: directory) {
             let gradients = (0..<batch).map { _ in (0..<matrix.rows).map { _ in Float.random(in: -2...2, using: &random) } }

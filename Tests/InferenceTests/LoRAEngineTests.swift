@@ -77,7 +77,7 @@ extension ModelTests {
         @Test func mixedBatchesMatchInAnyOrder() throws {
             let engine = InferenceEngine(model: try DefaultModel.model(), threads: 2)
             let adapters = try Dictionary(uniqueKeysWithValues: AdapterFixtures.names.map { ($0, try AdapterFixtures.adapter($0)) })
-            var random = SeededGenerator(seed: 0x4C6F_5241)
+            var random = SplitMix64(seed: 0x4C6F_5241)
             let cases = Self.cases
             let orders = [Array(cases.indices), cases.indices.reversed(), cases.indices.shuffled(using: &random), cases.indices.shuffled(using: &random)]
             var firstLogits: [[Float]]?
@@ -154,7 +154,7 @@ extension ModelTests {
             let model = try DefaultModel.model()
             let c = model.configuration
             let engine = InferenceEngine(model: model, threads: 2)
-            var random = SeededGenerator(seed: 11)
+            var random = SplitMix64(seed: 11)
             func uniform(_ count: Int, _ amplitude: Float) -> [Float] { (0..<count).map { _ in Float.random(in: -amplitude...amplitude, using: &random) } }
             /// `pair` with zero rows of `A` and zero columns of `B` up to rank 16.
             func padded(_ pair: LoRAPair) -> LoRAPair {

@@ -43,7 +43,7 @@ import Testing
         let directory = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let original = Self.sample().bytes()
-        var random = SeededGenerator(seed: 0x7361_6665)
+        var random = SplitMix64(seed: 0x7361_6665)
         var rejected = 0
         for round in 0..<2000 {
             var bytes = original
