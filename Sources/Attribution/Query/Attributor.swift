@@ -136,9 +136,16 @@ public final class Attributor {
     /// The query's LoRA gradient, flattened in PEFT order: the mean cross-entropy of
     /// `completion` after `prompt` (the prompt must not be empty).
     public func queryGradient(prompt: [Int32], completion: [Int32]) throws -> [Float] {
+        try queryLossAndGradient(prompt: prompt, completion: completion).gradient
+    }
+
+    /// The query's loss (that mean cross-entropy, in nats per completion token) under
+    /// `parameters` (default: the adapter's) with its gradient as `queryGradient` gives it.
+    public func queryLossAndGradient(prompt: [Int32], completion: [Int32], parameters: LoRAParameters? = nil) throws -> (loss: Double, gradient: [Float]) {
         precondition(!prompt.isEmpty && !completion.isEmpty, "attribution needs a prompt and a completion")
+        let parameters = parameters ?? self.parameters
         let query = try engine.lossAndGradient([TrainingSequence(tokens: prompt + completion, firstTarget: prompt.count)], parameters: parameters)
-        return GradientBlocks.flatten(query.gradient, of: parameters)
+        return (query.loss, GradientBlocks.flatten(query.gradient, of: parameters))
     }
 
     /// Every document's raw score by `method` against the gradient of `completion` after

@@ -31,6 +31,11 @@ struct AttributionQualityBench {
         /// Queries whose first completion token is the adapter's greedy first token: whether
         /// the adapter learned what it is asked (0 of 60 on planted facts, docs/attribution.md).
         let answered: Int
+        /// The queries' mean loss (nats per target token, over what `queryLoss` covers) under
+        /// the adapter and under the base model: how far training moved the model toward the
+        /// answers, whether or not it now gives them.
+        let adapterLoss: Double
+        let baseLoss: Double
         /// What each query's gradient was taken over.
         let queryLoss: AttributionTask.QueryLoss
         let summaries: [(method: String, summary: RankingSummary)]
@@ -82,9 +87,15 @@ struct AttributionQualityBench {
         // Exact scoring recomputes every document's gradient per call: do it once per task.
         let exactMatrix = exact ? try attributor.exactGradients() : nil
         let exactStatistics = exactMatrix.map { RowStatistics($0, pool: attributor.engine.pool) }
+        var base = attributor.parameters
+        base.values = [Float](repeating: 0, count: base.values.count)
+        var adapterLoss = 0.0, baseLoss = 0.0
         for (number, query) in task.queries.enumerated() {
             let attributed = task.attributedTokens(query, tokenizer: tokenizer)
-            let gradient = try attributor.queryGradient(prompt: attributed.prompt, completion: attributed.completion)
+            let (loss, gradient) = try attributor.queryLossAndGradient(prompt: attributed.prompt, completion: attributed.completion)
+            adapterLoss += loss / Double(task.queries.count)
+            baseLoss += try attributor.queryLossAndGradient(prompt: attributed.prompt, completion: attributed.completion, parameters: base).loss
+                / Double(task.queries.count)
             // The attributor scores the words itself on the index; full gradients need them passed.
             let relevance = exact ? attributor.textRelevance(prompt: attributed.prompt, completion: attributed.completion) : nil
             for (method, isExact) in variants {
@@ -102,7 +113,7 @@ struct AttributionQualityBench {
             task.queries.map { GenerationRequest(promptTokens: tokenizer.encode($0.prompt), maxTokens: 1, adapter: adapter) }).map(\.tokens.first)
         let answered = zip(task.queries, firstTokens).filter { query, token in token != nil && token == tokenizer.encode(query.completion).first }.count
         return TaskResult(task: task.name, recallK: recallK, training: training, trainedNow: trainingSeconds != nil, trainingSeconds: trainingSeconds,
-                          answered: answered, queryLoss: task.queryLoss, summaries: order.map { ($0, RankingSummary(metrics[$0]!, recallK: recallK)) })
+                          answered: answered, adapterLoss: adapterLoss, baseLoss: baseLoss, queryLoss: task.queryLoss, summaries: order.map { ($0, RankingSummary(metrics[$0]!, recallK: recallK)) })
     }
 
     static func name(_ method: InfluenceMethod, exact: Bool) -> String { method.rawValue + (exact ? " (exact)" : "") }

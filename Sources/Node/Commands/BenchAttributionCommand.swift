@@ -146,6 +146,7 @@ enum BenchAttributionCommand {
     static func view(_ result: AttributionQualityBench.TaskResult) -> [String: Any] {
         [
             "task": result.task, "recall_k": result.recallK, "answered_queries": result.answered,
+            "query_loss_adapter": result.adapterLoss, "query_loss_base": result.baseLoss,
             "query_loss": result.queryLoss == .completion ? "completion" : "whole_text", "trained_now": result.trainedNow, "training_seconds": result.trainingSeconds ?? NSNull(),
             "training": ["epochs": result.training.epochs, "learning_rate": result.training.learningRate, "rank": result.training.rank,
                          "targets": result.training.targets, "batch_size": result.training.batchSize],
@@ -160,6 +161,7 @@ enum BenchAttributionCommand {
         let loss = result.queryLoss == .completion ? "loss over the completion" : "loss over the whole text, DataInf's protocol"
         print("\(result.task) (\(result.summaries.first?.summary.queryCount ?? 0) queries, \(loss); adapter \(result.training.arguments.joined(separator: " ")))")
         print("the adapter's greedy first token is the answer's for \(result.answered) of \(result.summaries.first?.summary.queryCount ?? 0) queries")
+        print(String(format: "the queries' mean loss: %.3f nats per token under the adapter, %.3f under the base model", result.adapterLoss, result.baseLoss))
         print("| method | top-1 | MRR | Recall@\(result.recallK) | AUC |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for (method, summary) in result.summaries {
