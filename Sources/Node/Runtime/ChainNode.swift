@@ -197,9 +197,7 @@ final class ChainNode: GossipHost, Sendable {
         if let unbonding: Unbonding = store.record(.unbonding(transaction.transaction.sender)) {
             payer.balance += unbonding.released(atHeight: status.height + 1)
         }
-        if let vesting: VestingSchedule = store.record(.vesting(transaction.transaction.sender)) {
-            payer.balance -= min(payer.balance, vesting.lockedAmount(at: timeMs / 1000))
-        }
+        payer.balance -= store.lockedPart(of: payer.balance, of: transaction.transaction.sender, at: timeMs / 1000)
         do {
             try mempool.add(transaction, account: payer) { store.account($0).nonce }
         } catch {
