@@ -55,6 +55,41 @@ extension ModelTests {
             }
         }
 
+        /// The gradient from an inference engine's recorded forward pass (prompt, then the
+        /// rest, as attribution runs it) is the training pass's up to float32 rounding, with
+        /// every projection adapted; engines of one, two and three threads record the same
+        /// bits; and a record of other tokens is refused.
+        @Test func recordedForwardGivesTheTrainingGradient() throws {
+            let model = try DefaultModel.model()
+            let adapter = try AdapterFixtures.adapter("all-r16")
+            let parameters = try LoRAParameters(pairs: adapter.pairs(), configuration: adapter.configuration)
+            let tokens = Expected.shared.prompts[0].tokenIds, firstTarget = Expected.shared.prompts[0].tokenIds.count / 2
+            let sequence = TrainingSequence(tokens: tokens, firstTarget: firstTarget)
+            let engine = GradientEngine(model: model, threads: 2)
+            func recorded(threads: Int, tokens: [Int32] = tokens) throws -> RecordedSequence {
+                let inference = InferenceEngine(model: model, threads: threads)
+                let recorded = RecordedSequence(engine: inference, rowsMax: tokens.count - 1)
+                _ = try inference.evaluate([(recorded.cache, Array(tokens[..<firstTarget]), adapter)])
+                _ = try inference.evaluate([(recorded.cache, Array(tokens[firstTarget..<(tokens.count - 1)]), adapter)])
+                return recorded
+            }
+            // A fresh engine: the recorded pass must reserve its own working memory.
+            let first = try engine.lossAndGradient(sequence, recorded: try recorded(threads: 2), parameters: parameters)
+            let trained = try engine.lossAndGradient([sequence], parameters: parameters)
+            #expect(first.targetCount == trained.targetCount && abs(first.loss - trained.loss) / trained.loss <= 1e-5, "\(first.loss) vs \(trained.loss)")
+            let (relative, cosine) = Self.compare(first.gradient, trained.gradient)
+            #expect(relative <= 1e-3 && cosine >= 0.99999, "relative \(relative), cosine \(cosine)")
+            for threads in [1, 3] {
+                let again = try engine.lossAndGradient(sequence, recorded: try recorded(threads: threads), parameters: parameters)
+                #expect(again.loss.bitPattern == first.loss.bitPattern && again.gradient.map(\.bitPattern) == first.gradient.map(\.bitPattern), "\(threads) threads")
+            }
+            var other = tokens
+            other[2] = other[2] == 1 ? 2 : 1
+            #expect(throws: TrainingError.recordMismatch(rows: tokens.count - 1)) {
+                try engine.lossAndGradient(sequence, recorded: try recorded(threads: 1, tokens: other), parameters: parameters)
+            }
+        }
+
         /// A batch of sequences of different lengths is the target-weighted mean of its
         /// sequences on their own, and its per-sequence gradients are theirs: nothing leaks
         /// between sequences laid end to end.

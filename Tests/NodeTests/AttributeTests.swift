@@ -121,6 +121,14 @@ extension AttributeTests {
         }
         let genuine = try verify(proofPath)
         #expect(genuine.status == 0 && genuine.stdout.contains("verified"), "\(genuine.stderr)")
+        // A generated answer's query gradient reuses generation's prompt pass (two threads
+        // here); the verifier recomputes both passes on one thread and must get the same bits.
+        let generatedPath = directory + "/generated.json"
+        let generated = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "The capital of the island of Varnholm is",
+                                           "--max-tokens", "4", "--threads", "2", "--top", "3", "--proof", generatedPath, "--key", keyPath, "--chain-id", "prooftest"])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let generatedVerified = try verify(generatedPath)
+        #expect(generatedVerified.status == 0 && generatedVerified.stdout.contains("verified"), "\(generatedVerified.stderr)")
         let rebuilt = try verify(proofPath, ["--adapter", adapter, "--datanet", data, "--rebuild-index"])
         #expect(rebuilt.status == 0 && rebuilt.stdout.contains("verified"), "\(rebuilt.stderr)")
         #expect(try verify(proofPath, []).stdout.contains("not recomputed"))

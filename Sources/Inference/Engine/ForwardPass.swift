@@ -14,15 +14,18 @@ extension InferenceEngine {
         prefetchesFactors = tunes && prefetchTuner.prefetchesNextPass
         let start = DispatchTime.now().uptimeNanoseconds
         let b = buffers
+        let recording = PassRecording(rows)
         for (index, row) in rows.enumerated() {
             model.weights.embedding.dequantize(rows: Int(row.token)..<Int(row.token) + 1, into: b.residual + index * c.hiddenSize)
             Layers.ropeAngles(position: row.position, headDimension: d, base: c.ropeBase, cos: b.cos + index * d / 2, sin: b.sin + index * d / 2)
             row.cache.reserve(row.position + 1)
         }
         for (layerIndex, layer) in model.weights.layers.enumerated() {
+            recording.keep(\.input, layer: layerIndex, from: b.residual, width: c.hiddenSize)
             layer.attentionNorm.withUnsafeBufferPointer { weight in
                 forEachRow(n) { r in
-                    Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
+                    let scale = Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
+                    recording.keep(\.attentionScale, layer: layerIndex, row: r, scale: scale)
                 }
             }
             project([(.query, b.normed, b.queries), (.key, b.normed, b.keys), (.value, b.normed, b.values)], layer: layerIndex, rows: n)
@@ -35,21 +38,30 @@ extension InferenceEngine {
                     row.cache.store(b.values + r * kvWidth + head * d, into: row.cache.values(layer: layerIndex, kvHead: head), position: row.position)
                 }
             }
+            recording.keep(\.queries, layer: layerIndex, from: b.queries, width: attentionWidth)
+            recording.keep(\.keys, layer: layerIndex, from: b.keys, width: kvWidth)
+            recording.keep(\.values, layer: layerIndex, from: b.values, width: kvWidth)
             attend(rows, layer: layerIndex)
+            recording.keep(\.attention, layer: layerIndex, from: b.attention, width: attentionWidth)
             project([(.output, b.attention, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
+            recording.keep(\.middle, layer: layerIndex, from: b.residual, width: c.hiddenSize)
             layer.feedForwardNorm.withUnsafeBufferPointer { weight in
                 forEachRow(n) { r in
-                    Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
+                    let scale = Layers.rmsNorm(b.residual + r * c.hiddenSize, weight: weight.baseAddress!, epsilon: c.rmsNormEpsilon, count: c.hiddenSize, into: b.normed + r * c.hiddenSize)
+                    recording.keep(\.feedForwardScale, layer: layerIndex, row: r, scale: scale)
                 }
             }
             project([(.gate, b.normed, b.gate), (.up, b.normed, b.up)], layer: layerIndex, rows: n)
+            recording.keep(\.gate, layer: layerIndex, from: b.gate, width: c.intermediateSize)
+            recording.keep(\.up, layer: layerIndex, from: b.up, width: c.intermediateSize)
             forEachSlice(n * c.intermediateSize) { range in
                 Layers.swiGLU(b.gate + range.lowerBound, up: b.up + range.lowerBound, count: range.count)
             }
             project([(.down, b.gate, b.sublayer)], layer: layerIndex, rows: n)
             addToResidual(n)
         }
+        recording.keepFinal(from: b.residual, width: c.hiddenSize)
         for row in rows { row.cache.length = max(row.cache.length, row.position + 1) }
         let logits = logits(ofRows: logitRows)
         if tunes { prefetchTuner.record(rows: n, nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }

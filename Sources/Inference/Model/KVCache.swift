@@ -22,6 +22,8 @@ public final class KVCache {
     /// Positions allocated.
     private(set) var capacity = 0
     private var storage: UnsafeMutableRawPointer?
+    /// Where the forward pass records this sequence's activations (see `RecordedSequence`).
+    var record: ForwardRecord?
 
     /// Positions allocated by the first growth.
     static let initialCapacity = 64

@@ -68,7 +68,19 @@ public final class GradientEngine {
         try gradients(batch, parameters: parameters, perSequence: true)
     }
 
-    private func gradients(_ batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool) throws(TrainingError) -> [BatchGradient] {
+    /// The mean loss of `sequence`'s targets and its gradient, from the activations an
+    /// inference engine recorded while evaluating the sequence's tokens into `recorded`
+    /// (every token but the last, at positions `0..<tokens.count − 1`): only the output head
+    /// and the backward pass run here. Equal records give bit-identical gradients.
+    public func lossAndGradient(_ sequence: TrainingSequence, recorded: RecordedSequence, parameters: LoRAParameters) throws(TrainingError) -> BatchGradient {
+        let rows = TrainingPass.rowsNeeded(sequence)
+        guard rows <= recorded.rowsMax, recorded.recordedTokens(rows) == Array(sequence.tokens.prefix(rows)) else {
+            throw .recordMismatch(rows: rows)
+        }
+        return try gradients([sequence], parameters: parameters, perSequence: false, recorded: recorded.record)[0]
+    }
+
+    private func gradients(_ batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool, recorded: ForwardRecord? = nil) throws(TrainingError) -> [BatchGradient] {
         let c = configuration
         guard !batch.isEmpty else { throw .emptyBatch }
         guard parameters.configuration == c else { throw .configurationMismatch }
@@ -83,8 +95,8 @@ public final class GradientEngine {
         guard batch.contains(where: { $0.targetCount > 0 }) else { throw .noTargets }
 
         let pass = TrainingPass(
-            engine: self, batch: batch, parameters: parameters, perSequence: perSequence,
-            arena: reserveArena(TrainingPass.floatsNeeded(batch, parameters)))
+            engine: self, batch: batch, parameters: parameters, perSequence: perSequence, recorded: recorded,
+            arena: reserveArena(TrainingPass.floatsNeeded(batch, parameters, recorded: recorded != nil)))
         let count = parameters.values.count
         var gradients = [Float](repeating: 0, count: pass.groups.count * count)
         let losses = parameters.values.withUnsafeBufferPointer { values in

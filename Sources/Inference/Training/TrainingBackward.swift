@@ -104,6 +104,7 @@ extension TrainingPass {
     /// `∂/∂queries`, keys and values from `∂/∂attention`, one (sequence, key/value head) per work item.
     func attendBackward(_ s: SavedBlock) {
         let d = c.headDimension, a = attentionWidth, kv = kvWidth, group = c.groupSize
+        engine.attentionScratch.reserve(floats: 2 * longest * longest)  // probabilities and their gradient
         let items = sequences.count * c.kvHeadCount, scores = engine.attentionScratch
         engine.pool.forEachChunk(items, chunk: 1) { member, range in
             for item in range {

@@ -79,13 +79,44 @@ extension TrainingPass {
         for (projection, x, y) in maps {
             guard let index = module(layer, projection) else { continue }
             let m = parameters.modules[index], u = inner[index]
-            let (r, inputs, outputs) = (Int32(m.rank), Int32(m.inputs), Int32(m.outputs))
+            let (r, outputs) = (Int32(m.rank), Int32(m.outputs))
+            lowRankInput(index, x: x, values: values)
             engine.forEachRowChunk(rows) { range in
-                let count = Int32(range.count)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, r, inputs, 1,
-                            x + range.lowerBound * m.inputs, inputs, values + m.aOffset, inputs, 0, u + range.lowerBound * m.rank, r)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, outputs, r, m.scale,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), outputs, r, m.scale,
                             u + range.lowerBound * m.rank, r, values + m.bOffset, r, 1, y + range.lowerBound * m.outputs, outputs)
+            }
+        }
+    }
+
+    /// `inner[index] = x · Aᵀ` of LoRA module `index` for every row.
+    func lowRankInput(_ index: Int, x: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+        let m = parameters.modules[index], u = inner[index]
+        let (r, inputs) = (Int32(m.rank), Int32(m.inputs))
+        engine.forEachRowChunk(rows) { range in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), r, inputs, 1,
+                        x + range.lowerBound * m.inputs, inputs, values + m.aOffset, inputs, 0, u + range.lowerBound * m.rank, r)
+        }
+    }
+
+    /// Every LoRA module's `x · Aᵀ` from a recorded forward pass (which keeps the blocks'
+    /// activations but not these), each module's input rebuilt from what the block saved.
+    func lowRankInputs(_ values: UnsafePointer<Float>) {
+        let norms = engine.model.weights.layers
+        for layer in 0..<c.layerCount {
+            let s = saved[layer]
+            let adapted = Projection.allCases.compactMap { projection in module(layer, projection).map { (projection, $0) } }
+            if adapted.contains(where: { [.query, .key, .value].contains($0.0) }) {
+                renormalize(s.input, weight: norms[layer].attentionNorm, scales: s.attentionScale, into: normed)
+            }
+            for (projection, index) in adapted where [.query, .key, .value].contains(projection) { lowRankInput(index, x: normed, values: values) }
+            if adapted.contains(where: { [.gate, .up].contains($0.0) }) {
+                renormalize(s.middle, weight: norms[layer].feedForwardNorm, scales: s.feedForwardScale, into: normed)
+            }
+            for (projection, index) in adapted where [.gate, .up].contains(projection) { lowRankInput(index, x: normed, values: values) }
+            for (projection, index) in adapted where projection == .output { lowRankInput(index, x: s.attention, values: values) }
+            if let index = module(layer, .down) {
+                swiGLU(s, into: activation)
+                lowRankInput(index, x: activation, values: values)
             }
         }
     }

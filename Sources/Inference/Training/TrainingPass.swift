@@ -45,6 +45,8 @@ struct TrainingPass {
     /// One gradient (and loss) per group, each `parameters.values.count` floats.
     let groups: [GradientGroup]
     let saved: [SavedBlock]
+    /// Whether `saved` and `finalInput` were filled by an inference engine's forward pass.
+    let recorded: Bool
     /// The residual stream after the last block, and its final norm's factor.
     let finalInput: UnsafeMutablePointer<Float>
     let finalScale: UnsafeMutablePointer<Float>
@@ -70,20 +72,24 @@ struct TrainingPass {
         sequence.targetCount > 0 ? sequence.tokens.count - 1 : 0
     }
 
-    /// Floats of arena a batch needs.
-    static func floatsNeeded(_ batch: [TrainingSequence], _ parameters: LoRAParameters) -> Int {
+    /// Floats of arena a batch needs; with a `recorded` forward pass, the saved blocks and
+    /// the final residual live in the record instead.
+    static func floatsNeeded(_ batch: [TrainingSequence], _ parameters: LoRAParameters, recorded: Bool = false) -> Int {
         let c = parameters.configuration
         let n = batch.reduce(0) { $0 + rowsNeeded($1) }, longest = batch.map(rowsNeeded).max() ?? 0
         let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
-        let perBlock = n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i)
+        let saved = recorded ? 0 : c.layerCount * n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i) + n * h
         let inner = n * parameters.modules.reduce(0) { $0 + $1.rank }
         let rankMax = parameters.modules.map(\.rank).max() ?? 0
         let working = n * (5 * h + 2 * i + 2 * a + 2 * kv + rankMax)
         let logitChunk = GradientEngine.logitChunkRows * (c.vocabularySize + 2 * h)
-        return c.layerCount * perBlock + inner + n * (h + 1) + working + logitChunk + 3 * longest * c.headDimension / 2
+        return saved + inner + n + working + logitChunk + 3 * longest * c.headDimension / 2
     }
 
-    init(engine: GradientEngine, batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool, arena: UnsafeMutablePointer<Float>) {
+    /// A pass over `batch`, its working memory carved from `arena`; with `recorded`, the
+    /// forward pass's activations are that record's (`run` then skips the forward pass).
+    init(engine: GradientEngine, batch: [TrainingSequence], parameters: LoRAParameters, perSequence: Bool, recorded: ForwardRecord?,
+         arena: UnsafeMutablePointer<Float>) {
         let c = engine.configuration
         self.engine = engine
         self.c = c
@@ -118,16 +124,23 @@ struct TrainingPass {
             defer { cursor += count }
             return cursor
         }
-        saved = (0..<c.layerCount).map { _ in
-            SavedBlock(
-                input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
-                attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
+        self.recorded = recorded != nil
+        if let recorded {
+            precondition(n <= recorded.rowsMax, "the record holds \(recorded.rowsMax) rows, the pass needs \(n)")
+            saved = recorded.blocks
+            finalInput = recorded.finalInput
+        } else {
+            saved = (0..<c.layerCount).map { _ in
+                SavedBlock(
+                    input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
+                    attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
+            }
+            finalInput = take(n * h)
         }
         inner = parameters.modules.map { take(n * $0.rank) }
         var slots = [Int](repeating: -1, count: c.layerCount * Projection.allCases.count)
         for (index, module) in parameters.modules.enumerated() { slots[module.layer * Projection.allCases.count + module.projection.index] = index }
         self.slots = slots
-        finalInput = take(n * h)
         finalScale = take(n)
         normed = take(n * h)
         sublayer = take(n * h)
@@ -147,7 +160,7 @@ struct TrainingPass {
         cos = take(longest * half)
         sin = take(longest * half)
         negatedSin = take(longest * half)
-        assert(cursor - arena <= Self.floatsNeeded(batch, parameters), "training pass overran its arena")
+        assert(cursor - arena <= Self.floatsNeeded(batch, parameters, recorded: recorded != nil), "training pass overran its arena")
         for position in 0..<longest {
             Layers.ropeAngles(position: position, headDimension: c.headDimension, base: c.ropeBase, cos: cos + position * half, sin: sin + position * half)
             for k in 0..<half { negatedSin[position * half + k] = -sin[position * half + k] }
@@ -157,7 +170,7 @@ struct TrainingPass {
     /// Runs the forward pass, the loss and the backward pass; writes each group's gradient
     /// (one after the other) and returns each group's mean loss.
     func run(values: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) -> [Double] {
-        forward(values)
+        if recorded { lowRankInputs(values) } else { forward(values) }
         let losses = lossAndOutputGradient()
         for layer in (0..<c.layerCount).reversed() { backward(layer: layer, values: values, gradients: gradients) }
         return losses

@@ -63,6 +63,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case configurationMismatch
     case emptySequence
     case diverged(epoch: Int, step: Int)
+    /// A recorded sequence does not hold the forward pass of the sequence's first `rows` tokens.
+    case recordMismatch(rows: Int)
 
     public var description: String {
         switch self {
@@ -73,6 +75,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .configurationMismatch: "the adapter's parameters were made for a different model shape"
         case .emptySequence: "a sequence of the batch has no tokens"
         case let .diverged(epoch, step): "training diverged at epoch \(epoch), step \(step) (the loss or gradient is not finite); lower --learning-rate"
+        case let .recordMismatch(rows): "the recorded forward pass does not hold the sequence's first \(rows) tokens"
         }
     }
 }

@@ -119,12 +119,11 @@ enum AttributeCommand {
         let tokenizer = engine.model.tokenizer
         let promptTokens = tokenizer.encode(prompt)
         guard !promptTokens.isEmpty else { throw UsageError("the prompt encodes to no tokens") }
-        let completion: [Int32]
         let completionText = arguments.value("completion")
         let maxTokens = try arguments.integer("max-tokens", default: 32, in: 1...4096)
         let tokensMax = engine.sequenceTokensLimit
         if let completionText {
-            completion = tokenizer.encode(completionText)
+            let completion = tokenizer.encode(completionText)
             guard promptTokens.count + completion.count <= tokensMax else {
                 throw UsageError("the prompt and completion are \(promptTokens.count + completion.count) tokens; attribution covers at most \(tokensMax)")
             }
@@ -132,12 +131,12 @@ enum AttributeCommand {
             guard promptTokens.count + maxTokens <= tokensMax else {
                 throw UsageError("the prompt (\(promptTokens.count) tokens) and --max-tokens \(maxTokens) could reach \(promptTokens.count + maxTokens) tokens; attribution covers at most \(tokensMax)")
             }
-            let generator = TextGenerator(engine: InferenceEngine(model: engine.model, threads: engine.threadCount))
-            completion = try generator.generate([GenerationRequest(promptTokens: promptTokens, maxTokens: maxTokens, adapter: adapter)])[0].tokens
         }
-        guard !completion.isEmpty else { throw UsageError("the completion is empty: nothing to attribute") }
         let attributor = try Attributor(engine: engine, parameters: parameters, index: index, spans: spans, documents: documents)
-        let result = try attributor.attribute(prompt: promptTokens, completion: completion, method: method, exact: arguments.flag("exact"), spanRules: rules)
+        let answer = completionText == nil ? try attributor.generate(prompt: promptTokens, maxTokens: maxTokens) : nil
+        let completion = answer?.generation.tokens ?? tokenizer.encode(completionText!)
+        guard !completion.isEmpty else { throw UsageError("the completion is empty: nothing to attribute") }
+        let result = try attributor.attribute(prompt: promptTokens, completion: completion, answer: answer, method: method, exact: arguments.flag("exact"), spanRules: rules)
         let baseModel = try AttributionProof.baseModelHash(path: engine.model.path)
         var proofID: String?
         if let path = arguments.value("proof"), let (key, chainID) = signer {

@@ -87,14 +87,12 @@ struct AttributionQualityBench {
         // Exact scoring recomputes every document's gradient per call: do it once per task.
         let exactMatrix = exact ? try attributor.exactGradients() : nil
         let exactStatistics = exactMatrix.map { RowStatistics($0, pool: attributor.engine.pool) }
-        var base = attributor.parameters
-        base.values = [Float](repeating: 0, count: base.values.count)
         var adapterLoss = 0.0, baseLoss = 0.0
         for (number, query) in task.queries.enumerated() {
             let attributed = task.attributedTokens(query, tokenizer: tokenizer)
             let (loss, gradient) = try attributor.queryLossAndGradient(prompt: attributed.prompt, completion: attributed.completion)
             adapterLoss += loss / Double(task.queries.count)
-            baseLoss += try attributor.queryLossAndGradient(prompt: attributed.prompt, completion: attributed.completion, parameters: base).loss
+            baseLoss += try attributor.queryLossAndGradient(prompt: attributed.prompt, completion: attributed.completion, adapted: false).loss
                 / Double(task.queries.count)
             // The attributor scores the words itself on the index; full gradients need them passed.
             let relevance = exact ? attributor.textRelevance(prompt: attributed.prompt, completion: attributed.completion) : nil

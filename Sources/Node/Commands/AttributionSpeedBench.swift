@@ -90,23 +90,28 @@ struct AttributionSpeedBench {
     }
 
     /// Time to generate `answerTokens` greedy tokens against time to take the query gradient of
-    /// the answer, medians over `queries`.
-    func queryGradientSpeed(_ attributor: Attributor, adapterDirectory: String, queries: [AttributionQuery], answerTokens: Int) throws -> [String: Double] {
-        let adapter = try LoRAAdapter.load(path: adapterDirectory, for: model.configuration)
-        let generator = TextGenerator(engine: InferenceEngine(model: model, threads: threads))
-        var generation: [Double] = [], gradient: [Double] = [], tokens: [Double] = []
+    /// the answer, medians over `queries`: after generation (the prompt's pass reused, what a
+    /// node that generated the answer alone pays) and recomputed from the tokens (what a
+    /// verifier, or a server whose batch mixed the answer with others, pays).
+    func queryGradientSpeed(_ attributor: Attributor, queries: [AttributionQuery], answerTokens: Int) throws -> [String: Double] {
+        var generation: [Double] = [], gradient: [Double] = [], recomputed: [Double] = [], tokens: [Double] = []
         for query in queries {
             let prompt = model.tokenizer.encode(query.prompt)
             var start = DispatchTime.now().uptimeNanoseconds
-            let answer = try generator.generate([GenerationRequest(promptTokens: prompt, maxTokens: answerTokens, adapter: adapter)])[0].tokens
+            let answer = try attributor.generate(prompt: prompt, maxTokens: answerTokens)
             generation.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            guard !answer.isEmpty else { continue }
+            guard !answer.generation.tokens.isEmpty else { continue }
             start = DispatchTime.now().uptimeNanoseconds
-            _ = try attributor.queryGradient(prompt: prompt, completion: answer)
+            let reused = try attributor.queryGradient(of: answer)
             gradient.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            tokens.append(Double(answer.count))
+            start = DispatchTime.now().uptimeNanoseconds
+            let full = try attributor.queryGradient(prompt: prompt, completion: answer.generation.tokens)
+            recomputed.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            guard reused == full else { throw CommandError("the query gradient after generation differs from the recomputed one") }
+            tokens.append(Double(answer.generation.tokens.count))
         }
-        return ["generation_ms": Self.median(generation), "query_gradient_ms": Self.median(gradient), "answer_tokens": Self.median(tokens)]
+        return ["generation_ms": Self.median(generation), "query_gradient_ms": Self.median(gradient),
+                "query_gradient_recomputed_ms": Self.median(recomputed), "answer_tokens": Self.median(tokens)]
     }
 
     /// Span lookups on a datanet of at least `tokens` tokens: the planted facts with enough

@@ -120,7 +120,7 @@ enum BenchAttributionCommand {
             let scoring = try speed.scoringSpeed(attributor, query: planted.queries[0], documents: try arguments.integer("scoring-documents", default: 10_000, in: 1...10_000_000))
             var gradient: [String: [String: Double]] = [:]
             for tokens in [8, 16, 32] {
-                gradient["\(tokens)"] = try speed.queryGradientSpeed(attributor, adapterDirectory: adapterDirectory, queries: Array(planted.queries.prefix(10)), answerTokens: tokens)
+                gradient["\(tokens)"] = try speed.queryGradientSpeed(attributor, queries: Array(planted.queries.prefix(10)), answerTokens: tokens)
             }
             let spans = try speed.spanSpeed(tokens: try arguments.integer("span-tokens", default: 1_000_000, in: 1_000...100_000_000))
             figures["scoring"] = scoring
