@@ -44,23 +44,18 @@ final class ForwardRecord {
     private let storage: UnsafeMutablePointer<Float>
 
     init(configuration c: LlamaConfiguration, rowsMax n: Int) {
-        let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
-        let perBlock = n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i)
+        let floats = c.layerCount * SavedBlock.floats(c, rows: n) + n * c.hiddenSize
         rowsMax = n
         tokens = [Int32](repeating: -1, count: n)
-        storage = .allocate(capacity: c.layerCount * perBlock + n * h)
+        storage = .allocate(capacity: floats)
         var cursor = storage
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { cursor += count }
             return cursor
         }
-        blocks = (0..<c.layerCount).map { _ in
-            SavedBlock(
-                input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
-                attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
-        }
-        finalInput = take(n * h)
-        assert(cursor - storage == c.layerCount * perBlock + n * h, "forward record carved past its storage")
+        blocks = (0..<c.layerCount).map { _ in SavedBlock.carve(c, rows: n, take) }
+        finalInput = take(n * c.hiddenSize)
+        assert(cursor - storage == floats, "forward record carved past its storage")
     }
 
     deinit { storage.deallocate() }
@@ -82,8 +77,6 @@ struct PassRecording {
         self.targets = targets
         self.recordedRows = recordedRows
     }
-
-    var isEmpty: Bool { recordedRows.isEmpty }
 
     /// Copies each recorded row of `buffer` (`width` floats per row) into `field` of its block `layer`.
     func keep(_ field: KeyPath<SavedBlock, UnsafeMutablePointer<Float>>, layer: Int, from buffer: UnsafePointer<Float>, width: Int) {

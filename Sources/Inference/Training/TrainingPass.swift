@@ -19,6 +19,20 @@ struct SavedBlock {
     /// Gate and up projections before SwiGLU `[rows, intermediate]`.
     let gate: UnsafeMutablePointer<Float>
     let up: UnsafeMutablePointer<Float>
+
+    /// Floats one block saves for `rows` rows.
+    static func floats(_ c: LlamaConfiguration, rows n: Int) -> Int {
+        let (a, kv) = (c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
+        return n * (2 * c.hiddenSize + 2 + 2 * a + 2 * kv + 2 * c.intermediateSize)
+    }
+
+    /// A block of `rows` rows whose buffers `take(count)` carves in turn (`floats` in all).
+    static func carve(_ c: LlamaConfiguration, rows n: Int, _ take: (Int) -> UnsafeMutablePointer<Float>) -> SavedBlock {
+        let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
+        return SavedBlock(
+            input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
+            attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
+    }
 }
 
 /// Rows whose LoRA gradient is summed together, and the targets their mean loss is over: the
@@ -78,7 +92,7 @@ struct TrainingPass {
         let c = parameters.configuration
         let n = batch.reduce(0) { $0 + rowsNeeded($1) }, longest = batch.map(rowsNeeded).max() ?? 0
         let (h, i, a, kv) = (c.hiddenSize, c.intermediateSize, c.headCount * c.headDimension, c.kvHeadCount * c.headDimension)
-        let saved = recorded ? 0 : c.layerCount * n * (2 * h + 2 + 2 * a + 2 * kv + 2 * i) + n * h
+        let saved = recorded ? 0 : c.layerCount * SavedBlock.floats(c, rows: n) + n * h
         let inner = n * parameters.modules.reduce(0) { $0 + $1.rank }
         let rankMax = parameters.modules.map(\.rank).max() ?? 0
         let working = n * (5 * h + 2 * i + 2 * a + 2 * kv + rankMax)
@@ -130,11 +144,7 @@ struct TrainingPass {
             saved = recorded.blocks
             finalInput = recorded.finalInput
         } else {
-            saved = (0..<c.layerCount).map { _ in
-                SavedBlock(
-                    input: take(n * h), attentionScale: take(n), queries: take(n * a), keys: take(n * kv), values: take(n * kv),
-                    attention: take(n * a), middle: take(n * h), feedForwardScale: take(n), gate: take(n * i), up: take(n * i))
-            }
+            saved = (0..<c.layerCount).map { _ in SavedBlock.carve(c, rows: n, take) }
             finalInput = take(n * h)
         }
         inner = parameters.modules.map { take(n * $0.rank) }
