@@ -14,6 +14,9 @@ import Foundation
 /// through the frozen base matrices (`MatrixMultiply.runTransposed`), and each LoRA
 /// module's `A` and `B` get theirs from one product over the batch's rows.
 ///
+/// A query's gradient can skip the forward pass: `lossAndGradient(_:recorded:parameters:)`
+/// takes the activations an inference engine recorded (`RecordedSequence`) instead.
+///
 /// Memory grows with the batch's rows (about 23 KB per row per block for the default
 /// model), not with the data; the logits are formed `logitChunkRows` at a time. Every sum
 /// is taken in an order fixed by the batch and the thread count, so equal inputs give
