@@ -5,17 +5,18 @@ import Ledger
 import Testing
 
 extension ClusterSuites {
-    /// Peer scores against real validator processes: a peer that floods copies is banned, and the
-    /// ban outlives a restart, and so is one that asks for blocks beyond the rate limit; honest peers
-    /// under load, throttled by the receive rate limit, are not.
+    /// Peer scores against real validator processes: a peer that floods copies is banned — with
+    /// the host it connected from, so a fresh node id from there is refused too, while loopback
+    /// peers never are — and the ban outlives a restart, and so is one that asks for blocks
+    /// beyond the rate limit; honest peers under load, throttled by the receive rate limit, are not.
     @Suite struct PeerScoreTests {
         @Test(.timeLimit(.minutes(4))) func aSpammingPeerIsBannedAcrossRestarts() throws {
             let cluster = try Cluster()
             try cluster.waitUntil("the validators connected", timeoutSeconds: 20) {
                 try (0..<4).allSatisfy { try cluster.status($0)["peers"] as? Int == 3 }
             }
-            let spammerKey = SigningKey()
-            let spammer = try HostileClient(port: cluster.p2pPort(0), nodeKey: spammerKey)
+            let spammerKey = SigningKey(), host = try HostileClient.nonLoopbackIPv4()
+            let spammer = try HostileClient(port: cluster.p2pPort(0), nodeKey: spammerKey, sourceHost: host)
             try spammer.handshake(chainID: cluster.chainID)
             // One valid transaction, then copy after copy of it: each copy costs a point.
             let transfer = cluster.signTransfer()
@@ -28,15 +29,21 @@ extension ClusterSuites {
             // The ban is counted before its file is written: wait for the file, not the counter.
             try cluster.waitUntil("the ban written", timeoutSeconds: 10) {
                 let bans = (try? String(contentsOfFile: cluster.home(0) + "/peer_bans.json", encoding: .utf8)) ?? ""
-                return bans.contains(spammerKey.publicKey.hex) && bans.contains("until_ms")
+                return bans.contains(spammerKey.publicKey.hex) && bans.contains("until_ms") && bans.contains("\"\(host)\"")
             }
             #expect(try refused(spammerKey, port: cluster.p2pPort(0), chainID: cluster.chainID))
+            #expect(try refused(SigningKey(), port: cluster.p2pPort(0), chainID: cluster.chainID, sourceHost: host), "a fresh id from the banned host")
+            try cluster.waitUntil("the host's refusal counted", timeoutSeconds: 10) {
+                try cluster.metric(0, #"tributary_p2p_handshake_failures_total{reason="host_banned"}"#) >= 1
+            }
+            #expect(try !refused(SigningKey(), port: cluster.p2pPort(0), chainID: cluster.chainID), "a fresh id from loopback")
 
             // Restarted, node0 still refuses it; the network never stopped committing.
             #expect(cluster.node(0)!.stop() == 0)
             try cluster.start(0)
             try cluster.waitCommitted(try cluster.transfer(via: 0), on: [0, 1, 2, 3])
             #expect(try refused(spammerKey, port: cluster.p2pPort(0), chainID: cluster.chainID))
+            #expect(try refused(SigningKey(), port: cluster.p2pPort(0), chainID: cluster.chainID, sourceHost: host), "the host's ban outlives the restart")
             #expect(cluster.node(0)!.log.contains("peers banned earlier"))
             #expect(try (1..<4).allSatisfy { try cluster.metric($0, "tributary_p2p_peers_banned_total") == 0 })
 
@@ -92,8 +99,8 @@ extension ClusterSuites {
         }
 
         /// Whether the node closes a connection from `key` right after (or during) its handshake.
-        private func refused(_ key: SigningKey, port: UInt16, chainID: String) throws -> Bool {
-            let client = try HostileClient(port: port, nodeKey: key)
+        private func refused(_ key: SigningKey, port: UInt16, chainID: String, sourceHost: String? = nil) throws -> Bool {
+            let client = try HostileClient(port: port, nodeKey: key, sourceHost: sourceHost)
             try? client.handshake(chainID: chainID)
             return client.isClosedByNode(timeoutSeconds: 5)
         }

@@ -9,6 +9,8 @@ final class Connection: @unchecked Sendable {
     let remote: String
     /// The remote host alone, numeric.
     let remoteHost: String
+    /// Whether the remote host is on the loopback interface (local peers: never limited or banned by host).
+    let remoteIsLoopback: Bool
     let dialed: PeerAddress?
     let session: PeerSession
     let openedAtMs: UInt64
@@ -28,6 +30,7 @@ final class Connection: @unchecked Sendable {
         self.direction = direction
         self.remote = remote.description
         remoteHost = remote.host
+        remoteIsLoopback = remote.isLoopback
         self.dialed = dialed
         self.session = session
         openedAtMs = nowMs

@@ -63,6 +63,8 @@ public final class TCPTransport: @unchecked Sendable {
         var disconnects: [(peer: NodeID, reason: DropReason)] = []
         /// Peers refused until a wall-clock time (unix ms).
         var bannedUntilMs: [NodeID: UInt64] = [:]
+        /// Hosts (never loopback) whose every node id is refused until a wall-clock time.
+        var bannedHostsUntilMs: [String: UInt64] = [:]
         var woken = false
     }
 
@@ -137,10 +139,30 @@ public final class TCPTransport: @unchecked Sendable {
     }
 
     /// Drops `peer` and refuses it — its connections and dials to it — until `untilMs` (unix
-    /// milliseconds).
-    public func ban(_ peer: NodeID, untilMs: UInt64, reason: String) {
-        shared.withLock { $0.bannedUntilMs[peer] = max($0.bannedUntilMs[peer] ?? 0, untilMs) }
+    /// milliseconds). When `peer` is connected from a host other than loopback, that host is
+    /// banned as long (`banHost`), so a fresh node id from it gets no further; returns the host.
+    @discardableResult
+    public func ban(_ peer: NodeID, untilMs: UInt64, reason: String) -> String? {
+        let host = shared.withLock { shared -> String? in
+            shared.bannedUntilMs[peer] = max(shared.bannedUntilMs[peer] ?? 0, untilMs)
+            guard let connection = shared.peers[peer], !connection.remoteIsLoopback else { return nil }
+            shared.bannedHostsUntilMs[connection.remoteHost] = max(shared.bannedHostsUntilMs[connection.remoteHost] ?? 0, untilMs)
+            return connection.remoteHost
+        }
         disconnect(peer, reason: .banned(reason))
+        return host
+    }
+
+    /// Refuses every connection from `host` (an address as `Sockets.Address.host` gives it)
+    /// until `untilMs` (unix milliseconds); loopback is never refused.
+    public func banHost(_ host: String, untilMs: UInt64) {
+        shared.withLock { $0.bannedHostsUntilMs[host] = max($0.bannedHostsUntilMs[host] ?? 0, untilMs) }
+    }
+
+    /// Whether connections from `host` are refused now for its ban (never for loopback).
+    private func isHostBanned(_ host: String, loopback: Bool) -> Bool {
+        guard !loopback else { return false }
+        return shared.withLock { ($0.bannedHostsUntilMs[host] ?? 0) > Self.wallMs() }
     }
 
     /// How many peers are banned now.
@@ -330,6 +352,12 @@ public final class TCPTransport: @unchecked Sendable {
                 log(.info, "refused inbound connection: inbound_peers_max reached", [("address", address.description)])
                 continue
             }
+            guard !isHostBanned(address.host, loopback: address.isLoopback) else {
+                Glibc.close(descriptor)
+                metrics.handshakeFailed("host_banned")
+                log(.info, "refused inbound connection: its host is banned", [("address", address.description)])
+                continue
+            }
             if !address.isLoopback {
                 let host = address.host
                 let handshaking = connections.values.filter {
@@ -417,7 +445,7 @@ public final class TCPTransport: @unchecked Sendable {
     /// pair of nodes, both ends keep the same one: the newer if one node dialed both (the older
     /// is likely dead), else the one dialed by the node with the smaller id.
     private func register(_ connection: Connection, as peer: NodeID) {
-        if isBanned(peer) { return close(connection, .banned("banned earlier"), notify: false) }
+        if isBanned(peer) || isHostBanned(connection.remoteHost, loopback: connection.remoteIsLoopback) { return close(connection, .banned("banned earlier"), notify: false) }
         let dialer = connection.direction == .outbound ? nodeID : peer
         if let existing = shared.withLock({ $0.peers[peer] }) {
             let existingDialer = existing.direction == .outbound ? nodeID : peer

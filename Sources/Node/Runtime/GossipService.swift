@@ -107,7 +107,10 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     func start(host: any GossipHost) throws {
         let now = TCPTransport.wallMs()
         let kept = try banFile?.load(nowMs: now) ?? []
-        for ban in kept { transport.ban(NodeID(hex: ban.id)!, untilMs: ban.until_ms, reason: ban.reason) }
+        for ban in kept {
+            transport.ban(NodeID(hex: ban.id)!, untilMs: ban.until_ms, reason: ban.reason)
+            if let host = ban.host { transport.banHost(host, untilMs: ban.until_ms) }
+        }
         if !kept.isEmpty { log.info("peers banned earlier", ["count": kept.count]) }
         queue.sync {
             bans = kept
@@ -504,11 +507,11 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
         if transport.isBanned(peer) { return true }
         guard scores.record(event, for: peer) else { return false }
         let untilMs = TCPTransport.wallMs() + banMs
-        log.warning("banning peer", ["peer": peer.hex, "for_s": banMs / 1_000, "reason": reason])
         counters.banned()
-        transport.ban(peer, untilMs: untilMs, reason: reason)
+        let host = transport.ban(peer, untilMs: untilMs, reason: reason)
+        log.warning("banning peer", ["peer": peer.hex, "for_s": banMs / 1_000, "reason": reason, "host": host ?? "none"])
         bans.removeAll { $0.id == peer.hex }
-        bans.append(.init(id: peer.hex, until_ms: untilMs, reason: reason))
+        bans.append(.init(id: peer.hex, until_ms: untilMs, reason: reason, host: host))
         do { try banFile?.save(bans, nowMs: TCPTransport.wallMs()) } catch {
             log.error("could not save the peer ban list", ["error": "\(error)"])
         }

@@ -3,13 +3,15 @@ import Foundation
 import Gossip
 
 /// The peers a node banned, kept in `<home>/peer_bans.json` so a ban outlives a restart:
-/// `{"bans": [{"id": "<64 hex>", "until_ms": <unix ms>, "reason": "…"}]}`. Expired bans are
-/// dropped when the file is written.
+/// `{"bans": [{"id": "<64 hex>", "until_ms": <unix ms>, "reason": "…", "host": "…"}]}`, with
+/// `host` (the numeric address the peer connected from, banned with it) only when it was not
+/// loopback. Expired bans are dropped when the file is written.
 struct PeerBanFile {
     struct Ban: Codable, Equatable {
         let id: String
         let until_ms: UInt64
         let reason: String
+        var host: String? = nil
     }
 
     private struct Contents: Codable {
