@@ -10,28 +10,16 @@ import Synchronization
 /// signature verified once, before anything acts on it or relays it; a peer that sends an
 /// invalid message is dropped. Runs on its own serial queue; the router ticks every 100 ms.
 ///
-/// It also decides when the node syncs blocks instead of following consensus: at start when
-/// it has peers to wait for, until it is within one height of the highest; later whenever it
-/// falls more than `syncLagBlocksMax` heights behind. Blocks are fetched by a `BlockSyncPool`.
+/// It also decides when the node syncs blocks instead of following consensus (`SyncMode`): at
+/// start when it has peers to wait for, until it is within one height of the highest; later
+/// whenever it falls more than `SyncMode.Limits.lagBlocksMax` heights behind. Blocks are
+/// fetched by a `BlockSyncPool`.
 final class GossipService: TransportDelegate, @unchecked Sendable {
     static let tickMs = 100
     /// Ticks between refreshes of the live consensus messages.
     static let liveEveryTicks: UInt64 = 5
     /// How long transactions published here wait to be batched with others.
     static let publishDelayMs = 2
-    /// Ticks a node with peers to wait for waits for a first peer's height before it follows
-    /// consensus alone.
-    static let syncWaitTicks: UInt64 = 30
-    /// Heights behind its highest peer beyond which a node that follows consensus goes back to
-    /// block sync (within them, the engine takes fetched blocks itself).
-    static let syncLagBlocksMax: UInt64 = 8
-    /// Ticks a node that follows consensus stays one height behind a peer before it fetches
-    /// that block. One height behind is normally a decision in flight, made here moments
-    /// later; it persists when the node missed the height's messages (it was in block sync or
-    /// restarting when they were sent) and the network has gone quiet since, so no message of a
-    /// later height makes the engine ask (`requestBlocks`). Gossip re-sends only the current
-    /// height's messages, so without the fetch the node would wait for the next transaction.
-    static let oneBehindGraceTicks: UInt64 = 10
     /// Blocks handed to the syncer at once, and such batches in flight (while one executes,
     /// the next ones' signatures are verified; three measured faster than two in bench sync).
     static let syncBatchBlocksMax = 64
@@ -71,12 +59,11 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
     private var pendingPublish: [GossipItem] = []
     private var publishScheduled = false
     private var pool = BlockSyncPool<Block>(appliedHeight: 0)
-    private var syncing = false
+    private var syncMode = SyncMode(syncing: false)
+    private var syncing: Bool { syncMode.isSyncing }
     private var syncBatchesInFlight = 0
     /// The engine asked for blocks since its last commit.
     private var engineWantsBlocks = false
-    /// The tick since which a peer has claimed a height above this node's, while following consensus.
-    private var behindSinceTick: UInt64?
     /// Who sent the fetched blocks handed to the engine, by height, until they are committed.
     private var handedToEngine: [UInt64: NodeID] = [:]
     /// A syncing node tells its peers its height once a tick, not at every block.
@@ -120,7 +107,7 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
             if persistentPeers.isEmpty && (discovery.map { $0.seeds.isEmpty && $0.book.count == 0 } ?? true) {
                 host.blockSyncFinished()
             } else {
-                syncing = true
+                syncMode = SyncMode(syncing: true)
                 publishSyncState()
                 log.info("block sync: waiting for peers' heights", ["height": host.committedHeight])
             }
@@ -401,35 +388,31 @@ final class GossipService: TransportDelegate, @unchecked Sendable {
 
     // MARK: Block sync
 
-    /// Switches between block sync and consensus when the heights say so, and hands the
-    /// blocks ready in order to whichever runs.
+    /// Switches between block sync and consensus when the heights say so (`SyncMode`), and
+    /// hands the blocks ready in order to whichever runs.
     private func updateSyncMode(_ host: any GossipHost) {
         let committed = host.committedHeight
-        if syncing {
-            let alone = pool.peerHeights.isEmpty && router.tick >= Self.syncWaitTicks
-            if syncBatchesInFlight == 0, pool.isCaughtUp || alone {
-                syncing = false
+        let now = SyncMode.Observation(
+            tick: router.tick, committedHeight: committed, peersHeight: pool.targetHeight, caughtUp: pool.isCaughtUp,
+            noPeerHeights: pool.peerHeights.isEmpty, batchesApplying: syncBatchesInFlight, engineWantsBlocks: engineWantsBlocks,
+            fetching: pool.isActive)
+        for effect in syncMode.update(now) {
+            switch effect {
+            case .syncFinished:
                 log.info("block sync finished; following consensus", ["height": committed, "peers_height": pool.targetHeight])
                 for peer in router.connectedPeers { sendDirect(.status(height: committed), to: peer) }
                 publishSyncState()
                 host.blockSyncFinished()
+            case .syncStarted:
+                log.info("fell behind; block sync", ["height": committed, "peers_height": pool.targetHeight])
+                handedToEngine = [:]
+                perform(pool.discardUnapplied())
+                publishSyncState()
+                host.blockSyncStarted()
+            case let .fetch(wanted):
+                perform(pool.setActive(wanted))
             }
-        } else if pool.targetHeight > committed + Self.syncLagBlocksMax {
-            syncing = true
-            log.info("fell behind; block sync", ["height": committed, "peers_height": pool.targetHeight])
-            handedToEngine = [:]
-            perform(pool.discardUnapplied())
-            publishSyncState()
-            host.blockSyncStarted()
         }
-        if syncing || pool.targetHeight <= committed {
-            behindSinceTick = nil
-        } else if behindSinceTick == nil {
-            behindSinceTick = router.tick
-        }
-        let stuckOneBehind = behindSinceTick.map { router.tick - $0 >= Self.oneBehindGraceTicks } ?? false
-        let wanted = syncing || engineWantsBlocks || stuckOneBehind || pool.targetHeight >= committed + 2
-        if wanted != pool.isActive { perform(pool.setActive(wanted)) }
         handOutReadyBlocks(host)
     }
 
