@@ -11,8 +11,9 @@
 /// - **The pool fetches** while syncing, while the engine asks for blocks, when the node is two
 ///   or more heights behind, and when it has stayed one height behind for
 ///   `Limits.oneBehindGraceTicks`. One behind is normally a decision in flight; it lasts when
-///   the node missed that height's messages and the network has gone quiet, so no message of a
-///   later height will make the engine ask.
+///   the node missed that height's messages (it was syncing or restarting when they were sent)
+///   and the network has gone quiet: gossip re-sends only the current height's messages, and
+///   no message of a later height will make the engine ask.
 public struct SyncMode: Sendable, Equatable {
     /// The rules' thresholds, in ticks of the gossip service (100 ms) and heights.
     public struct Limits: Sendable, Equatable {
