@@ -55,8 +55,8 @@ extension ModelTests {
             }
         }
 
-        /// The gradient from an inference engine's recorded forward pass (prompt, then the
-        /// rest, as attribution runs it) is the training pass's up to float32 rounding, with
+        /// The gradient from an inference engine's recorded forward pass (here the prompt, then
+        /// the rest in one pass) is the training pass's up to float32 rounding, with
         /// every projection adapted; engines of one, two and three threads record the same
         /// bits; and a record of other tokens is refused.
         @Test func recordedForwardGivesTheTrainingGradient() throws {
