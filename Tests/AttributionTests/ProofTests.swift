@@ -14,7 +14,7 @@ import Testing
         return AttributionProof(
             chainID: chainID, requestHash: digest("request"), adapterID: digest("adapter"), baseModel: digest("model"),
             promptTokens: [1, 2, 3], completionTokens: [49151, 0],
-            method: .init(name: "cosine", exact: false, projectionDimension: 4080, seed: .max, damping: 0.1, spanMinTokens: 6),
+            method: .init(name: "cosine", exact: false, projectionDimension: 4080, seed: .max, damping: 0.1, spanMinTokens: 6, forward: .generation),
             indexRoot: digest("root"), documentCount: 1300,
             influence: scores.enumerated().map { .init(document: digest("doc\($0.offset)"), contributor: $0.offset == 1 ? nil : digest("c"), score: $0.element) },
             contributors: [.init(address: digest("c"), weight: 1.0 / 3.0 * 3.0), .init(address: digest("d"), weight: Double(sign: .plus, exponent: -40, significand: 1))],
@@ -58,6 +58,14 @@ import Testing
         #expect(throws: AttributionProofError.badSignature(provider: key.publicKey.hex)) { try AttributionProof(json: forged.json()) }
         error = read { o in o["chain_id"] = "otherchain" }
         #expect(error != nil)
+        // Another forward pass is another record; a proof naming none (record version 1) or an
+        // unknown one is refused, saying why.
+        error = read { o in var m = o["method"] as! [String: Any]; m["forward"] = "single_pass"; o["method"] = m }
+        #expect(error.map { "\($0)" }?.contains("not the hash of the record") == true)
+        error = read { o in var m = o["method"] as! [String: Any]; m["forward"] = nil; o["method"] = m }
+        #expect(error.map { "\($0)" }?.contains("record version 1") == true)
+        error = read { o in var m = o["method"] as! [String: Any]; m["forward"] = "sideways"; o["method"] = m }
+        #expect(error.map { "\($0)" }?.contains("unknown forward 'sideways'") == true)
         #expect(read { o in o["adapter"] = "zz" }.map { "\($0)" }?.contains("adapter is not 64 hex digits") == true)
         #expect(throws: AttributionProofError.self) { try AttributionProof(json: Data("{}".utf8)) }
     }

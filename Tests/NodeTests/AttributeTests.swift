@@ -54,7 +54,9 @@ import Testing
             let name = extra.count >= 2 && extra[0] == "--method" ? extra[1] : InfluenceMethod.defaultMethod.rawValue
             #expect(method["name"] as? String == name && method["exact"] as? Bool == extra.contains("--exact"))
             #expect(method["damping"] as? Double == InfluenceMethod(rawValue: name)!.damping)
-            #expect(Set(method.keys) == ["name", "exact", "projection_dimension", "seed", "damping"])
+            // The fields, and the one added since: how the query's forward pass was split.
+            #expect(Set(method.keys) == ["name", "exact", "projection_dimension", "seed", "damping", "forward"])
+            #expect(method["forward"] as? String == "single_pass")
             let shares = json["contributors"] as! [[String: Any]]
             #expect(abs(shares.reduce(0.0) { $0 + ($1["weight"] as! Double) } - 1) < 1e-9 && Set(shares.map { $0["address"] as! String }).isSubset(of: contributors))
             #expect(json["adapter"] as? String != nil && json["base_model"] as? String != nil && json["completion"] as? String == " Quelspire.")
@@ -114,6 +116,7 @@ extension AttributeTests {
         let shown = try JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as! [String: Any]
         let proof = try AttributionProof(json: Data(contentsOf: URL(fileURLWithPath: proofPath)))
         #expect(shown["proof_id"] as? String == proof.id.hex && proof.influence.count == 3 && proof.chainID == "prooftest")
+        #expect(proof.method.forward == .singlePass && (shown["method"] as? [String: Any])?["forward"] as? String == "single_pass", "a given completion")
         #expect(proof.baseModel.hex == shown["base_model"] as? String && proof.adapterID.hex == shown["adapter"] as? String)
 
         func verify(_ path: String, _ extra: [String] = ["--adapter", adapter, "--datanet", data]) throws -> Tributary.Result {
@@ -121,12 +124,13 @@ extension AttributeTests {
         }
         let genuine = try verify(proofPath)
         #expect(genuine.status == 0 && genuine.stdout.contains("verified"), "\(genuine.stderr)")
-        // A generated answer's query gradient reuses generation's prompt pass (two threads
-        // here); the verifier recomputes both passes on one thread and must get the same bits.
+        // A generated answer's query gradient reuses generation's passes (two threads here);
+        // the verifier replays them on one thread and must get the same bits.
         let generatedPath = directory + "/generated.json"
         let generated = try Tributary.run(["attribute", "--adapter", adapter, "--datanet", data, "--prompt", "The capital of the island of Varnholm is",
                                            "--max-tokens", "4", "--threads", "2", "--top", "3", "--proof", generatedPath, "--key", keyPath, "--chain-id", "prooftest"])
         #expect(generated.status == 0, "\(generated.stderr)")
+        #expect(try AttributionProof(json: Data(contentsOf: URL(fileURLWithPath: generatedPath))).method.forward == .generation)
         let generatedVerified = try verify(generatedPath)
         #expect(generatedVerified.status == 0 && generatedVerified.stdout.contains("verified"), "\(generatedVerified.stderr)")
         let rebuilt = try verify(proofPath, ["--adapter", adapter, "--datanet", data, "--rebuild-index"])

@@ -8,11 +8,12 @@ import Foundation
 ///
 /// The signed record is the canonical encoding (`record`, big-endian, `CanonicalWriter`):
 ///
-///     u8 version (1)
+///     u8 version (2; version 1 named no forward pass)
 ///     request hash, adapter id, base model hash, prompt tokens hash,
 ///       completion tokens hash                                  5 × 32 bytes
 ///     method: string name, bool exact, u32 projection dimension, u64 seed,
-///       u64 damping (IEEE-754 bits), u32 span min tokens
+///       u64 damping (IEEE-754 bits), u32 span min tokens, string forward
+///       (`QueryForward`'s raw value)
 ///     index root (32 bytes), u32 documents in the index
 ///     u32 n, n × influence: doc id, u8 has-contributor, contributor (when present),
 ///       u64 score bits
@@ -32,14 +33,17 @@ public struct AttributionProof: Sendable, Equatable {
         public let seed: UInt64
         public let damping: Double
         public let spanMinTokens: Int
+        /// How the query's forward pass was split into passes.
+        public let forward: QueryForward
 
-        public init(name: String, exact: Bool, projectionDimension: Int, seed: UInt64, damping: Double, spanMinTokens: Int) {
+        public init(name: String, exact: Bool, projectionDimension: Int, seed: UInt64, damping: Double, spanMinTokens: Int, forward: QueryForward) {
             self.name = name
             self.exact = exact
             self.projectionDimension = projectionDimension
             self.seed = seed
             self.damping = damping
             self.spanMinTokens = spanMinTokens
+            self.forward = forward
         }
     }
 
@@ -81,7 +85,7 @@ public struct AttributionProof: Sendable, Equatable {
         }
     }
 
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// Most documents, contributors and spans a proof lists (each).
     public static let entriesMax = 10_000
     /// Longest span text a proof holds, in UTF-8 bytes.
@@ -127,6 +131,7 @@ public struct AttributionProof: Sendable, Equatable {
         writer.write(method.seed)
         writer.write(method.damping.bitPattern)
         writer.write(UInt32(method.spanMinTokens))
+        writer.write(string: method.forward.rawValue, max: 16)
         writer.write(indexRoot)
         writer.write(UInt32(documentCount))
         writer.write(UInt32(influence.count))
@@ -193,7 +198,7 @@ public struct AttributionProof: Sendable, Equatable {
             chainID: chainID, requestHash: requestHash, adapterID: result.adapterID, baseModel: baseModel, promptTokens: promptTokens,
             completionTokens: result.completionTokens,
             method: Method(name: result.method.rawValue, exact: result.exact, projectionDimension: result.projectionDimension, seed: result.seed,
-                           damping: result.method.damping, spanMinTokens: spanMinTokens),
+                           damping: result.method.damping, spanMinTokens: spanMinTokens, forward: result.forward),
             indexRoot: result.indexRoot, documentCount: result.documentIDs.count,
             influence: shown.map { Influence(document: $0.document, contributor: $0.contributor, score: $0.score) },
             contributors: result.contributors.map { Contributor(address: $0.address, weight: $0.weight) },

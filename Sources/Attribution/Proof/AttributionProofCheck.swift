@@ -27,7 +27,7 @@ public enum AttributionProofCheck {
               proof.method.spanMinTokens >= 1
         else { throw AttributionProofError.malformed("the prompt and completion must be non-empty token ids below \(vocabulary), at most \(tokensMax) in all, and span_min_tokens at least 1") }
         let result = try attributor.attribute(
-            prompt: proof.promptTokens, completion: proof.completionTokens, method: method, exact: proof.method.exact,
+            prompt: proof.promptTokens, completion: proof.completionTokens, forward: proof.method.forward, method: method, exact: proof.method.exact,
             spanRules: SpanRules(minTokens: proof.method.spanMinTokens))
         let top = proof.influence.count == index.documents.count ? 0 : proof.influence.count
         let recomputed = try AttributionProof(

@@ -6,7 +6,7 @@ import Foundation
 ///
 ///     {"id", "chain_id", "provider", "signature", "request_hash", "adapter", "base_model",
 ///      "prompt_tokens": [...], "completion_tokens": [...],
-///      "method": {"name", "exact", "projection_dimension", "seed", "damping", "span_min_tokens"},
+///      "method": {"name", "exact", "projection_dimension", "seed", "damping", "span_min_tokens", "forward"},
 ///      "index_root", "documents",
 ///      "influence": [{"doc", "contributor", "score"}], "contributors": [{"address", "weight"}],
 ///      "spans": [{"text", "start_token", "end_token", "count", "docs": [...]}]}
@@ -33,6 +33,8 @@ extension AttributionProof {
     private struct Wire: Codable {
         struct Method: Codable {
             let name: String, exact: Bool, projection_dimension: Int, seed: UInt64, damping: Double, span_min_tokens: Int
+            /// Absent from proofs made before record version 2.
+            let forward: String?
         }
         struct Influence: Codable { let doc: String, contributor: String?, score: Double }
         struct Contributor: Codable { let address: String, weight: Double }
@@ -58,7 +60,8 @@ extension AttributionProof {
             prompt_tokens = proof.promptTokens
             completion_tokens = proof.completionTokens
             let m = proof.method
-            method = Method(name: m.name, exact: m.exact, projection_dimension: m.projectionDimension, seed: m.seed, damping: m.damping, span_min_tokens: m.spanMinTokens)
+            method = Method(name: m.name, exact: m.exact, projection_dimension: m.projectionDimension, seed: m.seed, damping: m.damping,
+                            span_min_tokens: m.spanMinTokens, forward: m.forward.rawValue)
             documents = proof.documentCount
             influence = proof.influence.map { Influence(doc: $0.document.hex, contributor: $0.contributor?.hex, score: $0.score) }
             contributors = proof.contributors.map { Contributor(address: $0.address.hex, weight: $0.weight) }
@@ -79,6 +82,12 @@ extension AttributionProof {
             guard chain_id.utf8.count <= SigningDomain.chainIDMaxBytes, method.name.utf8.count <= 64 else {
                 throw AttributionProofError.malformed("the chain id or the method name exceeds its limit")
             }
+            guard let forwardName = method.forward else {
+                throw AttributionProofError.malformed("the method names no forward pass: a proof of record version 1, made before 2026-12-06, which this build cannot recompute")
+            }
+            guard let forward = QueryForward(rawValue: forwardName) else {
+                throw AttributionProofError.malformed("unknown forward '\(forwardName)' (known: \(QueryForward.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
             if let defect = AttributionProof.sizeDefect(influence: influence.count, contributors: contributors.count, spanTexts: spans.map(\.text)) {
                 throw AttributionProofError.malformed(defect)
             }
@@ -86,7 +95,8 @@ extension AttributionProof {
                 chainID: chain_id, requestHash: try digest(request_hash, "request_hash"), adapterID: try digest(adapter, "adapter"),
                 baseModel: try digest(base_model, "base_model"), promptTokens: prompt_tokens, completionTokens: completion_tokens,
                 method: .init(name: method.name, exact: method.exact, projectionDimension: try count(method.projection_dimension, "projection_dimension"),
-                              seed: method.seed, damping: method.damping, spanMinTokens: try count(method.span_min_tokens, "span_min_tokens")),
+                              seed: method.seed, damping: method.damping, spanMinTokens: try count(method.span_min_tokens, "span_min_tokens"),
+                              forward: forward),
                 indexRoot: try digest(index_root, "index_root"), documentCount: try count(documents, "documents"),
                 influence: try influence.map { .init(document: try digest($0.doc, "doc"), contributor: try $0.contributor.map { try digest($0, "contributor") }, score: $0.score) },
                 contributors: try contributors.map { .init(address: try digest($0.address, "address"), weight: $0.weight) },

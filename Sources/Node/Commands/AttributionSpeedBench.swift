@@ -90,28 +90,31 @@ struct AttributionSpeedBench {
     }
 
     /// Time to generate `answerTokens` greedy tokens against time to take the query gradient of
-    /// the answer, medians over `queries`: after generation (the prompt's pass reused, what a
-    /// node that generated the answer alone pays) and recomputed from the tokens (what a
-    /// verifier, or a server whose batch mixed the answer with others, pays).
+    /// the answer, medians over `queries`: after generation (its recorded passes reused, what a
+    /// node that generated the answer alone pays), replayed from the tokens in generation's
+    /// passes (what a verifier of that proof pays), and in a single pass (what a serving node,
+    /// whose batches mixed the answer with others, pays, and its verifier).
     func queryGradientSpeed(_ attributor: Attributor, queries: [AttributionQuery], answerTokens: Int) throws -> [String: Double] {
-        var generation: [Double] = [], gradient: [Double] = [], recomputed: [Double] = [], tokens: [Double] = []
+        var generation: [Double] = [], gradient: [Double] = [], replayed: [Double] = [], singlePass: [Double] = [], tokens: [Double] = []
+        func timed<T>(_ times: inout [Double], _ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+            return try body()
+        }
         for query in queries {
             let prompt = model.tokenizer.encode(query.prompt)
-            var start = DispatchTime.now().uptimeNanoseconds
-            let answer = try attributor.generate(prompt: prompt, maxTokens: answerTokens)
-            generation.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            guard !answer.generation.tokens.isEmpty else { continue }
-            start = DispatchTime.now().uptimeNanoseconds
-            let reused = try attributor.queryGradient(of: answer)
-            gradient.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            start = DispatchTime.now().uptimeNanoseconds
-            let full = try attributor.queryGradient(prompt: prompt, completion: answer.generation.tokens)
-            recomputed.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            guard reused.map(\.bitPattern) == full.map(\.bitPattern) else { throw CommandError("the query gradient after generation differs from the recomputed one") }
-            tokens.append(Double(answer.generation.tokens.count))
+            let answer = try timed(&generation) { try attributor.generate(prompt: prompt, maxTokens: answerTokens) }
+            let completion = answer.generation.tokens
+            guard !completion.isEmpty else { continue }
+            let reused = try timed(&gradient) { try attributor.queryGradient(of: answer) }
+            let full = try timed(&replayed) { try attributor.queryGradient(prompt: prompt, completion: completion, forward: .generation) }
+            guard reused.map(\.bitPattern) == full.map(\.bitPattern) else { throw CommandError("the query gradient after generation differs from the replayed one") }
+            _ = try timed(&singlePass) { try attributor.queryGradient(prompt: prompt, completion: completion, forward: .singlePass) }
+            tokens.append(Double(completion.count))
         }
         return ["generation_ms": Self.median(generation), "query_gradient_ms": Self.median(gradient),
-                "query_gradient_recomputed_ms": Self.median(recomputed), "answer_tokens": Self.median(tokens)]
+                "query_gradient_recomputed_ms": Self.median(replayed), "query_gradient_single_pass_ms": Self.median(singlePass),
+                "answer_tokens": Self.median(tokens)]
     }
 
     /// Span lookups on a datanet of at least `tokens` tokens: the planted facts with enough
