@@ -100,11 +100,12 @@ public struct AttributionResult: Sendable {
 public final class Attributor {
     public let engine: GradientEngine
     public let parameters: LoRAParameters
-    /// Runs the query's forward pass (and may generate the answer first): the model of
-    /// `engine`, on as many threads, float32 activations.
-    public let inference: InferenceEngine
-    /// `parameters` as `inference` applies them.
-    public let adapter: LoRAAdapter
+    /// Runs `.generation`'s forward passes (and generates answers): the model of `engine`, on
+    /// as many threads, float32 activations. Made at first use — a serving node's attributors,
+    /// which use `.singlePass` only, never need it.
+    private lazy var inference = InferenceEngine(model: engine.model, threads: engine.threadCount)
+    /// `parameters` as `inference` applies them (`inferenceAdapter`), made at first use.
+    private var madeAdapter: LoRAAdapter?
     public let index: AttributionIndex
     public let spans: SpanIndex
     /// The datanet file, needed only for `exact` scoring.
@@ -131,8 +132,6 @@ public final class Attributor {
         }
         self.engine = engine
         self.parameters = parameters
-        inference = InferenceEngine(model: engine.model, threads: engine.threadCount)
-        adapter = try LoRAAdapter.make(name: "attribution", configuration: parameters.configuration, pairs: parameters.pairs())
         self.index = index
         self.spans = spans
         self.documents = documents
@@ -169,7 +168,7 @@ public final class Attributor {
             query = try engine.lossAndGradient([TrainingSequence(tokens: prompt + completion, firstTarget: prompt.count)], parameters: parameters)
         case .generation:
             let sequence = RecordedSequence(engine: inference, rowsMax: prompt.count + completion.count - 1)
-            let adapter = adapted ? self.adapter : nil
+            let adapter = adapted ? try inferenceAdapter() : nil
             _ = try inference.evaluate([(sequence.cache, prompt, adapter)])
             for token in completion.dropLast() { _ = try inference.evaluate([(sequence.cache, [token], adapter)]) }
             query = try recordedGradient(sequence, prompt: prompt, completion: completion, parameters: parameters)
@@ -182,7 +181,7 @@ public final class Attributor {
     public func generate(prompt: [Int32], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = []) throws -> GeneratedAnswer {
         precondition(!prompt.isEmpty && maxTokens >= 1, "generation needs a prompt and a token to generate")
         let sequence = RecordedSequence(engine: inference, rowsMax: prompt.count + maxTokens - 1)
-        let request = GenerationRequest(promptTokens: prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings, adapter: adapter)
+        let request = GenerationRequest(promptTokens: prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings, adapter: try inferenceAdapter())
         let generation = try TextGenerator(engine: inference).generate([request], caches: [sequence.cache])[0]
         return GeneratedAnswer(generation: generation, sequence: sequence)
     }
@@ -199,6 +198,14 @@ public final class Attributor {
     /// token but the last.
     private func recordedGradient(_ sequence: RecordedSequence, prompt: [Int32], completion: [Int32], parameters: LoRAParameters) throws -> BatchGradient {
         try engine.lossAndGradient(TrainingSequence(tokens: prompt + completion, firstTarget: prompt.count), recorded: sequence, parameters: parameters)
+    }
+
+    /// `parameters` as `inference` applies them.
+    private func inferenceAdapter() throws -> LoRAAdapter {
+        if let madeAdapter { return madeAdapter }
+        let made = try LoRAAdapter.make(name: "attribution", configuration: parameters.configuration, pairs: parameters.pairs())
+        madeAdapter = made
+        return made
     }
 
     /// The adapter's parameters set to zero: the base model's loss, through the same code.

@@ -63,11 +63,17 @@ final class ForwardRecord {
 
 /// The rows of one forward pass that belong to recorded sequences, and where each goes.
 struct PassRecording {
-    /// Per pass row: its record and position, or nil.
+    /// Per pass row: its record and position, or nil; empty when no row is recorded.
     private let targets: [(record: ForwardRecord, position: Int)?]
     private let recordedRows: [Int]
 
     init(_ rows: [ForwardRow]) {
+        // Most passes record nothing: they allocate nothing here.
+        guard rows.contains(where: { $0.cache.record != nil }) else {
+            targets = []
+            recordedRows = []
+            return
+        }
         let targets: [(record: ForwardRecord, position: Int)?] = rows.map { row in
             guard let record = row.cache.record, row.position < record.rowsMax else { return nil }
             return (record, row.position)
@@ -88,7 +94,7 @@ struct PassRecording {
 
     /// Stores a norm's factor of pass row `row` (if recorded) in `field` of block `layer`.
     func keep(_ field: KeyPath<SavedBlock, UnsafeMutablePointer<Float>>, layer: Int, row: Int, scale: Float) {
-        guard let (record, position) = targets[row] else { return }
+        guard !recordedRows.isEmpty, let (record, position) = targets[row] else { return }
         record.blocks[layer][keyPath: field][position] = scale
     }
 
